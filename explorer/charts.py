@@ -1,0 +1,89 @@
+"""Plotly figures for the search page: rank shifts, score distributions and stage latency.
+
+Plotly reads a subset of HTML in text and hover labels, so every piece of document text passes through
+``html.escape`` before it reaches a figure.
+"""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.pipeline import PipelineResult, StageTimings
+from explorer.records import Dataset
+
+LABEL_COLOURS = {3: "#1a7f37", 2: "#4ac26b", 1: "#d4a72c", 0: "#cf222e", None: "#8c959f"}
+LABEL_NAMES = {3: "label 3 (answers)", 2: "label 2", 1: "label 1", 0: "label 0 (not relevant)", None: "unjudged"}
+
+
+def _safe(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return html.escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str, int] | None,
+                      top_n: int = 10) -> go.Figure:
+    """Slope chart: one line per document in either top n, from its first-stage rank to its reranked rank."""
+    figure = go.Figure()
+    if result.reranked is None:
+        return figure
+    shown = [hit for hit in result.reranked if hit.rank <= top_n or hit.first_stage_rank <= top_n]
+    legend_done: set[int | None] = set()
+    for hit in sorted(shown, key=lambda h: h.rank):
+        label = labels.get(hit.doc_id) if labels is not None else None
+        label = label if label in LABEL_COLOURS else None
+        title = _safe(dataset.document(hit.doc_id).title or hit.doc_id)
+        figure.add_trace(go.Scatter(
+            x=["first stage", "reranked"], y=[hit.first_stage_rank, hit.rank], mode="lines+markers",
+            line={"color": LABEL_COLOURS[label], "width": 2}, marker={"size": 8},
+            name=LABEL_NAMES[label], legendgroup=str(label), showlegend=label not in legend_done,
+            hovertemplate=f"{title}<br>%{{x}} rank %{{y}}<extra></extra>",
+        ))
+        legend_done.add(label)
+    max_rank = max((max(h.rank, h.first_stage_rank) for h in shown), default=top_n)
+    figure.update_yaxes(autorange=False, range=[max_rank + 0.5, 0.5], title="rank")
+    figure.update_layout(title=f"Rank shifts (documents in either top {top_n})", height=420,
+                         margin={"l": 40, "r": 10, "t": 50, "b": 30}, legend={"orientation": "h", "y": -0.1})
+    return figure
+
+
+def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | None,
+                              min_relevant_grade: int = 1) -> go.Figure:
+    """Histograms of all k candidates' scores for both stages, split relevant / not relevant when labelled."""
+    panels = ["first stage (cosine)"]
+    if result.reranked is not None:
+        panels.append("reranker (raw score)")
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
+
+    def groups(pairs: list[tuple[str, float]]) -> list[tuple[str, list[float], str]]:
+        if not labels:
+            return [("all candidates", [s for _, s in pairs], "#0969da")]
+        relevant = [s for d, s in pairs if labels.get(d, 0) >= min_relevant_grade]
+        other = [s for d, s in pairs if labels.get(d, 0) < min_relevant_grade]
+        return [("relevant", relevant, LABEL_COLOURS[3]), ("not relevant / unjudged", other, LABEL_COLOURS[None])]
+
+    stages = [[(h.doc_id, h.score) for h in result.first_stage]]
+    if result.reranked is not None:
+        stages.append([(h.doc_id, h.score) for h in result.reranked])
+    for column, pairs in enumerate(stages, start=1):
+        for name, values, colour in groups(pairs):
+            figure.add_trace(go.Histogram(x=values, name=name, marker_color=colour, opacity=0.7, nbinsx=30,
+                                          legendgroup=name, showlegend=column == 1), row=1, col=column)
+    figure.update_layout(barmode="overlay", title=f"Score distributions of the {len(result.first_stage)} candidates",
+                         height=360, margin={"l": 40, "r": 10, "t": 70, "b": 30})
+    figure.update_yaxes(title_text="candidates", row=1, col=1)
+    return figure
+
+
+def latency_figure(timings: StageTimings) -> go.Figure:
+    stages = timings.as_dict()
+    figure = go.Figure(go.Bar(
+        x=list(stages.values()), y=list(stages.keys()), orientation="h", marker_color="#0969da",
+        text=[f"{ms:,.0f} ms" for ms in stages.values()], textposition="auto",
+    ))
+    figure.update_layout(title=f"Stage latency (total {timings.total_ms:,.0f} ms)", height=260,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 30}, xaxis_title="milliseconds")
+    figure.update_yaxes(autorange="reversed")
+    return figure

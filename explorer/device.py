@@ -1,0 +1,96 @@
+"""Choosing where models run: CUDA, then Apple MPS, then CPU, with the precision each supports."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from explorer.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DevicePreference = Literal["auto", "cuda", "mps", "cpu"]
+DEVICE_CHOICES: tuple[DevicePreference, ...] = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str  # "cuda", "mps" or "cpu"
+    precision: str  # "fp16", "bf16" or "fp32"
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.device.upper()} · {self.precision}"
+
+
+@dataclass(frozen=True)
+class Accelerators:
+    """What the machine offers. Filled from torch by ``detect_accelerators``; tests build it by hand."""
+
+    cuda: bool
+    mps: bool
+    cpu_bf16: bool
+    cuda_name: str = ""
+
+
+def detect_accelerators() -> Accelerators:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    return Accelerators(
+        cuda=cuda,
+        mps=mps,
+        cpu_bf16=_cpu_has_fast_bf16(),
+        cuda_name=torch.cuda.get_device_name(0) if cuda else "",
+    )
+
+
+def _cpu_has_fast_bf16() -> bool:
+    """True on CPUs with native bf16 matrix units (AMX or AVX-512 BF16), where bf16 autocast pays off."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def choose_device(
+    preference: DevicePreference = "auto",
+    accelerators: Accelerators | Callable[[], Accelerators] = detect_accelerators,
+) -> DeviceChoice:
+    """Pick a device and precision. ``preference`` forces one; asking for a missing one is an error."""
+    if preference not in DEVICE_CHOICES:
+        raise ConfigError(f"Unknown device {preference!r}. Choose one of: {', '.join(DEVICE_CHOICES)}.")
+    found = accelerators() if callable(accelerators) else accelerators
+    if preference == "cuda" and not found.cuda:
+        raise ConfigError("CUDA was asked for but no CUDA GPU is visible to torch. Choose 'auto' or 'cpu'.")
+    if preference == "mps" and not found.mps:
+        raise ConfigError("Apple MPS was asked for but is not available here. Choose 'auto' or 'cpu'.")
+    if preference in ("auto", "cuda") and found.cuda:
+        why = "forced" if preference == "cuda" else "a CUDA GPU is available"
+        return DeviceChoice("cuda", "fp16", f"{why} ({found.cuda_name or 'GPU'}); half precision")
+    if preference in ("auto", "mps") and found.mps:
+        why = "forced" if preference == "mps" else "Apple MPS is available"
+        return DeviceChoice("mps", "fp32", f"{why}; full precision")
+    why = "forced" if preference == "cpu" else "no GPU found"
+    if found.cpu_bf16:
+        return DeviceChoice("cpu", "bf16", f"{why}; CPU has bf16 units (AMX/AVX-512), bf16 autocast")
+    return DeviceChoice("cpu", "fp32", f"{why}; full precision")
+
+
+def inference_context(choice: DeviceChoice):
+    """Autocast for inference at the chosen precision (bf16 on capable CPUs); a no-op for fp32 and fp16.
+
+    fp16 on CUDA is applied to the weights when the model loads, so no autocast is needed there.
+    """
+    import contextlib
+
+    import torch
+
+    if choice.precision == "bf16":
+        return torch.autocast(device_type=choice.device, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -1,0 +1,17 @@
+"""Project exceptions. Every message names the problem and what to do about it."""
+
+
+class ExplorerError(Exception):
+    """Base class for errors the explorer reports to its user."""
+
+
+class DataLoadError(ExplorerError):
+    """A corpus, query file or label file could not be read."""
+
+
+class ModelLoadError(ExplorerError):
+    """A bi-encoder or reranker could not be loaded."""
+
+
+class ConfigError(ExplorerError):
+    """A setting has a value the explorer cannot use."""

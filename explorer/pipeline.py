@@ -1,0 +1,136 @@
+"""The two-stage pipeline: encode the query, search the dense index, rerank the candidates, time each stage."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from explorer.dense_index import DenseIndex, Hit
+from explorer.embedding import Progress, embed_corpus, encode_query
+from explorer.embedding_cache import EmbeddingCache
+from explorer.errors import ConfigError
+from explorer.models import LoadedModel, ModelInfo
+from explorer.rank_shift import rank_change
+from explorer.records import Dataset
+from explorer.reranking import order_by_score, score_pairs
+
+MAX_DEPTH = 1000
+
+
+@dataclass(frozen=True)
+class RerankedHit:
+    rank: int
+    doc_id: str
+    score: float  # the reranker's raw score
+    probability: float | None
+    first_stage_rank: int
+    first_stage_score: float
+
+    @property
+    def rank_change(self) -> int:
+        return rank_change(self.first_stage_rank, self.rank)
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Wall time of each stage in milliseconds."""
+
+    query_encoding_ms: float
+    vector_search_ms: float
+    reranking_ms: float
+    total_ms: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "query encoding": self.query_encoding_ms,
+            "vector search": self.vector_search_ms,
+            "reranking": self.reranking_ms,
+        }
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    query: str
+    depth: int
+    first_stage: tuple[Hit, ...]
+    reranked: tuple[RerankedHit, ...] | None  # None when no reranker ran
+    timings: StageTimings
+    bi_encoder: ModelInfo
+    reranker: ModelInfo | None
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    documents: int
+    from_cache: bool
+    seconds: float
+
+
+class RetrievalPipeline:
+    """A loaded corpus with its index, ready to answer queries. Build once, query many times."""
+
+    def __init__(self, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
+                 index: DenseIndex, index_report: IndexReport) -> None:
+        self.dataset = dataset
+        self.bi_encoder = bi_encoder
+        self.reranker = reranker
+        self.index = index
+        self.index_report = index_report
+
+    @classmethod
+    def build(cls, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
+              cache: EmbeddingCache, progress: Progress | None = None) -> "RetrievalPipeline":
+        texts = [doc.full_text for doc in dataset.documents]
+        embeddings = embed_corpus(bi_encoder, texts, cache, progress=progress)
+        index = DenseIndex(embeddings.vectors, [doc.doc_id for doc in dataset.documents])
+        report = IndexReport(len(texts), embeddings.from_cache, embeddings.seconds)
+        return cls(dataset, bi_encoder, reranker, index, report)
+
+    def with_reranker(self, reranker: LoadedModel | None) -> "RetrievalPipeline":
+        """The same corpus and index with another reranker (nothing is re-embedded)."""
+        return RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report)
+
+    def search(self, query: str, depth: int = 100, rerank: bool = True,
+               clock: Callable[[], float] = time.perf_counter) -> PipelineResult:
+        query = query.strip()
+        if not query:
+            raise ConfigError("The query is empty. Type a question or pick a labelled query.")
+        if not 1 <= depth <= MAX_DEPTH:
+            raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {depth}.")
+        started = clock()
+        query_vector = encode_query(self.bi_encoder, query)
+        encoded = clock()
+        first_stage = tuple(self.index.search(query_vector, depth))
+        searched = clock()
+        reranked = None
+        if rerank and self.reranker is not None:
+            reranked = _rerank(self.dataset, self.reranker, query, first_stage)
+        finished = clock()
+        timings = StageTimings(
+            query_encoding_ms=(encoded - started) * 1000,
+            vector_search_ms=(searched - encoded) * 1000,
+            reranking_ms=(finished - searched) * 1000 if reranked is not None else 0.0,
+            total_ms=(finished - started) * 1000,
+        )
+        return PipelineResult(
+            query=query, depth=depth, first_stage=first_stage, reranked=reranked, timings=timings,
+            bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
+        )
+
+
+def _rerank(dataset: Dataset, reranker: LoadedModel, query: str, candidates: tuple[Hit, ...]) -> tuple[RerankedHit, ...]:
+    texts = [dataset.document(hit.doc_id).full_text for hit in candidates]
+    scores = score_pairs(reranker, query, texts)
+    order = order_by_score([float(s) for s in scores.raw])
+    return tuple(
+        RerankedHit(
+            rank=new_rank,
+            doc_id=candidates[position].doc_id,
+            score=float(scores.raw[position]),
+            probability=float(scores.probability[position]) if scores.probability is not None else None,
+            first_stage_rank=candidates[position].rank,
+            first_stage_score=candidates[position].score,
+        )
+        for new_rank, position in enumerate(order, start=1)
+    )

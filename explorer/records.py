@@ -1,0 +1,66 @@
+"""Typed records for a retrieval data set: documents, queries and graded relevance labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    text: str
+
+    @property
+    def full_text(self) -> str:
+        """Title and body as one string, the form both models read."""
+        return f"{self.title}. {self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class Query:
+    query_id: str
+    text: str
+
+
+# query id -> document id -> graded label (0 = judged not relevant)
+Qrels = Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A corpus with its queries and, per split, relevance labels."""
+
+    name: str
+    documents: tuple[Document, ...]
+    queries: Mapping[str, Query]
+    qrels_by_split: Mapping[str, Qrels] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", MappingProxyType({d.doc_id: d for d in self.documents}))
+
+    def document(self, doc_id: str) -> Document:
+        return self._by_id[doc_id]  # type: ignore[attr-defined]
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(sorted(self.qrels_by_split))
+
+    def labels_for(self, query_id: str) -> dict[str, int]:
+        """All labels of one query, from whichever split holds them."""
+        labels: dict[str, int] = {}
+        for qrels in self.qrels_by_split.values():
+            labels.update(qrels.get(query_id, {}))
+        return labels
+
+    def labelled_queries(self, split: str | None = None) -> list[Query]:
+        """Queries that have labels (in one split, or in any), in id order of the label file."""
+        splits = [split] if split else list(self.splits)
+        seen: dict[str, Query] = {}
+        for name in splits:
+            for query_id in self.qrels_by_split.get(name, {}):
+                if query_id in self.queries and query_id not in seen:
+                    seen[query_id] = self.queries[query_id]
+        return list(seen.values())

@@ -1,0 +1,40 @@
+"""The one place where the engine reads its environment. Everything else takes a Settings argument."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+HubMode = Literal["auto", "online", "offline"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = PROJECT_ROOT / "sample_data"
+
+DEFAULT_BI_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_RERANKER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer")
+    # auto: probe the hub once and use it if it answers; offline: never try it
+    hub_mode: HubMode = "auto"
+    hub_endpoint: str = "https://huggingface.co"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        hub_mode: HubMode = "auto"
+        if env.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+            hub_mode = "offline"
+        mode = env.get("EXPLORER_HUB", "").lower()
+        if mode in {"auto", "online", "offline"}:
+            hub_mode = mode  # type: ignore[assignment]
+        cache = env.get("EXPLORER_CACHE_DIR")
+        return cls(
+            cache_dir=Path(cache).expanduser() if cache else cls().cache_dir,
+            hub_mode=hub_mode,
+            hub_endpoint=env.get("HF_ENDPOINT", "https://huggingface.co"),
+        )

@@ -1,0 +1,38 @@
+"""Data set page: what is loaded, its labelled queries and its documents."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.dataset_summary import document_table, labelled_query_table, summarise
+from explorer.errors import ExplorerError
+from ui import cache
+from ui.sidebar import sidebar
+
+st.set_page_config(page_title="Data set · Relevance explorer", page_icon="🔎", layout="wide")
+choices = sidebar()
+st.title("Data set")
+if not choices.dataset_path:
+    st.info("Enter the folder of a BEIR-layout data set in the sidebar.")
+    st.stop()
+try:
+    data = cache.dataset(choices.dataset_path)
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+summary = summarise(data)
+st.caption(f"Folder: {choices.dataset_path}")
+cols = st.columns(4)
+cols[0].metric("Documents", f"{summary.documents:,}")
+cols[1].metric("Queries", f"{summary.queries:,}")
+cols[2].metric("Labelled queries", f"{summary.labelled_queries:,}")
+cols[3].metric("Labels", f"{summary.labels:,}")
+st.caption("Labels by grade: " + ", ".join(f"{g}: {n}" for g, n in summary.labels_by_grade.items())
+           + " · queries by split: " + ", ".join(f"{s}: {n}" for s, n in summary.queries_by_split.items()))
+
+st.subheader("Labelled queries")
+st.dataframe(labelled_query_table(data), hide_index=True, key="query_table")
+st.subheader("Documents")
+st.dataframe(document_table(data), hide_index=True, key="document_table",
+             column_config={"text": st.column_config.TextColumn(width="large")})

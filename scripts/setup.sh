@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up everything the explorer needs in ./.venv. Safe to run again: it skips what is already done.
+#   bash scripts/setup.sh            Python packages
+#   bash scripts/setup.sh --browser  also Debian's Chromium, for the real-browser test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python_bin="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $($python_bin --version)"
+  "$python_bin" -m venv .venv
+fi
+
+stamp=.venv/.requirements.sha256
+wanted="$(sha256sum requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "==> installing Python packages (first time: a few minutes)"
+  # torch first and pinned, so that nothing pulls a different (multi-GB CUDA) build in as a dependency.
+  .venv/bin/pip install --disable-pip-version-check -q "$(grep -E '^torch==' requirements.txt)"
+  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
+  echo "$wanted" > "$stamp"
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Chromium (Debian package) for the browser test"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium
+fi
+echo "==> set-up done"

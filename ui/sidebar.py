@@ -1,0 +1,86 @@
+"""The sidebar every page shares: data set, models, depth, n, threshold and device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.device import DEVICE_CHOICES
+from explorer.models import PACKAGED_RERANKER
+from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
+
+SAMPLE_LABEL = "Sample: engineering knowledge base"
+FOLDER_LABEL = "A BEIR folder on this machine…"
+OTHER = "Other (hub id or local folder)…"
+NO_RERANKER = "none (first stage only)"
+BI_ENCODERS = [DEFAULT_BI_ENCODER, "BAAI/bge-small-en-v1.5", "intfloat/e5-small-v2"]
+RERANKERS = [DEFAULT_RERANKER, "cross-encoder/ms-marco-TinyBERT-L-2-v2", "BAAI/bge-reranker-base",
+             PACKAGED_RERANKER, NO_RERANKER]
+
+# Widget values that must survive moving between pages, with their defaults.
+DEFAULTS: dict[str, object] = {
+    "dataset_choice": SAMPLE_LABEL, "dataset_path": "", "bi_choice": DEFAULT_BI_ENCODER, "bi_other": "",
+    "rr_choice": DEFAULT_RERANKER, "rr_other": "", "depth": 100, "top_n": 10, "use_threshold": False,
+    "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
+}
+
+
+@dataclass(frozen=True)
+class SidebarChoices:
+    dataset_path: str
+    bi_encoder: str
+    reranker: str | None
+    depth: int
+    top_n: int
+    use_threshold: bool
+    threshold_probability: float
+    threshold_raw: float
+    device: str
+    trust_remote_code: bool
+
+
+def _keep_state_across_pages() -> None:
+    """Streamlit drops a widget's state when a page without it runs; re-assigning keeps it."""
+    for key, default in DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, default)
+
+
+def _model_choice(label: str, options: list[str], choice_key: str, other_key: str) -> str:
+    choice = st.selectbox(label, options + [OTHER], key=choice_key)
+    if choice == OTHER:
+        return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model")
+    return choice
+
+
+def sidebar() -> SidebarChoices:
+    _keep_state_across_pages()
+    with st.sidebar:
+        st.header("Settings")
+        source = st.selectbox("Data set", [SAMPLE_LABEL, FOLDER_LABEL], key="dataset_choice")
+        path = str(SAMPLE_DATA)
+        if source == FOLDER_LABEL:
+            path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/)", key="dataset_path").strip()
+            path = str(Path(path).expanduser()) if path else ""
+        bi = _model_choice("Bi-encoder", BI_ENCODERS, "bi_choice", "bi_other")
+        rr = _model_choice("Reranker", RERANKERS, "rr_choice", "rr_other")
+        depth = st.slider("Candidate depth k", 10, 200, step=10, key="depth",
+                          help="How many first-stage candidates the reranker reads.")
+        top_n = st.slider("Results shown n", 1, 50, key="top_n")
+        use_threshold = st.checkbox("Cut off results under a reranker score", key="use_threshold")
+        threshold_probability = st.slider("Threshold (probability)", 0.0, 1.0, step=0.01, key="threshold_probability",
+                                          disabled=not use_threshold,
+                                          help="Used for rerankers with a single-logit output (0-1 probability).")
+        threshold_raw = st.number_input("Threshold (raw score)", step=0.5, key="threshold_raw",
+                                        disabled=not use_threshold,
+                                        help="Used for rerankers without a probability, on their raw score scale.")
+        device = st.selectbox("Device", list(DEVICE_CHOICES), key="device",
+                              help="auto: CUDA, else Apple MPS, else CPU.")
+        trust = st.checkbox("Allow the models' own code (trust_remote_code)", key="trust_remote_code",
+                            help="Off unless you have read the model's code: it runs on this machine.")
+    return SidebarChoices(
+        dataset_path=path, bi_encoder=bi.strip(), reranker=None if rr == NO_RERANKER else rr.strip(), depth=int(depth),
+        top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
+        threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
+    )
