@@ -9,7 +9,6 @@ from explorer.errors import ExplorerError
 from ui import cache
 from ui.sidebar import sidebar
 
-st.set_page_config(page_title="Data set · Relevance explorer", page_icon="🔎", layout="wide")
 choices = sidebar()
 st.title("Data set")
 if not choices.dataset_path:

@@ -10,7 +10,6 @@ from ui import cache
 from ui.sidebar import sidebar
 from ui.status import model_status
 
-st.set_page_config(page_title="Models · Relevance explorer", page_icon="🔎", layout="wide")
 choices = sidebar()
 st.title("Models and device")
 try:

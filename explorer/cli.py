@@ -1,0 +1,102 @@
+"""Command line: the same engine as the pages, for batch work. `python -m explorer --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from typing import Sequence
+
+from explorer.errors import ExplorerError
+from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA, Settings
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="Two-stage retrieval explorer")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder (default: the sample data)")
+        sub.add_argument("--bi-encoder", default="default", help="hub id or folder; 'default' = the app's choice")
+        sub.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+        sub.add_argument("--trust-remote-code", action="store_true", help="allow the models' own code to run")
+
+    index = commands.add_parser("index", help="embed and index a corpus (fills the embedding cache)")
+    common(index)
+    search = commands.add_parser("search", help="run one query through both stages")
+    common(search)
+    search.add_argument("query")
+    search.add_argument("--reranker", default="default", help="hub id, folder, 'default' or 'none'")
+    search.add_argument("--depth", type=int, default=100, help="first-stage candidates (k)")
+    search.add_argument("--top", type=int, default=10, help="results printed per stage")
+    search.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except ExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from explorer.beir import load_beir
+    from explorer.device import choose_device
+    from explorer.embedding_cache import EmbeddingCache
+    from explorer.models import load_bi_encoder, load_reranker
+    from explorer.pipeline import RetrievalPipeline
+
+    settings = Settings.from_env()
+    device = choose_device(args.device)
+    dataset = load_beir(args.data)
+    bi_name = DEFAULT_BI_ENCODER if args.bi_encoder == "default" else args.bi_encoder
+    bi = load_bi_encoder(bi_name, device, settings, trust_remote_code=args.trust_remote_code)
+    reranker = None
+    if getattr(args, "reranker", "none") != "none":
+        name = DEFAULT_RERANKER if args.reranker == "default" else args.reranker
+        reranker = load_reranker(name, device, settings, trust_remote_code=args.trust_remote_code)
+    print(f"device: {device.label} ({device.reason})", file=sys.stderr)
+    print(f"bi-encoder: {bi.info.loaded} [{bi.info.source}]", file=sys.stderr)
+    if reranker is not None:
+        print(f"reranker: {reranker.info.loaded} [{reranker.info.source}]", file=sys.stderr)
+        if not reranker.info.trained_for_relevance:
+            print("warning: this reranker is not trained for relevance", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rembedding {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+
+    pipeline = RetrievalPipeline.build(dataset, bi, reranker, EmbeddingCache(settings.cache_dir / "embeddings"),
+                                       progress=progress)
+    report = pipeline.index_report
+    print(f"index: {report.documents} documents, {'from cache' if report.from_cache else 'embedded'} "
+          f"in {report.seconds:.1f} s", file=sys.stderr)
+    if args.command == "index":
+        return 0
+    result = pipeline.search(args.query, depth=args.depth)
+    if args.json:
+        print(json.dumps(asdict(result), indent=1, default=str))
+        return 0
+    _print_result(result, dataset, args.top)
+    return 0
+
+
+def _print_result(result, dataset, top: int) -> None:
+    print(f"\nfirst stage (top {top} of {len(result.first_stage)}):")
+    for hit in result.first_stage[:top]:
+        print(f"  {hit.rank:>3}  {hit.score:7.4f}  {hit.doc_id}  {dataset.document(hit.doc_id).title[:70]}")
+    if result.reranked is not None:
+        print(f"\nreranked (top {top}):")
+        for hit in result.reranked[:top]:
+            print(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
+                  f"{dataset.document(hit.doc_id).title[:64]}")
+    t = result.timings
+    print(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, vector search {t.vector_search_ms:.1f}, "
+          f"reranking {t.reranking_ms:.1f}, total {t.total_ms:.1f}")

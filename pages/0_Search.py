@@ -1,0 +1,132 @@
+"""Search page: one query through both stages, side by side, with rank shifts, scores and latency."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.charts import latency_figure, rank_shift_figure, score_distribution_figure
+from explorer.errors import ExplorerError
+from explorer.results_view import result_tables
+from ui import cache
+from ui.sidebar import sidebar
+from ui.status import model_status
+
+choices = sidebar()
+st.title("Relevance explorer")
+st.caption("A bi-encoder pulls candidates; a cross-encoder reads each (query, candidate) pair and reorders them.")
+
+if not choices.dataset_path:
+    st.info("Enter the folder of a BEIR-layout data set in the sidebar (corpus.jsonl, queries.jsonl, qrels/).")
+    st.stop()
+
+progress_slot = st.empty()
+
+
+def show_progress(done: int, total: int) -> None:
+    progress_slot.progress(done / max(total, 1), text=f"Embedding the corpus: {done:,} of {total:,} documents")
+
+
+try:
+    data = cache.dataset(choices.dataset_path)
+    device = cache.device(choices.device)
+    with st.spinner("Loading models and the index…"):
+        base = cache.pipeline(choices.dataset_path, choices.bi_encoder, choices.device, choices.trust_remote_code,
+                              progress=show_progress)
+        reranker = (cache.reranker(choices.reranker, choices.device, choices.trust_remote_code)
+                    if choices.reranker else None)
+except ExplorerError as exc:
+    progress_slot.empty()
+    st.error(str(exc))
+    st.stop()
+progress_slot.empty()
+model_status(device, base.bi_encoder, reranker)
+
+labelled = {q.query_id: q for q in data.labelled_queries()}
+split_of = {qid: split for split in data.splits for qid in data.qrels_by_split[split]}
+by_text = {q.text: q.query_id for q in labelled.values()}
+
+
+def adopt_labelled_query() -> None:
+    picked = st.session_state.get("picked_query")
+    if picked:
+        st.session_state["query"] = labelled[picked].text
+
+
+if "query" not in st.session_state and labelled:
+    first = next(iter(data.labelled_queries("test") or labelled.values()))
+    st.session_state["query"] = first.text
+    st.session_state["picked_query"] = first.query_id
+
+left, right = st.columns([3, 2])
+query = left.text_input("Query", key="query", placeholder="Ask something the corpus might answer")
+right.selectbox(
+    f"…or pick one of the {len(labelled)} labelled queries", [None, *labelled], key="picked_query",
+    format_func=lambda qid: "(type your own)" if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
+    on_change=adopt_labelled_query,
+)
+if not query.strip():
+    st.info("Type a query above to see both stages.")
+    st.stop()
+
+try:
+    result = cache.search(choices.dataset_path, choices.bi_encoder, choices.reranker, choices.device,
+                          choices.trust_remote_code, query, choices.depth)
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+query_id = by_text.get(query.strip())
+labels = data.labels_for(query_id) if query_id else None
+has_probability = bool(result.reranker and result.reranker.has_probability)
+threshold = None
+if choices.use_threshold and result.reranked is not None:
+    threshold = choices.threshold_probability if has_probability else choices.threshold_raw
+tables = result_tables(result, data, labels, top_n=choices.top_n, threshold=threshold)
+
+t = result.timings
+st.caption(
+    f"{len(result.first_stage)} candidates · query encoding {t.query_encoding_ms:,.0f} ms · vector search "
+    f"{t.vector_search_ms:,.1f} ms · reranking {t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
+    + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
+)
+
+columns = {
+    "rank": st.column_config.NumberColumn("rank", width="small"),
+    "label": st.column_config.NumberColumn("label", width="small", help="Graded relevance 0-3, blank if unjudged"),
+    "title": st.column_config.TextColumn("title", width="medium"),
+    "snippet": st.column_config.TextColumn("snippet", width="large"),
+    "doc_id": None,
+}
+first_col, second_col = st.columns(2)
+with first_col:
+    st.subheader("First stage (bi-encoder)")
+    st.dataframe(tables.first_stage, hide_index=True, column_config=columns, key="first_table")
+with second_col:
+    st.subheader("Reranked (cross-encoder)")
+    if tables.reranked is None:
+        st.info("No reranker selected: choose one in the sidebar to see the second stage.")
+    else:
+        st.dataframe(tables.reranked, hide_index=True, column_config=columns, key="reranked_table")
+        if tables.cut_off is not None:
+            if len(tables.cut_off):
+                st.markdown(f"**✂ Cut off: {len(tables.cut_off)} of the top {choices.top_n} are under the "
+                            f"threshold {tables.threshold:g} ({tables.threshold_column})**")
+                st.dataframe(tables.cut_off.style.set_properties(**{"color": "#8c959f"}), hide_index=True,
+                             column_config=columns, key="cut_table")
+            else:
+                st.caption(f"All of the top {choices.top_n} are at or above the threshold {tables.threshold:g}.")
+
+chart_left, chart_right = st.columns(2)
+with chart_left:
+    if result.reranked is not None:
+        st.plotly_chart(rank_shift_figure(result, data, labels, choices.top_n), key="rank_shift_chart")
+with chart_right:
+    st.plotly_chart(score_distribution_figure(result, labels), key="score_chart")
+st.plotly_chart(latency_figure(result.timings), key="latency_chart")
+
+with st.expander("Read a document in full"):
+    shown = tables.reranked if tables.reranked is not None else tables.first_stage
+    doc_id = st.selectbox("Document", list(shown["doc_id"]),
+                          format_func=lambda d: f"{d}: {data.document(d).title}", key="doc_to_read")
+    if doc_id:
+        st.text(data.document(doc_id).title + "\n\n" + data.document(doc_id).text)
