@@ -87,10 +87,7 @@ def load_bi_encoder(
 ) -> LoadedModel:
     from sentence_transformers import SentenceTransformer
 
-    def build(path_or_id: str, local_only: bool) -> Any:
-        return SentenceTransformer(
-            path_or_id, device=device.device, trust_remote_code=trust_remote_code, local_files_only=local_only
-        )
+    build = _builder(SentenceTransformer, device, trust_remote_code)
 
     def packaged() -> tuple[Any, ModelInfo] | None:
         if name not in PACKAGED_BI_ENCODER_ALIASES:
@@ -118,10 +115,7 @@ def load_reranker(
 ) -> LoadedModel:
     from sentence_transformers import CrossEncoder
 
-    def build(path_or_id: str, local_only: bool) -> Any:
-        return CrossEncoder(
-            path_or_id, device=device.device, trust_remote_code=trust_remote_code, local_files_only=local_only
-        )
+    build = _builder(CrossEncoder, device, trust_remote_code)
 
     def packaged() -> tuple[Any, ModelInfo] | None:
         if name not in PACKAGED_RERANKER_ALIASES:
@@ -170,6 +164,17 @@ def build_packaged_reranker(device: DeviceChoice) -> Any:
     tokenizer = transformer.tokenizer
     head = JointMeanCosine(special_token_ids=[tokenizer.cls_token_id, tokenizer.sep_token_id])
     return CrossEncoder(modules=[transformer, head], device=device.device)
+
+
+def _builder(model_class: type, device: DeviceChoice, trust_remote_code: bool) -> Callable[[str, bool], Any]:
+    """A loader for one sentence-transformers class; the bool says: look at local files only."""
+
+    def build(path_or_id: str, local_only: bool) -> Any:
+        return model_class(
+            path_or_id, device=device.device, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+
+    return build
 
 
 def _resolve(
