@@ -25,6 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
         sub.add_argument("--trust-remote-code", action="store_true", help="allow the models' own code to run")
 
+    load = commands.add_parser("load", help="read and check a corpus in any supported format; print the report")
+    load.add_argument("--kind", required=True, choices=["beir", "table", "text_folder", "text_zip", "lines",
+                                                        "ir_datasets"])
+    load.add_argument("source", help="folder, file, or ir_datasets id")
+    load.add_argument("--format", choices=["jsonl", "csv", "tsv", "parquet"], help="table format (default: by suffix)")
+    load.add_argument("--id-column")
+    load.add_argument("--title-column")
+    load.add_argument("--text-column", help="with a table: the text column (default: guessed)")
+    load.add_argument("--queries", help="queries file (JSONL, TSV or CSV)")
+    load.add_argument("--labels", help="labels file (TREC qrels or BEIR TSV)")
+    load.add_argument("--split", default="test", help="split name for --labels")
+    load.add_argument("--save", action="store_true", help="save it for the app (in the cache folder)")
+    load.add_argument("--json", action="store_true", help="print the report as JSON")
+
     index = commands.add_parser("index", help="embed and index a corpus (fills the embedding cache)")
     common(index)
     search = commands.add_parser("search", help="run one query through both stages")
@@ -48,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from explorer.beir import load_beir
+    if args.command == "load":
+        return _load(args)
+    from explorer.loading import load_beir
     from explorer.device import choose_device
     from explorer.embedding_cache import EmbeddingCache
     from explorer.models import load_bi_encoder, load_reranker
@@ -85,6 +101,40 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(result), indent=1, default=str))
         return 0
     _print_result(result, dataset, args.top)
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from explorer.loading import ColumnMapping, LoadSpec, TextSource, read_dataset
+    from explorer.loading.store import save_dataset
+
+    settings = Settings.from_env()
+    folder_kinds = {"beir", "text_folder"}
+    mapping = ColumnMapping(text=args.text_column, id=args.id_column, title=args.title_column) if args.text_column else None
+    spec = LoadSpec(
+        kind=args.kind, name=Path(args.source).stem if args.kind != "ir_datasets" else args.source,
+        folder=Path(args.source) if args.kind in folder_kinds else None,
+        corpus=TextSource.from_path(args.source) if args.kind in {"table", "text_zip", "lines"} else None,
+        table_format=args.format, mapping=mapping,
+        ir_datasets_id=args.source if args.kind == "ir_datasets" else None,
+        queries=TextSource.from_path(args.queries) if args.queries else None,
+        labels=TextSource.from_path(args.labels) if args.labels else None, labels_split=args.split,
+        max_upload_mb=settings.max_upload_mb,
+    )
+    result = read_dataset(spec)
+    report = result.report
+    if args.save:
+        saved = save_dataset(result, settings.cache_dir / "datasets")
+        print(f"saved to {saved}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(asdict(report), indent=1, default=str))
+        return 0
+    print(f"{report.documents} documents, {report.queries} queries, {report.labelled_queries} labelled queries, "
+          f"{report.labels} labels, {report.warnings} warning(s)")
+    for problem in report.problems:
+        print(f"  warning: {problem}")
     return 0
 
 

@@ -12,6 +12,8 @@ class Document:
     doc_id: str
     title: str
     text: str
+    # source file, date and any extra columns of the input, kept as text
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def full_text(self) -> str:

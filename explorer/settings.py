@@ -22,6 +22,7 @@ class Settings:
     # auto: probe the hub once and use it if it answers; offline: never try it
     hub_mode: HubMode = "auto"
     hub_endpoint: str = "https://huggingface.co"
+    max_upload_mb: int = 200
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -37,4 +38,13 @@ class Settings:
             cache_dir=Path(cache).expanduser() if cache else cls().cache_dir,
             hub_mode=hub_mode,
             hub_endpoint=env.get("HF_ENDPOINT", "https://huggingface.co"),
+            max_upload_mb=_positive_int(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
         )
+
+
+def _positive_int(text: str | None, default: int) -> int:
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        return default
+    return value if value > 0 else default

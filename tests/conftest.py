@@ -35,7 +35,7 @@ def cpu():
 
 @pytest.fixture(scope="session")
 def sample():
-    from explorer.beir import load_beir
+    from explorer.loading import load_beir
 
     return load_beir(SAMPLE)
 

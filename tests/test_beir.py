@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from explorer.beir import load_beir
+from explorer.loading import load_beir
 from explorer.errors import DataLoadError
 
 

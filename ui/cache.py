@@ -7,7 +7,7 @@ from typing import Callable
 
 import streamlit as st
 
-from explorer.beir import load_beir
+from explorer.loading import load_beir
 from explorer.device import DeviceChoice, choose_device
 from explorer.embedding_cache import EmbeddingCache
 from explorer.models import LoadedModel, load_bi_encoder, load_reranker

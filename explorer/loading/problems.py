@@ -1,0 +1,49 @@
+"""Problems found while loading data: each names the file and line, and says how to fix it.
+
+Fatal problems raise ``DataLoadError`` and stop the load. The others are collected as warnings: the load
+goes on and the page lists them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from explorer.errors import DataLoadError
+
+# Warnings of one kind listed one by one; past this they are only counted.
+LISTED_PER_KIND = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # short, stable name, e.g. "duplicate id"
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} line {self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class ProblemLog:
+    """Collects warnings during a load; ``fatal`` raises at once."""
+
+    def __init__(self) -> None:
+        self.listed: list[Problem] = []
+        self.counts: Counter[str] = Counter()
+
+    def warn(self, kind: str, file: str, line: int | None, message: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= LISTED_PER_KIND:
+            self.listed.append(Problem(kind, file, line, message))
+
+    @staticmethod
+    def fatal(file: str, line: int | None, message: str) -> DataLoadError:
+        """Build the error to raise: ``raise log.fatal(...)``."""
+        return DataLoadError(str(Problem("fatal", file, line, message)))
+
+    def unlisted(self) -> dict[str, int]:
+        """How many warnings of each kind were counted but not listed."""
+        return {kind: n - LISTED_PER_KIND for kind, n in self.counts.items() if n > LISTED_PER_KIND}

@@ -1,0 +1,92 @@
+"""Streaming text reads: line by line from a path or an uploaded file, never the whole file at once.
+
+Bytes that are not UTF-8 are decoded with replacement characters and counted. A file with NUL bytes in
+its first block is refused as binary; an empty file is refused; a line longer than the limit is skipped.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from explorer.loading.problems import ProblemLog
+
+MAX_LINE_BYTES = 8 * 1024 * 1024
+SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A file to read: a path on this machine, or an uploaded file's bytes (held once, by Streamlit)."""
+
+    name: str
+    path: Path | None = None
+    stream: BinaryIO | None = None
+    size: int | None = None
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> "TextSource":
+        path = Path(path).expanduser()
+        return cls(name=path.name, path=path)
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> "TextSource":
+        return cls(name=name, stream=io.BytesIO(data), size=len(data))
+
+    def open(self, log: ProblemLog) -> BinaryIO:
+        if self.stream is not None:
+            self.stream.seek(0)
+            return self.stream
+        if self.path is None or not self.path.is_file():
+            raise log.fatal(self.name, None, f"no file at {self.path}. Check the path.")
+        return self.path.open("rb")
+
+
+def check_not_binary_or_empty(head: bytes, name: str, log: ProblemLog) -> None:
+    if not head:
+        raise log.fatal(name, None, "the file is empty (0 bytes). Choose the file that holds the data.")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise log.fatal(name, None, f"this is not a text file (a NUL byte at byte {nul}). "
+                                    "Upload UTF-8 text: JSONL, CSV/TSV, .txt or .md, or use the Parquet option.")
+
+
+def decode(raw: bytes, name: str, line_no: int, log: ProblemLog) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd") - raw.count("\ufffd".encode())
+        log.warn("non-UTF-8 bytes", name, line_no,
+                 f"{max(bad, 1)} byte(s) are not UTF-8 and were replaced with \ufffd. Save the file as UTF-8.")
+        return text
+
+
+def iter_lines(source: TextSource, log: ProblemLog, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
+    """(line number, text without the line break) for every line, starting at 1."""
+    handle = source.open(log)
+    try:
+        head = handle.read(SNIFF_BYTES)
+        check_not_binary_or_empty(head, source.name, log)
+        handle.seek(0)
+        line_no = 0
+        while True:
+            raw = handle.readline(max_line_bytes + 1)
+            if not raw:
+                break
+            line_no += 1
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                log.warn("line too long", source.name, line_no,
+                         f"the line is longer than {max_line_bytes // (1024 * 1024)} MB and was skipped. "
+                         "Split very long records, or check that the file has line breaks.")
+                while raw and not raw.endswith(b"\n"):
+                    raw = handle.readline(max_line_bytes + 1)
+                continue
+            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            yield line_no, decode(raw, source.name, line_no, log).rstrip("\r\n")
+    finally:
+        if source.stream is None:
+            handle.close()

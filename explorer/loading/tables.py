@@ -1,0 +1,197 @@
+"""Documents from a table file (JSONL, CSV, TSV or Parquet) with a column mapping; extra columns become metadata."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
+
+from explorer.loading.assemble import DocRecord
+from explorer.loading.problems import ProblemLog
+from explorer.loading.reading import MAX_LINE_BYTES, TextSource, iter_lines
+from explorer.records import Document
+
+TableFormat = Literal["jsonl", "csv", "tsv", "parquet"]
+TABLE_FORMATS: tuple[TableFormat, ...] = ("jsonl", "csv", "tsv", "parquet")
+ID_NAMES = ("_id", "id", "doc_id", "docid", "document_id", "docno")
+TITLE_NAMES = ("title", "name", "heading", "subject", "headline")
+TEXT_NAMES = ("text", "body", "content", "contents", "passage", "abstract", "document")
+DELIMITERS = {"csv": ",", "tsv": "\t"}
+
+csv.field_size_limit(MAX_LINE_BYTES)
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    text: str
+    id: str | None = None  # None: rows are numbered from 1
+    title: str | None = None
+    metadata: tuple[str, ...] | None = None  # None: every other column
+
+
+def format_from_name(name: str) -> TableFormat | None:
+    lowered = name.lower()
+    for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"), (".csv", "csv"),
+                        (".tsv", "tsv"), (".tab", "tsv"), (".parquet", "parquet"), (".pq", "parquet")):
+        if lowered.endswith(suffix):
+            return fmt  # type: ignore[return-value]
+    return None
+
+
+def guess_mapping(columns: list[str]) -> ColumnMapping | None:
+    """A mapping from familiar column names, or None when no text column can be guessed."""
+    lowered = {c.lower(): c for c in columns}
+
+    def find(names: tuple[str, ...]) -> str | None:
+        return next((lowered[n] for n in names if n in lowered), None)
+
+    text = find(TEXT_NAMES)
+    if text is None:
+        return None
+    return ColumnMapping(text=text, id=find(ID_NAMES), title=find(TITLE_NAMES))
+
+
+def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: int = 50) -> list[str]:
+    """Column names, from the header (CSV/TSV), the schema (Parquet) or the first JSON objects (JSONL)."""
+    if fmt == "parquet":
+        return list(_parquet_file(source, log).schema_arrow.names)
+    if fmt in DELIMITERS:
+        for _, header in _csv_rows(source, fmt, log):
+            return header
+        return []
+    seen: dict[str, None] = {}
+    for count, (_, line) in enumerate(iter_lines(source, log)):
+        if count >= rows:
+            break
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            seen.update(dict.fromkeys(record))
+    return list(seen)
+
+
+def iter_table_documents(source: TextSource, fmt: TableFormat, mapping: ColumnMapping,
+                         log: ProblemLog) -> Iterator[DocRecord]:
+    rows = {"jsonl": _json_rows, "csv": _csv_dict_rows, "tsv": _csv_dict_rows, "parquet": _parquet_rows}[fmt]
+    for line_no, row in rows(source, fmt, mapping, log):
+        document = _document(row, mapping, line_no, source.name, log)
+        if document is not None:
+            yield DocRecord(source.name, line_no, document)
+
+
+def _document(row: dict[str, Any], mapping: ColumnMapping, line_no: int, name: str, log: ProblemLog) -> Document | None:
+    if mapping.text not in row:
+        log.warn("missing field", name, line_no, f"no {mapping.text!r} field; the record was skipped.")
+        return None
+    if mapping.id is not None and (mapping.id not in row or row[mapping.id] in (None, "")):
+        log.warn("missing field", name, line_no, f"no {mapping.id!r} (id) value; the record was skipped.")
+        return None
+    doc_id = str(row[mapping.id]) if mapping.id is not None else str(line_no)
+    used = {mapping.text, mapping.id, mapping.title}
+    wanted = mapping.metadata if mapping.metadata is not None else [k for k in row if k not in used]
+    metadata = {key: _as_text(row[key]) for key in wanted if key in row and row[key] not in (None, "")}
+    title = _as_text(row.get(mapping.title)) if mapping.title else ""
+    return Document(doc_id=doc_id, title=title, text=_as_text(row[mapping.text]), metadata=metadata)
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _json_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: ProblemLog) -> Iterator[tuple[int, dict]]:
+    for line_no, line in iter_lines(source, log):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            log.warn("malformed JSON", source.name, line_no,
+                     f"not valid JSON ({exc.msg} at column {exc.colno}); the line was skipped.")
+            continue
+        if not isinstance(record, dict):
+            log.warn("malformed JSON", source.name, line_no,
+                     f"a JSON {type(record).__name__}, not an object; the line was skipped. One object per line.")
+            continue
+        yield line_no, record
+
+
+def _csv_rows(source: TextSource, fmt: str, log: ProblemLog) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the physical line number where each starts; quoted fields may span lines."""
+    delimiter = DELIMITERS[fmt]
+    line_starts: list[int] = []
+
+    def lines() -> Iterator[str]:
+        for line_no, text in iter_lines(source, log):
+            line_starts.append(line_no)
+            yield text + "\n"
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            log.warn("malformed row", source.name, line_starts[-1] if line_starts else None,
+                     f"could not be read as {fmt.upper()} ({exc}); skipped.")
+            continue
+        yield (line_starts[-1] if line_starts else 0), row
+
+
+def _csv_dict_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: ProblemLog) -> Iterator[tuple[int, dict]]:
+    rows = _csv_rows(source, fmt, log)
+    header_line, header = next(rows, (0, []))
+    header = [h.strip() for h in header]
+    _check_header(header, fmt, mapping, source.name, log)
+    for line_no, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            log.warn("wrong field count", source.name, line_no,
+                     f"{len(row)} fields where the header has {len(header)}; skipped. Quote fields that hold "
+                     f"the delimiter.")
+            continue
+        yield line_no, dict(zip(header, row))
+
+
+def _check_header(header: list[str], fmt: str, mapping: ColumnMapping, name: str, log: ProblemLog) -> None:
+    needed = [c for c in (mapping.text, mapping.id, mapping.title) if c]
+    missing = [c for c in needed if c not in header]
+    if not missing:
+        return
+    if len(header) == 1:
+        other = next((label for label, d in (("comma", ","), ("tab", "\t"), ("semicolon", ";"), ("pipe", "|"))
+                      if d in header[0] and d != DELIMITERS.get(fmt)), None)
+        if other:
+            raise log.fatal(name, 1, f"the header is one column, {header[0][:60]!r}, which holds {other}s: the file "
+                                     f"is not {fmt.upper()}-delimited. Choose the format that matches its delimiter.")
+    raise log.fatal(name, 1, f"missing column(s) {', '.join(map(repr, missing))}; the header has "
+                             f"{', '.join(map(repr, header))}. Map the id, title and text columns to these names.")
+
+
+def _parquet_file(source: TextSource, log: ProblemLog):
+    import pyarrow.parquet as pq
+
+    handle = source.open(log)
+    try:
+        return pq.ParquetFile(handle)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise log.fatal(source.name, None, f"not a readable Parquet file ({exc}). "
+                                           "Choose the format that matches the file.") from exc
+
+
+def _parquet_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: ProblemLog) -> Iterator[tuple[int, dict]]:
+    parquet = _parquet_file(source, log)
+    _check_header(list(parquet.schema_arrow.names), "parquet", mapping, source.name, log)
+    row_no = 0
+    for batch in parquet.iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            row_no += 1
+            yield row_no, row
