@@ -11,5 +11,6 @@ navigation = st.navigation([
     st.Page(PAGES / "0_Search.py", title="Search", icon="🔎", default=True),
     st.Page(PAGES / "1_Dataset.py", title="Data set", icon="📚"),
     st.Page(PAGES / "2_Models.py", title="Models and device", icon="⚙️"),
+    st.Page(PAGES / "3_Load_data.py", title="Load data", icon="📥"),
 ])
 navigation.run()

@@ -49,9 +49,11 @@ def labelled_query_table(dataset: Dataset) -> pd.DataFrame:
 
 
 def document_table(dataset: Dataset, limit: int | None = None) -> pd.DataFrame:
+    """One row per document; metadata keys (source, date, extra columns) become columns of their own."""
     documents = dataset.documents[:limit] if limit else dataset.documents
+    meta_keys = list(dict.fromkeys(key for d in documents for key in d.metadata))
     return pd.DataFrame(
-        [{"doc_id": d.doc_id, "title": d.title, "text": snippet(d.text, 300), "words": len(d.text.split())}
-         for d in documents],
-        columns=["doc_id", "title", "text", "words"],
+        [{"doc_id": d.doc_id, "title": d.title, "text": snippet(d.text, 300), "words": len(d.text.split()),
+          **{key: d.metadata.get(key) for key in meta_keys}} for d in documents],
+        columns=["doc_id", "title", "text", "words", *meta_keys],
     )

@@ -15,6 +15,7 @@ class Hit:
     rank: int  # 1-based
     doc_id: str
     score: float
+    passage_id: str | None = None  # the best-matching passage, when documents are split
 
 
 class DenseIndex:

@@ -56,12 +56,13 @@ def encode_query(bi_encoder: LoadedModel, text: str) -> np.ndarray:
 
 
 def embed_corpus(
-    bi_encoder: LoadedModel, texts: Sequence[str], cache: EmbeddingCache, progress: Progress | None = None
+    bi_encoder: LoadedModel, texts: Sequence[str], cache: EmbeddingCache, progress: Progress | None = None,
+    options: str = "",
 ) -> CorpusEmbeddings:
     """Vectors for every text, read from the cache when the same model already embedded the same texts."""
     started = time.perf_counter()
     max_len = getattr(bi_encoder.model, "max_seq_length", "")
-    key = cache_key(bi_encoder.info.fingerprint, texts, options=f"normalised;max_len={max_len};{bi_encoder.device.precision}")
+    key = cache_key(bi_encoder.info.fingerprint, texts, options=f"normalised;max_len={max_len};{bi_encoder.device.precision};{options}")
     cached = cache.load(key, expected_rows=len(texts))
     if cached is not None:
         if progress is not None:

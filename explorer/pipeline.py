@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from explorer.dense_index import DenseIndex, Hit
 from explorer.embedding import Progress, embed_corpus, encode_query
 from explorer.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
 from explorer.models import LoadedModel, ModelInfo
+from explorer.passages import OverLength, Passage, PassageOptions, best_passage_per_document, count_over_length, \
+    split_documents
 from explorer.rank_shift import rank_change
 from explorer.records import Dataset
 from explorer.reranking import order_by_score, score_pairs
@@ -26,6 +28,7 @@ class RerankedHit:
     probability: float | None
     first_stage_rank: int
     first_stage_score: float
+    passage_id: str | None = None
 
     @property
     def rank_change(self) -> int:
@@ -63,33 +66,55 @@ class PipelineResult:
 @dataclass(frozen=True)
 class IndexReport:
     documents: int
+    units: int  # what the index holds: documents, or passages when documents are split
     from_cache: bool
     seconds: float
+    over_length: OverLength  # units longer than the bi-encoder reads
+    passages: PassageOptions | None = None
+
+
+# With passages, the first stage reads this many passages per wanted document before grouping.
+PASSAGE_FANOUT = 4
 
 
 class RetrievalPipeline:
     """A loaded corpus with its index, ready to answer queries. Build once, query many times."""
 
     def __init__(self, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
-                 index: DenseIndex, index_report: IndexReport) -> None:
+                 index: DenseIndex, index_report: IndexReport, passages: Sequence[Passage] = ()) -> None:
         self.dataset = dataset
         self.bi_encoder = bi_encoder
         self.reranker = reranker
         self.index = index
         self.index_report = index_report
+        self.passages = tuple(passages)
+        self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
+        self._passage_text = {p.passage_id: p.text for p in self.passages}
 
     @classmethod
     def build(cls, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
-              cache: EmbeddingCache, progress: Progress | None = None) -> "RetrievalPipeline":
-        texts = [doc.full_text for doc in dataset.documents]
-        embeddings = embed_corpus(bi_encoder, texts, cache, progress=progress)
-        index = DenseIndex(embeddings.vectors, [doc.doc_id for doc in dataset.documents])
-        report = IndexReport(len(texts), embeddings.from_cache, embeddings.seconds)
-        return cls(dataset, bi_encoder, reranker, index, report)
+              cache: EmbeddingCache, progress: Progress | None = None,
+              passages: PassageOptions | None = None) -> "RetrievalPipeline":
+        tokenizer = bi_encoder.model.tokenizer
+        units: list[Passage] = split_documents(dataset.documents, tokenizer, passages) if passages else []
+        ids = [p.passage_id for p in units] if passages else [doc.doc_id for doc in dataset.documents]
+        texts = [p.text for p in units] if passages else [doc.full_text for doc in dataset.documents]
+        embeddings = embed_corpus(bi_encoder, texts, cache, progress=progress,
+                                  options=passages.key if passages else "")
+        index = DenseIndex(embeddings.vectors, ids)
+        over = count_over_length(texts, tokenizer, bi_encoder.model.max_seq_length, reserved=2)
+        report = IndexReport(len(dataset.documents), len(ids), embeddings.from_cache, embeddings.seconds, over, passages)
+        return cls(dataset, bi_encoder, reranker, index, report, units)
 
     def with_reranker(self, reranker: LoadedModel | None) -> "RetrievalPipeline":
         """The same corpus and index with another reranker (nothing is re-embedded)."""
-        return RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report)
+        return RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report, self.passages)
+
+    def candidate_text(self, hit: Hit) -> str:
+        """What the reranker reads for a candidate: its best passage, or the whole document."""
+        if hit.passage_id is not None:
+            return self._passage_text[hit.passage_id]
+        return self.dataset.document(hit.doc_id).full_text
 
     def search(self, query: str, depth: int = 100, rerank: bool = True,
                clock: Callable[[], float] = time.perf_counter) -> PipelineResult:
@@ -101,11 +126,15 @@ class RetrievalPipeline:
         started = clock()
         query_vector = encode_query(self.bi_encoder, query)
         encoded = clock()
-        first_stage = tuple(self.index.search(query_vector, depth))
+        if self.passages:
+            passage_hits = self.index.search(query_vector, min(depth * PASSAGE_FANOUT, len(self.index)))
+            first_stage = tuple(best_passage_per_document(passage_hits, self._passage_doc, depth))
+        else:
+            first_stage = tuple(self.index.search(query_vector, depth))
         searched = clock()
         reranked = None
         if rerank and self.reranker is not None:
-            reranked = _rerank(self.dataset, self.reranker, query, first_stage)
+            reranked = _rerank(self.reranker, query, first_stage, [self.candidate_text(h) for h in first_stage])
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
@@ -119,8 +148,8 @@ class RetrievalPipeline:
         )
 
 
-def _rerank(dataset: Dataset, reranker: LoadedModel, query: str, candidates: tuple[Hit, ...]) -> tuple[RerankedHit, ...]:
-    texts = [dataset.document(hit.doc_id).full_text for hit in candidates]
+def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
+            texts: list[str]) -> tuple[RerankedHit, ...]:
     scores = score_pairs(reranker, query, texts)
     order = order_by_score([float(s) for s in scores.raw])
     return tuple(
@@ -131,6 +160,7 @@ def _rerank(dataset: Dataset, reranker: LoadedModel, query: str, candidates: tup
             probability=float(scores.probability[position]) if scores.probability is not None else None,
             first_stage_rank=candidates[position].rank,
             first_stage_score=candidates[position].score,
+            passage_id=candidates[position].passage_id,
         )
         for new_rank, position in enumerate(order, start=1)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from explorer.charts import latency_figure, rank_shift_figure, score_distribution_figure
@@ -9,7 +10,7 @@ from explorer.errors import ExplorerError
 from explorer.results_view import result_tables
 from ui import cache
 from ui.sidebar import sidebar
-from ui.status import model_status
+from ui.status import model_status, truncation_notes
 
 choices = sidebar()
 st.title("Relevance explorer")
@@ -31,7 +32,7 @@ try:
     device = cache.device(choices.device)
     with st.spinner("Loading models and the index…"):
         base = cache.pipeline(choices.dataset_path, choices.bi_encoder, choices.device, choices.trust_remote_code,
-                              progress=show_progress)
+                              choices.passages, progress=show_progress)
         reranker = (cache.reranker(choices.reranker, choices.device, choices.trust_remote_code)
                     if choices.reranker else None)
 except ExplorerError as exc:
@@ -40,6 +41,7 @@ except ExplorerError as exc:
     st.stop()
 progress_slot.empty()
 model_status(device, base.bi_encoder, reranker)
+truncation_notes(base, reranker, choices)
 
 labelled = {q.query_id: q for q in data.labelled_queries()}
 split_of = {qid: split for split in data.splits for qid in data.qrels_by_split[split]}
@@ -70,7 +72,7 @@ if not query.strip():
 
 try:
     result = cache.search(choices.dataset_path, choices.bi_encoder, choices.reranker, choices.device,
-                          choices.trust_remote_code, query, choices.depth)
+                          choices.trust_remote_code, choices.passages, query, choices.depth)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -129,4 +131,8 @@ with st.expander("Read a document in full"):
     doc_id = st.selectbox("Document", list(shown["doc_id"]),
                           format_func=lambda d: f"{d}: {data.document(d).title}", key="doc_to_read")
     if doc_id:
-        st.text(data.document(doc_id).title + "\n\n" + data.document(doc_id).text)
+        document = data.document(doc_id)
+        st.text(document.title + "\n\n" + document.text)
+        if document.metadata:
+            st.dataframe(pd.DataFrame(list(document.metadata.items()), columns=["field", "value"]), hide_index=True,
+                         key="doc_metadata")

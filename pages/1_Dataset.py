@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from explorer.dataset_summary import document_table, labelled_query_table, summarise
 from explorer.errors import ExplorerError
+from explorer.loading.store import saved_report
 from ui import cache
+from ui.load_report import show_report
 from ui.sidebar import sidebar
 
 choices = sidebar()
@@ -22,6 +26,10 @@ except ExplorerError as exc:
 
 summary = summarise(data)
 st.caption(f"Folder: {choices.dataset_path}")
+report = saved_report(Path(choices.dataset_path))
+if report is not None:
+    with st.expander(f"Load report ({report.warnings:,} warning(s))", expanded=bool(report.warnings)):
+        show_report(report)
 cols = st.columns(4)
 cols[0].metric("Documents", f"{summary.documents:,}")
 cols[1].metric("Queries", f"{summary.queries:,}")

@@ -28,4 +28,4 @@ def test_errors_are_one_line_and_exit_2():
     done = subprocess.run([sys.executable, "-m", "explorer", "index", "--data", "/no/such/folder"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr.strip().startswith("error: No folder at /no/such/folder")
+    assert done.stderr.strip().startswith("error: /no/such/folder: No folder there.")

@@ -11,6 +11,7 @@ from explorer.loading import load_beir
 from explorer.device import DeviceChoice, choose_device
 from explorer.embedding_cache import EmbeddingCache
 from explorer.models import LoadedModel, load_bi_encoder, load_reranker
+from explorer.passages import OverLength, PassageOptions, count_over_length
 from explorer.pipeline import PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
 from explorer.settings import Settings
@@ -29,6 +30,14 @@ def device(preference: str) -> DeviceChoice:
 @st.cache_resource(show_spinner="Reading the data set…")
 def dataset(path: str) -> Dataset:
     return load_beir(path)
+
+
+@st.cache_resource(show_spinner=False)
+def reranker_over_length(path: str, reranker_name: str, device_preference: str, trust_remote_code: bool) -> OverLength:
+    """Documents the reranker reads only in part (query and special tokens take about 32 of its tokens)."""
+    model = reranker(reranker_name, device_preference, trust_remote_code).model
+    texts = [doc.full_text for doc in dataset(path).documents]
+    return count_over_length(texts, model.tokenizer, model.max_seq_length, reserved=32)
 
 
 @st.cache_resource(show_spinner="Loading the bi-encoder…")
@@ -51,26 +60,29 @@ class _PipelineSlot:
 
 
 @st.cache_resource(show_spinner=False)
-def _pipeline_slot(path: str, bi_name: str, device_preference: str, trust_remote_code: bool) -> _PipelineSlot:
+def _pipeline_slot(path: str, bi_name: str, device_preference: str, trust_remote_code: bool,
+                   passages: PassageOptions | None) -> _PipelineSlot:
     return _PipelineSlot()
 
 
 def pipeline(path: str, bi_name: str, device_preference: str, trust_remote_code: bool,
+             passages: PassageOptions | None = None,
              progress: Callable[[int, int], None] | None = None) -> RetrievalPipeline:
     """Corpus embedded (or read from the on-disk cache) and indexed once per process, without a reranker."""
-    slot = _pipeline_slot(path, bi_name, device_preference, trust_remote_code)
+    slot = _pipeline_slot(path, bi_name, device_preference, trust_remote_code, passages)
     with slot.lock:
         if slot.pipeline is None:
             cache = EmbeddingCache(settings().cache_dir / "embeddings")
             model = bi_encoder(bi_name, device_preference, trust_remote_code)
-            slot.pipeline = RetrievalPipeline.build(dataset(path), model, None, cache, progress=progress)
+            slot.pipeline = RetrievalPipeline.build(dataset(path), model, None, cache, progress=progress,
+                                                    passages=passages)
         return slot.pipeline
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def search(path: str, bi_name: str, reranker_name: str | None, device_preference: str, trust_remote_code: bool,
-           query: str, depth: int) -> PipelineResult:
+           passages: PassageOptions | None, query: str, depth: int) -> PipelineResult:
     """One query through both stages. Cached, so moving the threshold or n does not rerun the models."""
-    base = pipeline(path, bi_name, device_preference, trust_remote_code)
+    base = pipeline(path, bi_name, device_preference, trust_remote_code, passages)
     second = reranker(reranker_name, device_preference, trust_remote_code) if reranker_name else None
     return base.with_reranker(second).search(query, depth=depth)

@@ -8,11 +8,18 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.device import DEVICE_CHOICES
+from explorer.errors import ExplorerError
+from explorer.loading.store import saved_datasets
+from explorer.passages import PassageOptions
 from explorer.models import PACKAGED_RERANKER
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
+from ui import cache
 
 SAMPLE_LABEL = "Sample: engineering knowledge base"
 FOLDER_LABEL = "A BEIR folder on this machine…"
+LOADED_PREFIX = "Loaded: "
+# Set by the Load data page; applied before the data set widget is drawn on the next run.
+PENDING_DATASET = "_pending_dataset_choice"
 OTHER = "Other (hub id or local folder)…"
 NO_RERANKER = "none (first stage only)"
 BI_ENCODERS = [DEFAULT_BI_ENCODER, "BAAI/bge-small-en-v1.5", "intfloat/e5-small-v2"]
@@ -24,6 +31,7 @@ DEFAULTS: dict[str, object] = {
     "dataset_choice": SAMPLE_LABEL, "dataset_path": "", "bi_choice": DEFAULT_BI_ENCODER, "bi_other": "",
     "rr_choice": DEFAULT_RERANKER, "rr_other": "", "depth": 100, "top_n": 10, "use_threshold": False,
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
+    "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
 }
 
 
@@ -39,6 +47,21 @@ class SidebarChoices:
     threshold_raw: float
     device: str
     trust_remote_code: bool
+    dataset_label: str = SAMPLE_LABEL
+    passages: PassageOptions | None = None
+
+
+def dataset_options() -> dict[str, str]:
+    """Label shown in the sidebar -> folder. Data sets saved by the Load data page come after the sample."""
+    options = {SAMPLE_LABEL: str(SAMPLE_DATA)}
+    for folder in saved_datasets(cache.settings().cache_dir / "datasets"):
+        options[LOADED_PREFIX + folder.name] = str(folder)
+    options[FOLDER_LABEL] = ""
+    return options
+
+
+def select_dataset_next_run(label: str) -> None:
+    st.session_state[PENDING_DATASET] = label
 
 
 def _keep_state_across_pages() -> None:
@@ -56,10 +79,16 @@ def _model_choice(label: str, options: list[str], choice_key: str, other_key: st
 
 def sidebar() -> SidebarChoices:
     _keep_state_across_pages()
+    options = dataset_options()
+    if PENDING_DATASET in st.session_state:
+        st.session_state["dataset_choice"] = st.session_state.pop(PENDING_DATASET)
+    if st.session_state["dataset_choice"] not in options:
+        st.session_state["dataset_choice"] = SAMPLE_LABEL
     with st.sidebar:
         st.header("Settings")
-        source = st.selectbox("Data set", [SAMPLE_LABEL, FOLDER_LABEL], key="dataset_choice")
-        path = str(SAMPLE_DATA)
+        source = st.selectbox("Data set", list(options), key="dataset_choice",
+                              help="Load your own on the Load data page.")
+        path = options[source]
         if source == FOLDER_LABEL:
             path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/)", key="dataset_path").strip()
             path = str(Path(path).expanduser()) if path else ""
@@ -75,6 +104,16 @@ def sidebar() -> SidebarChoices:
         threshold_raw = st.number_input("Threshold (raw score)", step=0.5, key="threshold_raw",
                                         disabled=not use_threshold,
                                         help="Used for rerankers without a probability, on their raw score scale.")
+        split = st.checkbox("Split long documents into passages", key="split_passages",
+                            help="Each passage is searched on its own; a document scores as its best passage.")
+        passages = None
+        if split:
+            tokens = st.number_input("Passage length (tokens)", 32, 512, step=16, key="passage_tokens")
+            overlap = st.number_input("Overlap (tokens)", 0, 256, step=8, key="passage_overlap")
+            try:
+                passages = PassageOptions(int(tokens), int(overlap))
+            except ExplorerError as exc:
+                st.error(str(exc))
         device = st.selectbox("Device", list(DEVICE_CHOICES), key="device",
                               help="auto: CUDA, else Apple MPS, else CPU.")
         trust = st.checkbox("Allow the models' own code (trust_remote_code)", key="trust_remote_code",
@@ -83,4 +122,5 @@ def sidebar() -> SidebarChoices:
         dataset_path=path, bi_encoder=bi.strip(), reranker=None if rr == NO_RERANKER else rr.strip(), depth=int(depth),
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
+        dataset_label=source, passages=passages,
     )

@@ -6,6 +6,9 @@ import streamlit as st
 
 from explorer.device import DeviceChoice
 from explorer.models import LoadedModel
+from explorer.pipeline import RetrievalPipeline
+from ui import cache
+from ui.sidebar import SidebarChoices
 
 
 def model_status(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | None) -> None:
@@ -19,3 +22,20 @@ def model_status(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | 
         st.warning(f"This reranker is not trained for relevance. {reranker.info.note}", icon="⚠️")
     elif reranker.info.requested != reranker.info.loaded:
         st.info(reranker.info.note)
+
+
+def truncation_notes(pipeline: RetrievalPipeline, reranker: LoadedModel | None, choices: SidebarChoices) -> None:
+    """Say how many texts each model reads only in part: truncation is stated, never silent."""
+    report = pipeline.index_report
+    unit = "passages" if report.passages else "documents"
+    over = report.over_length
+    if over.count:
+        st.caption(f"✂ {over.count:,} of {over.total:,} {unit} are longer than the bi-encoder's {over.max_tokens} "
+                   f"tokens (longest: {over.longest:,}); it reads only their start."
+                   + ("" if report.passages else " Splitting documents into passages (sidebar) searches all of it."))
+    if reranker is not None and choices.reranker:
+        rr_over = cache.reranker_over_length(choices.dataset_path, choices.reranker, choices.device,
+                                             choices.trust_remote_code)
+        if rr_over.count:
+            st.caption(f"✂ {rr_over.count:,} of {rr_over.total:,} documents are longer than the reranker reads "
+                       f"(about {rr_over.max_tokens} tokens beside the query); it scores their start.")

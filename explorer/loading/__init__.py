@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from explorer.loading.assemble import DatasetBuilder, LoadReport, LoadResult
 from explorer.loading.beir import load_beir, read_beir
@@ -55,8 +55,10 @@ def check_upload_size(name: str, size: int, max_mb: int) -> None:
         raise ProblemLog.fatal(name, None, "the file is empty (0 bytes). Choose the file that holds the data.")
 
 
-def read_dataset(spec: LoadSpec) -> LoadResult:
-    """Read, validate and assemble. Fatal problems raise DataLoadError; the rest are in the report."""
+def read_dataset(spec: LoadSpec, progress: Callable[[int, int], None] | None = None) -> LoadResult:
+    """Read, validate and assemble. Fatal problems raise DataLoadError; the rest are in the report.
+
+    ``progress(bytes_read, total_bytes)`` is called now and then while the corpus is read."""
     for source in (spec.corpus, spec.queries, spec.labels):
         if source is not None and source.size is not None:
             check_upload_size(source.name, source.size, spec.max_upload_mb)
@@ -65,7 +67,7 @@ def read_dataset(spec: LoadSpec) -> LoadResult:
         return read_beir(_need(spec.folder, "folder"), spec.name or None)
     if spec.kind == "ir_datasets":
         return read_ir_dataset(_need(spec.ir_datasets_id, "ir_datasets id"))
-    log = ProblemLog()
+    log = ProblemLog(progress)
     builder = DatasetBuilder(spec.name, _describe(spec), log)
     if spec.kind == "table":
         corpus = _need(spec.corpus, "corpus file")
@@ -73,7 +75,13 @@ def read_dataset(spec: LoadSpec) -> LoadResult:
         if fmt is None:
             raise log.fatal(corpus.name, None, "unknown table format. Use .jsonl, .csv, .tsv or .parquet, or choose "
                                                "the format by hand.")
-        mapping = spec.mapping or guess_mapping(peek_columns(corpus, fmt, log))
+        mapping = spec.mapping
+        if mapping is None:
+            columns = peek_columns(corpus, fmt, log)
+            if not columns:
+                raise log.fatal(corpus.name, None, "found no columns: the first lines hold no JSON object (JSONL) "
+                                                   "or no header (CSV/TSV). Check the file and its format.")
+            mapping = guess_mapping(columns)
         if mapping is None:
             raise log.fatal(corpus.name, None, "no text column could be guessed (looked for "
                                                "text/body/content/passage). Map the columns by hand.")

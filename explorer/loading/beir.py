@@ -29,7 +29,9 @@ def read_beir(folder: str | Path, name: str | None = None) -> LoadResult:
     builder = DatasetBuilder(name or root.name, str(root), log)
     builder.add_documents(iter_table_documents(TextSource.from_path(corpus), "jsonl", BEIR_MAPPING, log))
     queries = root / "queries.jsonl"
-    if queries.is_file():
+    if queries.is_file() and queries.stat().st_size == 0:
+        log.warn("empty file", str(queries.name), None, "queries.jsonl is empty; no queries were loaded.")
+    elif queries.is_file():
         builder.add_queries(iter_queries(TextSource.from_path(queries), log))
     for qrels in sorted((root / "qrels").glob("*.tsv")) if (root / "qrels").is_dir() else []:
         builder.add_labels(qrels.stem, iter_labels(TextSource.from_path(qrels), log))

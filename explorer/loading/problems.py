@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 from explorer.errors import DataLoadError
 
@@ -28,11 +29,12 @@ class Problem:
 
 
 class ProblemLog:
-    """Collects warnings during a load; ``fatal`` raises at once."""
+    """Collects warnings during a load; ``fatal`` raises at once. ``progress(done, total)`` sees bytes read."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[int, int], None] | None = None) -> None:
         self.listed: list[Problem] = []
         self.counts: Counter[str] = Counter()
+        self.progress = progress
 
     def warn(self, kind: str, file: str, line: int | None, message: str) -> None:
         self.counts[kind] += 1

@@ -15,6 +15,7 @@ from explorer.loading.problems import ProblemLog
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 8192
+PROGRESS_EVERY = 5000  # lines
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class TextSource:
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> "TextSource":
         return cls(name=name, stream=io.BytesIO(data), size=len(data))
+
+    def total_bytes(self) -> int:
+        if self.size is not None:
+            return self.size
+        return self.path.stat().st_size if self.path is not None and self.path.is_file() else 0
 
     def open(self, log: ProblemLog) -> BinaryIO:
         if self.stream is not None:
@@ -72,7 +78,10 @@ def iter_lines(source: TextSource, log: ProblemLog, max_line_bytes: int = MAX_LI
         check_not_binary_or_empty(head, source.name, log)
         handle.seek(0)
         line_no = 0
+        total = source.total_bytes()
         while True:
+            if log.progress is not None and line_no % PROGRESS_EVERY == 0:
+                log.progress(handle.tell(), total)
             raw = handle.readline(max_line_bytes + 1)
             if not raw:
                 break

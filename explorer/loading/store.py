@@ -35,11 +35,12 @@ def save_dataset(result: LoadResult, root: Path) -> Path:
             line = json.dumps(record, ensure_ascii=False) + "\n"
             digest.update(line.encode())
             out.write(line)
-    with (staging / "queries.jsonl").open("w", encoding="utf-8") as out:
-        for query in dataset.queries.values():
-            line = json.dumps({"_id": query.query_id, "text": query.text}, ensure_ascii=False) + "\n"
-            digest.update(line.encode())
-            out.write(line)
+    if dataset.queries:  # no queries, no queries.jsonl
+        with (staging / "queries.jsonl").open("w", encoding="utf-8") as out:
+            for query in dataset.queries.values():
+                line = json.dumps({"_id": query.query_id, "text": query.text}, ensure_ascii=False) + "\n"
+                digest.update(line.encode())
+                out.write(line)
     for split, qrels in dataset.qrels_by_split.items():
         with (staging / "qrels" / f"{_slug(split)}.tsv").open("w", encoding="utf-8") as out:
             out.write("query-id\tcorpus-id\tscore\n")

@@ -58,6 +58,8 @@ def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: in
         return list(_parquet_file(source, log).schema_arrow.names)
     if fmt in DELIMITERS:
         for _, header in _csv_rows(source, fmt, log):
+            header = [h.strip() for h in header]
+            _check_delimiter(header, fmt, source.name, log)
             return header
         return []
     seen: dict[str, None] = {}
@@ -166,14 +168,20 @@ def _check_header(header: list[str], fmt: str, mapping: ColumnMapping, name: str
     missing = [c for c in needed if c not in header]
     if not missing:
         return
-    if len(header) == 1:
-        other = next((label for label, d in (("comma", ","), ("tab", "\t"), ("semicolon", ";"), ("pipe", "|"))
-                      if d in header[0] and d != DELIMITERS.get(fmt)), None)
-        if other:
-            raise log.fatal(name, 1, f"the header is one column, {header[0][:60]!r}, which holds {other}s: the file "
-                                     f"is not {fmt.upper()}-delimited. Choose the format that matches its delimiter.")
+    _check_delimiter(header, fmt, name, log)
     raise log.fatal(name, 1, f"missing column(s) {', '.join(map(repr, missing))}; the header has "
                              f"{', '.join(map(repr, header))}. Map the id, title and text columns to these names.")
+
+
+def _check_delimiter(header: list[str], fmt: str, name: str, log: ProblemLog) -> None:
+    """A one-column header holding another delimiter means the wrong format was chosen."""
+    if len(header) != 1:
+        return
+    other = next((label for label, d in (("comma", ","), ("tab", "\t"), ("semicolon", ";"), ("pipe", "|"))
+                  if d in header[0] and d != DELIMITERS.get(fmt)), None)
+    if other:
+        raise log.fatal(name, 1, f"the header is one column, {header[0][:60]!r}, which holds {other}s: the file "
+                                 f"is not {fmt.upper()}-delimited. Choose the format that matches its delimiter.")
 
 
 def _parquet_file(source: TextSource, log: ProblemLog):
