@@ -77,7 +77,7 @@ def read_dataset(spec: LoadSpec, progress: Callable[[int, int], None] | None = N
                                                "the format by hand.")
         mapping = spec.mapping
         if mapping is None:
-            columns = peek_columns(corpus, fmt, log)
+            columns = peek_columns(corpus, fmt, ProblemLog())  # its warnings come again in the full read
             if not columns:
                 raise log.fatal(corpus.name, None, "found no columns: the first lines hold no JSON object (JSONL) "
                                                    "or no header (CSV/TSV). Check the file and its format.")

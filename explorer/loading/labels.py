@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from typing import Iterator
 
 from explorer.loading.assemble import LabelRecord, QueryRecord
 from explorer.loading.problems import ProblemLog
-from explorer.loading.reading import TextSource, iter_lines
+from explorer.loading.reading import TextSource, iter_json_objects, iter_lines
 from explorer.records import Query
 
 QUERY_ID_NAMES = ("_id", "id", "query_id", "qid", "query-id")
@@ -23,17 +22,7 @@ def iter_queries(source: TextSource, log: ProblemLog) -> Iterator[QueryRecord]:
 
 
 def _json_queries(source: TextSource, log: ProblemLog) -> Iterator[QueryRecord]:
-    for line_no, line in iter_lines(source, log):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            log.warn("malformed JSON", source.name, line_no, f"not valid JSON ({exc.msg}); the line was skipped.")
-            continue
-        if not isinstance(record, dict):
-            log.warn("malformed JSON", source.name, line_no, "not a JSON object; the line was skipped.")
-            continue
+    for line_no, record in iter_json_objects(source, log):
         query_id = next((record[k] for k in QUERY_ID_NAMES if k in record), None)
         text = next((record[k] for k in QUERY_TEXT_NAMES if k in record), None)
         if query_id is None or text is None:

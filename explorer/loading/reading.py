@@ -99,3 +99,23 @@ def iter_lines(source: TextSource, log: ProblemLog, max_line_bytes: int = MAX_LI
     finally:
         if source.stream is None:
             handle.close()
+
+
+def iter_json_objects(source: TextSource, log: ProblemLog) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for every JSON-object line; other lines are warned about and skipped."""
+    import json
+
+    for line_no, line in iter_lines(source, log):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            log.warn("malformed JSON", source.name, line_no,
+                     f"not valid JSON ({exc.msg} at column {exc.colno}); the line was skipped.")
+            continue
+        if not isinstance(record, dict):
+            log.warn("malformed JSON", source.name, line_no,
+                     f"a JSON {type(record).__name__}, not an object; the line was skipped. One object per line.")
+            continue
+        yield line_no, record

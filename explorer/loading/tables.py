@@ -9,7 +9,7 @@ from typing import Any, Iterator, Literal
 
 from explorer.loading.assemble import DocRecord
 from explorer.loading.problems import ProblemLog
-from explorer.loading.reading import MAX_LINE_BYTES, TextSource, iter_lines
+from explorer.loading.reading import MAX_LINE_BYTES, TextSource, iter_json_objects, iter_lines
 from explorer.records import Document
 
 TableFormat = Literal["jsonl", "csv", "tsv", "parquet"]
@@ -63,15 +63,10 @@ def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: in
             return header
         return []
     seen: dict[str, None] = {}
-    for count, (_, line) in enumerate(iter_lines(source, log)):
+    for count, (_, record) in enumerate(iter_json_objects(source, ProblemLog())):
         if count >= rows:
             break
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            seen.update(dict.fromkeys(record))
+        seen.update(dict.fromkeys(record))
     return list(seen)
 
 
@@ -108,20 +103,7 @@ def _as_text(value: Any) -> str:
 
 
 def _json_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: ProblemLog) -> Iterator[tuple[int, dict]]:
-    for line_no, line in iter_lines(source, log):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            log.warn("malformed JSON", source.name, line_no,
-                     f"not valid JSON ({exc.msg} at column {exc.colno}); the line was skipped.")
-            continue
-        if not isinstance(record, dict):
-            log.warn("malformed JSON", source.name, line_no,
-                     f"a JSON {type(record).__name__}, not an object; the line was skipped. One object per line.")
-            continue
-        yield line_no, record
+    return iter_json_objects(source, log)
 
 
 def _csv_rows(source: TextSource, fmt: str, log: ProblemLog) -> Iterator[tuple[int, list[str]]]:
