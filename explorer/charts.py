@@ -15,6 +15,7 @@ from explorer.pipeline import PipelineResult, StageTimings
 from explorer.records import Dataset
 
 LABEL_COLOURS = {3: "#1a7f37", 2: "#4ac26b", 1: "#d4a72c", 0: "#cf222e", None: "#8c959f"}
+LEGEND_RANK = {3: 1, 2: 2, 1: 3, 0: 4, None: 5}
 LABEL_NAMES = {3: "label 3 (answers)", 2: "label 2", 1: "label 1", 0: "label 0 (not relevant)", None: "unjudged"}
 
 
@@ -39,6 +40,7 @@ def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str
             x=["first stage", "reranked"], y=[hit.first_stage_rank, hit.rank], mode="lines+markers",
             line={"color": LABEL_COLOURS[label], "width": 2}, marker={"size": 8},
             name=LABEL_NAMES[label], legendgroup=str(label), showlegend=label not in legend_done,
+            legendrank=LEGEND_RANK[label],
             hovertemplate=f"{title}<br>%{{x}} rank %{{y}}<extra></extra>",
         ))
         legend_done.add(label)
@@ -52,9 +54,9 @@ def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str
 def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | None,
                               min_relevant_grade: int = 1) -> go.Figure:
     """Histograms of all k candidates' scores for both stages, split relevant / not relevant when labelled."""
-    panels = ["first stage (cosine)"]
+    panels = ["first stage"]
     if result.reranked is not None:
-        panels.append("reranker (raw score)")
+        panels.append("reranker")
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
 
     def groups(pairs: list[tuple[str, float]]) -> list[tuple[str, list[float], str]]:
@@ -74,6 +76,9 @@ def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | N
     figure.update_layout(barmode="overlay", title=f"Score distributions of the {len(result.first_stage)} candidates",
                          height=360, margin={"l": 40, "r": 10, "t": 70, "b": 30})
     figure.update_yaxes(title_text="candidates", row=1, col=1)
+    figure.update_xaxes(title_text="cosine", row=1, col=1)
+    if len(panels) > 1:
+        figure.update_xaxes(title_text="raw score", row=1, col=2)
     return figure
 
 

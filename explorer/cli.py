@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
                                        progress=progress)
     report = pipeline.index_report
     print(f"index: {report.documents} documents, {'from cache' if report.from_cache else 'embedded'} "
-          f"in {report.seconds:.1f} s", file=sys.stderr)
+          f"in {report.seconds:.2f} s", file=sys.stderr)
     if args.command == "index":
         return 0
     result = pipeline.search(args.query, depth=args.depth)

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
+
 from explorer.dense_index import DenseIndex, Hit
 from explorer.embedding import Progress, embed_corpus, encode_query
 from explorer.embedding_cache import EmbeddingCache
@@ -110,6 +112,15 @@ class RetrievalPipeline:
         """The same corpus and index with another reranker (nothing is re-embedded)."""
         return RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report, self.passages)
 
+    def _search_passages(self, query_vector: np.ndarray, depth: int) -> list[Hit]:
+        """Top documents by their best passage: read more passages until ``depth`` documents are found."""
+        wanted = min(depth * PASSAGE_FANOUT, len(self.index))
+        while True:
+            documents = best_passage_per_document(self.index.search(query_vector, wanted), self._passage_doc, depth)
+            if len(documents) >= depth or wanted >= len(self.index):
+                return documents
+            wanted = min(wanted * 2, len(self.index))
+
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""
         if hit.passage_id is not None:
@@ -127,8 +138,7 @@ class RetrievalPipeline:
         query_vector = encode_query(self.bi_encoder, query)
         encoded = clock()
         if self.passages:
-            passage_hits = self.index.search(query_vector, min(depth * PASSAGE_FANOUT, len(self.index)))
-            first_stage = tuple(best_passage_per_document(passage_hits, self._passage_doc, depth))
+            first_stage = tuple(self._search_passages(query_vector, depth))
         else:
             first_stage = tuple(self.index.search(query_vector, depth))
         searched = clock()
