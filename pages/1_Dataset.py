@@ -12,6 +12,7 @@ from explorer.loading.store import saved_report
 from ui import cache
 from ui.load_report import show_report
 from ui.sidebar import sidebar
+from ui.status import length_report
 
 choices = sidebar()
 st.title("Data set")
@@ -38,6 +39,7 @@ cols[3].metric("Labels", f"{summary.labels:,}")
 st.caption("Labels by grade: " + ", ".join(f"{g}: {n}" for g, n in summary.labels_by_grade.items())
            + " · queries by split: " + ", ".join(f"{s}: {n}" for s, n in summary.queries_by_split.items()))
 
+length_report(choices)
 st.subheader("Labelled queries")
 st.dataframe(labelled_query_table(data), hide_index=True, key="query_table")
 st.subheader("Documents")

@@ -17,6 +17,7 @@ from explorer.loading.store import save_dataset
 from ui import cache
 from ui.load_report import show_report
 from ui.sidebar import LOADED_PREFIX, select_dataset_next_run, sidebar
+from ui.status import length_report
 
 KINDS = {
     "table": "Table file: JSONL, CSV, TSV or Parquet",
@@ -125,3 +126,4 @@ if "last_report" in st.session_state:
     st.subheader("Last load")
     st.caption(f"Now selected in the sidebar: {choices.dataset_label}")
     show_report(st.session_state["last_report"])
+    length_report(choices)

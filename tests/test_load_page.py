@@ -67,6 +67,8 @@ def test_a_good_upload_is_loaded_reported_and_selected(previous_label):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics == {"Documents": "6", "Queries": "3", "Labelled queries": "3", "Labels": "5", "Warnings": "0"}
     assert app.session_state["dataset_choice"].startswith("Loaded: office-")
+    lengths = [c.value for c in app.caption if c.value.startswith("Text length:")]
+    assert lengths and "bi-encoder" in lengths[0] and "0 of 6 documents are longer" in lengths[0]
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=lambda c: c.name)

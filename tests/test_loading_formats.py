@@ -109,6 +109,22 @@ def test_ir_datasets_reads_a_local_copy(tmp_path):
     assert (report["documents"], report["queries"], report["labels"]) == (6, 3, 4)
 
 
+def test_ir_datasets_failed_download_is_a_clear_error(tmp_path):
+    """Runs only where the download host is out of reach (as on this machine): then it must say so."""
+    import socket
+
+    try:
+        socket.getaddrinfo("ir.dcs.gla.ac.uk", 80)
+        pytest.skip("the ir_datasets download host is reachable here")
+    except OSError:
+        pass
+    env = dict(os.environ, IR_DATASETS_HOME=str(tmp_path / "empty"))
+    done = subprocess.run([sys.executable, "-m", "explorer", "load", "--kind", "ir_datasets", "cranfield"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "error: ir_datasets:cranfield: ir_datasets could not download the files; this machine may be offline" in done.stderr
+
+
 def test_ir_datasets_unknown_id_is_a_clear_error():
     from explorer.errors import DataLoadError
 

@@ -33,11 +33,12 @@ def dataset(path: str) -> Dataset:
 
 
 @st.cache_resource(show_spinner=False)
-def reranker_over_length(path: str, reranker_name: str, device_preference: str, trust_remote_code: bool) -> OverLength:
-    """Documents the reranker reads only in part (query and special tokens take about 32 of its tokens)."""
-    model = reranker(reranker_name, device_preference, trust_remote_code).model
+def over_length(path: str, role: str, name: str, device_preference: str, trust_remote_code: bool) -> OverLength:
+    """Documents a model reads only in part. A reranker also reads the query: about 32 of its tokens are kept for it."""
+    loader, reserved = (bi_encoder, 2) if role == "bi-encoder" else (reranker, 32)
+    model = loader(name, device_preference, trust_remote_code).model
     texts = [doc.full_text for doc in dataset(path).documents]
-    return count_over_length(texts, model.tokenizer, model.max_seq_length, reserved=32)
+    return count_over_length(texts, model.tokenizer, model.max_seq_length, reserved=reserved)
 
 
 @st.cache_resource(show_spinner="Loading the bi-encoder…")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.device import DeviceChoice
+from explorer.errors import ExplorerError
 from explorer.models import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from ui import cache
@@ -34,8 +35,23 @@ def truncation_notes(pipeline: RetrievalPipeline, reranker: LoadedModel | None, 
                    f"tokens (longest: {over.longest:,}); it reads only their start."
                    + ("" if report.passages else " Splitting documents into passages (sidebar) searches all of it."))
     if reranker is not None and choices.reranker:
-        rr_over = cache.reranker_over_length(choices.dataset_path, choices.reranker, choices.device,
-                                             choices.trust_remote_code)
+        rr_over = cache.over_length(choices.dataset_path, "reranker", choices.reranker, choices.device,
+                                    choices.trust_remote_code)
         if rr_over.count:
             st.caption(f"✂ {rr_over.count:,} of {rr_over.total:,} documents are longer than the reranker reads "
                        f"(about {rr_over.max_tokens} tokens beside the query); it scores their start.")
+
+
+def length_report(choices: SidebarChoices) -> None:
+    """For the data set pages: how many documents each selected model will truncate."""
+    roles = [("bi-encoder", choices.bi_encoder)] + ([("reranker", choices.reranker)] if choices.reranker else [])
+    lines = []
+    for role, name in roles:
+        try:
+            over = cache.over_length(choices.dataset_path, role, name, choices.device, choices.trust_remote_code)
+        except ExplorerError as exc:
+            lines.append(f"{role}: could not be loaded to count ({exc})")
+            continue
+        lines.append(f"{role} ({name}): {over.count:,} of {over.total:,} documents are longer than its "
+                     f"{over.max_tokens} tokens (longest {over.longest:,}) and will be truncated when it reads them")
+    st.caption("Text length: " + "; ".join(lines) + ". Passage splitting (sidebar) avoids truncation in the first stage.")
