@@ -52,7 +52,7 @@ def encode_texts(
 
 
 def encode_query(bi_encoder: LoadedModel, text: str) -> np.ndarray:
-    return encode_texts(bi_encoder, [text])
+    return encode_texts(bi_encoder, [bi_encoder.info.query_prefix + text])
 
 
 def embed_corpus(
@@ -62,13 +62,15 @@ def embed_corpus(
     """Vectors for every text, read from the cache when the same model already embedded the same texts."""
     started = time.perf_counter()
     max_len = getattr(bi_encoder.model, "max_seq_length", "")
-    key = cache_key(bi_encoder.info.fingerprint, texts, options=f"normalised;max_len={max_len};{bi_encoder.device.precision};{options}")
+    prefix = bi_encoder.info.document_prefix
+    key = cache_key(bi_encoder.info.fingerprint, texts,
+                    options=f"normalised;max_len={max_len};{bi_encoder.device.precision};prefix={prefix};{options}")
     cached = cache.load(key, expected_rows=len(texts))
     if cached is not None:
         if progress is not None:
             progress(len(texts), len(texts))
         return CorpusEmbeddings(cached, True, time.perf_counter() - started)
-    vectors = encode_texts(bi_encoder, texts, progress=progress)
+    vectors = encode_texts(bi_encoder, [prefix + text for text in texts] if prefix else texts, progress=progress)
     cache.save(key, vectors, {"model": bi_encoder.info.loaded, "precision": bi_encoder.device.precision})
     return CorpusEmbeddings(vectors, False, time.perf_counter() - started)
 

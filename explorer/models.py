@@ -10,11 +10,12 @@ import functools
 import hashlib
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 from urllib.parse import urlparse
 
+from explorer.catalog import find_preset
 from explorer.device import DeviceChoice
 from explorer.errors import ModelLoadError
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, Settings
@@ -39,6 +40,9 @@ class ModelInfo:
     # A 0-1 probability (sigmoid of one logit) is meaningful only for a single-logit trained reranker.
     has_probability: bool = False
     fingerprint: str = ""
+    # prefixes some bi-encoders were trained with (e5: "query: " / "passage: "), from the catalog
+    query_prefix: str = ""
+    document_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ def load_bi_encoder(
         return build(str(path), True), info
 
     model, info = _resolve(name, build, packaged, settings, hub_check, "bi-encoder")
+    known = find_preset(name.strip())
+    if known is not None and (known.query_prefix or known.document_prefix):
+        info = replace(info, query_prefix=known.query_prefix, document_prefix=known.document_prefix)
     return LoadedModel(model=_to_precision(model, device), info=info, device=device)
 
 
@@ -143,7 +150,7 @@ def load_reranker(
 
     model, info = _resolve(name, build, packaged, settings, hub_check, "reranker")
     if info.source != "packaged":
-        info = ModelInfo(**{**info.__dict__, "has_probability": model.num_labels == 1})
+        info = replace(info, has_probability=model.num_labels == 1)
     return LoadedModel(model=_to_precision(model, device), info=info, device=device)
 
 

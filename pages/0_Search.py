@@ -9,6 +9,7 @@ from explorer.charts import latency_figure, rank_shift_figure, score_distributio
 from explorer.errors import ExplorerError
 from explorer.results_view import result_tables
 from ui import cache
+from ui.fallback import with_loadable_models
 from ui.sidebar import sidebar
 from ui.status import model_status, truncation_notes
 
@@ -31,6 +32,7 @@ try:
     data = cache.dataset(choices.dataset_path)
     device = cache.device(choices.device)
     with st.spinner("Loading models and the index…"):
+        choices = with_loadable_models(choices)
         base = cache.pipeline(choices.dataset_path, choices.bi_encoder, choices.device, choices.trust_remote_code,
                               choices.passages, progress=show_progress)
         reranker = (cache.reranker(choices.reranker, choices.device, choices.trust_remote_code)

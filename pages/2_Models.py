@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from ui import cache
+from ui.fallback import with_loadable_models
 from ui.sidebar import sidebar
 from ui.status import model_status
 
@@ -14,6 +15,7 @@ choices = sidebar()
 st.title("Models and device")
 try:
     device = cache.device(choices.device)
+    choices = with_loadable_models(choices)
     bi = cache.bi_encoder(choices.bi_encoder, choices.device, choices.trust_remote_code)
     reranker = cache.reranker(choices.reranker, choices.device, choices.trust_remote_code) if choices.reranker else None
 except ExplorerError as exc:

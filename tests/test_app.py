@@ -80,6 +80,18 @@ def test_bad_folder_and_bad_model_show_errors_not_tracebacks():
     assert not app.exception and "Could not load the reranker" in app.error[0].value
 
 
+def test_a_model_that_fails_keeps_the_previous_one_working(search_page):
+    app = search_page
+    app.selectbox(key="rr_choice").select("Other (hub id or local folder)…").run()
+    app.text_input(key="rr_other").set_value("someone/not-a-model").run()
+    assert not app.exception
+    assert "Could not load the reranker 'someone/not-a-model'" in app.error[0].value
+    assert "Still using the previous reranker, cross-encoder/ms-marco-MiniLM-L-6-v2" in app.error[0].value
+    assert len(app.dataframe) == 2 and len(app.get("plotly_chart")) == 3
+    app.selectbox(key="rr_choice").select_index(0).run()
+    assert not app.error
+
+
 def test_forcing_a_missing_gpu_is_a_message():
     app = run_app(device="cuda")
     assert not app.exception and "CUDA" in app.error[0].value

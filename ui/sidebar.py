@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.catalog import find_preset, presets
 from explorer.device import DEVICE_CHOICES
 from explorer.errors import ExplorerError
 from explorer.loading.store import saved_datasets
@@ -22,9 +23,8 @@ LOADED_PREFIX = "Loaded: "
 PENDING_DATASET = "_pending_dataset_choice"
 OTHER = "Other (hub id or local folder)…"
 NO_RERANKER = "none (first stage only)"
-BI_ENCODERS = [DEFAULT_BI_ENCODER, "BAAI/bge-small-en-v1.5", "intfloat/e5-small-v2"]
-RERANKERS = [DEFAULT_RERANKER, "cross-encoder/ms-marco-TinyBERT-L-2-v2", "BAAI/bge-reranker-base",
-             PACKAGED_RERANKER, NO_RERANKER]
+BI_ENCODERS = [p.name for p in presets("bi-encoder")]
+RERANKERS = [p.name for p in presets("reranker")] + [PACKAGED_RERANKER, NO_RERANKER]
 
 # Widget values that must survive moving between pages, with their defaults.
 DEFAULTS: dict[str, object] = {
@@ -70,8 +70,13 @@ def _keep_state_across_pages() -> None:
         st.session_state[key] = st.session_state.get(key, default)
 
 
+def _describe(name: str) -> str:
+    known = find_preset(name)
+    return known.label if known else name
+
+
 def _model_choice(label: str, options: list[str], choice_key: str, other_key: str) -> str:
-    choice = st.selectbox(label, options + [OTHER], key=choice_key)
+    choice = st.selectbox(label, options + [OTHER], key=choice_key, format_func=_describe)
     if choice == OTHER:
         return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model")
     return choice
