@@ -12,5 +12,6 @@ navigation = st.navigation([
     st.Page(PAGES / "1_Dataset.py", title="Data set", icon=":material/dataset:", url_path="dataset"),
     st.Page(PAGES / "2_Models.py", title="Models and device", icon=":material/memory:", url_path="models"),
     st.Page(PAGES / "3_Load_data.py", title="Load data", icon=":material/upload_file:", url_path="load"),
+    st.Page(PAGES / "4_Train.py", title="Train a reranker", icon=":material/model_training:", url_path="train"),
 ])
 navigation.run()

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Sequence
 
-from explorer.errors import ExplorerError
+from explorer.errors import ConfigError, ExplorerError
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA, Settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--save", action="store_true", help="save it for the app (in the cache folder)")
     load.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    build = commands.add_parser("build-default-reranker",
+                                help="train the default offline reranker on the sample data (a few minutes)")
+    build.add_argument("--if-needed", action="store_true",
+                       help="only when it is missing and the hub (with pretrained cross-encoders) is out of reach")
+    build.add_argument("--steps", type=int, default=200)
+    build.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+
+    trainer = commands.add_parser("train", help="fine-tune a reranker and report held-out nDCG@10 before and after")
+    common(trainer)
+    trainer.add_argument("--split", default="train", help="labelled split to train on")
+    trainer.add_argument("--held-out", default="test", help="labelled split to measure on (never trained on)")
+    trainer.add_argument("--held-out-share", type=float, default=None,
+                         help="with one labelled split: hold out this share of its queries (e.g. 0.33)")
+    trainer.add_argument("--no-labels", action="store_true", help="train on pseudo-queries only")
+    trainer.add_argument("--pseudo", choices=["none", "title", "sentence"], default="none",
+                         help="add pseudo-queries made from the corpus (needed with --no-labels)")
+    trainer.add_argument("--pseudo-limit", type=int, default=None, help="at most this many pseudo-queries")
+    trainer.add_argument("--base", default="packaged", help="encoder to start from: 'packaged', a folder or hub id")
+    trainer.add_argument("--head", choices=["joint-cosine", "classifier"], default="joint-cosine")
+    trainer.add_argument("--loss", choices=["listwise", "pointwise"], default="listwise")
+    trainer.add_argument("--steps", type=int, default=200)
+    trainer.add_argument("--lr", type=float, default=5e-5)
+    trainer.add_argument("--max-length", type=int, default=256)
+    trainer.add_argument("--depth", type=int, default=100, help="candidates per held-out query")
+    trainer.add_argument("--out", required=True, help="folder to save the trained model in")
+
     index = commands.add_parser("index", help="embed and index a corpus (fills the embedding cache)")
     common(index)
     search = commands.add_parser("search", help="run one query through both stages")
@@ -64,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "load":
         return _load(args)
+    if args.command == "build-default-reranker":
+        return _build_default(args)
+    if args.command == "train":
+        return _train(args)
     from explorer.loading import load_beir
     from explorer.device import choose_device
     from explorer.embedding_cache import EmbeddingCache
@@ -101,6 +131,56 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(result), indent=1, default=str))
         return 0
     _print_result(result, dataset, args.top)
+    return 0
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _build_default(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from explorer.device import choose_device
+    from explorer.models import hub_reachable
+    from explorer.training.default_model import DEFAULT_SETTINGS, build_default_reranker, default_reranker_exists
+
+    settings = Settings.from_env()
+    if args.if_needed and default_reranker_exists(settings):
+        _say(f"default reranker: already built in {settings.models_dir}")
+        return 0
+    if args.if_needed and hub_reachable(settings):
+        _say("default reranker: the hub is reachable, so the pretrained cross-encoder will be used; nothing to build")
+        return 0
+    _say("default reranker: no pretrained cross-encoder can be had here, so one is trained now (a few minutes)")
+    build_default_reranker(settings, choose_device(args.device), say=_say,
+                           train_settings=replace(DEFAULT_SETTINGS, steps=args.steps))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from explorer.device import choose_device
+    from explorer.training.run import TrainRequest, train_and_evaluate
+    from explorer.training.trainer import TrainSettings
+
+    request = TrainRequest(
+        data=Path(args.data), out=Path(args.out), split=args.split, held_out=args.held_out,
+        use_labels=not args.no_labels, pseudo=None if args.pseudo == "none" else args.pseudo,
+        pseudo_limit=args.pseudo_limit, depth=args.depth, held_out_share=args.held_out_share,
+        bi_encoder=DEFAULT_BI_ENCODER if args.bi_encoder == "default" else args.bi_encoder,
+        settings=TrainSettings(base=args.base, head=args.head, loss=args.loss, steps=args.steps,
+                               learning_rate=args.lr, max_length=args.max_length),
+    )
+
+    def show(step: int, total: int, loss: float | None) -> None:
+        if step % 10 == 0 or step == total:
+            _say(f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else ""))
+
+    result = train_and_evaluate(request, Settings.from_env(), choose_device(args.device), say=_say, progress=show)
+    print(json.dumps({"folder": str(result.folder), "before": result.before, "after": result.after,
+                      "steps": result.steps, "losses": list(result.losses)}, indent=1))
     return 0
 
 

@@ -19,15 +19,19 @@ from explorer.catalog import find_preset
 from explorer.device import DeviceChoice
 from explorer.errors import ModelLoadError
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, Settings
+from explorer.trained_models import DEFAULT_RERANKER_DIR, load_trained_reranker, read_card
 
 logger = logging.getLogger(__name__)
 
-Source = Literal["local path", "local cache", "hub", "packaged"]
+Source = Literal["local path", "local cache", "hub", "packaged", "trained here"]
 
 PACKAGED_BI_ENCODER_ALIASES = frozenset({DEFAULT_BI_ENCODER, "all-MiniLM-L6-v2", "packaged/all-MiniLM-L6-v2"})
 PACKAGED_RERANKER = "packaged/minilm-l6-joint-untrained"
-# Offline, the default reranker falls back to the packaged one (the page says so).
+# Offline, the default reranker falls back to the one trained here if it was built, else to the packaged
+# untrained one (the page says which, and why).
 PACKAGED_RERANKER_ALIASES = frozenset({DEFAULT_RERANKER, PACKAGED_RERANKER})
+TRAINED_RERANKER = "trained/default-reranker"
+TRAINED_RERANKER_ALIASES = frozenset({DEFAULT_RERANKER, TRAINED_RERANKER})
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class ModelInfo:
     # prefixes some bi-encoders were trained with (e5: "query: " / "passage: "), from the catalog
     query_prefix: str = ""
     document_prefix: str = ""
+    # the blend weight (reranker vs first stage) that did best on held-out queries; 1.0 = reranker alone
+    recommended_blend: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,14 @@ def load_reranker(
     build = _builder(CrossEncoder, device, trust_remote_code)
 
     def packaged() -> tuple[Any, ModelInfo] | None:
+        trained = settings.models_dir / DEFAULT_RERANKER_DIR
+        if name in TRAINED_RERANKER_ALIASES and read_card(trained) is not None:
+            why = ("You chose it." if name == TRAINED_RERANKER
+                   else f"{name} could not be had (no local copy and the hub is out of reach), so this stands in.")
+            return load_trained_reranker(trained, device.device), _trained_info(name, trained, why)
+        if name == TRAINED_RERANKER:
+            raise ModelLoadError(f"The default reranker has not been trained on this machine yet (looked in "
+                                 f"{trained}). Build it with: python -m explorer build-default-reranker")
         if name not in PACKAGED_RERANKER_ALIASES:
             return None
         why = (
@@ -148,8 +162,9 @@ def load_reranker(
         )
         return build_packaged_reranker(device), info
 
-    model, info = _resolve(name, build, packaged, settings, hub_check, "reranker")
-    if info.source != "packaged":
+    model, info = _resolve(name, build, packaged, settings, hub_check, "reranker",
+                           local_loader=_local_reranker_loader(device))
+    if info.source not in ("packaged", "trained here"):
         info = replace(info, has_probability=model.num_labels == 1)
     return LoadedModel(model=_to_precision(model, device), info=info, device=device)
 
@@ -173,6 +188,36 @@ def build_packaged_reranker(device: DeviceChoice) -> Any:
     return CrossEncoder(modules=[transformer, head], device=device.device)
 
 
+def _trained_info(name: str, folder: Path, why: str) -> ModelInfo:
+    card = read_card(folder) or {}
+    scores = card.get("held_out_ndcg@10", {})
+    measured = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, (int, float)))
+    return ModelInfo(
+        requested=name,
+        loaded=f"reranker trained here ({folder.name})",
+        source="trained here",
+        note=(f"{why} Trained on this machine from the packaged all-MiniLM-L6-v2 encoder on "
+              f"{card.get('trained_on', 'local data')}, {card.get('steps', '?')} steps. "
+              f"Held-out nDCG@10 ({card.get('held_out', 'held-out queries')}): {measured or 'not measured'}. "
+              "A small model trained on little data: where the hub is reachable, a pretrained cross-encoder "
+              "such as cross-encoder/ms-marco-MiniLM-L-6-v2 is the better choice."),
+        trained_for_relevance=True,
+        fingerprint=_folder_fingerprint(folder),
+        recommended_blend=float(card.get("recommended_blend", 1.0)),
+    )
+
+
+def _local_reranker_loader(device: DeviceChoice) -> Callable[[Path], tuple[Any, ModelInfo] | None]:
+    """Folders with an explorer card load through the project's own head class."""
+
+    def load(folder: Path) -> tuple[Any, ModelInfo] | None:
+        if read_card(folder) is None:
+            return None
+        return load_trained_reranker(folder, device.device), _trained_info(str(folder), folder, "Loaded from the folder you gave.")
+
+    return load
+
+
 def _builder(model_class: type, device: DeviceChoice, trust_remote_code: bool) -> Callable[[str, bool], Any]:
     """A loader for one sentence-transformers class; the bool says: look at local files only."""
 
@@ -191,17 +236,21 @@ def _resolve(
     settings: Settings,
     hub_check: Callable[[Settings], bool],
     kind: str,
+    local_loader: Callable[[Path], tuple[Any, ModelInfo] | None] | None = None,
 ) -> tuple[Any, ModelInfo]:
     name = name.strip()
     if not name:
         raise ModelLoadError(f"No {kind} name given. Enter a hub id (owner/model) or a local folder.")
-    if name.startswith("packaged/"):
+    if name.startswith(("packaged/", "trained/")):
         found = packaged()
         if found is None:
             raise ModelLoadError(f"There is no packaged {kind} called {name!r}.")
         return found
     local = Path(name).expanduser()
     if local.is_dir():
+        special = local_loader(local) if local_loader is not None else None
+        if special is not None:
+            return special
         model = _attempt(lambda: build(str(local), True), name, kind, "the local folder")
         return model, ModelInfo(name, str(local.resolve()), "local path", "Loaded from the folder you gave.",
                                 fingerprint=_folder_fingerprint(local))
@@ -219,6 +268,8 @@ def _resolve(
             model = build(name, False)
             return model, ModelInfo(name, name, "hub", "Downloaded from the Hugging Face hub.", fingerprint=f"hub:{name}")
         except (OSError, ValueError) as exc:
+            if "trust_remote_code" in str(exc):
+                raise ModelLoadError(_remote_code_refusal(kind, name, exc)) from exc
             hub_error = exc
     found = packaged()
     if found is not None:
@@ -239,10 +290,18 @@ def _attempt(load: Callable[[], Any], name: str, kind: str, where: str) -> Any:
     try:
         return load()
     except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelLoadError(_remote_code_refusal(kind, name, exc)) from exc
         raise ModelLoadError(
             f"The {kind} in {where} {name!r} could not be loaded: {_first_line(exc)}. "
             "A model folder needs config.json and weights saved by sentence-transformers or transformers."
         ) from exc
+
+
+def _remote_code_refusal(kind: str, name: str, exc: Exception) -> str:
+    return (f"The {kind} {name!r} needs to run code of its own ({_first_line(exc)[:200]}). That is off by default. "
+            "Read the model's code first; if you trust it, tick \"Allow the models' own code\" in the sidebar "
+            "(--trust-remote-code on the command line).")
 
 
 def _looks_like_path(name: str) -> bool:

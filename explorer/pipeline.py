@@ -12,6 +12,7 @@ from explorer.dense_index import DenseIndex, Hit
 from explorer.embedding import Progress, embed_corpus, encode_query
 from explorer.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
+from explorer.fusion import blend_scores
 from explorer.models import LoadedModel, ModelInfo
 from explorer.passages import OverLength, Passage, PassageOptions, best_passage_per_document, count_over_length, \
     split_documents
@@ -31,6 +32,8 @@ class RerankedHit:
     first_stage_rank: int
     first_stage_score: float
     passage_id: str | None = None
+    # the ranking score when the reranker is blended with the first stage (see explorer.fusion), else None
+    fused_score: float | None = None
 
     @property
     def rank_change(self) -> int:
@@ -127,8 +130,9 @@ class RetrievalPipeline:
             return self._passage_text[hit.passage_id]
         return self.dataset.document(hit.doc_id).full_text
 
-    def search(self, query: str, depth: int = 100, rerank: bool = True,
+    def search(self, query: str, depth: int = 100, rerank: bool = True, blend: float = 1.0,
                clock: Callable[[], float] = time.perf_counter) -> PipelineResult:
+        """``blend`` is the reranker's weight against the first stage (1 = reranker alone); see explorer.fusion."""
         query = query.strip()
         if not query:
             raise ConfigError("The query is empty. Type a question or pick a labelled query.")
@@ -144,7 +148,7 @@ class RetrievalPipeline:
         searched = clock()
         reranked = None
         if rerank and self.reranker is not None:
-            reranked = _rerank(self.reranker, query, first_stage, [self.candidate_text(h) for h in first_stage])
+            reranked = _rerank(self.reranker, query, first_stage, [self.candidate_text(h) for h in first_stage], blend)
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
@@ -159,9 +163,11 @@ class RetrievalPipeline:
 
 
 def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
-            texts: list[str]) -> tuple[RerankedHit, ...]:
+            texts: list[str], blend: float = 1.0) -> tuple[RerankedHit, ...]:
     scores = score_pairs(reranker, query, texts)
-    order = order_by_score([float(s) for s in scores.raw])
+    raw = [float(s) for s in scores.raw]
+    fused = blend_scores(raw, [hit.score for hit in candidates], blend) if blend < 1.0 else None
+    order = order_by_score(fused if fused is not None else raw)
     return tuple(
         RerankedHit(
             rank=new_rank,
@@ -171,6 +177,7 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
             first_stage_rank=candidates[position].rank,
             first_stage_score=candidates[position].score,
             passage_id=candidates[position].passage_id,
+            fused_score=fused[position] if fused is not None else None,
         )
         for new_rank, position in enumerate(order, start=1)
     )

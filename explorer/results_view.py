@@ -53,13 +53,17 @@ def result_tables(result: PipelineResult, dataset: Dataset, labels: dict[str, in
             "move": describe_move(hit.first_stage_rank, hit.rank, top_n),
             "score": round(hit.score, 4),
             "probability": round(hit.probability, 4) if hit.probability is not None else None,
+            "blended": round(hit.fused_score, 4) if hit.fused_score is not None else None,
             "first-stage rank": hit.first_stage_rank,
             **describe(hit.doc_id),
         })
-    columns = ["rank", "move", "score", "probability", "label", "title", "snippet", "first-stage rank", "doc_id"]
+    columns = ["rank", "move", "score", "probability", "blended", "label", "title", "snippet", "first-stage rank",
+               "doc_id"]
     reranked = pd.DataFrame(rows, columns=columns)
     if not use_probability:
         reranked = reranked.drop(columns=["probability"])
+    if reranked["blended"].isna().all():
+        reranked = reranked.drop(columns=["blended"])
     if threshold is None:
         return ResultTables(first, reranked, None, None, column)
     kept = reranked[reranked[column] >= threshold].reset_index(drop=True)

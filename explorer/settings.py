@@ -23,6 +23,8 @@ class Settings:
     hub_mode: HubMode = "auto"
     hub_endpoint: str = "https://huggingface.co"
     max_upload_mb: int = 200
+    # rerankers trained here (the default offline reranker among them); kept apart from the caches
+    models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer" / "models")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -39,6 +41,7 @@ class Settings:
             hub_mode=hub_mode,
             hub_endpoint=env.get("HF_ENDPOINT", "https://huggingface.co"),
             max_upload_mb=_positive_int(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
+            models_dir=Path(env["EXPLORER_MODELS_DIR"]).expanduser() if env.get("EXPLORER_MODELS_DIR") else cls().models_dir,
         )
 
 

@@ -73,8 +73,9 @@ if not query.strip():
     st.stop()
 
 try:
+    blend = choices.blend_for(reranker.info.recommended_blend) if reranker is not None else 1.0
     result = cache.search(choices.dataset_path, choices.bi_encoder, choices.reranker, choices.device,
-                          choices.trust_remote_code, choices.passages, query, choices.depth)
+                          choices.trust_remote_code, choices.passages, query, choices.depth, blend)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -93,6 +94,10 @@ st.caption(
     f"{t.vector_search_ms:,.1f} ms · reranking {t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
 )
+if result.reranked is not None and blend < 1.0:
+    st.caption(f"Reranked order: {blend:g} × reranker + {1 - blend:g} × first stage (scores z-normalised per query)"
+               + (", the blend this reranker's card recommends" if choices.blend_mode.startswith("as") else "")
+               + ". Choose 'reranker alone' in the sidebar to see the reranker by itself.")
 
 columns = {
     "rank": st.column_config.NumberColumn("rank", width="small"),

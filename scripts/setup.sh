@@ -21,6 +21,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
 fi
 
+# The default offline reranker: where no pretrained cross-encoder can be downloaded, train one here, once
+# (a few minutes on 2 CPU cores; later runs find it and skip this).
+.venv/bin/python -m explorer build-default-reranker --if-needed
+
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "==> installing Chromium (Debian package) for the browser test"
   sudo_cmd=""

@@ -82,8 +82,8 @@ def pipeline(path: str, bi_name: str, device_preference: str, trust_remote_code:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def search(path: str, bi_name: str, reranker_name: str | None, device_preference: str, trust_remote_code: bool,
-           passages: PassageOptions | None, query: str, depth: int) -> PipelineResult:
+           passages: PassageOptions | None, query: str, depth: int, blend: float = 1.0) -> PipelineResult:
     """One query through both stages. Cached, so moving the threshold or n does not rerun the models."""
     base = pipeline(path, bi_name, device_preference, trust_remote_code, passages)
     second = reranker(reranker_name, device_preference, trust_remote_code) if reranker_name else None
-    return base.with_reranker(second).search(query, depth=depth)
+    return base.with_reranker(second).search(query, depth=depth, blend=blend)

@@ -32,7 +32,9 @@ DEFAULTS: dict[str, object] = {
     "rr_choice": DEFAULT_RERANKER, "rr_other": "", "depth": 100, "top_n": 10, "use_threshold": False,
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
+    "blend_mode": "as the reranker recommends", "blend_weight": 0.5,
 }
+BLEND_MODES = ("as the reranker recommends", "reranker alone", "custom blend")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,16 @@ class SidebarChoices:
     trust_remote_code: bool
     dataset_label: str = SAMPLE_LABEL
     passages: PassageOptions | None = None
+    blend_mode: str = BLEND_MODES[0]
+    blend_weight: float = 0.5
+
+    def blend_for(self, recommended: float) -> float:
+        """The reranker's weight against the first stage (1.0 = the reranker alone)."""
+        if self.blend_mode == BLEND_MODES[0]:
+            return recommended
+        if self.blend_mode == BLEND_MODES[1]:
+            return 1.0
+        return self.blend_weight
 
 
 def dataset_options() -> dict[str, str]:
@@ -102,6 +114,11 @@ def sidebar() -> SidebarChoices:
         depth = st.slider("Candidate depth k", 10, 200, step=10, key="depth",
                           help="How many first-stage candidates the reranker reads.")
         top_n = st.slider("Results shown n", 1, 50, key="top_n")
+        blend_mode = st.selectbox("Ranking score", BLEND_MODES, key="blend_mode",
+                                  help="Rerankers trained here do best blended with the first-stage score; "
+                                       "their card records the weight that did best on held-out queries.")
+        blend_weight = st.slider("Reranker weight in the blend", 0.0, 1.0, step=0.05, key="blend_weight",
+                                 disabled=blend_mode != BLEND_MODES[2])
         use_threshold = st.checkbox("Cut off results under a reranker score", key="use_threshold")
         threshold_probability = st.slider("Threshold (probability)", 0.0, 1.0, step=0.01, key="threshold_probability",
                                           disabled=not use_threshold,
@@ -127,5 +144,5 @@ def sidebar() -> SidebarChoices:
         dataset_path=path, bi_encoder=bi.strip(), reranker=None if rr == NO_RERANKER else rr.strip(), depth=int(depth),
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
-        dataset_label=source, passages=passages,
+        dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
     )

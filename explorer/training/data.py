@@ -1,0 +1,108 @@
+"""Training groups for a reranker: one query, one positive text, and hard negatives mined by the bi-encoder.
+
+Three sources:
+- labelled relevance: a query's best-graded documents are positives; its documents labelled 0-1 (the
+  near-misses) and the bi-encoder's top candidates without a good label are negatives;
+- no labels: pseudo-queries made from the corpus itself, a document's title, or one sentence taken out of
+  its text (the rest of the text is the positive);
+- a teacher reranker's scores, for distillation (see ``teacher_scores``).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from explorer.errors import ConfigError
+from explorer.pipeline import RetrievalPipeline
+from explorer.records import Dataset, Document
+
+PseudoKind = Literal["title", "sentence"]
+MINE_DEPTH = 30
+
+
+@dataclass(frozen=True)
+class TrainGroup:
+    query: str
+    positive: str
+    negatives: tuple[str, ...]
+    source: str  # "labels", "title" or "sentence"
+
+
+def labelled_groups(dataset: Dataset, split: str, pipeline: RetrievalPipeline, negatives: int = 7,
+                    positive_grade: int = 2, seed: int = 0) -> list[TrainGroup]:
+    """A group per (query, positive) of one split; labelled near-misses first among the negatives."""
+    rng = random.Random(seed)
+    groups = []
+    qrels = dataset.qrels_by_split.get(split, {})
+    for query_id, labels in qrels.items():
+        query = dataset.queries.get(query_id)
+        if query is None:
+            continue
+        positives = [d for d, grade in labels.items() if grade >= max(positive_grade, max(labels.values()))]
+        near = [d for d, grade in labels.items() if grade < positive_grade]
+        mined = [h.doc_id for h in pipeline.search(query.text, MINE_DEPTH, rerank=False).first_stage
+                 if labels.get(h.doc_id, 0) < positive_grade and h.doc_id not in near]
+        chosen = _pick(near, mined, negatives, rng)
+        if not chosen:
+            continue
+        for positive in positives:
+            groups.append(TrainGroup(query.text, dataset.document(positive).full_text,
+                                     tuple(dataset.document(d).full_text for d in chosen), "labels"))
+    return groups
+
+
+def pseudo_query_groups(dataset: Dataset, pipeline: RetrievalPipeline, kind: PseudoKind, limit: int | None = None,
+                        negatives: int = 7, seed: int = 0) -> list[TrainGroup]:
+    """Label-free groups from the corpus: the query is a title or a sentence taken out of the document."""
+    rng = random.Random(seed)
+    documents = list(dataset.documents)
+    rng.shuffle(documents)
+    groups = []
+    for doc in documents:
+        made = _pseudo_query(doc, kind, rng)
+        if made is None:
+            continue
+        query, positive = made
+        mined = [h.doc_id for h in pipeline.search(query, MINE_DEPTH, rerank=False).first_stage if h.doc_id != doc.doc_id]
+        chosen = _pick([], mined, negatives, rng)
+        groups.append(TrainGroup(query, positive, tuple(dataset.document(d).full_text for d in chosen), kind))
+        if limit is not None and len(groups) >= limit:
+            break
+    return groups
+
+
+def _pseudo_query(doc: Document, kind: PseudoKind, rng: random.Random) -> tuple[str, str] | None:
+    if kind == "title":
+        return (doc.title, doc.text) if doc.title.strip() and doc.text.strip() else None
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", doc.text) if len(s.split()) >= 6]
+    if len(sentences) < 3:
+        return None
+    taken = rng.choice(sentences)
+    rest = doc.text.replace(taken, " ").strip()
+    return taken, (f"{doc.title}. {rest}" if doc.title else rest)
+
+
+def _pick(preferred: Sequence[str], mined: Sequence[str], count: int, rng: random.Random) -> list[str]:
+    """Up to ``count`` negatives: some preferred (labelled near-misses), the rest from the mined list."""
+    first = rng.sample(list(preferred), min(len(preferred), max(count // 2, count - len(mined))))
+    rest = [d for d in mined if d not in first][: count - len(first)]
+    return first + rest
+
+
+def carve_split(dataset: Dataset, split: str, share: float, held_out_name: str | None = None,
+                seed: int = 0) -> Dataset:
+    """The data set with ``split``'s queries cut in two: ``<split>-fit`` and a held-out part (``share`` of them)."""
+    if not 0.0 < share < 1.0:
+        raise ConfigError(f"The held-out share must be between 0 and 1, got {share}.")
+    if split not in dataset.qrels_by_split:
+        raise ConfigError(f"No labelled split {split!r}; this data set has: {', '.join(dataset.splits) or 'none'}.")
+    qrels = dict(dataset.qrels_by_split)
+    queries = sorted(qrels[split])
+    random.Random(seed).shuffle(queries)
+    cut = max(1, round(len(queries) * share))
+    qrels[held_out_name or f"{split}-held-out"] = {q: qrels[split][q] for q in queries[:cut]}
+    qrels[f"{split}-fit"] = {q: qrels[split][q] for q in queries[cut:]}
+    return Dataset(dataset.name, dataset.documents, dataset.queries, qrels)

