@@ -190,21 +190,35 @@ def build_packaged_reranker(device: DeviceChoice) -> Any:
 
 def _trained_info(name: str, folder: Path, why: str) -> ModelInfo:
     card = read_card(folder) or {}
-    scores = card.get("held_out_ndcg@10", {})
-    measured = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, (int, float)))
     return ModelInfo(
         requested=name,
         loaded=f"reranker trained here ({folder.name})",
         source="trained here",
-        note=(f"{why} Trained on this machine from the packaged all-MiniLM-L6-v2 encoder on "
-              f"{card.get('trained_on', 'local data')}, {card.get('steps', '?')} steps. "
-              f"Held-out nDCG@10 ({card.get('held_out', 'held-out queries')}): {measured or 'not measured'}. "
-              "A small model trained on little data: where the hub is reachable, a pretrained cross-encoder "
-              "such as cross-encoder/ms-marco-MiniLM-L-6-v2 is the better choice."),
+        note=(f"{why} Trained on this machine from {card.get('base', 'the packaged all-MiniLM-L6-v2 encoder')} "
+              f"on {card.get('trained_on', 'local data')}, {card.get('steps', '?')} steps. "
+              f"{held_out_verdict(card)} A small model trained on little data: where the hub is reachable, a "
+              "pretrained cross-encoder such as cross-encoder/ms-marco-MiniLM-L-6-v2 is the better choice."),
         trained_for_relevance=True,
         fingerprint=_folder_fingerprint(folder),
         recommended_blend=float(card.get("recommended_blend", 1.0)),
     )
+
+
+def held_out_verdict(card: dict[str, Any]) -> str:
+    """What the card's held-out figures say, plainly, including when the reranker hurts."""
+    scores = card.get("held_out_ndcg@10") or {}
+    first, alone = scores.get("first stage"), scores.get("reranked")
+    if not isinstance(first, (int, float)) or not isinstance(alone, (int, float)):
+        return "It has no held-out measurement."
+    where = card.get("held_out", "held-out queries")
+    text = (f"Held-out nDCG@10 ({where}): first stage {first:.3f}, reranker alone {alone:.3f}"
+            + (" (it ranks WORSE than the first stage by itself)" if alone < first else ""))
+    blend = card.get("recommended_blend")
+    blended = scores.get(f"blend {blend:g}") if isinstance(blend, (int, float)) and blend < 1 else None
+    if isinstance(blended, (int, float)):
+        text += f"; blended with the first stage at weight {blend:g}: {blended:.3f}"
+        text += " (better than the first stage)" if blended > first else " (not better than the first stage)"
+    return text + "."
 
 
 def _local_reranker_loader(device: DeviceChoice) -> Callable[[Path], tuple[Any, ModelInfo] | None]:

@@ -63,3 +63,28 @@ def cranfield_path() -> Path:
     if not (CRANFIELD / "corpus.jsonl").is_file():
         pytest.skip("../shared/data/cranfield is not present")
     return CRANFIELD
+
+
+@pytest.fixture(scope="session")
+def short_run(sample, bi_encoder, tmp_path_factory):
+    """A real, short training run (18 steps on six labelled groups of the sample data)."""
+    from explorer.device import DeviceChoice
+    from explorer.embedding_cache import EmbeddingCache
+    from explorer.pipeline import RetrievalPipeline
+    from explorer.training.data import labelled_groups
+    from explorer.training.trainer import TrainSettings, train
+
+    base = RetrievalPipeline.build(sample, bi_encoder, None, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+    groups = labelled_groups(sample, "train", base)[:6]
+    settings = TrainSettings(steps=18, learning_rate=1e-4, queries_per_step=2, max_length=128, log_every=1)
+    return train(groups, settings, DeviceChoice("cpu", "bf16", "tests"), tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="session")
+def trained_folder(short_run, tmp_path_factory):
+    """The short run saved with a card, as the Train page or the CLI would save it."""
+    from explorer.trained_models import save_reranker
+
+    card = {"trained_on": "six sample groups", "steps": 18, "recommended_blend": 0.5,
+            "held_out_ndcg@10": {"first stage": 0.7, "reranked": 0.6, "blend 0.5": 0.75}, "held_out": "a test"}
+    return save_reranker(short_run.model, tmp_path_factory.mktemp("trained") / "tiny-reranker", card)

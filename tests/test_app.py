@@ -92,6 +92,18 @@ def test_a_model_that_fails_keeps_the_previous_one_working(search_page):
     assert not app.error
 
 
+def test_a_trained_reranker_shows_its_card_and_blends(trained_folder):
+    app = run_app(rr_choice="Other (hub id or local folder)…", rr_other=str(trained_folder))
+    assert not app.exception and not app.error
+    notes = " ".join(i.value for i in app.info)
+    assert "Trained on this machine" in notes and "six sample groups" in notes
+    assert "it ranks WORSE than the first stage by itself" in notes
+    assert any("0.5 × reranker + 0.5 × first stage" in c.value for c in app.caption)
+    assert "blended" in app.dataframe[1].value.columns
+    app.selectbox(key="blend_mode").select("reranker alone").run()
+    assert "blended" not in app.dataframe[1].value.columns
+
+
 def test_forcing_a_missing_gpu_is_a_message():
     app = run_app(device="cuda")
     assert not app.exception and "CUDA" in app.error[0].value

