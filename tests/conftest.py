@@ -12,7 +12,7 @@ import pytest
 _CACHE = tempfile.mkdtemp(prefix="explorer-test-cache-")
 os.environ.setdefault("EXPLORER_CACHE_DIR", _CACHE)
 # Trained models go to a temporary folder too, so no test depends on what the set-up built.
-os.environ.setdefault("EXPLORER_MODELS_DIR", tempfile.mkdtemp(prefix="explorer-test-models-"))
+os.environ["EXPLORER_MODELS_DIR"] = tempfile.mkdtemp(prefix="explorer-test-models-")
 # The hub is out of reach here; say so, so that no test waits on a connection attempt.
 os.environ.setdefault("EXPLORER_HUB", "offline")
 
