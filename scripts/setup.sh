@@ -16,8 +16,10 @@ wanted="$(sha256sum requirements.txt | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "==> installing Python packages (first time: a few minutes)"
   # torch first and pinned, so that nothing pulls a different (multi-GB CUDA) build in as a dependency.
-  .venv/bin/pip install --disable-pip-version-check -q "$(grep -E '^torch==' requirements.txt)"
-  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
+  # (grep drops pip's notes about this machine's local package folders; errors still show)
+  .venv/bin/pip install --disable-pip-version-check -q "$(grep -E '^torch==' requirements.txt)" 2>&1 \
+    | { grep -v "^WARNING: Location" || true; }
+  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
   echo "$wanted" > "$stamp"
 fi
 
