@@ -6,6 +6,7 @@ the models' scores are broken exactly as the pipeline broke them.
 
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Sequence
 
 from explorer.errors import ConfigError
@@ -23,7 +24,10 @@ def mean_metrics(qrels: Mapping[str, Mapping[str, int]], ranked: RankedLists, me
     ranx_qrels = Qrels({q: {d: int(g) for d, g in qrels[q].items() if g > 0} for q in queries})
     ranx_run = Run({q: {d: float(len(ranked[q]) - i) for i, d in enumerate(ranked[q])} or {"__none__": 0.0}
                     for q in queries})
-    result = evaluate(ranx_qrels, ranx_run, list(metrics), make_comparable=True)
+    with warnings.catch_warnings():
+        # ranx's compiled nDCG casts its counters between integer types; harmless, and noisy on every call
+        warnings.filterwarnings("ignore", message="unsafe cast from uint64 to int64")
+        result = evaluate(ranx_qrels, ranx_run, list(metrics), make_comparable=True)
     if isinstance(result, float):  # ranx returns a float for a single metric
         result = {metrics[0]: result}
     return {name: float(value) for name, value in result.items()}
