@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Sequence
 
-from explorer.errors import ConfigError, ExplorerError
+from explorer.errors import ExplorerError
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA, Settings
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from explorer.settings import DEFAULT_RERANKER, Settings
 from explorer.trained_models import DEFAULT_RERANKER_DIR, read_card, save_reranker
 from explorer.training.data import labelled_groups, pseudo_query_groups
 from explorer.training.evaluation import best_blend
-from explorer.training.trainer import TrainSettings, train
+from explorer.training.trainer import TrainSettings
 
 BF16 = DeviceChoice("cpu", "bf16", "tests")
 

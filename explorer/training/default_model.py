@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +21,6 @@ from explorer.embedding_cache import EmbeddingCache
 from explorer.loading import load_beir
 from explorer.models import LoadedModel, ModelInfo, load_bi_encoder
 from explorer.pipeline import RetrievalPipeline
-from explorer.records import Dataset
 from explorer.settings import DEFAULT_BI_ENCODER, SAMPLE_DATA, Settings
 from explorer.trained_models import DEFAULT_RERANKER_DIR, read_card, save_reranker
 from explorer.training.data import carve_split, labelled_groups, pseudo_query_groups
