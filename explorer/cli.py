@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Sequence
 
-from explorer.errors import ExplorerError
+from explorer.errors import ConfigError, ExplorerError
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA, Settings
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--pseudo-limit", type=int, default=None, help="at most this many pseudo-queries")
     trainer.add_argument("--base", default="packaged", help="encoder to start from: 'packaged', a folder or hub id")
     trainer.add_argument("--head", choices=["joint-cosine", "classifier"], default="joint-cosine")
-    trainer.add_argument("--loss", choices=["listwise", "pointwise"], default="listwise")
+    trainer.add_argument("--loss", choices=["listwise", "graded-listwise", "pointwise"], default="listwise",
+                         help="graded-listwise (ListNet) keeps labelled near-misses above unrelated text")
+    trainer.add_argument("--teacher", help="distil this trained reranker (hub id, folder or 'default'); "
+                                           "implies --loss distill")
+    trainer.add_argument("--student-layers", type=int, default=None,
+                         help="a smaller student: keep only this many lower layers of the base encoder")
+    trainer.add_argument("--frozen-layers", type=int, default=0,
+                         help="freeze the embeddings and this many lower layers (faster, less forgetting)")
     trainer.add_argument("--steps", type=int, default=200)
     trainer.add_argument("--lr", type=float, default=5e-5)
     trainer.add_argument("--max-length", type=int, default=256)
@@ -74,6 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--depth", type=int, default=100, help="first-stage candidates (k)")
     search.add_argument("--top", type=int, default=10, help="results printed per stage")
     search.add_argument("--json", action="store_true", help="print the result as JSON")
+    search.add_argument("--first-stage", choices=["dense", "bm25", "hybrid"], default="dense")
+
+    evaluation = commands.add_parser("eval", help="score both stages on a labelled split (metrics, latency, exports)")
+    common(evaluation)
+    evaluation.add_argument("--split", default="test", help="labelled split to evaluate (default: test)")
+    evaluation.add_argument("--first-stage", choices=["dense", "bm25", "hybrid"], default="dense")
+    evaluation.add_argument("--reranker", default="default", help="hub id, folder, 'default' or 'none'")
+    evaluation.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (k)")
+    evaluation.add_argument("--blend", default="card",
+                            help="reranker weight against the first stage, 0-1; 'card' = the reranker's recommended")
+    evaluation.add_argument("--metrics", default="ndcg@10,mrr@10,recall@100,precision@10,map@100")
+    evaluation.add_argument("--relevant-grade", type=int, default=1, help="lowest grade counted relevant (binary metrics)")
+    evaluation.add_argument("--json", metavar="OUT", help="write the summary as JSON to this file ('-' = stdout)")
+    evaluation.add_argument("--runs", metavar="DIR", help="write TREC run files of each stage into this folder")
+    evaluation.add_argument("--csv", metavar="OUT", help="write the metrics table as CSV")
+    evaluation.add_argument("--report", metavar="OUT", help="write a self-contained HTML report")
+    evaluation.add_argument("--no-cache", action="store_true", help="rerun every query (ignore saved results)")
+
+    bench = commands.add_parser("bench", help="time the fast rerank and embedding engine against the naive baseline")
+    bench.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
+    bench.add_argument("--quick", action="store_true", help="small sizes (for CI): same code paths, seconds not minutes")
+    bench.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    bench.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder of real text (default: the sample data)")
+    bench.add_argument("--cranfield", default=None,
+                       help="a second BEIR folder of real text (default: ../shared/data/cranfield when present)")
+    bench.add_argument("--depth", type=int, default=None, help="candidates per query (default 100; 16 with --quick)")
+    bench.add_argument("--corpus-size", type=int, default=None,
+                       help="passages of the end-to-end corpus (default 10000; 300 with --quick)")
+    bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
     return parser
 
 
@@ -94,6 +130,23 @@ def _run(args: argparse.Namespace) -> int:
         return _build_default(args)
     if args.command == "train":
         return _train(args)
+    if args.command == "bench":
+        return _bench(args)
+    dataset, pipeline, settings = _pipeline(args)
+    if args.command == "index":
+        return 0
+    if args.command == "eval":
+        return _evaluate(args, pipeline, settings)
+    result = pipeline.search(args.query, depth=args.depth, first_stage=args.first_stage)
+    if args.json:
+        print(json.dumps(asdict(result), indent=1, default=str))
+        return 0
+    _print_result(result, dataset, args.top)
+    return 0
+
+
+def _pipeline(args: argparse.Namespace):
+    """The data set and a built pipeline with the models the command line names (``default`` = the app's)."""
     from explorer.loading import load_beir
     from explorer.device import choose_device
     from explorer.embedding_cache import EmbeddingCache
@@ -124,14 +177,63 @@ def _run(args: argparse.Namespace) -> int:
     report = pipeline.index_report
     print(f"index: {report.documents} documents, {'from cache' if report.from_cache else 'embedded'} "
           f"in {report.seconds:.2f} s", file=sys.stderr)
-    if args.command == "index":
-        return 0
-    result = pipeline.search(args.query, depth=args.depth)
+    return dataset, pipeline, settings
+
+
+def _evaluate(args: argparse.Namespace, pipeline, settings: Settings) -> int:
+    from pathlib import Path
+
+    from explorer.evaluation import EvalConfig, evaluate
+    from explorer.exports import metrics_table, summary_json, trec_run
+    from explorer.reports import evaluation_report
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    for required in ("ndcg@10", "mrr@10", "recall@100"):
+        if required not in metrics:
+            metrics.append(required)
+    rerank = pipeline.reranker is not None
+    blend = 1.0
+    if rerank:
+        blend = pipeline.reranker.info.recommended_blend if args.blend == "card" else _weight(args.blend)
+    config = EvalConfig(split=args.split, first_stage=args.first_stage, depth=args.depth, blend=blend, rerank=rerank)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\revaluating {done}/{total} queries", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    cache = None if args.no_cache else settings.cache_dir / "evaluations"
+    result = evaluate(pipeline, config, cache_folder=cache, progress=progress)
+    summary = summary_json(result, metrics, args.relevant_grade)
+    table = metrics_table([result], metrics, args.relevant_grade)
+    print(table.to_string(index=False))
     if args.json:
-        print(json.dumps(asdict(result), indent=1, default=str))
-        return 0
-    _print_result(result, dataset, args.top)
+        text = json.dumps(summary, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            _say(f"summary written to {args.json}")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        _say(f"metrics written to {args.csv}")
+    if args.runs:
+        folder = Path(args.runs)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stage in result.stages():
+            path = folder / f"{args.split}.{args.first_stage}.{stage}.trec"
+            path.write_text(trec_run(result, stage), encoding="utf-8")
+            _say(f"TREC run written to {path}")
+    if args.report:
+        Path(args.report).write_text(evaluation_report(result, metrics, relevant_grade=args.relevant_grade),
+                                     encoding="utf-8")
+        _say(f"HTML report written to {args.report}")
     return 0
+
+
+def _weight(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"--blend takes a number from 0 to 1, or 'card'; got {text!r}.") from None
 
 
 def _say(text: str) -> None:
@@ -170,8 +272,10 @@ def _train(args: argparse.Namespace) -> int:
         use_labels=not args.no_labels, pseudo=None if args.pseudo == "none" else args.pseudo,
         pseudo_limit=args.pseudo_limit, depth=args.depth, held_out_share=args.held_out_share,
         bi_encoder=DEFAULT_BI_ENCODER if args.bi_encoder == "default" else args.bi_encoder,
-        settings=TrainSettings(base=args.base, head=args.head, loss=args.loss, steps=args.steps,
-                               learning_rate=args.lr, max_length=args.max_length),
+        settings=TrainSettings(base=args.base, head=args.head, loss="distill" if args.teacher else args.loss,
+                               steps=args.steps, learning_rate=args.lr, max_length=args.max_length,
+                               frozen_layers=args.frozen_layers, student_layers=args.student_layers),
+        teacher=(DEFAULT_RERANKER if args.teacher == "default" else args.teacher),
     )
 
     def show(step: int, total: int, loss: float | None) -> None:
@@ -181,6 +285,45 @@ def _train(args: argparse.Namespace) -> int:
     result = train_and_evaluate(request, Settings.from_env(), choose_device(args.device), say=_say, progress=show)
     print(json.dumps({"folder": str(result.folder), "before": result.before, "after": result.after,
                       "steps": result.steps, "losses": list(result.losses)}, indent=1))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from explorer.bench import CRANFIELD, BenchConfig, run_benchmark
+
+    sizes = {name: value for name, value in (("depth", args.depth), ("corpus_size", args.corpus_size),
+                                             ("repeats", args.repeats)) if value is not None}
+    where = {"device": args.device, "sample": Path(args.data),
+             "cranfield": Path(args.cranfield) if args.cranfield else CRANFIELD}
+    config = BenchConfig.quick(**where, **sizes) if args.quick else BenchConfig(**where, **sizes)
+    report = run_benchmark(config, Settings.from_env(), say=_say).to_json()
+    rerank, embed, e2e, machine = report["rerank"], report["embed"], report["end_to_end"], report["machine"]
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
+          f"openvino {machine['openvino'] or 'not used'}, {machine['device']}; load average "
+          f"{machine['load_average_before']} (before) / {machine['load_average_after']} (after)")
+    print(f"rerank {rerank['details']['pairs_per_query']} pairs: baseline {rerank['baseline_ms']:.0f} ms "
+          f"(p95 {rerank['baseline_p95_ms']:.0f}), engine {rerank['engine_ms']:.0f} ms (p95 {rerank['engine_p95_ms']:.0f}, "
+          f"{rerank['details']['engine_label']}): {rerank['speedup']:.2f}x, Spearman {rerank['spearman']:.4f}, "
+          f"top-10 overlap {rerank['top10_overlap']:.2f}")
+    print(f"embed {embed['details']['documents']} documents: baseline {embed['baseline_ms']:.0f} ms, engine "
+          f"{embed['engine_ms']:.0f} ms ({embed['details']['engine_label']}): {embed['speedup']:.2f}x, "
+          f"min cosine {embed['min_cosine']:.5f}")
+    print(f"end to end, {e2e['details']['documents']} documents, k={e2e['details']['depth']}: median "
+          f"{e2e['median_ms']:.0f} ms, p95 {e2e['p95_ms']:.0f} ms (" + ", ".join(
+              f"{name} {ms:.0f}" for name, ms in e2e["details"]["stages_median_ms"].items()) + ")")
+    index = report["index"]
+    print(f"index: exact {index['exact_ms']:.2f} ms, HNSW {index['hnsw_ms']:.2f} ms per query, "
+          f"HNSW recall@{index['k']} {index['recall']:.3f}")
+    print("goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in report["goals"].items()))
+    if args.json:
+        text = json.dumps(report, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            _say(f"results written to {args.json}")
     return 0
 
 
@@ -228,5 +371,5 @@ def _print_result(result, dataset, top: int) -> None:
             print(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
                   f"{dataset.document(hit.doc_id).title[:64]}")
     t = result.timings
-    print(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, vector search {t.vector_search_ms:.1f}, "
+    print(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, first-stage search {t.vector_search_ms:.1f}, "
           f"reranking {t.reranking_ms:.1f}, total {t.total_ms:.1f}")

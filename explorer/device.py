@@ -49,7 +49,7 @@ def detect_accelerators() -> Accelerators:
 
 
 def _cpu_has_fast_bf16() -> bool:
-    """True on CPUs with native bf16 matrix units (AMX or AVX-512 BF16), where bf16 autocast pays off."""
+    """True on CPUs with native bf16 matrix units (AMX or AVX-512 BF16), where bf16 inference pays off."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             flags = handle.read()
@@ -78,7 +78,7 @@ def choose_device(
         return DeviceChoice("mps", "fp32", f"{why}; full precision")
     why = "forced" if preference == "cpu" else "no GPU found"
     if found.cpu_bf16:
-        return DeviceChoice("cpu", "bf16", f"{why}; CPU has bf16 units (AMX/AVX-512), bf16 autocast")
+        return DeviceChoice("cpu", "bf16", f"{why}; CPU has bf16 units (AMX/AVX-512), bf16 inference")
     return DeviceChoice("cpu", "fp32", f"{why}; full precision")
 
 

@@ -15,3 +15,11 @@ class ModelLoadError(ExplorerError):
 
 class ConfigError(ExplorerError):
     """A setting has a value the explorer cannot use."""
+
+
+class AttentionUnavailableError(ExplorerError):
+    """A reranker cannot return its attention weights for a (query, document) pair."""
+
+
+class BackendUnavailableError(ExplorerError):
+    """A fast inference backend (OpenVINO) cannot be used here; the message says why and how to enable it."""

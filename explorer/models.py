@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from explorer.catalog import find_preset
 from explorer.device import DeviceChoice
 from explorer.errors import ModelLoadError
+from explorer.inference_engine import EngineConfig, configure_engine
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, Settings
 from explorer.trained_models import DEFAULT_RERANKER_DIR, load_trained_reranker, read_card
 
@@ -116,7 +117,7 @@ def load_bi_encoder(
     known = find_preset(name.strip())
     if known is not None and (known.query_prefix or known.document_prefix):
         info = replace(info, query_prefix=known.query_prefix, document_prefix=known.document_prefix)
-    return LoadedModel(model=_to_precision(model, device), info=info, device=device)
+    return _with_engine(LoadedModel(model=_to_precision(model, device), info=info, device=device), settings)
 
 
 def load_reranker(
@@ -166,7 +167,7 @@ def load_reranker(
                            local_loader=_local_reranker_loader(device))
     if info.source not in ("packaged", "trained here"):
         info = replace(info, has_probability=model.num_labels == 1)
-    return LoadedModel(model=_to_precision(model, device), info=info, device=device)
+    return _with_engine(LoadedModel(model=_to_precision(model, device), info=info, device=device), settings)
 
 
 def build_packaged_reranker(device: DeviceChoice) -> Any:
@@ -335,6 +336,12 @@ def _folder_fingerprint(folder: Path) -> str:
             stat = path.stat()
             digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def _with_engine(loaded: LoadedModel, settings: Settings) -> LoadedModel:
+    """Models loaded here keep their converted fast-inference graphs (OpenVINO IR) in the cache folder."""
+    configure_engine(loaded.model, EngineConfig(compiled_dir=settings.cache_dir / "compiled"))
+    return loaded
 
 
 def _to_precision(model: Any, device: DeviceChoice) -> Any:

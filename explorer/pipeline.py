@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from explorer.dense_index import DenseIndex, Hit
+from explorer.bm25_index import Bm25Index
+from explorer.dense_index import DenseIndex, Hit, IndexOptions, RecallReport
 from explorer.embedding import Progress, embed_corpus, encode_query
 from explorer.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
-from explorer.fusion import blend_scores
+from explorer.fusion import blend_scores, reciprocal_rank_fusion
 from explorer.models import LoadedModel, ModelInfo
 from explorer.passages import OverLength, Passage, PassageOptions, best_passage_per_document, count_over_length, \
     split_documents
 from explorer.rank_shift import rank_change
 from explorer.records import Dataset
-from explorer.reranking import order_by_score, score_pairs
+from explorer.reranking import SCORE_CACHE, order_by_score, score_pairs
+from explorer.score_cache import ScoreCache
 
 MAX_DEPTH = 1000
+FirstStage = Literal["dense", "bm25", "hybrid"]
+FIRST_STAGES: tuple[FirstStage, ...] = ("dense", "bm25", "hybrid")
+# Hybrid fuses this many candidates (at least) from each of dense and BM25 before keeping ``depth``.
+HYBRID_POOL = 100
 
 
 @dataclass(frozen=True)
@@ -45,14 +51,18 @@ class StageTimings:
     """Wall time of each stage in milliseconds."""
 
     query_encoding_ms: float
-    vector_search_ms: float
+    vector_search_ms: float  # the first-stage search: dense, BM25 or both (the name is kept for old callers)
     reranking_ms: float
     total_ms: float
+
+    @property
+    def first_stage_ms(self) -> float:
+        return self.vector_search_ms
 
     def as_dict(self) -> dict[str, float]:
         return {
             "query encoding": self.query_encoding_ms,
-            "vector search": self.vector_search_ms,
+            "first-stage search": self.vector_search_ms,
             "reranking": self.reranking_ms,
         }
 
@@ -66,6 +76,7 @@ class PipelineResult:
     timings: StageTimings
     bi_encoder: ModelInfo
     reranker: ModelInfo | None
+    first_stage_kind: FirstStage = "dense"
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,9 @@ class IndexReport:
     seconds: float
     over_length: OverLength  # units longer than the bi-encoder reads
     passages: PassageOptions | None = None
+    index_kind: str = "exact"  # "exact" (FAISS flat) or "hnsw" (approximate, for large corpora)
+    recall: RecallReport | None = None  # the approximate index's recall@k against exact search
+    index_description: str = ""
 
 
 # With passages, the first stage reads this many passages per wanted document before grouping.
@@ -86,43 +100,84 @@ class RetrievalPipeline:
     """A loaded corpus with its index, ready to answer queries. Build once, query many times."""
 
     def __init__(self, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
-                 index: DenseIndex, index_report: IndexReport, passages: Sequence[Passage] = ()) -> None:
+                 index: DenseIndex, index_report: IndexReport, passages: Sequence[Passage] = (),
+                 score_cache: ScoreCache | None = SCORE_CACHE) -> None:
         self.dataset = dataset
         self.bi_encoder = bi_encoder
         self.reranker = reranker
         self.index = index
         self.index_report = index_report
         self.passages = tuple(passages)
+        self.score_cache = score_cache  # reranker scores already computed (None: score every pair)
         self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
         self._passage_text = {p.passage_id: p.text for p in self.passages}
+        # one BM25 index for this corpus, shared by every copy made by with_reranker (built on first use)
+        self._bm25: dict[str, Bm25Index] = {}
 
     @classmethod
     def build(cls, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
               cache: EmbeddingCache, progress: Progress | None = None,
-              passages: PassageOptions | None = None) -> "RetrievalPipeline":
+              passages: PassageOptions | None = None,
+              index_options: IndexOptions | None = None) -> "RetrievalPipeline":
         tokenizer = bi_encoder.model.tokenizer
         units: list[Passage] = split_documents(dataset.documents, tokenizer, passages) if passages else []
         ids = [p.passage_id for p in units] if passages else [doc.doc_id for doc in dataset.documents]
         texts = [p.text for p in units] if passages else [doc.full_text for doc in dataset.documents]
         embeddings = embed_corpus(bi_encoder, texts, cache, progress=progress,
                                   options=passages.key if passages else "")
-        index = DenseIndex(embeddings.vectors, ids)
+        index = DenseIndex(embeddings.vectors, ids, index_options or IndexOptions())
         over = count_over_length(texts, tokenizer, bi_encoder.model.max_seq_length, reserved=2)
-        report = IndexReport(len(dataset.documents), len(ids), embeddings.from_cache, embeddings.seconds, over, passages)
+        report = IndexReport(len(dataset.documents), len(ids), embeddings.from_cache, embeddings.seconds, over, passages,
+                             index_kind=index.kind, recall=index.recall, index_description=index.description)
         return cls(dataset, bi_encoder, reranker, index, report, units)
 
     def with_reranker(self, reranker: LoadedModel | None) -> "RetrievalPipeline":
-        """The same corpus and index with another reranker (nothing is re-embedded)."""
-        return RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report, self.passages)
+        """The same corpus and index with another reranker (nothing is re-embedded; BM25 is shared too)."""
+        other = RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report, self.passages,
+                                  self.score_cache)
+        other._bm25 = self._bm25  # the same dict: an index built by any copy serves them all
+        return other
 
-    def _search_passages(self, query_vector: np.ndarray, depth: int) -> list[Hit]:
-        """Top documents by their best passage: read more passages until ``depth`` documents are found."""
+    def uncached(self) -> "RetrievalPipeline":
+        """The same pipeline scoring every pair afresh: for timing what a query costs, not what a repeat costs."""
+        other = self.with_reranker(self.reranker)
+        other.score_cache = None
+        return other
+
+    def bm25(self) -> Bm25Index:
+        """The BM25 index over the same units as the dense index, built on first use (a second or two per 10k)."""
+        if "index" not in self._bm25:
+            if self.passages:
+                self._bm25["index"] = Bm25Index([p.text for p in self.passages], [p.passage_id for p in self.passages])
+            else:
+                self._bm25["index"] = Bm25Index([d.full_text for d in self.dataset.documents],
+                                                [d.doc_id for d in self.dataset.documents])
+        return self._bm25["index"]
+
+    def _documents(self, search_units: Callable[[int], list[Hit]], depth: int) -> list[Hit]:
+        """Top ``depth`` documents; with passages, by their best passage, reading more passages as needed."""
+        if not self.passages:
+            return search_units(depth)
         wanted = min(depth * PASSAGE_FANOUT, len(self.index))
         while True:
-            documents = best_passage_per_document(self.index.search(query_vector, wanted), self._passage_doc, depth)
-            if len(documents) >= depth or wanted >= len(self.index):
+            unit_hits = search_units(wanted)
+            documents = best_passage_per_document(unit_hits, self._passage_doc, depth)
+            if len(documents) >= depth or wanted >= len(self.index) or len(unit_hits) < wanted:
                 return documents
             wanted = min(wanted * 2, len(self.index))
+
+    def first_stage(self, query: str, query_vector: np.ndarray | None, depth: int, kind: FirstStage) -> list[Hit]:
+        if kind == "dense":
+            if query_vector is None:
+                raise ConfigError("The dense first stage needs the encoded query; call search() instead.")
+            return self._documents(lambda k: self.index.search(query_vector, k), depth)
+        if kind == "bm25":
+            return self._documents(lambda k: self.bm25().search(query, k), depth)
+        if kind == "hybrid":
+            pool = max(depth, HYBRID_POOL)
+            return reciprocal_rank_fusion([self.first_stage(query, query_vector, pool, "dense"),
+                                           self.first_stage(query, None, pool, "bm25")], depth)
+        raise ConfigError(f"Unknown first stage {kind!r}; choose one of: {', '.join(FIRST_STAGES)}.")
 
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""
@@ -131,24 +186,28 @@ class RetrievalPipeline:
         return self.dataset.document(hit.doc_id).full_text
 
     def search(self, query: str, depth: int = 100, rerank: bool = True, blend: float = 1.0,
-               clock: Callable[[], float] = time.perf_counter) -> PipelineResult:
-        """``blend`` is the reranker's weight against the first stage (1 = reranker alone); see explorer.fusion."""
+               clock: Callable[[], float] = time.perf_counter, first_stage: FirstStage = "dense") -> PipelineResult:
+        """``blend`` is the reranker's weight against the first stage (1 = reranker alone); see explorer.fusion.
+
+        ``first_stage``: "dense" (bi-encoder + FAISS), "bm25", or "hybrid" (reciprocal rank fusion of both)."""
         query = query.strip()
         if not query:
             raise ConfigError("The query is empty. Type a question or pick a labelled query.")
         if not 1 <= depth <= MAX_DEPTH:
             raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {depth}.")
+        if first_stage not in FIRST_STAGES:
+            raise ConfigError(f"Unknown first stage {first_stage!r}; choose one of: {', '.join(FIRST_STAGES)}.")
+        if first_stage != "dense":
+            self.bm25()  # built once, before the clock starts: index building is not query latency
         started = clock()
-        query_vector = encode_query(self.bi_encoder, query)
-        encoded = clock()
-        if self.passages:
-            first_stage = tuple(self._search_passages(query_vector, depth))
-        else:
-            first_stage = tuple(self.index.search(query_vector, depth))
+        query_vector = encode_query(self.bi_encoder, query) if first_stage != "bm25" else None
+        encoded = clock() if query_vector is not None else started
+        candidates = tuple(self.first_stage(query, query_vector, depth, first_stage))
         searched = clock()
         reranked = None
         if rerank and self.reranker is not None:
-            reranked = _rerank(self.reranker, query, first_stage, [self.candidate_text(h) for h in first_stage], blend)
+            texts = [self.candidate_text(h) for h in candidates]
+            reranked = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache) if candidates else ()
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
@@ -157,14 +216,15 @@ class RetrievalPipeline:
             total_ms=(finished - started) * 1000,
         )
         return PipelineResult(
-            query=query, depth=depth, first_stage=first_stage, reranked=reranked, timings=timings,
+            query=query, depth=depth, first_stage=candidates, reranked=reranked, timings=timings,
             bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
+            first_stage_kind=first_stage,
         )
 
 
 def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
-            texts: list[str], blend: float = 1.0) -> tuple[RerankedHit, ...]:
-    scores = score_pairs(reranker, query, texts)
+            texts: list[str], blend: float = 1.0, cache: ScoreCache | None = SCORE_CACHE) -> tuple[RerankedHit, ...]:
+    scores = score_pairs(reranker, query, texts, cache=cache)
     raw = [float(s) for s in scores.raw]
     fused = blend_scores(raw, [hit.score for hit in candidates], blend) if blend < 1.0 else None
     order = order_by_score(fused if fused is not None else raw)

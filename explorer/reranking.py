@@ -1,4 +1,9 @@
-"""Second stage: score each (query, candidate) pair with a CrossEncoder, batched, and reorder."""
+"""Second stage: score each (query, candidate) pair with a CrossEncoder, and reorder.
+
+Scoring goes through the fast engine (``explorer.inference_engine``: length-sorted batches, bf16 where the
+CPU has it) and the score cache (``explorer.score_cache``): pairs scored before by the same model, run the
+same way, are not scored again.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,56 @@ from typing import Sequence
 
 import numpy as np
 
-from explorer.device import inference_context
+from explorer.inference_engine import InferenceEngine, engine_for
 from explorer.models import LoadedModel
+from explorer.score_cache import ScoreCache
+
+# One cache for the process: the app's sessions share the models, and so the scores they produce.
+SCORE_CACHE = ScoreCache()
 
 
 @dataclass(frozen=True)
 class PairScores:
     raw: np.ndarray  # the model's own score (logit) per pair
     probability: np.ndarray | None  # sigmoid(raw) for single-logit trained rerankers, else None
+    # pairs that reached the reranker's token limit: it did not read the rest of the document
+    truncated: int = 0
+    max_length: int = 0  # that limit, in tokens (query and document together)
+    from_cache: int = 0  # pairs answered by the score cache
 
 
-def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str], batch_size: int = 32) -> PairScores:
-    import torch
-
+def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str], batch_size: int = 32,
+                cache: ScoreCache | None = SCORE_CACHE) -> PairScores:
+    """Raw scores in the order of ``texts``. ``cache=None`` scores every pair (the benchmark does)."""
+    engine = engine_for(reranker.model, reranker.device)
     if not texts:
         empty = np.zeros(0, dtype=np.float32)
-        return PairScores(empty, empty if reranker.info.has_probability else None)
-    pairs = [(query, text) for text in texts]
-    with torch.inference_mode(), inference_context(reranker.device):
-        raw = reranker.model.predict(
-            pairs, batch_size=batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-    raw = np.asarray(raw, dtype=np.float32)
-    if raw.ndim > 1:
-        # Multi-label models: the last column is the "relevant" class by convention.
-        raw = raw[:, -1]
+        return PairScores(empty, empty if reranker.info.has_probability else None, max_length=engine.max_length)
+    key = model_key(reranker, engine)
+    known = cache.get_many(key, query, texts) if cache is not None else [None] * len(texts)
+    missing = [position for position, found in enumerate(known) if found is None]
+    raw = np.array([found[0] if found is not None else np.nan for found in known], dtype=np.float32)
+    cut = np.array([found[1] if found is not None else False for found in known], dtype=bool)
+    if missing:
+        output = engine.run([(query, texts[position]) for position in missing], "scores", max_batch=batch_size)
+        scores = output.values
+        if scores.ndim > 1:
+            # Multi-label models: the last column is the "relevant" class by convention.
+            scores = scores[:, -1]
+        raw[missing] = scores
+        cut[missing] = output.truncated
+        if cache is not None:
+            cache.put_many(key, query, [texts[position] for position in missing],
+                           [(float(raw[p]), bool(cut[p])) for p in missing])
     probability = sigmoid(raw) if reranker.info.has_probability else None
-    return PairScores(raw, probability)
+    return PairScores(raw, probability, truncated=int(cut.sum()), max_length=engine.max_length,
+                      from_cache=len(texts) - len(missing))
+
+
+def model_key(reranker: LoadedModel, engine: InferenceEngine) -> str:
+    """Names the weights and how they run: the same pair run another way is another cache entry."""
+    weights = reranker.info.fingerprint or f"engine:{engine.token}"
+    return f"{weights}|{engine.info().label}|max_length={engine.max_length}"
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:

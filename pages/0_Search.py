@@ -9,8 +9,9 @@ from explorer.charts import latency_figure, rank_shift_figure, score_distributio
 from explorer.errors import ExplorerError
 from explorer.results_view import result_tables
 from ui import cache
+from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models
-from ui.sidebar import sidebar
+from ui.sidebar import FIRST_STAGE_LABELS, sidebar
 from ui.status import model_status, truncation_notes
 
 choices = sidebar()
@@ -75,7 +76,8 @@ if not query.strip():
 try:
     blend = choices.blend_for(reranker.info.recommended_blend) if reranker is not None else 1.0
     result = cache.search(choices.dataset_path, choices.bi_encoder, choices.reranker, choices.device,
-                          choices.trust_remote_code, choices.passages, query, choices.depth, blend)
+                          choices.trust_remote_code, choices.passages, query, choices.depth, blend,
+                          choices.first_stage)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -90,7 +92,8 @@ tables = result_tables(result, data, labels, top_n=choices.top_n, threshold=thre
 
 t = result.timings
 st.caption(
-    f"{len(result.first_stage)} candidates · query encoding {t.query_encoding_ms:,.0f} ms · vector search "
+    f"{len(result.first_stage)} candidates ({choices.first_stage}) · query encoding {t.query_encoding_ms:,.0f} ms"
+    f" · first-stage search "
     f"{t.vector_search_ms:,.1f} ms · reranking {t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
 )
@@ -108,20 +111,26 @@ columns = {
 }
 first_col, second_col = st.columns(2)
 with first_col:
-    st.subheader("First stage (bi-encoder)")
-    st.dataframe(tables.first_stage, hide_index=True, column_config=columns, key="first_table")
+    st.subheader(f"First stage ({FIRST_STAGE_LABELS[choices.first_stage]})")
+    picked = st.dataframe(tables.first_stage, hide_index=True, column_config=columns, key="first_table",
+                          on_select="rerun", selection_mode="single-row")
+    attention_button(query, tables.first_stage, picked, key="first_attention")
 with second_col:
     st.subheader("Reranked (cross-encoder)")
     if tables.reranked is None:
         st.info("No reranker selected: choose one in the sidebar to see the second stage.")
     else:
-        st.dataframe(tables.reranked, hide_index=True, column_config=columns, key="reranked_table")
+        picked = st.dataframe(tables.reranked, hide_index=True, column_config=columns, key="reranked_table",
+                              on_select="rerun", selection_mode="single-row")
+        attention_button(query, tables.reranked, picked, key="reranked_attention")
         if tables.cut_off is not None:
             if len(tables.cut_off):
                 st.markdown(f"**✂ Cut off: {len(tables.cut_off)} of the top {choices.top_n} are under the "
                             f"threshold {tables.threshold:g} ({tables.threshold_column})**")
-                st.dataframe(tables.cut_off.style.set_properties(**{"color": "#8c959f"}), hide_index=True,
-                             column_config=columns, key="cut_table")
+                picked = st.dataframe(tables.cut_off.style.set_properties(**{"color": "#8c959f"}), hide_index=True,
+                                      column_config=columns, key="cut_table", on_select="rerun",
+                                      selection_mode="single-row")
+                attention_button(query, tables.cut_off, picked, key="cut_attention")
             else:
                 st.caption(f"All of the top {choices.top_n} are at or above the threshold {tables.threshold:g}.")
 

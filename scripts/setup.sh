@@ -23,6 +23,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
 fi
 
+# openvino pulls in openvino-telemetry, with which `import openvino` sends usage events: remove it.
+if .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('openvino_telemetry') is None)"; then
+  .venv/bin/pip uninstall -y -q openvino-telemetry
+fi
+
 # The default offline reranker: where no pretrained cross-encoder can be downloaded, train one here, once
 # (a few minutes on 2 CPU cores; later runs find it and skip this).
 .venv/bin/python -m explorer build-default-reranker --if-needed

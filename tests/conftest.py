@@ -88,3 +88,21 @@ def trained_folder(short_run, tmp_path_factory):
     card = {"trained_on": "six sample groups", "steps": 18, "recommended_blend": 0.5,
             "held_out_ndcg@10": {"first stage": 0.7, "reranked": 0.6, "blend 0.5": 0.75}, "held_out": "a test"}
     return save_reranker(short_run.model, tmp_path_factory.mktemp("trained") / "tiny-reranker", card)
+
+
+@pytest.fixture(scope="session")
+def sample_pipeline(sample, bi_encoder, reranker, tmp_path_factory):
+    """The sample corpus indexed with the packaged bi-encoder, with the (offline) default reranker."""
+    from explorer.embedding_cache import EmbeddingCache
+    from explorer.pipeline import RetrievalPipeline
+
+    return RetrievalPipeline.build(sample, bi_encoder, reranker, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+
+
+@pytest.fixture(scope="session")
+def small_split(sample):
+    """The sample data with a split "few" of the first eight test queries: evaluations that run in seconds."""
+    from explorer.records import Dataset
+
+    few = dict(list(sample.qrels_by_split["test"].items())[:8])
+    return Dataset(sample.name, sample.documents, sample.queries, {**sample.qrels_by_split, "few": few})

@@ -97,3 +97,105 @@ def test_query_shows_both_columns_and_drawn_charts(app_url, browser, tmp_path):
     assert charts.nth(1).locator(".barlayer .trace").count() >= 2
     assert charts.nth(2).locator(".barlayer .trace path").count() == 3
     assert page.get_by_text("CPU", exact=False).count() >= 1
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def block_the_network(page) -> list[str]:
+    """Abort every request that leaves this machine, as on a machine with no network; returns what was asked."""
+    from urllib.parse import urlparse
+
+    asked: list[str] = []
+
+    def route(request_route) -> None:
+        url = request_route.request.url
+        if urlparse(url).scheme in ("http", "https", "ws", "wss") and urlparse(url).hostname not in LOCAL_HOSTS:
+            asked.append(url)
+            request_route.abort("internetdisconnected")
+        else:
+            request_route.continue_()
+
+    page.route("**/*", route)
+    return asked
+
+
+def drawn_lines(page, view: str) -> int:
+    page.get_by_text(view, exact=True).click()
+    frame = page.frame_locator('iframe[srcdoc*="d3js.org v5.7.0"]')
+    frame.locator("#vis svg line").first.wait_for(state="attached", timeout=120_000)
+    return frame.locator("#vis svg line").count()
+
+
+def test_attention_page_draws_with_the_network_off(app_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1500, "height": 2200})
+    outside = block_the_network(page)
+    page.goto(app_url)  # from the navigation, as a person would (a cold server does not know the page URLs yet)
+    page.get_by_role("link", name="See why: attention").click()
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer image", state="attached", timeout=300_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    highlighted = page.frame_locator('iframe[srcdoc*="<mark"]')
+    assert highlighted.locator("mark").count() == 10
+
+    head_lines = drawn_lines(page, "bertviz head view")
+    page.screenshot(path=str(tmp_path / "head_view.png"), full_page=True)
+    model_lines = drawn_lines(page, "bertviz model view")
+    page.screenshot(path=str(tmp_path / "model_view.png"), full_page=True)
+    # a line per token pair per head: thousands in both views
+    assert head_lines > 1000 and model_lines > 1000, (head_lines, model_lines)
+    assert not [url for url in outside if "cdnjs" in url], outside  # nothing was even asked of the CDN
+
+
+def no_error_on(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1500, "height": 2400})
+    page.goto(app_url)
+    page.get_by_role("link", name="Evaluate").click()
+    page.get_by_role("button", name="Run the evaluation").click(timeout=120_000)
+    page.wait_for_selector(".js-plotly-plot .barlayer .trace path", state="attached", timeout=600_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "evaluate.png"), full_page=True)
+    no_error_on(page)
+    assert page.get_by_text("paired t-test p =", exact=False).count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() == 2  # metrics, per query
+
+    page.get_by_role("link", name="Score threshold").click()  # the same evaluation, read back
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace path.js-line", state="attached", timeout=300_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "thresholds.png"), full_page=True)
+    no_error_on(page)
+    charts = page.locator(".js-plotly-plot")
+    assert charts.count() == 2
+    assert charts.nth(0).locator(".barlayer .trace").count() == 2  # relevant and not relevant histograms
+    assert charts.nth(1).locator(".scatterlayer .trace path.js-line").count() >= 3  # precision, recall, F1
+
+    page.get_by_role("link", name="Compare configurations").click()
+    page.get_by_role("button", name="Run the comparison").click(timeout=120_000)
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace .point", state="attached", timeout=600_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    no_error_on(page)
+    assert page.locator(".js-plotly-plot .scatterlayer .trace .point").count() == 2  # no reranker, the default one
+
+
+def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, browser, tmp_path):
+    from explorer.evaluation import EvalConfig, evaluate
+    from explorer.reports import evaluation_report
+
+    evaluation = evaluate(sample_pipeline, EvalConfig("test", depth=10), cache_folder=tmp_path / "cache")
+    report = tmp_path / "report.html"
+    report.write_text(evaluation_report(evaluation), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1300, "height": 2000})
+    outside = block_the_network(page)
+    page.goto(report.as_uri())
+    page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=60_000)
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert page.locator(".js-plotly-plot").count() == 3  # per-query changes, score histograms, threshold curves
+    assert page.locator(".js-plotly-plot .barlayer .trace path").count() > 10
+    assert page.locator("table").count() == 2  # metrics, every query
+    assert outside == []

@@ -44,7 +44,7 @@ def test_timings_are_present_and_add_up(labelled_result):
     t = result.timings
     assert t.query_encoding_ms > 0 and t.vector_search_ms > 0 and t.reranking_ms > 0
     assert t.total_ms >= t.query_encoding_ms + t.vector_search_ms + t.reranking_ms - 0.01
-    assert set(t.as_dict()) == {"query encoding", "vector search", "reranking"}
+    assert set(t.as_dict()) == {"query encoding", "first-stage search", "reranking"}
 
 
 def test_the_first_stage_finds_the_answer_for_most_test_queries(pipeline, sample):

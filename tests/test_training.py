@@ -143,3 +143,35 @@ def test_training_needs_a_held_out_split(tmp_path):
                            Settings.from_env(), BF16)
     with pytest.raises(ConfigError, match="No labelled split 'dev'"):
         train_and_evaluate(TrainRequest(data=SAMPLE_DATA, out=tmp_path, held_out="dev"), Settings.from_env(), BF16)
+
+
+def test_graded_groups_keep_the_near_misses_partial_relevance(sample, base_pipeline):
+    group = labelled_groups(sample, "train", base_pipeline, negatives=7)[0]
+    query_id = next(q for q in sample.qrels_by_split["train"] if sample.queries[q].text == group.query)
+    labels = sample.labels_for(query_id)
+    grade_of = {sample.document(d).full_text: g for d, g in labels.items()}
+    relevance = group.relevance()
+    assert relevance[0] == 1.0 and len(relevance) == 8
+    assert list(relevance[1:]) == [grade_of.get(text, 0) / 3 for text in group.negatives]
+    assert any(0 < r < 1 for r in relevance[1:])  # a near-miss labelled 1 keeps a third
+
+
+def test_distilling_a_teacher_into_a_two_layer_student(sample, base_pipeline, trained_folder, tmp_path):
+    from explorer.device import DeviceChoice
+    from explorer.training.data import teacher_scores
+    from explorer.training.trainer import TrainSettings, train
+
+    cpu = DeviceChoice("cpu", "bf16", "tests")
+    teacher = load_reranker(str(trained_folder), cpu, Settings(cache_dir=tmp_path, hub_mode="offline"))
+    groups = labelled_groups(sample, "train", base_pipeline)[:4]
+    pairs = teacher_scores(groups, teacher)
+    assert len(pairs) == 4 * 8
+    import torch
+
+    direct = teacher.model.predict([(pairs[0].query, pairs[0].document)], activation_fn=torch.nn.Identity())[0]
+    assert pairs[0].score == pytest.approx(float(direct), abs=0.1)  # bf16 scoring against the plain call
+    settings = TrainSettings(loss="distill", steps=12, learning_rate=1e-4, queries_per_step=1, max_length=96,
+                             student_layers=2, log_every=1)
+    outcome = train(groups, settings, cpu, tmp_path / "work", teacher_pairs=pairs)
+    assert len(outcome.model[0].model.encoder.layer) == 2
+    assert sum(outcome.losses[-3:]) / 3 < sum(outcome.losses[:3]) / 3

@@ -7,12 +7,13 @@ from typing import Callable
 
 import streamlit as st
 
+from explorer.attention import PairAttention, read_attention
 from explorer.loading import load_beir
 from explorer.device import DeviceChoice, choose_device
 from explorer.embedding_cache import EmbeddingCache
 from explorer.models import LoadedModel, load_bi_encoder, load_reranker
 from explorer.passages import OverLength, PassageOptions, count_over_length
-from explorer.pipeline import PipelineResult, RetrievalPipeline
+from explorer.pipeline import FirstStage, PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
 from explorer.settings import Settings
 
@@ -82,8 +83,16 @@ def pipeline(path: str, bi_name: str, device_preference: str, trust_remote_code:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def search(path: str, bi_name: str, reranker_name: str | None, device_preference: str, trust_remote_code: bool,
-           passages: PassageOptions | None, query: str, depth: int, blend: float = 1.0) -> PipelineResult:
+           passages: PassageOptions | None, query: str, depth: int, blend: float = 1.0,
+           first_stage: FirstStage = "dense") -> PipelineResult:
     """One query through both stages. Cached, so moving the threshold or n does not rerun the models."""
     base = pipeline(path, bi_name, device_preference, trust_remote_code, passages)
     second = reranker(reranker_name, device_preference, trust_remote_code) if reranker_name else None
-    return base.with_reranker(second).search(query, depth=depth, blend=blend)
+    return base.with_reranker(second).search(query, depth=depth, blend=blend, first_stage=first_stage)
+
+
+@st.cache_data(show_spinner="Reading the attention…", max_entries=16)
+def pair_attention(reranker_name: str, device_preference: str, trust_remote_code: bool, query: str,
+                   document: str) -> PairAttention:
+    """The reranker's attention on one (query, document) pair, read once per pair and model."""
+    return read_attention(reranker(reranker_name, device_preference, trust_remote_code), query, document)

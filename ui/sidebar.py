@@ -21,6 +21,8 @@ FOLDER_LABEL = "A BEIR folder on this machine…"
 LOADED_PREFIX = "Loaded: "
 # Set by the Load data page; applied before the data set widget is drawn on the next run.
 PENDING_DATASET = "_pending_dataset_choice"
+# Set by the Thresholds page: {widget key: value}, applied before the threshold widgets are drawn.
+PENDING_THRESHOLD = "_pending_threshold"
 OTHER = "Other (hub id or local folder)…"
 NO_RERANKER = "none (first stage only)"
 BI_ENCODERS = [p.name for p in presets("bi-encoder")]
@@ -32,8 +34,10 @@ DEFAULTS: dict[str, object] = {
     "rr_choice": DEFAULT_RERANKER, "rr_other": "", "depth": 100, "top_n": 10, "use_threshold": False,
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
-    "blend_mode": "as the reranker recommends", "blend_weight": 0.5,
+    "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense",
 }
+FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
+                      "hybrid": "hybrid (reciprocal rank fusion)"}
 BLEND_MODES = ("as the reranker recommends", "reranker alone", "custom blend")
 
 
@@ -53,6 +57,7 @@ class SidebarChoices:
     passages: PassageOptions | None = None
     blend_mode: str = BLEND_MODES[0]
     blend_weight: float = 0.5
+    first_stage: str = "dense"
 
     def blend_for(self, recommended: float) -> float:
         """The reranker's weight against the first stage (1.0 = the reranker alone)."""
@@ -74,6 +79,12 @@ def dataset_options() -> dict[str, str]:
 
 def select_dataset_next_run(label: str) -> None:
     st.session_state[PENDING_DATASET] = label
+
+
+def adopt_threshold_next_run(value: float, probability: bool) -> None:
+    """Switch the search page's cut-off on at ``value`` (a widget cannot change once drawn in this run)."""
+    key = "threshold_probability" if probability else "threshold_raw"
+    st.session_state[PENDING_THRESHOLD] = {key: value, "use_threshold": True}
 
 
 def _keep_state_across_pages() -> None:
@@ -99,6 +110,7 @@ def sidebar() -> SidebarChoices:
     options = dataset_options()
     if PENDING_DATASET in st.session_state:
         st.session_state["dataset_choice"] = st.session_state.pop(PENDING_DATASET)
+    st.session_state.update(st.session_state.pop(PENDING_THRESHOLD, {}))
     if st.session_state["dataset_choice"] not in options:
         st.session_state["dataset_choice"] = SAMPLE_LABEL
     with st.sidebar:
@@ -109,6 +121,9 @@ def sidebar() -> SidebarChoices:
         if source == FOLDER_LABEL:
             path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/)", key="dataset_path").strip()
             path = str(Path(path).expanduser()) if path else ""
+        first_stage = st.selectbox("First stage", list(FIRST_STAGE_LABELS), key="first_stage",
+                                   format_func=FIRST_STAGE_LABELS.get,
+                                   help="Dense uses the bi-encoder; hybrid fuses dense and BM25 by reciprocal rank.")
         bi = _model_choice("Bi-encoder", BI_ENCODERS, "bi_choice", "bi_other")
         rr = _model_choice("Reranker", RERANKERS, "rr_choice", "rr_other")
         depth = st.slider("Candidate depth k", 10, 200, step=10, key="depth",
@@ -145,4 +160,5 @@ def sidebar() -> SidebarChoices:
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
+        first_stage=str(first_stage),
     )

@@ -29,6 +29,8 @@ def truncation_notes(pipeline: RetrievalPipeline, reranker: LoadedModel | None, 
     """Say how many texts each model reads only in part: truncation is stated, never silent."""
     report = pipeline.index_report
     unit = "passages" if report.passages else "documents"
+    if report.index_kind != "exact":
+        st.caption(f"First-stage index: {report.index_description}.")
     over = report.over_length
     if over.count:
         st.caption(f"✂ {over.count:,} of {over.total:,} {unit} are longer than the bi-encoder's {over.max_tokens} "

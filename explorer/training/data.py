@@ -5,7 +5,8 @@ Three sources:
   near-misses) and the bi-encoder's top candidates without a good label are negatives;
 - no labels: pseudo-queries made from the corpus itself, a document's title, or one sentence taken out of
   its text (the rest of the text is the positive);
-- a teacher reranker's scores, for distillation (see ``teacher_scores``).
+- a teacher reranker's scores, for distillation (see ``teacher_scores``): every pair of the groups above,
+  scored by a stronger cross-encoder, for a student to imitate.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from explorer.errors import ConfigError
+from explorer.models import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from explorer.records import Dataset, Document
 
@@ -29,6 +31,36 @@ class TrainGroup:
     positive: str
     negatives: tuple[str, ...]
     source: str  # "labels", "title" or "sentence"
+    # Relevance of each negative on the positive's scale (positive = 1.0; 0.0 = not relevant). Labelled
+    # near-misses keep their partial grade, so a graded loss can rank them above unrelated text.
+    negative_relevance: tuple[float, ...] = ()
+
+    def relevance(self) -> tuple[float, ...]:
+        """1.0 for the positive, then one value per negative (0.0 where no grade is known)."""
+        known = self.negative_relevance or ()
+        return (1.0, *[known[i] if i < len(known) else 0.0 for i in range(len(self.negatives))])
+
+
+@dataclass(frozen=True)
+class ScoredPair:
+    query: str
+    document: str
+    score: float  # the teacher's raw score
+
+
+def teacher_scores(groups: Sequence[TrainGroup], teacher: LoadedModel,
+                   progress: Callable[[int, int], None] | None = None) -> list[ScoredPair]:
+    """The teacher's score for every (query, text) pair of the groups: positives and hard negatives alike."""
+    from explorer.reranking import score_pairs
+
+    pairs: list[ScoredPair] = []
+    for done, group in enumerate(groups, start=1):
+        texts = [group.positive, *group.negatives]
+        scores = score_pairs(teacher, group.query, texts).raw
+        pairs += [ScoredPair(group.query, text, float(score)) for text, score in zip(texts, scores)]
+        if progress is not None:
+            progress(done, len(groups))
+    return pairs
 
 
 def labelled_groups(dataset: Dataset, split: str, pipeline: RetrievalPipeline, negatives: int = 7,
@@ -41,16 +73,18 @@ def labelled_groups(dataset: Dataset, split: str, pipeline: RetrievalPipeline, n
         query = dataset.queries.get(query_id)
         if query is None:
             continue
-        positives = [d for d, grade in labels.items() if grade >= max(positive_grade, max(labels.values()))]
+        top = max(positive_grade, max(labels.values()))
+        positives = [d for d, grade in labels.items() if grade >= top]
         near = [d for d, grade in labels.items() if grade < positive_grade]
         mined = [h.doc_id for h in pipeline.search(query.text, MINE_DEPTH, rerank=False).first_stage
                  if labels.get(h.doc_id, 0) < positive_grade and h.doc_id not in near]
         chosen = _pick(near, mined, negatives, rng)
         if not chosen:
             continue
+        relevance = tuple(labels.get(d, 0) / top for d in chosen)
         for positive in positives:
             groups.append(TrainGroup(query.text, dataset.document(positive).full_text,
-                                     tuple(dataset.document(d).full_text for d in chosen), "labels"))
+                                     tuple(dataset.document(d).full_text for d in chosen), "labels", relevance))
     return groups
 
 

@@ -14,11 +14,11 @@ from explorer.device import DeviceChoice
 from explorer.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
 from explorer.loading import load_beir
-from explorer.models import LoadedModel, ModelInfo, load_bi_encoder
+from explorer.models import LoadedModel, ModelInfo, load_bi_encoder, load_reranker
 from explorer.pipeline import RetrievalPipeline
 from explorer.settings import DEFAULT_BI_ENCODER, Settings
 from explorer.trained_models import save_reranker
-from explorer.training.data import PseudoKind, carve_split, labelled_groups, pseudo_query_groups
+from explorer.training.data import PseudoKind, carve_split, labelled_groups, pseudo_query_groups, teacher_scores
 from explorer.training.evaluation import best_blend, held_out_ndcg
 from explorer.training.trainer import StopFlag, TrainProgress, TrainSettings, build_model, train
 
@@ -37,6 +37,8 @@ class TrainRequest:
     # with one labelled split (as in Cranfield): hold out this share of its queries instead of a second split
     held_out_share: float | None = None
     settings: TrainSettings = TrainSettings()
+    # a reranker to distil: its scores of the groups' pairs become the targets (settings.loss must be "distill")
+    teacher: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,21 +73,34 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
     if request.pseudo is not None:
         groups += pseudo_query_groups(data, base, request.pseudo, limit=request.pseudo_limit)
     say(f"training groups: {len(groups)}")
+    teacher_pairs = None
+    if (request.teacher is None) != (request.settings.loss != "distill"):
+        raise ConfigError("Distillation needs both a teacher and the loss 'distill'; give both or neither.")
+    if request.teacher is not None:
+        teacher = load_reranker(request.teacher, device, settings)
+        if not teacher.info.trained_for_relevance:
+            raise ConfigError(f"The teacher {teacher.info.loaded} is not trained for relevance, so there is nothing "
+                              "to learn from it. Name a trained cross-encoder (a hub model, or one trained here).")
+        say(f"scoring {len(groups)} groups with the teacher {teacher.info.loaded}")
+        teacher_pairs = teacher_scores(groups, teacher)
     untrained = LoadedModel(build_model(request.settings, device), ModelInfo("untrained", "", "packaged", ""), device)
     say("measuring the untrained model on the held-out queries")
     before = held_out_ndcg(data, request.held_out, base.with_reranker(untrained), depth=request.depth)
     say(f"before: {before}")
     with tempfile.TemporaryDirectory() as work:
-        outcome = train(groups, request.settings, device, Path(work), progress=progress, stop=stop)
+        outcome = train(groups, request.settings, device, Path(work), progress=progress, stop=stop,
+                        teacher_pairs=teacher_pairs)
     trained = LoadedModel(outcome.model, ModelInfo("trained", "", "trained here", ""), device)
     say("measuring the trained model on the held-out queries")
     after = held_out_ndcg(data, request.held_out, base.with_reranker(trained), depth=request.depth)
     say(f"after: {after}")
     sources = (["split " + request.split] if request.use_labels else []) + (
-        [f"{request.pseudo} pseudo-queries"] if request.pseudo else [])
+        [f"{request.pseudo} pseudo-queries"] if request.pseudo else []) + (
+        [f"scores of the teacher {request.teacher}"] if request.teacher else [])
     card = {
         "trained_on": f"{data.name}: " + " + ".join(sources), "base": request.settings.base,
         "head": request.settings.head, "loss": request.settings.loss, "steps": outcome.steps_done,
+        "student_layers": request.settings.student_layers, "frozen_layers": request.settings.frozen_layers,
         "stopped_early": outcome.stopped_early, "learning_rate": request.settings.learning_rate,
         "held_out": f"{data.name} split {request.held_out}, depth {request.depth}",
         "held_out_ndcg@10_before": before, "held_out_ndcg@10": after,

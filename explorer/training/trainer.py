@@ -17,12 +17,14 @@ from typing import Any, Callable, Literal
 
 from explorer.device import DeviceChoice
 from explorer.errors import ConfigError
-from explorer.training.data import TrainGroup
+from explorer.training.data import ScoredPair, TrainGroup
 
 logger = logging.getLogger(__name__)
 
 Head = Literal["joint-cosine", "classifier"]
-Loss = Literal["listwise", "pointwise"]
+Loss = Literal["listwise", "graded-listwise", "pointwise", "distill"]
+# ListNet target temperature: with relevance 1 / 0.33 / 0, the positive gets most of the target mass
+GRADED_SHARPNESS = 4.0
 # progress(step, total_steps, loss or None)
 TrainProgress = Callable[[int, int, float | None], None]
 
@@ -38,6 +40,10 @@ class TrainSettings:
     max_length: int = 256
     seed: int = 0
     log_every: int = 5
+    # Freeze the embeddings and this many lower transformer layers: faster steps, less forgetting on little data.
+    frozen_layers: int = 0
+    # A smaller student: keep only this many lower layers of the base encoder (None = all of them).
+    student_layers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,48 @@ def build_model(settings: TrainSettings, device: DeviceChoice) -> Any:
 
     base = str(packaged_encoder_path()) if settings.base == "packaged" else settings.base
     if settings.head == "classifier":
-        return CrossEncoder(base, num_labels=1, max_length=settings.max_length, device=device.device)
-    transformer = Transformer(base, transformer_task="feature-extraction", config_kwargs={"num_labels": 1},
-                              processor_kwargs={"model_max_length": settings.max_length})
-    tokenizer = transformer.tokenizer
-    head = JointMeanCosine(special_token_ids=[tokenizer.cls_token_id, tokenizer.sep_token_id])
-    return CrossEncoder(modules=[transformer, head], device=device.device)
+        model = CrossEncoder(base, num_labels=1, max_length=settings.max_length, device=device.device)
+    else:
+        transformer = Transformer(base, transformer_task="feature-extraction", config_kwargs={"num_labels": 1},
+                                  processor_kwargs={"model_max_length": settings.max_length})
+        tokenizer = transformer.tokenizer
+        head = JointMeanCosine(special_token_ids=[tokenizer.cls_token_id, tokenizer.sep_token_id])
+        model = CrossEncoder(modules=[transformer, head], device=device.device)
+    if settings.student_layers is not None:
+        keep_lower_layers(model, settings.student_layers)
+    return model
+
+
+def _encoder_parts(model: Any) -> tuple[Any, Any]:
+    """(embeddings, list of transformer layers) of a BERT-like encoder, or a ConfigError saying what is needed."""
+    encoder = model[0].model
+    encoder = getattr(encoder, "base_model", encoder)  # a model with a classification head wraps the encoder
+    blocks = getattr(getattr(encoder, "encoder", None), "layer", None)
+    embeddings = getattr(encoder, "embeddings", None)
+    if blocks is None or embeddings is None:
+        raise ConfigError("Freezing or dropping layers needs a BERT-like encoder (embeddings and encoder.layer).")
+    return embeddings, blocks
+
+
+def keep_lower_layers(model: Any, layers: int) -> None:
+    """Drop the upper transformer layers of a freshly built student (a smaller, faster model)."""
+    _, blocks = _encoder_parts(model)
+    if not 1 <= layers <= len(blocks):
+        raise ConfigError(f"A student keeps 1 to {len(blocks)} layers of this encoder; got {layers}.")
+    del blocks[layers:]
+    model[0].model.config.num_hidden_layers = layers
+
+
+def freeze_lower_layers(model: Any, layers: int) -> None:
+    """Stop gradients to the embeddings and the first ``layers`` transformer layers (0 = train everything)."""
+    if layers <= 0:
+        return
+    embeddings, blocks = _encoder_parts(model)
+    if layers > len(blocks):
+        raise ConfigError(f"The encoder has {len(blocks)} layers; cannot freeze {layers}.")
+    for part in [embeddings, *blocks[:layers]]:
+        for parameter in part.parameters():
+            parameter.requires_grad = False
 
 
 def _hard_negatives_listwise_loss(model: Any) -> Any:
@@ -104,6 +146,21 @@ def _as_hf_dataset(groups: list[TrainGroup], negatives: int):
     return HFDataset.from_dict(columns)
 
 
+def _graded_dataset(groups: list[TrainGroup], negatives: int, sharpness: float = GRADED_SHARPNESS):
+    """Lists for ListNet: the target is softmax(sharpness * relevance), so the positive leads, labelled
+    near-misses come next, and unrelated text last."""
+    from datasets import Dataset as HFDataset
+
+    usable = [g for g in groups if len(g.negatives) >= negatives]
+    if not usable:
+        raise ConfigError(f"No training group has {negatives} negatives. Use a larger corpus or fewer negatives.")
+    return HFDataset.from_dict({
+        "query": [g.query for g in usable],
+        "docs": [[g.positive, *g.negatives[:negatives]] for g in usable],
+        "labels": [[sharpness * r for r in g.relevance()[:negatives + 1]] for g in usable],
+    })
+
+
 def _pointwise_dataset(groups: list[TrainGroup]):
     from datasets import Dataset as HFDataset
 
@@ -119,9 +176,20 @@ def _pointwise_dataset(groups: list[TrainGroup]):
     return HFDataset.from_dict({"query": queries, "document": texts, "label": labels})
 
 
+def _distillation_dataset(pairs: list[ScoredPair]):
+    from datasets import Dataset as HFDataset
+
+    if not pairs:
+        raise ConfigError("Distillation needs the teacher's scores of some pairs; none were given.")
+    return HFDataset.from_dict({"query": [p.query for p in pairs], "document": [p.document for p in pairs],
+                                "score": [p.score for p in pairs]})
+
+
 def train(groups: list[TrainGroup], settings: TrainSettings, device: DeviceChoice, work_dir: Path,
-          progress: TrainProgress | None = None, stop: StopFlag | None = None, negatives: int = 7) -> TrainOutcome:
-    """Train on the groups; returns the model in memory (``save_reranker`` writes it out)."""
+          progress: TrainProgress | None = None, stop: StopFlag | None = None, negatives: int = 7,
+          teacher_pairs: list[ScoredPair] | None = None) -> TrainOutcome:
+    """Train on the groups (or, with loss "distill", on ``teacher_pairs``); returns the model in memory
+    (``save_reranker`` writes it out)."""
     import torch
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments, losses
     from transformers import PrinterCallback, TrainerCallback
@@ -130,10 +198,19 @@ def train(groups: list[TrainGroup], settings: TrainSettings, device: DeviceChoic
         raise ConfigError("Training needs at least 1 step.")
     torch.manual_seed(settings.seed)
     model = build_model(settings, device)
+    freeze_lower_layers(model, settings.frozen_layers)
     if settings.loss == "listwise":
         data = _as_hf_dataset(groups, negatives)
         loss = _hard_negatives_listwise_loss(model)
         batch = settings.queries_per_step
+    elif settings.loss == "graded-listwise":
+        data = _graded_dataset(groups, negatives)
+        loss = losses.ListNetLoss(model, activation_fn=torch.nn.Identity())
+        batch = settings.queries_per_step
+    elif settings.loss == "distill":
+        data = _distillation_dataset(teacher_pairs or [])
+        loss = losses.MSELoss(model, activation_fn=torch.nn.Identity())
+        batch = settings.queries_per_step * (negatives + 1)
     else:
         data = _pointwise_dataset(groups)
         loss = losses.BinaryCrossEntropyLoss(model)

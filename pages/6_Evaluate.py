@@ -1,0 +1,148 @@
+"""Evaluate page: both stages on a labelled split: metrics, per-query changes, significance, depth and cost, exports."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.depth_sweep import DEFAULT_DEPTHS, depth_sweep
+from explorer.errors import ExplorerError
+from explorer.evaluation_charts import depth_figure, per_query_delta_figure
+from explorer.exports import metrics_json, metrics_table, summary_json, trec_run
+from explorer.metrics import METRIC_NAMES, check_metric
+from explorer.reports import evaluation_report, per_query_table
+from explorer.significance import TESTS, paired_test
+from ui import cache, evaluations
+from ui.attention_link import open_attention
+from ui.page_start import split_picker, start_page
+
+SEARCH_PAGE = "pages/0_Search.py"
+
+choices, data = start_page("Evaluate", "Score the first stage and the reranked list on the same labelled queries, "
+                           "with the settings in the sidebar (data set, first stage, models, depth k, blend).",
+                           needs_labels=True)
+
+left, middle, right = st.columns(3)
+split = split_picker(data, "eval_split", left)
+cutoffs_text = middle.text_input("Cut-offs k", "10, 100", key="eval_cutoffs",
+                                 help="Each metric is computed at each cut-off; MAP is also given without one.")
+relevant_grade = right.number_input("Relevant from grade", 1, 10, 1, key="eval_relevant_grade",
+                                    help="Binary metrics (MRR, recall, precision, MAP) count this grade and above "
+                                         "as relevant; nDCG uses the grades themselves.")
+try:
+    cutoffs = sorted({int(part) for part in cutoffs_text.replace(";", ",").split(",") if part.strip()})
+    metrics = [f"{name}@{k}" for name in METRIC_NAMES for k in cutoffs] + ["map"]
+    for name in metrics:
+        check_metric(name)
+except (ValueError, ExplorerError):
+    st.error("Cut-offs must be whole numbers from 1 up, separated by commas, like: 5, 10, 100")
+    st.stop()
+
+try:
+    request = evaluations.request_from(choices, split)
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+n_queries = len(data.labelled_queries(split))
+if not evaluations.was_requested(request):
+    intro = st.empty()
+    with intro.container():
+        st.info(f"{n_queries} labelled queries in '{split}' · {request.label} · depth {request.depth}.")
+        clicked = st.button("Run the evaluation", type="primary", key="run_eval")
+    if not clicked:
+        st.stop()
+    intro.empty()
+try:
+    evaluation = evaluations.run(request)
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.subheader("Metrics")
+table = metrics_table([evaluation], metrics, int(relevant_grade))
+shown = table.set_index("stage")[[m for m in table.columns if m in metrics]].T
+if evaluation.has_reranker:
+    shown["change"] = shown["reranked"] - shown["first stage"]
+st.dataframe(shown, key="metrics_table")
+latency = evaluation.latency_ms()
+st.caption(f"{evaluation.name} · {len(evaluation.outcomes)} queries · depth {evaluation.config.depth} · median per "
+           f"query: encoding {latency['query_encoding']:,.0f} ms, first stage {latency['first_stage']:,.1f} ms, "
+           f"reranking {latency['rerank']:,.0f} ms (measured when each query first ran) · recall counts every judged "
+           "relevant document, including those the first stage never retrieved.")
+if evaluation.has_reranker and evaluation.reranker and not cache.reranker(
+        request.reranker, request.device, request.trust_remote_code).info.trained_for_relevance:
+    st.warning("This reranker is not trained for relevance: expect it to lower the scores.")
+
+if evaluation.has_reranker:
+    st.subheader("Per query")
+    test_metric = st.selectbox("Metric", [m for m in metrics if m != "map"], key="eval_query_metric")
+    test_name = st.selectbox("Paired test", TESTS, key="eval_test")
+    per_query = evaluation.per_query(test_metric, int(relevant_grade))
+    comparison = paired_test(per_query["first_stage"], per_query["reranked"], test_metric, test_name)
+    delta = comparison.mean_delta
+    (st.success if delta > 0 else st.warning)(("The reranker helps: " if delta > 0 else
+                                                "The reranker does not help here: ") + comparison.summary())
+    deltas = {q: per_query["reranked"][q] - per_query["first_stage"][q] for q in per_query["first_stage"]}
+    st.plotly_chart(per_query_delta_figure(deltas, test_metric, evaluation.query_texts), key="delta_chart")
+    queries = per_query_table(evaluation, test_metric, int(relevant_grade)).round(4)
+    event = st.dataframe(queries, hide_index=True, on_select="rerun", selection_mode="single-row", key="query_table",
+                         column_config={"text": st.column_config.TextColumn("text", width="large")})
+    rows = list(event["selection"]["rows"]) if event else []
+    if rows:
+        query_id = str(queries.iloc[rows[0]]["query"])
+        text = evaluation.query_texts[query_id]
+        go_search, go_attention = st.columns(2)
+        if go_search.button("Open this query side by side on the Search page", key="open_search"):
+            st.session_state["query"] = text
+            st.session_state["picked_query"] = query_id
+            st.switch_page(SEARCH_PAGE)
+        top = next(o for o in evaluation.outcomes if o.query_id == query_id).reranked
+        if top and go_attention.button("See the reranker's attention on its top result", key="open_attention"):
+            open_attention(text, top[0])
+    else:
+        st.caption("Select a row to open that query side by side on the Search page.")
+
+    st.subheader("Depth and cost")
+    depths = sorted({d for d in DEFAULT_DEPTHS if d < request.depth} | {request.depth})
+    st.caption(f"nDCG@10 and reranking time at depths {', '.join(map(str, depths))} (up to the depth k in the "
+               "sidebar): the scores at smaller depths are a subset of those at k, which the evaluation above already "
+               "has; the time of each depth is measured again on 5 queries.")
+    if st.button("Run the depth sweep", key="run_sweep"):
+        try:
+            deep = evaluation
+            base = cache.pipeline(request.dataset_path, request.bi_encoder, request.device, request.trust_remote_code,
+                                  request.passages)
+            second = cache.reranker(request.reranker, request.device, request.trust_remote_code)
+            with st.spinner("Timing each depth…"):
+                st.session_state["_depth_points"] = (request, depth_sweep(base.with_reranker(second), deep,
+                                                                          depths=depths, timed_queries=5))
+        except ExplorerError as exc:
+            st.error(str(exc))
+    swept = st.session_state.get("_depth_points")
+    if swept and swept[0] == request:
+        st.plotly_chart(depth_figure(swept[1]), key="depth_chart")
+
+st.subheader("Take it away")
+tag = f"{split}.{evaluation.config.first_stage}"
+columns = st.columns(5)
+for column, stage in zip(columns, evaluation.stages()):
+    column.download_button(f"TREC run: {stage.replace('_', ' ')}", trec_run(evaluation, stage),
+                           file_name=f"{tag}.{stage}.trec", mime="text/plain", key=f"trec_{stage}")
+columns[2].download_button("Metrics (CSV)", table.to_csv(index=False), file_name=f"{tag}.metrics.csv",
+                           mime="text/csv", key="csv")
+columns[3].download_button("Metrics (JSON)", metrics_json(table), file_name=f"{tag}.metrics.json",
+                           mime="application/json", key="json")
+if columns[4].button("Build the HTML report", key="build_report"):
+    swept = st.session_state.get("_depth_points")
+    st.session_state["_report"] = (request, evaluation_report(
+        evaluation, metrics, relevant_grade=int(relevant_grade),
+        depth_points=swept[1] if swept and swept[0] == request else ()))
+built = st.session_state.get("_report")
+if built and built[0] == request:
+    columns[4].download_button("Download the report (HTML)", built[1], file_name=f"{tag}.report.html",
+                               mime="text/html", key="report")
+with st.expander("Summary as the command line writes it"):
+    st.json(summary_json(evaluation, relevant_grade=int(relevant_grade)))
+    st.code(f"python -m explorer eval --data {choices.dataset_path} --split {split} --first-stage "
+            f"{evaluation.config.first_stage} --bi-encoder {choices.bi_encoder} --reranker "
+            f"{request.reranker or 'none'} --depth {evaluation.config.depth} --blend {evaluation.config.blend:g} "
+            "--json out.json", language="bash")

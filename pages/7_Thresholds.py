@@ -1,0 +1,57 @@
+"""Thresholds page: where to cut the reranker's scores so that what is kept is good enough."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.errors import ExplorerError
+from explorer.evaluation_charts import threshold_curves_figure, threshold_distribution_figure
+from explorer.thresholds import threshold_sweep
+from ui import evaluations
+from ui.page_start import split_picker, start_page
+from ui.sidebar import adopt_threshold_next_run
+
+choices, data = start_page("Score threshold", "Below a threshold, the explorer says \"no good answer\". Pick it from "
+                           "the reranker's scores on labelled queries: the precision you want, the recall you keep, "
+                           "and the queries left with nothing.", needs_labels=True)
+if not choices.reranker:
+    st.info("Thresholds are on the reranker's scores: choose a reranker in the sidebar.")
+    st.stop()
+try:
+    left, middle, right = st.columns(3)
+    split = split_picker(data, "thr_split", left)
+    relevant_grade = middle.number_input("Relevant from grade", 1, 10, 1, key="thr_relevant_grade")
+    target = right.slider("Target precision", 0.05, 1.0, 0.8, step=0.05, key="thr_target")
+    request = evaluations.request_from(choices, split)
+    if not evaluations.was_requested(request):
+        st.info(f"Scores come from an evaluation of '{split}' ({request.label}, depth {request.depth}).")
+        if not st.button("Run the evaluation", type="primary", key="thr_run"):
+            st.stop()
+    evaluation = evaluations.run(request)
+    sweep = threshold_sweep(evaluation, top_n=choices.top_n, relevant_grade=int(relevant_grade))
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+suggestion = sweep.suggest(target)
+st.caption(f"{evaluation.name}: over the top {sweep.top_n} reranked results (n in the sidebar) of "
+           f"{sweep.n_queries} queries, by "
+           f"{sweep.score_kind}. Recall is the share of the relevant results in those lists that are kept.")
+if suggestion is None:
+    st.warning(f"No threshold reaches precision {target:.2f} on these queries; the best is "
+               f"{max((p.precision or 0.0) for p in sweep.points):.2f}.")
+else:
+    a, b, c, d = st.columns(4)
+    a.metric("Suggested threshold", f"{suggestion.threshold:.4g}")
+    b.metric("Precision", f"{suggestion.precision:.2f}")
+    c.metric("Recall", f"{suggestion.recall:.2f}")
+    d.metric("Queries left with no result", f"{suggestion.queries_left_empty:.0%}")
+    if st.button("Use this threshold on the Search page", key="adopt_threshold"):
+        adopt_threshold_next_run(round(float(suggestion.threshold), 4), sweep.score_kind == "probability")
+        st.session_state["_threshold_adopted"] = f"{suggestion.threshold:.4g} ({sweep.score_kind})"
+        st.rerun()
+    if "_threshold_adopted" in st.session_state:
+        st.success(f"The Search page cuts off results under {st.session_state.pop('_threshold_adopted')}; "
+                   "change it in the sidebar.")
+st.plotly_chart(threshold_distribution_figure(sweep), key="threshold_distribution")
+st.plotly_chart(threshold_curves_figure(sweep, suggestion.threshold if suggestion else None), key="threshold_curves")

@@ -1,0 +1,59 @@
+"""Compare page: several first stages and rerankers on the same labelled queries; quality against latency."""
+
+from __future__ import annotations
+
+import itertools
+
+import streamlit as st
+
+from explorer.comparison import compare
+from explorer.errors import ExplorerError
+from explorer.evaluation_charts import comparison_scatter
+from explorer.reports import comparison_table
+from explorer.significance import TESTS
+from ui import evaluations
+from ui.page_start import split_picker, start_page
+from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS
+
+choices, data = start_page("Compare configurations", "Every chosen first stage with every chosen reranker, on the "
+                           "same labelled queries and depth k. The first configuration is the baseline the others "
+                           "are tested against.", needs_labels=True)
+
+left, right = st.columns(2)
+split = split_picker(data, "cmp_split", left)
+metric = right.selectbox("Metric for the chart and the test", ["ndcg@10", "mrr@10", "recall@100", "map@100"],
+                         key="cmp_metric")
+first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=[choices.first_stage],
+                              format_func=FIRST_STAGE_LABELS.get, key="cmp_first_stages")
+default_rerankers = [NO_RERANKER] + ([choices.reranker] if choices.reranker else [])
+rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers)), default=default_rerankers,
+                           key="cmp_rerankers",
+                           help="Rerankers that cannot be loaded here (hub models offline) are reported and skipped.")
+test_name = st.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
+configurations = list(itertools.product(first_stages, rerankers))
+if not configurations:
+    st.info("Choose at least one first stage and one reranker (or none).")
+    st.stop()
+st.caption(f"{len(configurations)} configuration(s) × {len(data.labelled_queries(split))} queries at depth "
+           f"{choices.depth}. Results already computed are read back from disk.")
+if not st.button("Run the comparison", type="primary", key="cmp_run") and not st.session_state.get("_cmp_ran"):
+    st.stop()
+st.session_state["_cmp_ran"] = True
+
+done, problems = [], []
+for first_stage, reranker_name in configurations:
+    name = None if reranker_name == NO_RERANKER else reranker_name
+    try:
+        request = evaluations.request_from(choices, split, reranker=name, first_stage=first_stage)
+        done.append(evaluations.run(request))
+    except ExplorerError as exc:
+        problems.append(f"{first_stage} → {reranker_name}: {exc}")
+for problem in problems:
+    st.warning(f"Skipped {problem}")
+if not done:
+    st.stop()
+
+rows = compare(done, [metric, "ndcg@10", "mrr@10", "recall@100"], test_metric=metric, test=test_name)
+st.dataframe(comparison_table(rows), hide_index=True, key="cmp_table",
+             column_config={"vs baseline": st.column_config.TextColumn(width="large")})
+st.plotly_chart(comparison_scatter(rows, metric), key="cmp_scatter")

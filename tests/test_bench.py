@@ -1,0 +1,39 @@
+"""`python -m explorer bench --quick` runs every measurement and writes the documented JSON (no speed asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer.bench import BenchConfig, Timing
+from explorer.cli import main
+from explorer.errors import ConfigError
+
+
+def test_timing_median_and_p95():
+    timing = Timing.of([0.1, 0.2, 0.3, 0.4, 1.0])
+    assert timing.median_ms == pytest.approx(300.0)
+    assert timing.p95_ms == pytest.approx(880.0)  # numpy's linear interpolation: 400 + 0.8 * 600
+    assert timing.runs == 5
+
+
+def test_top10_overlap_needs_ten_candidates():
+    with pytest.raises(ConfigError, match="at least 10 candidates"):
+        BenchConfig(depth=5)
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_the_documented_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert {"baseline_ms", "engine_ms", "speedup", "spearman", "top10_overlap"} <= set(report["rerank"])
+    assert {"baseline_ms", "engine_ms", "speedup", "min_cosine"} <= set(report["embed"])
+    assert {"cpu", "cores", "torch", "precision"} <= set(report["machine"])
+    assert report["end_to_end"]["details"]["score_cache_hits"] == 0  # unseen queries: the cache cannot help
+    assert 0.0 <= report["rerank"]["top10_overlap"] <= 1.0 and -1.0 <= report["rerank"]["spearman"] <= 1.0
+    assert 0.0 <= report["index"]["recall"] <= 1.0
+    assert set(report["goals"]) == {"rerank_5x", "rerank_faithful", "embed_2x", "embed_faithful",
+                                    "end_to_end_under_600ms"}
+    assert "rerank" in capsys.readouterr().out

@@ -1,0 +1,94 @@
+"""Evaluating both stages on labelled queries: the real packaged models on the sample data."""
+
+import pytest
+
+from explorer.depth_sweep import depth_sweep
+from explorer.errors import ConfigError
+from explorer.evaluation import EvalConfig, evaluate, rerank_at_depth
+from explorer.metrics import mean_metrics
+
+DEPTH = 20
+
+
+@pytest.fixture(scope="module")
+def pipeline(sample_pipeline, small_split):
+    from explorer.pipeline import RetrievalPipeline
+
+    p = sample_pipeline
+    return RetrievalPipeline(small_split, p.bi_encoder, p.reranker, p.index, p.index_report)
+
+
+@pytest.fixture(scope="module")
+def evaluated(pipeline, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluations")
+    return evaluate(pipeline, EvalConfig("few", depth=DEPTH), cache_folder=folder), folder
+
+
+def test_every_query_has_both_lists_and_timings(evaluated, small_split):
+    evaluation, _ = evaluated
+    assert [o.query_id for o in evaluation.outcomes] == list(small_split.qrels_by_split["few"])
+    for outcome in evaluation.outcomes:
+        assert len(outcome.first_stage) == DEPTH
+        assert sorted(outcome.reranked) == sorted(outcome.first_stage)
+        assert list(outcome.reranker_scores) == sorted(outcome.reranker_scores, reverse=True)
+        assert outcome.query_encoding_ms > 0 and outcome.rerank_ms > 0
+    metrics = evaluation.metrics(["ndcg@10", "recall@20"])
+    assert set(metrics) == {"first_stage", "reranked"}
+    direct = mean_metrics(evaluation.qrels, evaluation.ranked("first_stage"), ["ndcg@10"])["ndcg@10"]
+    assert metrics["first_stage"]["ndcg@10"] == pytest.approx(direct)
+    assert set(evaluation.latency_ms()) == {"query_encoding", "first_stage", "rerank"}
+
+
+def test_a_repeated_evaluation_comes_from_the_cache(evaluated, pipeline):
+    evaluation, folder = evaluated
+    # should_stop is asked only before computing a query: a full cache never asks
+    again = evaluate(pipeline, EvalConfig("few", depth=DEPTH), cache_folder=folder, should_stop=lambda: True)
+    assert again.outcomes == evaluation.outcomes
+
+
+def test_an_interrupted_run_keeps_what_it_did_and_resumes(pipeline, tmp_path):
+    config = EvalConfig("few", depth=5, rerank=False)
+    asked = []
+
+    def stop_after_three() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    partial = evaluate(pipeline, config, cache_folder=tmp_path, should_stop=stop_after_three)
+    assert len(partial.outcomes) == 3
+    (cache_file,) = tmp_path.glob("*.jsonl")
+    with cache_file.open("a") as handle:
+        handle.write('{"query_id": "torn')  # a run killed in the middle of a line
+    resumed = evaluate(pipeline, config, cache_folder=tmp_path)
+    assert len(resumed.outcomes) == 8
+    assert resumed.outcomes[:3] == partial.outcomes
+    assert not resumed.has_reranker
+    with pytest.raises(ConfigError, match="without a reranker"):
+        resumed.ranked("reranked")
+
+
+def test_depth_sweep_reuses_the_scores_and_times_each_depth(evaluated, pipeline):
+    evaluation, _ = evaluated
+    assert [rerank_at_depth(o, DEPTH) for o in evaluation.outcomes] == [list(o.reranked) for o in evaluation.outcomes]
+    points = depth_sweep(pipeline, evaluation, depths=(5, 10, DEPTH, 500), timed_queries=1)
+    assert [p.depth for p in points] == [5, 10, DEPTH]  # 500 is deeper than what was evaluated
+    assert points[-1].reranked == pytest.approx(evaluation.metrics(["ndcg@10"])["reranked"]["ndcg@10"])
+    assert all(p.rerank_ms > 0 and p.timed_queries == 1 for p in points)
+    # at depth 5 the first stage's top 10 holds only 5 documents
+    assert points[0].first_stage <= points[1].first_stage
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"split": "nope"}, "No labelled split 'nope'"),
+    ({"split": "few", "first_stage": "sparse"}, "Unknown first stage"),
+    ({"split": "few", "depth": 0}, "between 1 and"),
+    ({"split": "few", "blend": 2.0}, "between 0 and 1"),
+])
+def test_bad_configurations_say_what_to_do(pipeline, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        evaluate(pipeline, EvalConfig(**kwargs))
+
+
+def test_reranking_without_a_reranker_is_refused(pipeline):
+    with pytest.raises(ConfigError, match="no reranker is loaded"):
+        evaluate(pipeline.with_reranker(None), EvalConfig("few"))

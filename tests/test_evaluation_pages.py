@@ -1,0 +1,71 @@
+"""The Evaluate, Score threshold and Compare pages in AppTest, on the sample data with the real packaged models."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 300
+QUICK = {"depth": 20}  # the sample test split (53 queries) at depth 20: seconds, not minutes
+
+
+def page(name, **state):
+    app = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+    for key, value in {**QUICK, **state}.items():
+        app.session_state[key] = value
+    return app.run()
+
+
+def test_evaluate_page_runs_and_shows_metrics_significance_and_depth():
+    app = page("6_Evaluate.py")
+    assert not app.exception, app.exception
+    app.button(key="run_eval").click().run()
+    assert not app.exception, app.exception
+    metrics = app.dataframe[0].value
+    assert list(metrics.columns[:2]) == ["first stage", "reranked"]
+    assert {"ndcg@10", "recall@100", "map"} <= set(metrics.index)
+    per_query = app.dataframe(key="query_table").value
+    assert len(per_query) == 53 and "change" in per_query
+    verdict = " ".join(m.value for m in [*app.success, *app.warning])
+    assert "paired t-test p =" in verdict
+    assert any("not trained for relevance" in w.value for w in app.warning)
+    app.button(key="run_sweep").click().run()
+    assert not app.exception, app.exception
+    charts = app.get("plotly_chart")
+    assert len(charts) == 2  # per-query changes, depth and cost
+    app.button(key="build_report").click().run()
+    assert not app.exception, app.exception
+    assert app.get("download_button")
+
+
+def test_evaluate_page_rejects_bad_cut_offs():
+    app = page("6_Evaluate.py")
+    app.text_input(key="eval_cutoffs").set_value("10, ten").run()
+    assert not app.exception
+    assert "Cut-offs must be whole numbers" in app.error[0].value
+
+
+def test_threshold_page_suggests_and_hands_the_threshold_to_the_search_page():
+    app = page("7_Thresholds.py", thr_target=0.5)
+    app.button(key="thr_run").click().run()
+    assert not app.exception, app.exception
+    assert len(app.get("plotly_chart")) == 2
+    labels = {m.label: m.value for m in app.metric}
+    assert "Suggested threshold" in labels
+    app.button(key="adopt_threshold").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["use_threshold"] is True
+    assert app.session_state["threshold_raw"] == pytest.approx(float(labels["Suggested threshold"]), rel=1e-3)
+    assert "cuts off results under" in app.success[0].value
+
+
+def test_compare_page_tests_each_configuration_against_the_first():
+    app = page("8_Compare.py", cmp_first_stages=["dense", "bm25"])
+    app.button(key="cmp_run").click().run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert len(table) == 4  # 2 first stages x (no reranker, the default reranker)
+    assert table["vs baseline"].iloc[0] == "baseline"
+    assert table["vs baseline"].iloc[1:].str.contains("p =|not computed").all()
+    assert len(app.get("plotly_chart")) == 1

@@ -1,0 +1,69 @@
+"""Exports: TREC runs, metric tables and the self-contained HTML report, on a hand-made evaluation."""
+
+import json
+import re
+
+import pytest
+
+from explorer.errors import ConfigError
+from explorer.evaluation import EvalConfig, Evaluation, QueryOutcome
+from explorer.exports import metrics_table, summary_json, trec_run
+from explorer.reports import evaluation_report
+
+HOSTILE = "<script>alert('query')</script> & friends"
+
+
+@pytest.fixture
+def evaluation():
+    outcomes = (
+        QueryOutcome("q1", ("a", "b", "c"), (0.9, 0.8, 0.7), ("c", "a", "b"), (4.0, 2.0, -1.0), None, 5.0, 0.5, 30.0),
+        QueryOutcome("q2", ("d", "e", "f"), (0.6, 0.5, 0.4), ("d", "f", "e"), (3.0, 1.0, 0.5), None, 7.0, 0.7, 50.0),
+        QueryOutcome("q3", ("g", "h", "i"), (0.6, 0.5, 0.4), ("h", "g", "i"), (3.0, 1.0, 0.5), None, 6.0, 0.6, 40.0),
+    )
+    qrels = {"q1": {"c": 2, "a": 1}, "q2": {"f": 1}, "q3": {"g": 2}}
+    return Evaluation("dense → test", EvalConfig("test", depth=3), "bi", "rr", outcomes, qrels,
+                      {"q1": HOSTILE, "q2": "two", "q3": "three"})
+
+
+def test_trec_run_lines(evaluation):
+    lines = trec_run(evaluation, "reranked", tag="my run").splitlines()
+    assert lines[0] == "q1 Q0 c 1 4.000000 my_run"
+    assert len(lines) == 9
+    first = trec_run(evaluation, "first_stage").splitlines()
+    assert first[3] == "q2 Q0 d 1 0.600000 dense-first_stage"
+
+
+def test_trec_run_of_a_blended_order_keeps_the_order(evaluation):
+    from dataclasses import replace
+
+    blended = replace(evaluation, config=EvalConfig("test", depth=3, blend=0.5))
+    scores = [float(line.split()[4]) for line in trec_run(blended, "reranked").splitlines()[:3]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_metrics_table_and_summary(evaluation):
+    table = metrics_table([evaluation], ["ndcg@10", "mrr@10"])
+    assert list(table["stage"]) == ["first stage", "reranked"]
+    assert table.loc[1, "mrr@10"] == pytest.approx((1 + 1 / 2 + 1 / 2) / 3, abs=1e-4)
+    summary = summary_json(evaluation)
+    assert summary["n_queries"] == 3
+    assert set(summary["first_stage"]) == {"ndcg@10", "mrr@10", "recall@100"}
+    assert summary["latency_ms"] == {"query_encoding": 6.0, "first_stage": 0.6, "rerank": 40.0}
+    json.dumps(summary)  # plain JSON types only
+
+
+def test_the_html_report_is_self_contained_and_escaped(evaluation):
+    report = evaluation_report(evaluation, ["ndcg@10", "mrr@10"])
+    assert HOSTILE not in report and "&lt;script&gt;alert(" in report
+    assert not re.search(r"<script[^>]+src=", report)  # plotly.js is inline, nothing is fetched
+    assert report.count("Plotly.newPlot") >= 3
+    assert "paired t-test" in report
+
+
+def test_a_stage_that_did_not_run_cannot_be_exported(evaluation):
+    from dataclasses import replace
+
+    bare = replace(evaluation, outcomes=tuple(replace(o, reranked=None, reranker_scores=None)
+                                              for o in evaluation.outcomes))
+    with pytest.raises(ConfigError, match="without a reranker"):
+        trec_run(bare, "reranked")

@@ -1,0 +1,247 @@
+"""The fast engine: faithful to plain fp32 inference, in input order, cached, truncation counted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from explorer.device import DeviceChoice
+from explorer.errors import ConfigError
+from explorer.inference_engine import EngineConfig, InferenceEngine, configure_engine, engine_for
+from explorer.length_batching import padded_tokens, plan_batches
+from explorer.models import LoadedModel, ModelInfo, build_packaged_reranker
+from explorer.openvino_backend import unavailable_reason
+from explorer.reranking import score_pairs
+from explorer.score_cache import ScoreCache, pair_key
+
+CPU32 = DeviceChoice("cpu", "fp32", "tests")
+BF16 = DeviceChoice("cpu", "bf16", "tests")
+QUERIES = ("rotate the database password", "vpn drops every few minutes", "how long are application logs kept")
+
+
+@pytest.fixture(scope="module")
+def cases(sample):
+    """Three real queries, each with 24 real passages of the sample data (its own label-3 passage among them)."""
+    texts = [doc.full_text for doc in sample.documents]
+    rng = np.random.default_rng(7)
+    return [(query, [texts[i] for i in rng.choice(len(texts), 24, replace=False)]) for query in QUERIES]
+
+
+def fp32_predict(model, query: str, texts: list[str]) -> np.ndarray:
+    return np.asarray(model.predict([(query, t) for t in texts], batch_size=32, activation_fn=torch.nn.Identity(),
+                                    show_progress_bar=False), dtype=np.float32)
+
+
+def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None) -> LoadedModel:
+    """A model object of its own, so its engine settings touch no other test."""
+    model = build_packaged_reranker(CPU32)
+    configure_engine(model, EngineConfig(backend=backend, compiled_dir=compiled_dir))  # type: ignore[arg-type]
+    info = ModelInfo("packaged", "packaged", "packaged", "", trained_for_relevance=False, fingerprint="")
+    return LoadedModel(model, info, device)
+
+
+# ---- length batching -------------------------------------------------------------------------------------------
+
+def test_batches_take_longest_first_and_keep_every_row_once():
+    batches = plan_batches([3, 10, 5, 10, 1], max_batch=2, token_budget=100)
+    assert [list(b) for b in batches] == [[1, 3], [2, 0], [4]]  # ties keep input order
+
+
+def test_token_budget_shrinks_batches_of_long_inputs():
+    # 10-token rows: 15 // 10 = 1 row per batch; 5-token rows: 15 // 5 = 3, capped by max_batch 2
+    batches = plan_batches([3, 10, 5, 10, 1], max_batch=2, token_budget=15)
+    assert [list(b) for b in batches] == [[1], [3], [2, 0], [4]]
+    assert padded_tokens([3, 10, 5, 10, 1], batches) == 10 + 10 + 2 * 5 + 1
+
+
+def test_a_row_longer_than_the_budget_still_gets_a_batch():
+    assert [list(b) for b in plan_batches([50, 2], max_batch=8, token_budget=10)] == [[0], [1]]
+
+
+def test_sorting_by_length_pads_less_than_input_order():
+    lengths = [200, 20, 180, 30, 190, 25, 210, 15]
+    sorted_cost = padded_tokens(lengths, plan_batches(lengths, max_batch=2, token_budget=10_000))
+    in_order = padded_tokens(lengths, [np.array([i, i + 1]) for i in range(0, 8, 2)])
+    assert sorted_cost < in_order
+
+
+@pytest.mark.parametrize(("max_batch", "budget"), [(0, 10), (1, 0)])
+def test_batching_rejects_empty_batches(max_batch, budget):
+    with pytest.raises(ConfigError, match="at least 1"):
+        plan_batches([1, 2], max_batch=max_batch, token_budget=budget)
+
+
+def test_engine_returns_scores_in_input_order(reranker, cases):
+    query, texts = cases[0]
+    forward = score_pairs(reranker, query, texts, cache=None).raw
+    backward = score_pairs(reranker, query, texts[::-1], cache=None).raw
+    np.testing.assert_allclose(backward[::-1], forward, atol=1e-4)
+    alone = score_pairs(reranker, query, texts[5:6], cache=None).raw  # no padding at all
+    np.testing.assert_allclose(alone, forward[5:6], atol=1e-4)
+
+
+# ---- agreement with plain fp32 predict ---------------------------------------------------------------------
+
+def test_fp32_engine_matches_plain_predict(reranker, cases):
+    for query, texts in cases:
+        fast = score_pairs(reranker, query, texts, cache=None).raw
+        np.testing.assert_allclose(fast, fp32_predict(reranker.model, query, texts), atol=1e-3)
+
+
+def _assert_faithful(loaded: LoadedModel, reference_model, cases) -> None:
+    for query, texts in cases:
+        reference = fp32_predict(reference_model, query, texts)
+        fast = score_pairs(loaded, query, texts, cache=None).raw
+        assert spearmanr(reference, fast)[0] >= 0.99
+        best, second = np.sort(reference)[::-1][:2]
+        if best - second > 0.05:  # a clear winner must stay the winner (near-ties may swap in bf16)
+            assert int(np.argmax(fast)) == int(np.argmax(reference))
+
+
+def test_bf16_torch_engine_agrees_with_fp32(cases):
+    loaded = fresh_reranker(BF16, backend="torch")
+    _assert_faithful(loaded, loaded.model, cases)
+    assert engine_for(loaded.model, BF16).info().label == "torch · bf16"
+    # the shared model itself was not cast: the bf16 weights are the engine's private copy
+    assert next(loaded.model.parameters()).dtype == torch.float32
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
+    loaded = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path)
+    _assert_faithful(loaded, loaded.model, cases)
+    assert engine_for(loaded.model, BF16).info().backend == "openvino"
+    assert list(tmp_path.glob("*.xml")) and list(tmp_path.glob("*.bin"))  # kept for the next process
+    # a second model with the same weights reads the converted graph back and scores the same
+    again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path)
+    query, texts = cases[0]
+    np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
+                               score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
+
+
+def test_fp16_on_cuda_runs_the_model_as_loaded_simulated():
+    """No GPU here: the engine's choice for CUDA is checked without running a batch."""
+    model = build_packaged_reranker(CPU32)
+    info = InferenceEngine(model, DeviceChoice("cuda", "fp16", "simulated")).info()
+    assert (info.backend, info.precision) == ("torch", "fp16")
+    with pytest.raises(ConfigError, match="runs on the CPU"):
+        InferenceEngine(model, DeviceChoice("cuda", "fp16", "simulated"), EngineConfig(backend="openvino")).info()
+
+
+def test_unknown_backend_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="auto, torch, openvino"):
+        EngineConfig(backend="tensorrt")  # type: ignore[arg-type]
+
+
+# ---- truncation -------------------------------------------------------------------------------------------------
+
+def test_pairs_cut_at_the_token_limit_are_counted(reranker, cases):
+    query, texts = cases[0]
+    long_text = " ".join([texts[0]] * 40)
+    scores = score_pairs(reranker, query, [texts[1], long_text], cache=None)
+    assert scores.max_length == reranker.model.max_seq_length
+    assert scores.truncated == 1
+
+
+# ---- score cache ---------------------------------------------------------------------------------------------
+
+class CountingPreprocess:
+    """A thin wrapper around the real model's own tokenisation: it counts the inputs the model is asked to read."""
+
+    def __init__(self, model) -> None:
+        self.real = model.preprocess
+        self.inputs = 0
+
+    def __call__(self, inputs, *args, **kwargs):
+        self.inputs += len(inputs)
+        return self.real(inputs, *args, **kwargs)
+
+
+def test_cache_answers_repeats_without_the_model(cases):
+    loaded = fresh_reranker(CPU32)
+    counter = CountingPreprocess(loaded.model)
+    loaded.model.preprocess = counter
+    engine_for(loaded.model, CPU32).info()  # prepares the engine (reads a two-input example)
+    cache = ScoreCache()
+    query, texts = cases[0]
+    counter.inputs = 0
+    first = score_pairs(loaded, query, texts, cache=cache)
+    assert counter.inputs == len(texts) and first.from_cache == 0
+    again = score_pairs(loaded, query, texts, cache=cache)
+    assert counter.inputs == len(texts)  # the model read nothing more
+    assert again.from_cache == len(texts)
+    np.testing.assert_array_equal(again.raw, first.raw)
+    shallower = score_pairs(loaded, query, texts[:10], cache=cache)  # a smaller depth: all known
+    assert counter.inputs == len(texts)
+    np.testing.assert_array_equal(shallower.raw, first.raw[:10])
+    deeper = score_pairs(loaded, query, texts + ["a passage never scored before"], cache=cache)
+    assert counter.inputs == len(texts) + 1  # only the new pair was read
+    np.testing.assert_array_equal(deeper.raw[:-1], first.raw)
+
+
+def test_cache_keeps_models_and_queries_apart(cases):
+    query, texts = cases[0]
+    cache = ScoreCache()
+    one, other = fresh_reranker(CPU32), fresh_reranker(CPU32)  # no fingerprints: told apart by their engines
+    score_pairs(one, query, texts[:3], cache=cache)
+    assert score_pairs(other, query, texts[:3], cache=cache).from_cache == 0
+    assert score_pairs(one, query + "?", texts[:3], cache=cache).from_cache == 0
+    assert score_pairs(one, query, texts[:3], cache=cache).from_cache == 3
+
+
+def test_cache_forgets_the_least_recently_used():
+    cache = ScoreCache(capacity=2)
+    cache.put_many("m", "q", ["a", "b"], [(1.0, False), (2.0, True)])
+    assert cache.get_many("m", "q", ["a"]) == [(1.0, False)]  # "a" is now the most recent
+    cache.put_many("m", "q", ["c"], [(3.0, False)])
+    assert cache.get_many("m", "q", ["a", "b", "c"]) == [(1.0, False), None, (3.0, False)]
+    assert cache.stats().size == 2
+
+
+def test_cache_keys_do_not_collide_on_concatenation():
+    assert pair_key("m", "ab", "c") != pair_key("m", "a", "bc")
+    with pytest.raises(ConfigError, match="at least one"):
+        ScoreCache(capacity=0)
+
+
+# ---- embedding -------------------------------------------------------------------------------------------------
+
+def test_engine_embeddings_match_plain_encode(bi_encoder, sample):
+    from explorer.embedding import encode_query, encode_texts
+
+    texts = [doc.full_text for doc in sample.documents[:40]]
+    reference = bi_encoder.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+    fast = encode_texts(bi_encoder, texts)
+    assert np.min(np.sum(reference * fast, axis=1)) > 0.9999
+    single = encode_query(bi_encoder, texts[3])
+    assert float(single[0] @ reference[3]) > 0.9999
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_bf16_openvino_embeddings_are_faithful(bi_encoder, sample, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from explorer.embedding import encode_query, encode_texts
+    from explorer.models import packaged_encoder_path
+
+    model = SentenceTransformer(str(packaged_encoder_path()), device="cpu", local_files_only=True)
+    configure_engine(model, EngineConfig(backend="openvino", compiled_dir=tmp_path))
+    loaded = LoadedModel(model, bi_encoder.info, BF16)
+    texts = [doc.full_text for doc in sample.documents[:40]]
+    reference = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                             show_progress_bar=False)
+    fast = encode_texts(loaded, texts)
+    assert np.min(np.sum(reference * fast, axis=1)) >= 0.999
+    assert float(encode_query(loaded, texts[3])[0] @ reference[3]) >= 0.999  # a batch of one, unpadded
+
+
+def test_an_uncached_pipeline_shares_everything_but_the_score_cache(sample_pipeline):
+    timing = sample_pipeline.uncached()
+    assert timing.score_cache is None and sample_pipeline.score_cache is not None
+    assert timing.index is sample_pipeline.index and timing.reranker is sample_pipeline.reranker
+    assert sample_pipeline.with_reranker(None).score_cache is sample_pipeline.score_cache
