@@ -206,12 +206,7 @@ def _evaluate(args: argparse.Namespace, pipeline, settings: Settings) -> int:
     table = metrics_table([result], metrics, args.relevant_grade)
     print(table.to_string(index=False))
     if args.json:
-        text = json.dumps(summary, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
-            _say(f"summary written to {args.json}")
+        _write_json(summary, args.json, "summary")
     if args.csv:
         table.to_csv(args.csv, index=False)
         _say(f"metrics written to {args.csv}")
@@ -227,6 +222,18 @@ def _evaluate(args: argparse.Namespace, pipeline, settings: Settings) -> int:
                                      encoding="utf-8")
         _say(f"HTML report written to {args.report}")
     return 0
+
+
+def _write_json(data: object, target: str, what: str) -> None:
+    """``data`` as JSON to the file ``target``, or to stdout when it is "-"."""
+    from pathlib import Path
+
+    text = json.dumps(data, indent=1)
+    if target == "-":
+        print(text)
+        return
+    Path(target).write_text(text + "\n", encoding="utf-8")
+    _say(f"{what} written to {target}")
 
 
 def _weight(text: str) -> float:
@@ -318,12 +325,7 @@ def _bench(args: argparse.Namespace) -> int:
           f"HNSW recall@{index['k']} {index['recall']:.3f}")
     print("goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in report["goals"].items()))
     if args.json:
-        text = json.dumps(report, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
-            _say(f"results written to {args.json}")
+        _write_json(report, args.json, "results")
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from explorer.errors import ConfigError
 from explorer.fusion import blend_scores
 from explorer.metrics import DEFAULT_METRICS, RankedLists, mean_metrics, per_query_metrics
-from explorer.pipeline import FIRST_STAGES, MAX_DEPTH, FirstStage, RetrievalPipeline
+from explorer.pipeline import MAX_DEPTH, FirstStage, RetrievalPipeline, check_first_stage
 from explorer.reranking import order_by_score
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ class EvalConfig:
     rerank: bool = True
 
     def __post_init__(self) -> None:
-        if self.first_stage not in FIRST_STAGES:
-            raise ConfigError(f"Unknown first stage {self.first_stage!r}; choose one of: {', '.join(FIRST_STAGES)}.")
+        check_first_stage(self.first_stage)
         if not 1 <= self.depth <= MAX_DEPTH:
             raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {self.depth}.")
         if not 0.0 <= self.blend <= 1.0:
@@ -147,8 +146,6 @@ def evaluate(pipeline: RetrievalPipeline, config: EvalConfig, cache_folder: Path
         raise ConfigError(f"The split {config.split!r} has labels but none of their query ids is in the queries file.")
     cache_file = cache_folder / f"{evaluation_key(pipeline, config)}.jsonl" if cache_folder else None
     done = _read_cached(cache_file)
-    if config.first_stage != "dense":
-        pipeline.bm25()  # built once here, and shared by the copy below
     # without the shared score cache, so the recorded reranking time is what scoring these pairs costs
     timed = pipeline.uncached()
     outcomes: list[QueryOutcome] = []

@@ -29,6 +29,11 @@ FIRST_STAGES: tuple[FirstStage, ...] = ("dense", "bm25", "hybrid")
 HYBRID_POOL = 100
 
 
+def check_first_stage(kind: str) -> None:
+    if kind not in FIRST_STAGES:
+        raise ConfigError(f"Unknown first stage {kind!r}; choose one of: {', '.join(FIRST_STAGES)}.")
+
+
 @dataclass(frozen=True)
 class RerankedHit:
     rank: int
@@ -54,10 +59,6 @@ class StageTimings:
     vector_search_ms: float  # the first-stage search: dense, BM25 or both (the name is kept for old callers)
     reranking_ms: float
     total_ms: float
-
-    @property
-    def first_stage_ms(self) -> float:
-        return self.vector_search_ms
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -167,17 +168,16 @@ class RetrievalPipeline:
             wanted = min(wanted * 2, len(self.index))
 
     def first_stage(self, query: str, query_vector: np.ndarray | None, depth: int, kind: FirstStage) -> list[Hit]:
+        check_first_stage(kind)
         if kind == "dense":
             if query_vector is None:
                 raise ConfigError("The dense first stage needs the encoded query; call search() instead.")
             return self._documents(lambda k: self.index.search(query_vector, k), depth)
         if kind == "bm25":
             return self._documents(lambda k: self.bm25().search(query, k), depth)
-        if kind == "hybrid":
-            pool = max(depth, HYBRID_POOL)
-            return reciprocal_rank_fusion([self.first_stage(query, query_vector, pool, "dense"),
-                                           self.first_stage(query, None, pool, "bm25")], depth)
-        raise ConfigError(f"Unknown first stage {kind!r}; choose one of: {', '.join(FIRST_STAGES)}.")
+        pool = max(depth, HYBRID_POOL)  # hybrid
+        return reciprocal_rank_fusion([self.first_stage(query, query_vector, pool, "dense"),
+                                       self.first_stage(query, None, pool, "bm25")], depth)
 
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""
@@ -195,8 +195,7 @@ class RetrievalPipeline:
             raise ConfigError("The query is empty. Type a question or pick a labelled query.")
         if not 1 <= depth <= MAX_DEPTH:
             raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {depth}.")
-        if first_stage not in FIRST_STAGES:
-            raise ConfigError(f"Unknown first stage {first_stage!r}; choose one of: {', '.join(FIRST_STAGES)}.")
+        check_first_stage(first_stage)
         if first_stage != "dense":
             self.bm25()  # built once, before the clock starts: index building is not query latency
         started = clock()

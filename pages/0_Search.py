@@ -11,6 +11,7 @@ from explorer.results_view import result_tables
 from ui import cache
 from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models
+from ui.page_start import NO_DATASET
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
 from ui.status import model_status, truncation_notes
 
@@ -19,7 +20,7 @@ st.title("Relevance explorer")
 st.caption("A bi-encoder pulls candidates; a cross-encoder reads each (query, candidate) pair and reorders them.")
 
 if not choices.dataset_path:
-    st.info("Enter the folder of a BEIR-layout data set in the sidebar (corpus.jsonl, queries.jsonl, qrels/).")
+    st.info(NO_DATASET)
     st.stop()
 
 progress_slot = st.empty()
