@@ -13,6 +13,7 @@ pair of tokens in every head, which for a 512-token pair would hang the browser.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 import re
@@ -74,8 +75,10 @@ def script_library() -> str:
     return "\n".join(parts)
 
 
-def offline_html(bertviz_html: str) -> str:
-    """bertviz's returned HTML with its CDN loader replaced by inlined libraries; nothing left to fetch."""
+def offline_html(bertviz_html: str, view: str = "") -> str:
+    """bertviz's returned HTML with its CDN loader replaced by inlined libraries; nothing left to fetch.
+
+    ``view`` ("head", "model") names the view on the page's body, for whoever needs to tell them apart."""
     without_loader, removed = _REQUIRE_TAG.subn("", bertviz_html)
     without_config, configured = _REQUIRE_CONFIG.subn("", without_loader)
     if removed != 1 or configured != 1:
@@ -93,7 +96,8 @@ def offline_html(bertviz_html: str) -> str:
     if re.search(r"<(script|link|img|iframe)[^>]+(src|href)\s*=", visual, re.IGNORECASE):
         raise AttentionUnavailableError("The bertviz page still refers to an outside file; it would not work "
                                         "offline. Install the bertviz version pinned in requirements.txt.")
-    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">'
+    body = f'<body style="margin:0" data-bertviz-view="{html.escape(view)}">'
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"></head>{body}'
             f"{script_library()}{LOADER_STAND_IN}{visual}<script>{script}</script></body></html>")
 
 
@@ -123,7 +127,7 @@ def head_view_html(record: PairAttention) -> str:
 
     shown = head_view(attention=_layers(record), tokens=list(record.tokens), sentence_b_start=record.sentence_b_start,
                       html_action="return")
-    return offline_html(shown.data)
+    return offline_html(shown.data, "head")
 
 
 def model_view_html(record: PairAttention) -> str:
@@ -132,4 +136,4 @@ def model_view_html(record: PairAttention) -> str:
 
     shown = model_view(attention=_layers(record), tokens=list(record.tokens), sentence_b_start=record.sentence_b_start,
                        display_mode="light", html_action="return")
-    return offline_html(shown.data)
+    return offline_html(shown.data, "model")

@@ -54,13 +54,14 @@ class BenchConfig:
     sample: Path = SAMPLE_DATA
     cranfield: Path | None = CRANFIELD
     device: str = "auto"
-    compare_torch: bool = True  # also time the engine with PyTorch instead of OpenVINO
+    # also time the engine's other ways of running a reranker (bf16 OpenVINO, bf16 PyTorch), for comparison
+    compare_alternatives: bool = True
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchConfig":
         """Small sizes for CI: the same code paths in well under a minute of model time."""
         return replace(cls(rerank_queries=2, depth=16, repeats=1, embed_docs=48, corpus_size=300,
-                           end_to_end_queries=2, compare_torch=False), **overrides)
+                           end_to_end_queries=2, compare_alternatives=False), **overrides)
 
     def __post_init__(self) -> None:
         if min(self.rerank_queries, self.depth, self.repeats, self.embed_docs, self.corpus_size,
@@ -97,8 +98,8 @@ class RerankBench:
     spearman: float  # the lowest over the queries
     spearman_mean: float
     top10_overlap: float  # the lowest over the queries, as a share of 10
-    torch_engine: Timing | None = None  # the engine forced onto PyTorch, for comparison
-    torch_engine_label: str = ""
+    # the engine run other ways, same pairs: label -> {"median_ms", "p95_ms", "spearman", "top10_overlap"}
+    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -215,13 +216,16 @@ def bench_rerank(config: BenchConfig, settings: Settings, device: DeviceChoice, 
     fp32 = DeviceChoice("cpu", "fp32", "the naive baseline")
     model = build_packaged_reranker(fp32)
     info = ModelInfo("packaged", "packaged MiniLM-L6 cross-encoder", "packaged", "", fingerprint="bench-reranker")
-    configure_engine(model, EngineConfig(compiled_dir=settings.cache_dir / "compiled"))
+    compiled = settings.cache_dir / "compiled"
+    # The engine as the app runs rerankers here, then the same weights run the engine's other ways.
+    configure_engine(model, EngineConfig(compiled_dir=compiled, int8=settings.rerank_int8))
     engine = LoadedModel(model, info, device)
-    torch_engine = None
-    if config.compare_torch and device.device == "cpu":
-        twin = copy.deepcopy(model)
-        configure_engine(twin, EngineConfig(backend="torch"))
-        torch_engine = LoadedModel(twin, info, device)
+    others: list[LoadedModel] = []
+    if config.compare_alternatives and device.device == "cpu":
+        for other in (EngineConfig(compiled_dir=compiled), EngineConfig(backend="torch")):
+            twin = copy.deepcopy(model)
+            configure_engine(twin, other)
+            others.append(LoadedModel(twin, info, device))
     tokens = [len(ids) for case in cases
               for ids in model.tokenizer([case.query] * len(case.texts), list(case.texts), truncation=True,
                                          max_length=model.max_seq_length)["input_ids"]]
@@ -237,33 +241,40 @@ def bench_rerank(config: BenchConfig, settings: Settings, device: DeviceChoice, 
     label = engine_for(model, device).info()
     say(f"rerank engine: {label.label} ({label.note}); ready in {prepare_s:.1f} s")
     baseline(RerankCase("", cases[0].query, cases[0].texts[:4]))
-    if torch_engine is not None:
-        score_pairs(torch_engine, cases[0].query, cases[0].texts[:4], cache=None)
-    base_s, engine_s, torch_s = [], [], []
-    agreement: list[tuple[float, float]] = []
+    labels = []
+    for other in others:
+        score_pairs(other, cases[0].query, cases[0].texts[:4], cache=None)
+        labels.append(engine_for(other.model, device).info().label)
+    runs: list[list[float]] = [[] for _ in range(2 + len(others))]  # baseline, engine, then each alternative
+    agreement: list[list[tuple[float, float]]] = [[] for _ in range(1 + len(others))]
     truncated = 0
     for repeat in range(config.repeats):
         for number, case in enumerate(cases, start=1):
             reference, seconds = _timed(lambda: baseline(case))
-            base_s.append(seconds)
-            fast, seconds = _timed(lambda: score_pairs(engine, case.query, case.texts, cache=None))
-            engine_s.append(seconds)
-            if torch_engine is not None:
-                torch_s.append(_timed(lambda: score_pairs(torch_engine, case.query, case.texts, cache=None))[1])
-            if repeat == 0:
-                agreement.append((float(spearmanr(reference, fast.raw)[0]), _top_overlap(reference, fast.raw, 10)))
-                truncated += fast.truncated
-            say(f"rerank {repeat * len(cases) + number}/{config.repeats * len(cases)}: baseline {base_s[-1] * 1000:.0f} ms, "
-                f"engine {engine_s[-1] * 1000:.0f} ms" + (f", torch {torch_s[-1] * 1000:.0f} ms" if torch_s else ""))
-    base_t, engine_t = Timing.of(base_s), Timing.of(engine_s)
+            runs[0].append(seconds)
+            for position, scorer in enumerate([engine, *others]):
+                fast, seconds = _timed(lambda: score_pairs(scorer, case.query, case.texts, cache=None))
+                runs[position + 1].append(seconds)
+                if repeat == 0:
+                    agreement[position].append((float(spearmanr(reference, fast.raw)[0]),
+                                                _top_overlap(reference, fast.raw, 10)))
+                    truncated += fast.truncated if position == 0 else 0
+            say(f"rerank {repeat * len(cases) + number}/{config.repeats * len(cases)}: baseline {runs[0][-1] * 1000:.0f} ms, "
+                f"engine {runs[1][-1] * 1000:.0f} ms"
+                + "".join(f", {name} {times[-1] * 1000:.0f} ms" for name, times in zip(labels, runs[2:])))
+    base_t, engine_t = Timing.of(runs[0]), Timing.of(runs[1])
+    alternatives = {}
+    for name, times, agreed in zip(labels, runs[2:], agreement[1:]):
+        timing = Timing.of(times)
+        alternatives[name] = {"median_ms": timing.median_ms, "p95_ms": timing.p95_ms,
+                              "speedup": base_t.median_ms / timing.median_ms,
+                              "spearman": min(s for s, _ in agreed), "top10_overlap": min(o for _, o in agreed)}
     return RerankBench(
         pairs_per_query=config.depth, queries=len(cases), mean_tokens=float(np.mean(tokens)), truncated=truncated,
         baseline=base_t, engine=engine_t, engine_label=label.label, engine_note=label.note,
         engine_prepare_s=prepare_s, speedup=base_t.median_ms / engine_t.median_ms,
-        spearman=min(s for s, _ in agreement), spearman_mean=float(np.mean([s for s, _ in agreement])),
-        top10_overlap=min(o for _, o in agreement),
-        torch_engine=Timing.of(torch_s) if torch_s else None,
-        torch_engine_label=engine_for(torch_engine.model, device).info().label if torch_engine is not None else "",
+        spearman=min(s for s, _ in agreement[0]), spearman_mean=float(np.mean([s for s, _ in agreement[0]])),
+        top10_overlap=min(o for _, o in agreement[0]), alternatives=alternatives,
     )
 
 

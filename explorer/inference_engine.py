@@ -3,7 +3,8 @@
 What makes it fast, in order of what it buys on a CPU with bf16 units (see ``python -m explorer bench``):
 
 - the transformer in bf16 through OpenVINO (AMX kernels, fused attention; ``explorer.openvino_backend``), or,
-  without OpenVINO, through a private bf16 copy of the transformer's weights in PyTorch;
+  without OpenVINO, through a private bf16 copy of the transformer's weights in PyTorch; for rerankers,
+  optionally (``EngineConfig.int8``, the app's choice on such CPUs) its matrix products in int8;
 - one tokenisation of all inputs, then batches of similar token length (``explorer.length_batching``), so
   little is spent on padding; a token budget makes batches of short inputs larger;
 - ``torch.inference_mode``.
@@ -54,6 +55,9 @@ class EngineConfig:
     max_batch: int = 32
     token_budget: int = 2048  # padded tokens per batch (rows x longest row)
     compiled_dir: Path | None = None
+    # Rerankers on the OpenVINO path: matrix products in int8 (calibrated once on the sample data, kept in
+    # compiled_dir), the rest in bf16. Faster again than bf16, a little less faithful (the benchmark says how much).
+    int8: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -168,6 +172,17 @@ class InferenceEngine:
         note = ""
         wants_openvino = config.backend == "openvino" or (
             config.backend == "auto" and on_cpu and device.precision == "bf16" and config.compiled_dir is not None)
+        if wants_openvino and first is not None and config.int8 and _is_cross_encoder(model):
+            from explorer.openvino_backend import OpenVinoTransformer
+
+            try:
+                converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example, _calibration(model))
+                return [converted, *rest], EngineInfo(
+                    "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
+                                        "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
+            except (BackendUnavailableError, RuntimeError, ValueError, TypeError) as exc:
+                logger.warning("int8 not used: %s", exc)
+                note = f"int8 not used: {str(exc)[:160]} "
         if wants_openvino and first is not None:
             from explorer.openvino_backend import OpenVinoTransformer
 
@@ -175,18 +190,18 @@ class InferenceEngine:
                 converted = OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
                 return [converted, *rest], EngineInfo(
                     "openvino", device.precision,
-                    f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32.")
+                    note + f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32.")
             except BackendUnavailableError as exc:
                 if config.backend == "openvino":
                     raise
                 logger.warning("OpenVINO backend not used: %s", exc)
-                note = f"OpenVINO not used: {exc} "
+                note += f"OpenVINO not used: {exc} "
             except (RuntimeError, ValueError, TypeError) as exc:  # a conversion OpenVINO cannot do
                 if config.backend == "openvino":
                     raise BackendUnavailableError(f"OpenVINO could not convert this model: {exc}. Use the backend "
                                                   "auto or torch.") from exc
                 logger.warning("OpenVINO could not convert the model, PyTorch runs it: %s", exc)
-                note = f"OpenVINO could not convert this model ({str(exc)[:120]}). "
+                note += f"OpenVINO could not convert this model ({str(exc)[:120]}). "
         if on_cpu and device.precision == "bf16":
             if first is not None and _is_text_transformer(first):
                 return [_Float32Output(_bf16_copy(first)), *rest], EngineInfo(
@@ -232,6 +247,20 @@ def _is_text_transformer(module: Any) -> bool:
     from explorer.openvino_backend import convertible_output
 
     return convertible_output(module) is not None
+
+
+def _is_cross_encoder(model: Any) -> bool:
+    from sentence_transformers import CrossEncoder
+
+    return isinstance(model, CrossEncoder)
+
+
+def _calibration(model: Any) -> list[dict[str, Any]]:
+    """The calibration pairs, tokenised by the model, in batches."""
+    from explorer.calibration import CALIBRATION_BATCH, calibration_pairs
+
+    pairs = calibration_pairs()
+    return [model.preprocess(pairs[start:start + CALIBRATION_BATCH]) for start in range(0, len(pairs), CALIBRATION_BATCH)]
 
 
 def _example_inputs(model: Any) -> list[Any]:

@@ -339,8 +339,9 @@ def _folder_fingerprint(folder: Path) -> str:
 
 
 def _with_engine(loaded: LoadedModel, settings: Settings) -> LoadedModel:
-    """Models loaded here keep their converted fast-inference graphs (OpenVINO IR) in the cache folder."""
-    configure_engine(loaded.model, EngineConfig(compiled_dir=settings.cache_dir / "compiled"))
+    """Models loaded here keep their converted fast-inference graphs (OpenVINO IR) in the cache folder;
+    rerankers run in int8 where the settings allow it (the engine falls back to bf16 where it cannot)."""
+    configure_engine(loaded.model, EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=settings.rerank_int8))
     return loaded
 
 

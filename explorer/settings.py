@@ -25,6 +25,8 @@ class Settings:
     max_upload_mb: int = 200
     # rerankers trained here (the default offline reranker among them); kept apart from the caches
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer" / "models")
+    # rerankers on a CPU with bf16 units run their matrix products in int8 (EXPLORER_RERANK_INT8=0: bf16 only)
+    rerank_int8: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -42,6 +44,7 @@ class Settings:
             hub_endpoint=env.get("HF_ENDPOINT", "https://huggingface.co"),
             max_upload_mb=_positive_int(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
             models_dir=Path(env["EXPLORER_MODELS_DIR"]).expanduser() if env.get("EXPLORER_MODELS_DIR") else cls().models_dir,
+            rerank_int8=env.get("EXPLORER_RERANK_INT8", "1").lower() not in {"0", "false", "no", "off"},
         )
 
 

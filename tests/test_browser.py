@@ -121,10 +121,16 @@ def block_the_network(page) -> list[str]:
 
 
 def drawn_lines(page, view: str) -> int:
-    page.get_by_text(view, exact=True).click()
-    frame = page.frame_locator('iframe[srcdoc*="d3js.org v5.7.0"]')
-    frame.locator("#vis svg line").first.wait_for(state="attached", timeout=120_000)
-    return frame.locator("#vis svg line").count()
+    """Lines drawn by the bertviz view named on the page ("head" or "model"), once it has finished drawing."""
+    page.get_by_text(f"bertviz {view} view", exact=True).click()
+    # The view's own iframe: while the page reruns, the previous view's iframe is still there for a moment.
+    lines = page.frame_locator(f'iframe[srcdoc*=\'data-bertviz-view="{view}"\']').locator("#vis svg line")
+    lines.first.wait_for(state="attached", timeout=120_000)
+    counts = [-1]
+    while len(counts) < 20 and not (counts[-1] > 0 and counts[-1] == counts[-2]):
+        page.wait_for_timeout(250)
+        counts.append(lines.count())
+    return counts[-1]
 
 
 def test_attention_page_draws_with_the_network_off(app_url, browser, tmp_path):
@@ -138,9 +144,9 @@ def test_attention_page_draws_with_the_network_off(app_url, browser, tmp_path):
     highlighted = page.frame_locator('iframe[srcdoc*="<mark"]')
     assert highlighted.locator("mark").count() == 10
 
-    head_lines = drawn_lines(page, "bertviz head view")
+    head_lines = drawn_lines(page, "head")
     page.screenshot(path=str(tmp_path / "head_view.png"), full_page=True)
-    model_lines = drawn_lines(page, "bertviz model view")
+    model_lines = drawn_lines(page, "model")
     page.screenshot(path=str(tmp_path / "model_view.png"), full_page=True)
     # a line per token pair per head: thousands in both views
     assert head_lines > 1000 and model_lines > 1000, (head_lines, model_lines)

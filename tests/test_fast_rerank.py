@@ -12,7 +12,8 @@ from explorer.errors import ConfigError
 from explorer.inference_engine import EngineConfig, InferenceEngine, configure_engine, engine_for
 from explorer.length_batching import padded_tokens, plan_batches
 from explorer.models import LoadedModel, ModelInfo, build_packaged_reranker
-from explorer.openvino_backend import unavailable_reason
+from explorer.calibration import CALIBRATION_PAIRS, calibration_pairs
+from explorer.openvino_backend import int8_unavailable_reason, unavailable_reason
 from explorer.reranking import score_pairs
 from explorer.score_cache import ScoreCache, pair_key
 
@@ -34,10 +35,10 @@ def fp32_predict(model, query: str, texts: list[str]) -> np.ndarray:
                                     show_progress_bar=False), dtype=np.float32)
 
 
-def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None) -> LoadedModel:
+def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None, int8: bool = False) -> LoadedModel:
     """A model object of its own, so its engine settings touch no other test."""
     model = build_packaged_reranker(CPU32)
-    configure_engine(model, EngineConfig(backend=backend, compiled_dir=compiled_dir))  # type: ignore[arg-type]
+    configure_engine(model, EngineConfig(backend=backend, compiled_dir=compiled_dir, int8=int8))  # type: ignore[arg-type]
     info = ModelInfo("packaged", "packaged", "packaged", "", trained_for_relevance=False, fingerprint="")
     return LoadedModel(model, info, device)
 
@@ -120,6 +121,51 @@ def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
     query, texts = cases[0]
     np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
                                score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None or int8_unavailable_reason() is not None,
+                    reason=str(unavailable_reason() or int8_unavailable_reason()))
+def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path):
+    loaded = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
+    info = engine_for(loaded.model, BF16).info()
+    assert info.label == "openvino · int8", info.note
+    for query, texts in cases:
+        reference = fp32_predict(loaded.model, query, texts)
+        fast = score_pairs(loaded, query, texts, cache=None).raw
+        assert spearmanr(reference, fast)[0] >= 0.98
+        assert len(set(np.argsort(-reference)[:5]) & set(np.argsort(-fast)[:5])) >= 4
+    # the quantised graph is kept: a second model with the same weights reads it back and scores the same
+    kept = sorted(path.name for path in tmp_path.glob("*.xml"))
+    again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
+    query, texts = cases[0]
+    np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
+                               score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
+    assert sorted(path.name for path in tmp_path.glob("*.xml")) == kept
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monkeypatch):
+    import explorer.openvino_backend as backend
+
+    monkeypatch.setattr(backend, "int8_unavailable_reason", lambda: "NNCF is not installed (simulated).")
+    loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True)
+    info = engine_for(loaded.model, BF16).info()
+    assert info.label == "openvino · bf16"
+    assert "int8 not used: NNCF is not installed (simulated)." in info.note
+    _assert_faithful(loaded, loaded.model, cases[:1])
+
+
+def test_int8_calibration_pairs_come_from_the_train_queries_only(sample):
+    pairs = calibration_pairs()
+    assert len(pairs) == CALIBRATION_PAIRS
+    assert pairs == calibration_pairs()  # the same on every machine: a kept int8 graph stays valid
+    test_queries = {query.text for query in sample.labelled_queries("test")}
+    train_queries = {query.text for query in sample.labelled_queries("train")}
+    assert {query for query, _ in pairs} <= train_queries - test_queries
+    corpus = {doc.full_text for doc in sample.documents}
+    assert {text for _, text in pairs} <= corpus
 
 
 def test_fp16_on_cuda_runs_the_model_as_loaded_simulated():
