@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="train the default offline reranker on the sample data (a few minutes)")
     build.add_argument("--if-needed", action="store_true",
                        help="only when it is missing and the hub (with pretrained cross-encoders) is out of reach")
-    build.add_argument("--steps", type=int, default=200)
+    build.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     build.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
 
     trainer = commands.add_parser("train", help="fine-tune a reranker and report held-out nDCG@10 before and after")
@@ -267,7 +267,8 @@ def _build_default(args: argparse.Namespace) -> int:
         _say("default reranker: the hub is reachable, so the pretrained cross-encoder will be used; nothing to build")
         return 0
     _say("default reranker: no pretrained cross-encoder can be had here, so one is trained now (a few minutes)")
-    build_default_reranker(settings, device, say=_say, train_settings=replace(DEFAULT_SETTINGS, steps=args.steps))
+    build_default_reranker(settings, device, say=_say,
+                           train_settings=replace(DEFAULT_SETTINGS, steps=args.steps or DEFAULT_SETTINGS.steps))
     _prepare_engine(settings, device)
     return 0
 

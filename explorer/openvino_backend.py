@@ -29,7 +29,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -155,22 +155,17 @@ def _cached_or_quantized(core: Any, graph: Any, key: str, calibration: list[list
 
     The scales come from ``calibration`` (typical inputs, see ``explorer.calibration``); the key names the
     weights and the precision, not the calibration batches, which are fixed for a given project version."""
-    xml = compiled_dir / f"{key}.xml" if compiled_dir is not None else None
-    if xml is not None and xml.is_file() and xml.with_suffix(".bin").is_file():
-        try:
-            return core.read_model(str(xml))
-        except RuntimeError as exc:
-            logger.warning("The quantised model %s could not be read (%s); quantising again.", xml, exc)
-    import nncf
 
-    logger.info("quantising to int8 on %d calibration batches", len(calibration))
-    # MIXED: symmetric weights, asymmetric activations (the GELU outputs are not centred); TRANSFORMER
-    # keeps the softmax and normalisation in bf16 and smooths activation outliers before quantising.
-    quantised = nncf.quantize(graph, nncf.Dataset(calibration), preset=nncf.QuantizationPreset.MIXED,
-                              model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
-    if xml is not None:
-        _save(quantised, xml)
-    return quantised
+    def quantise() -> Any:
+        import nncf
+
+        logger.info("quantising to int8 on %d calibration batches", len(calibration))
+        # MIXED: symmetric weights, asymmetric activations (the GELU outputs are not centred); TRANSFORMER
+        # keeps the softmax and normalisation in bf16 and smooths activation outliers before quantising.
+        return nncf.quantize(graph, nncf.Dataset(calibration), preset=nncf.QuantizationPreset.MIXED,
+                             model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
+
+    return _kept(core, compiled_dir, key, quantise, "quantising")
 
 
 def _hf_model(transformer: Any) -> Any:
@@ -197,14 +192,19 @@ def _graph_key(backbone: Any, output: str, inputs: tuple[str, ...], precision: s
 
 def _cached_or_converted(core: Any, backbone: Any, output: str, inputs: tuple[str, ...], example: dict[str, Any],
                          precision: str, compiled_dir: Path | None) -> Any:
-    key = _graph_key(backbone, output, inputs, precision)
+    return _kept(core, compiled_dir, _graph_key(backbone, output, inputs, precision),
+                 lambda: _convert(backbone, output, inputs, example), "converting")
+
+
+def _kept(core: Any, compiled_dir: Path | None, key: str, make: Callable[[], Any], doing: str) -> Any:
+    """The graph kept under ``key`` in ``compiled_dir``, else ``make()``'s, kept there for the next process."""
     xml = compiled_dir / f"{key}.xml" if compiled_dir is not None else None
     if xml is not None and xml.is_file() and xml.with_suffix(".bin").is_file():
         try:
             return core.read_model(str(xml))
         except RuntimeError as exc:
-            logger.warning("The converted model %s could not be read (%s); converting again.", xml, exc)
-    graph = _convert(backbone, output, inputs, example)
+            logger.warning("The kept graph %s could not be read (%s); %s again.", xml, exc, doing)
+    graph = make()
     if xml is not None:
         _save(graph, xml)
     return graph

@@ -104,7 +104,7 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
         "stopped_early": outcome.stopped_early, "learning_rate": request.settings.learning_rate,
         "held_out": f"{data.name} split {request.held_out}, depth {request.depth}",
         "held_out_ndcg@10_before": before, "held_out_ndcg@10": after,
-        # chosen on the held-out split itself: a hint, not a tuned figure (the default reranker uses a validation slice)
+        # chosen on the held-out split itself: a hint, not a tuned figure (the default reranker fixes 0.5 in advance)
         "recommended_blend": best_blend(after),
         "first_loss": outcome.losses[0] if outcome.losses else None,
         "last_loss": outcome.losses[-1] if outcome.losses else None,
