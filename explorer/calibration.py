@@ -18,7 +18,8 @@ CALIBRATION_BATCH = 16
 _SPLIT = "train"
 
 
-def calibration_pairs(folder: Path = SAMPLE_DATA, count: int = CALIBRATION_PAIRS, seed: int = 0) -> list[tuple[str, str]]:
+def calibration_pairs(folder: Path = SAMPLE_DATA, count: int = CALIBRATION_PAIRS,
+                      seed: int = 0) -> list[tuple[str, str]]:
     """(query, document) pairs as a reranker meets them: judged documents and unrelated ones, mixed."""
     data = load_beir(folder)
     rng = random.Random(seed)

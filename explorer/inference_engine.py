@@ -176,7 +176,8 @@ class InferenceEngine:
             from explorer.openvino_backend import OpenVinoTransformer
 
             try:
-                converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example, _calibration(model))
+                converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example,
+                                                lambda: _calibration(model))
                 return [converted, *rest], EngineInfo(
                     "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
                                         "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
@@ -260,14 +261,13 @@ def _calibration(model: Any) -> list[dict[str, Any]]:
     from explorer.calibration import CALIBRATION_BATCH, calibration_pairs
 
     pairs = calibration_pairs()
-    return [model.preprocess(pairs[start:start + CALIBRATION_BATCH]) for start in range(0, len(pairs), CALIBRATION_BATCH)]
+    return [model.preprocess(pairs[start:start + CALIBRATION_BATCH])
+            for start in range(0, len(pairs), CALIBRATION_BATCH)]
 
 
 def _example_inputs(model: Any) -> list[Any]:
-    from sentence_transformers import CrossEncoder
-
     longer = "an example document, a little longer than the other one, so that the batch is padded"
-    if isinstance(model, CrossEncoder):
+    if _is_cross_encoder(model):
         return [("an example query", longer), ("a query", "a document")]
     return [longer, "a text"]
 

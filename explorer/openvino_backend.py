@@ -76,8 +76,9 @@ class OpenVinoTransformer:
     """Callable like the module it replaces: features in, features with the module's output added."""
 
     def __init__(self, transformer: Any, precision: str, compiled_dir: Path | None, example: dict[str, Any],
-                 calibration: Sequence[dict[str, Any]] = ()) -> None:
-        """``calibration``: tokenised batches of typical inputs, needed (only) for ``precision="int8"``."""
+                 calibration: Callable[[], Sequence[dict[str, Any]]] | None = None) -> None:
+        """``calibration``: makes tokenised batches of typical inputs; needed (only) for ``precision="int8"``,
+        and called only when there is no quantised graph to read back."""
         reason = unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(reason)
@@ -88,7 +89,7 @@ class OpenVinoTransformer:
             reason = int8_unavailable_reason()
             if reason is not None:
                 raise BackendUnavailableError(reason)
-            if not calibration:
+            if calibration is None:
                 raise BackendUnavailableError("int8 needs calibration inputs (typical texts) to set its scales.")
         output = convertible_output(transformer)
         if output is None:
@@ -103,9 +104,13 @@ class OpenVinoTransformer:
         core = ov.Core()
         graph = _cached_or_converted(core, backbone, output, self.inputs, example,
                                      "fp32" if precision == "int8" else precision, compiled_dir)
-        if precision == "int8":
-            graph = _cached_or_quantized(core, graph, _graph_key(backbone, output, self.inputs, precision),
-                                         [[batch[name].cpu().numpy() for name in self.inputs] for batch in calibration],
+        if precision == "int8" and calibration is not None:
+            inputs, make = self.inputs, calibration
+
+            def arrays() -> list[list[np.ndarray]]:
+                return [[batch[name].cpu().numpy() for name in inputs] for batch in make()]
+
+            graph = _cached_or_quantized(core, graph, _graph_key(backbone, output, inputs, precision), arrays,
                                          compiled_dir)
         # Throughput mode: one stream per group of cores, batches run side by side (``run_many``). On a
         # small CPU that beats one batch spread over every core, which waits at each layer for the slowest.
@@ -149,7 +154,7 @@ def int8_unavailable_reason() -> str | None:
     return None
 
 
-def _cached_or_quantized(core: Any, graph: Any, key: str, calibration: list[list[np.ndarray]],
+def _cached_or_quantized(core: Any, graph: Any, key: str, calibration: Callable[[], list[list[np.ndarray]]],
                          compiled_dir: Path | None) -> Any:
     """The graph with its matrix products quantised to int8 (NNCF post-training quantisation), kept on disk.
 
@@ -159,11 +164,12 @@ def _cached_or_quantized(core: Any, graph: Any, key: str, calibration: list[list
     def quantise() -> Any:
         import nncf
 
-        logger.info("quantising to int8 on %d calibration batches", len(calibration))
+        batches = calibration()
+        logger.info("quantising to int8 on %d calibration batches", len(batches))
         # MIXED: symmetric weights, asymmetric activations (the GELU outputs are not centred); TRANSFORMER
         # keeps the softmax and normalisation in bf16 and smooths activation outliers before quantising.
-        return nncf.quantize(graph, nncf.Dataset(calibration), preset=nncf.QuantizationPreset.MIXED,
-                             model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
+        return nncf.quantize(graph, nncf.Dataset(batches), preset=nncf.QuantizationPreset.MIXED,
+                             model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
 
     return _kept(core, compiled_dir, key, quantise, "quantising")
 

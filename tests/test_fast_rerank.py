@@ -126,7 +126,7 @@ def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None or int8_unavailable_reason() is not None,
                     reason=str(unavailable_reason() or int8_unavailable_reason()))
-def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path):
+def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path, monkeypatch):
     loaded = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
     info = engine_for(loaded.model, BF16).info()
     assert info.label == "openvino · int8", info.note
@@ -135,9 +135,17 @@ def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path):
         fast = score_pairs(loaded, query, texts, cache=None).raw
         assert spearmanr(reference, fast)[0] >= 0.98
         assert len(set(np.argsort(-reference)[:5]) & set(np.argsort(-fast)[:5])) >= 4
-    # the quantised graph is kept: a second model with the same weights reads it back and scores the same
+    # the quantised graph is kept: a second model with the same weights reads it back (no calibration, no
+    # quantising) and scores the same
     kept = sorted(path.name for path in tmp_path.glob("*.xml"))
+    import explorer.calibration
+
+    def no_calibration(*args, **kwargs):
+        raise AssertionError("a kept int8 graph needs no calibration")
+
+    monkeypatch.setattr(explorer.calibration, "calibration_pairs", no_calibration)
     again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
+    assert engine_for(again.model, BF16).info().label == "openvino · int8"
     query, texts = cases[0]
     np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
                                score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)

