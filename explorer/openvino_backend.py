@@ -102,16 +102,18 @@ class OpenVinoTransformer:
         self.precision = precision
         backbone = _hf_model(transformer)
         core = ov.Core()
-        graph = _cached_or_converted(core, backbone, output, self.inputs, example,
-                                     "fp32" if precision == "int8" else precision, compiled_dir)
+        inputs = self.inputs
         if precision == "int8" and calibration is not None:
-            inputs, make = self.inputs, calibration
+            make = calibration
 
-            def arrays() -> list[list[np.ndarray]]:
-                return [[batch[name].cpu().numpy() for name in inputs] for batch in make()]
+            def quantised() -> Any:
+                # the fp32 graph and the calibration batches are needed only here: a kept int8 graph is read alone
+                fp32 = _cached_or_converted(core, backbone, output, inputs, example, "fp32", compiled_dir)
+                return _quantised(fp32, [[batch[name].cpu().numpy() for name in inputs] for batch in make()])
 
-            graph = _cached_or_quantized(core, graph, _graph_key(backbone, output, inputs, precision), arrays,
-                                         compiled_dir)
+            graph = _kept(core, compiled_dir, _graph_key(backbone, output, inputs, precision), quantised, "quantising")
+        else:
+            graph = _cached_or_converted(core, backbone, output, inputs, example, precision, compiled_dir)
         # Throughput mode: one stream per group of cores, batches run side by side (``run_many``). On a
         # small CPU that beats one batch spread over every core, which waits at each layer for the slowest.
         self._compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
@@ -154,24 +156,19 @@ def int8_unavailable_reason() -> str | None:
     return None
 
 
-def _cached_or_quantized(core: Any, graph: Any, key: str, calibration: Callable[[], list[list[np.ndarray]]],
-                         compiled_dir: Path | None) -> Any:
-    """The graph with its matrix products quantised to int8 (NNCF post-training quantisation), kept on disk.
+def _quantised(graph: Any, calibration: list[list[np.ndarray]]) -> Any:
+    """The graph with its matrix products quantised to int8 (NNCF post-training quantisation).
 
-    The scales come from ``calibration`` (typical inputs, see ``explorer.calibration``); the key names the
-    weights and the precision, not the calibration batches, which are fixed for a given project version."""
+    The scales come from ``calibration`` (typical inputs, see ``explorer.calibration``); the graph is kept under
+    a key naming the weights and the precision, not the calibration batches, which are fixed for a given
+    project version."""
+    import nncf
 
-    def quantise() -> Any:
-        import nncf
-
-        batches = calibration()
-        logger.info("quantising to int8 on %d calibration batches", len(batches))
-        # MIXED: symmetric weights, asymmetric activations (the GELU outputs are not centred); TRANSFORMER
-        # keeps the softmax and normalisation in bf16 and smooths activation outliers before quantising.
-        return nncf.quantize(graph, nncf.Dataset(batches), preset=nncf.QuantizationPreset.MIXED,
-                             model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
-
-    return _kept(core, compiled_dir, key, quantise, "quantising")
+    logger.info("quantising to int8 on %d calibration batches", len(calibration))
+    # MIXED: symmetric weights, asymmetric activations (the GELU outputs are not centred); TRANSFORMER
+    # keeps the softmax and normalisation in bf16 and smooths activation outliers before quantising.
+    return nncf.quantize(graph, nncf.Dataset(calibration), preset=nncf.QuantizationPreset.MIXED,
+                         model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
 
 
 def _hf_model(transformer: Any) -> Any:

@@ -43,12 +43,13 @@ def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = 
     data = load_beir(SAMPLE_DATA)
     bi = load_bi_encoder(DEFAULT_BI_ENCODER, device, settings)
     base = RetrievalPipeline.build(data, bi, None, EmbeddingCache(settings.cache_dir / "embeddings"))
-    labelled = labelled_groups(data, TRAIN_SPLIT, base)
+    labelled = labelled_groups(data, TRAIN_SPLIT, base, seed=0)
     titles = pseudo_query_groups(data, base, "title")
     # Labelled groups are few but carry the near-misses: repeat them, each time with other sampled negatives,
     # to make about half of what is seen.
     repeat = max(1, round(len(titles) / max(len(labelled), 1)))
-    groups = [g for seed in range(repeat) for g in labelled_groups(data, TRAIN_SPLIT, base, seed=seed)] + titles
+    groups = labelled + [g for seed in range(1, repeat) for g in labelled_groups(data, TRAIN_SPLIT, base, seed=seed)]
+    groups += titles
     say(f"training data: {len(labelled)} labelled groups (repeated {repeat}x) and {len(titles)} title pseudo-queries")
 
     def show(step: int, total: int, loss: float | None) -> None:
