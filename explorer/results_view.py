@@ -30,6 +30,13 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + " …"
 
 
+def with_label_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: the graded label as text, blank (not "None") where the document is unjudged."""
+    if "label" not in table.columns:
+        return table
+    return table.assign(label=[("" if pd.isna(v) else str(int(v))) for v in table["label"]])
+
+
 def result_tables(result: PipelineResult, dataset: Dataset, labels: dict[str, int] | None,
                   top_n: int = 10, threshold: float | None = None) -> ResultTables:
     """Rows shown in the two columns. Labels are graded (0-3); unjudged documents show as blank."""

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.charts import latency_figure, rank_shift_figure, score_distribution_figure
 from explorer.errors import ExplorerError
-from explorer.results_view import result_tables
+from explorer.results_view import result_tables, with_label_text
 from ui import cache
 from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models
@@ -58,13 +58,19 @@ def adopt_labelled_query() -> None:
         st.session_state["query"] = labelled[picked].text
 
 
+def follow_typed_query() -> None:
+    """A typed query that is not a labelled one leaves the picker on "(type your own)"."""
+    st.session_state["picked_query"] = by_text.get(st.session_state.get("query", "").strip())
+
+
 if "query" not in st.session_state and labelled:
     first = next(iter(data.labelled_queries("test") or labelled.values()))
     st.session_state["query"] = first.text
     st.session_state["picked_query"] = first.query_id
 
 left, right = st.columns([3, 2])
-query = left.text_input("Query", key="query", placeholder="Ask something the corpus might answer")
+query = left.text_input("Query", key="query", placeholder="Ask something the corpus might answer",
+                        on_change=follow_typed_query)
 right.selectbox(
     f"…or pick one of the {len(labelled)} labelled queries", [None, *labelled], key="picked_query",
     format_func=lambda qid: "(type your own)" if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
@@ -105,7 +111,7 @@ if result.reranked is not None and blend < 1.0:
 
 columns = {
     "rank": st.column_config.NumberColumn("rank", width="small"),
-    "label": st.column_config.NumberColumn("label", width="small", help="Graded relevance 0-3, blank if unjudged"),
+    "label": st.column_config.TextColumn("label", width="small", help="Graded relevance 0-3, blank if unjudged"),
     "title": st.column_config.TextColumn("title", width="medium"),
     "snippet": st.column_config.TextColumn("snippet", width="large"),
     "doc_id": None,
@@ -113,7 +119,7 @@ columns = {
 first_col, second_col = st.columns(2)
 with first_col:
     st.subheader(f"First stage ({FIRST_STAGE_LABELS[choices.first_stage]})")
-    picked = st.dataframe(tables.first_stage, hide_index=True, column_config=columns, key="first_table",
+    picked = st.dataframe(with_label_text(tables.first_stage), hide_index=True, column_config=columns, key="first_table",
                           on_select="rerun", selection_mode="single-row")
     attention_button(query, tables.first_stage, picked, key="first_attention")
 with second_col:
@@ -121,14 +127,14 @@ with second_col:
     if tables.reranked is None:
         st.info("No reranker selected: choose one in the sidebar to see the second stage.")
     else:
-        picked = st.dataframe(tables.reranked, hide_index=True, column_config=columns, key="reranked_table",
+        picked = st.dataframe(with_label_text(tables.reranked), hide_index=True, column_config=columns, key="reranked_table",
                               on_select="rerun", selection_mode="single-row")
         attention_button(query, tables.reranked, picked, key="reranked_attention")
         if tables.cut_off is not None:
             if len(tables.cut_off):
                 st.markdown(f"**✂ Cut off: {len(tables.cut_off)} of the top {choices.top_n} are under the "
                             f"threshold {tables.threshold:g} ({tables.threshold_column})**")
-                picked = st.dataframe(tables.cut_off.style.set_properties(**{"color": "#8c959f"}), hide_index=True,
+                picked = st.dataframe(with_label_text(tables.cut_off).style.set_properties(**{"color": "#8c959f"}), hide_index=True,
                                       column_config=columns, key="cut_table", on_select="rerun",
                                       selection_mode="single-row")
                 attention_button(query, tables.cut_off, picked, key="cut_attention")
