@@ -74,7 +74,7 @@ query = left.text_input("Query", key="query", placeholder="Ask something the cor
 right.selectbox(
     f"…or pick one of the {len(labelled)} labelled queries", [None, *labelled], key="picked_query",
     format_func=lambda qid: "(type your own)" if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
-    on_change=adopt_labelled_query,
+    on_change=adopt_labelled_query, placeholder="(type your own)",
 )
 if not query.strip():
     st.info("Type a query above to see both stages.")
