@@ -119,24 +119,24 @@ columns = {
 first_col, second_col = st.columns(2)
 with first_col:
     st.subheader(f"First stage ({FIRST_STAGE_LABELS[choices.first_stage]})")
-    picked = st.dataframe(with_label_text(tables.first_stage), hide_index=True, column_config=columns, key="first_table",
-                          on_select="rerun", selection_mode="single-row")
+    picked = st.dataframe(with_label_text(tables.first_stage), hide_index=True, column_config=columns,
+                          key="first_table", on_select="rerun", selection_mode="single-row")
     attention_button(query, tables.first_stage, picked, key="first_attention")
 with second_col:
     st.subheader("Reranked (cross-encoder)")
     if tables.reranked is None:
         st.info("No reranker selected: choose one in the sidebar to see the second stage.")
     else:
-        picked = st.dataframe(with_label_text(tables.reranked), hide_index=True, column_config=columns, key="reranked_table",
-                              on_select="rerun", selection_mode="single-row")
+        picked = st.dataframe(with_label_text(tables.reranked), hide_index=True, column_config=columns,
+                              key="reranked_table", on_select="rerun", selection_mode="single-row")
         attention_button(query, tables.reranked, picked, key="reranked_attention")
         if tables.cut_off is not None:
             if len(tables.cut_off):
                 st.markdown(f"**✂ Cut off: {len(tables.cut_off)} of the top {choices.top_n} are under the "
                             f"threshold {tables.threshold:g} ({tables.threshold_column})**")
-                picked = st.dataframe(with_label_text(tables.cut_off).style.set_properties(**{"color": "#8c959f"}), hide_index=True,
-                                      column_config=columns, key="cut_table", on_select="rerun",
-                                      selection_mode="single-row")
+                greyed = with_label_text(tables.cut_off).style.set_properties(**{"color": "#8c959f"})
+                picked = st.dataframe(greyed, hide_index=True, column_config=columns, key="cut_table",
+                                      on_select="rerun", selection_mode="single-row")
                 attention_button(query, tables.cut_off, picked, key="cut_attention")
             else:
                 st.caption(f"All of the top {choices.top_n} are at or above the threshold {tables.threshold:g}.")
