@@ -47,6 +47,7 @@ progress_slot.empty()
 model_status(device, base.bi_encoder, reranker)
 truncation_notes(base, reranker, choices)
 
+TYPE_YOUR_OWN = "(type your own)"  # the picker's entry (and placeholder) for a typed query
 labelled = {q.query_id: q for q in data.labelled_queries()}
 split_of = {qid: split for split in data.splits for qid in data.qrels_by_split[split]}
 by_text = {q.text: q.query_id for q in labelled.values()}
@@ -73,8 +74,8 @@ query = left.text_input("Query", key="query", placeholder="Ask something the cor
                         on_change=follow_typed_query)
 right.selectbox(
     f"…or pick one of the {len(labelled)} labelled queries", [None, *labelled], key="picked_query",
-    format_func=lambda qid: "(type your own)" if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
-    on_change=adopt_labelled_query, placeholder="(type your own)",
+    format_func=lambda qid: TYPE_YOUR_OWN if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
+    on_change=adopt_labelled_query, placeholder=TYPE_YOUR_OWN,
 )
 if not query.strip():
     st.info("Type a query above to see both stages.")
