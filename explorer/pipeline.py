@@ -1,41 +1,35 @@
-"""The two-stage pipeline: encode the query, search the dense index, rerank the candidates, time each stage."""
+"""The two-stage pipeline: encode the query, pull candidates (the first stage), rerank them, time each stage."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from explorer.bm25_index import Bm25Index
-from explorer.dense_index import DenseIndex, Hit, IndexOptions, RecallReport
-from explorer.embedding import Progress, embed_corpus, encode_query
-from explorer.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
-from explorer.fusion import blend_scores, reciprocal_rank_fusion
-from explorer.models import LoadedModel, ModelInfo
-from explorer.passages import OverLength, Passage, PassageOptions, best_passage_per_document, count_over_length, \
-    split_documents
-from explorer.rank_shift import rank_change
-from explorer.records import Dataset
-from explorer.reranking import SCORE_CACHE, order_by_score, score_pairs
-from explorer.score_cache import ScoreCache
+from explorer.models.info import LoadedModel, ModelInfo
+from explorer.records import Dataset, Hit
+from explorer.rerank.rank_shift import rank_change
+from explorer.rerank.score_cache import ScoreCache
+from explorer.rerank.scoring import order_by_score, score_pairs
+from explorer.retrieval.bm25_index import Bm25Index
+from explorer.retrieval.dense_index import DenseIndex, IndexOptions, RecallReport
+from explorer.retrieval.embedding import Progress, embed_corpus, encode_query
+from explorer.retrieval.embedding_cache import EmbeddingCache
+from explorer.retrieval.first_stage import HYBRID_POOL, FirstStageMethod, check_first_stage_method, uses_bi_encoder
+from explorer.retrieval.fusion import blend_scores, reciprocal_rank_fusion
+from explorer.retrieval.passages import (OverLength, Passage, PassageOptions, best_passage_per_document,
+                                         count_over_length, split_documents)
 
 MAX_DEPTH = 1000
-FirstStage = Literal["dense", "bm25", "hybrid"]
-FIRST_STAGES: tuple[FirstStage, ...] = ("dense", "bm25", "hybrid")
-# Hybrid fuses this many candidates (at least) from each of dense and BM25 before keeping ``depth``.
-HYBRID_POOL = 100
-
-
-def check_first_stage(kind: str) -> None:
-    if kind not in FIRST_STAGES:
-        raise ConfigError(f"Unknown first stage {kind!r}; choose one of: {', '.join(FIRST_STAGES)}.")
 
 
 @dataclass(frozen=True)
 class RerankedHit:
+    """One reranked candidate: its new rank, the reranker's score, and where the first stage had it."""
+
     rank: int
     doc_id: str
     score: float  # the reranker's raw score
@@ -43,11 +37,12 @@ class RerankedHit:
     first_stage_rank: int
     first_stage_score: float
     passage_id: str | None = None
-    # the ranking score when the reranker is blended with the first stage (see explorer.fusion), else None
+    # the ranking score when the reranker is blended with the first stage (see explorer.retrieval.fusion), else None
     fused_score: float | None = None
 
     @property
     def rank_change(self) -> int:
+        """Places moved up (positive) or down (negative) from the first stage."""
         return rank_change(self.first_stage_rank, self.rank)
 
 
@@ -56,20 +51,23 @@ class StageTimings:
     """Wall time of each stage in milliseconds."""
 
     query_encoding_ms: float
-    vector_search_ms: float  # the first-stage search: dense, BM25 or both (the name is kept for old callers)
+    first_stage_ms: float  # the first-stage search: dense, BM25 or both
     reranking_ms: float
     total_ms: float
 
     def as_dict(self) -> dict[str, float]:
+        """Stage name -> milliseconds, in pipeline order (for charts)."""
         return {
             "query encoding": self.query_encoding_ms,
-            "first-stage search": self.vector_search_ms,
+            "first-stage search": self.first_stage_ms,
             "reranking": self.reranking_ms,
         }
 
 
 @dataclass(frozen=True)
 class PipelineResult:
+    """One query through both stages: the first stage's hits, the reranked list, the models and the times."""
+
     query: str
     depth: int
     first_stage: tuple[Hit, ...]
@@ -77,11 +75,13 @@ class PipelineResult:
     timings: StageTimings
     bi_encoder: ModelInfo
     reranker: ModelInfo | None
-    first_stage_kind: FirstStage = "dense"
+    first_stage_method: FirstStageMethod = "dense"
 
 
 @dataclass(frozen=True)
 class IndexReport:
+    """What building the index did: how much it holds, whether embeddings came from the cache, and how long."""
+
     documents: int
     units: int  # what the index holds: documents, or passages when documents are split
     from_cache: bool
@@ -102,7 +102,7 @@ class RetrievalPipeline:
 
     def __init__(self, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
                  index: DenseIndex, index_report: IndexReport, passages: Sequence[Passage] = (),
-                 score_cache: ScoreCache | None = SCORE_CACHE) -> None:
+                 score_cache: ScoreCache | None = None) -> None:
         self.dataset = dataset
         self.bi_encoder = bi_encoder
         self.reranker = reranker
@@ -119,7 +119,10 @@ class RetrievalPipeline:
     def build(cls, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
               cache: EmbeddingCache, progress: Progress | None = None,
               passages: PassageOptions | None = None,
-              index_options: IndexOptions | None = None) -> "RetrievalPipeline":
+              index_options: IndexOptions | None = None,
+              score_cache: ScoreCache | None = None) -> "RetrievalPipeline":
+        """Embeds the corpus (or reads it from ``cache``) and indexes it; with ``passages``, passage by passage.
+        Reranker scores are kept in ``score_cache`` when one is given (the caller decides how long it lives)."""
         tokenizer = bi_encoder.model.tokenizer
         units: list[Passage] = split_documents(dataset.documents, tokenizer, passages) if passages else []
         ids = [p.passage_id for p in units] if passages else [doc.doc_id for doc in dataset.documents]
@@ -130,7 +133,7 @@ class RetrievalPipeline:
         over = count_over_length(texts, tokenizer, bi_encoder.model.max_seq_length, reserved=2)
         report = IndexReport(len(dataset.documents), len(ids), embeddings.from_cache, embeddings.seconds, over, passages,
                              index_kind=index.kind, recall=index.recall, index_description=index.description)
-        return cls(dataset, bi_encoder, reranker, index, report, units)
+        return cls(dataset, bi_encoder, reranker, index, report, units, score_cache)
 
     def with_reranker(self, reranker: LoadedModel | None) -> "RetrievalPipeline":
         """The same corpus and index with another reranker (nothing is re-embedded; BM25 is shared too)."""
@@ -139,11 +142,15 @@ class RetrievalPipeline:
         other._bm25 = self._bm25  # the same dict: an index built by any copy serves them all
         return other
 
+    def with_score_cache(self, score_cache: ScoreCache | None) -> "RetrievalPipeline":
+        """The same pipeline keeping reranker scores in ``score_cache`` (None: every pair is scored afresh)."""
+        other = self.with_reranker(self.reranker)
+        other.score_cache = score_cache
+        return other
+
     def uncached(self) -> "RetrievalPipeline":
         """The same pipeline scoring every pair afresh: for timing what a query costs, not what a repeat costs."""
-        other = self.with_reranker(self.reranker)
-        other.score_cache = None
-        return other
+        return self.with_score_cache(None)
 
     def bm25(self) -> Bm25Index:
         """The BM25 index over the same units as the dense index, built on first use (a second or two per 10k)."""
@@ -167,17 +174,19 @@ class RetrievalPipeline:
                 return documents
             wanted = min(wanted * 2, len(self.index))
 
-    def first_stage(self, query: str, query_vector: np.ndarray | None, depth: int, kind: FirstStage) -> list[Hit]:
-        check_first_stage(kind)
-        if kind == "dense":
+    def retrieve(self, query: str, query_vector: np.ndarray | None, depth: int,
+                 method: FirstStageMethod) -> list[Hit]:
+        """The first stage: the top ``depth`` documents by ``method`` (dense needs the encoded query)."""
+        check_first_stage_method(method)
+        if method == "dense":
             if query_vector is None:
                 raise ConfigError("The dense first stage needs the encoded query; call search() instead.")
             return self._documents(lambda k: self.index.search(query_vector, k), depth)
-        if kind == "bm25":
+        if method == "bm25":
             return self._documents(lambda k: self.bm25().search(query, k), depth)
         pool = max(depth, HYBRID_POOL)  # hybrid
-        return reciprocal_rank_fusion([self.first_stage(query, query_vector, pool, "dense"),
-                                       self.first_stage(query, None, pool, "bm25")], depth)
+        return reciprocal_rank_fusion([self.retrieve(query, query_vector, pool, "dense"),
+                                       self.retrieve(query, None, pool, "bm25")], depth)
 
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""
@@ -186,22 +195,23 @@ class RetrievalPipeline:
         return self.dataset.document(hit.doc_id).full_text
 
     def search(self, query: str, depth: int = 100, rerank: bool = True, blend: float = 1.0,
-               clock: Callable[[], float] = time.perf_counter, first_stage: FirstStage = "dense") -> PipelineResult:
-        """``blend`` is the reranker's weight against the first stage (1 = reranker alone); see explorer.fusion.
-
-        ``first_stage``: "dense" (bi-encoder + FAISS), "bm25", or "hybrid" (reciprocal rank fusion of both)."""
+               clock: Callable[[], float] = time.perf_counter,
+               first_stage_method: FirstStageMethod = "dense") -> PipelineResult:
+        """One query through both stages. ``blend`` is the reranker's weight against the first stage (1 = the
+        reranker alone; see explorer.retrieval.fusion). ``first_stage_method``: "dense" (bi-encoder + FAISS),
+        "bm25", or "hybrid" (reciprocal rank fusion of both)."""
         query = query.strip()
         if not query:
             raise ConfigError("The query is empty. Type a question or pick a labelled query.")
         if not 1 <= depth <= MAX_DEPTH:
             raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {depth}.")
-        check_first_stage(first_stage)
-        if first_stage != "dense":
+        check_first_stage_method(first_stage_method)
+        if first_stage_method != "dense":
             self.bm25()  # built once, before the clock starts: index building is not query latency
         started = clock()
-        query_vector = encode_query(self.bi_encoder, query) if first_stage != "bm25" else None
+        query_vector = encode_query(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else None
         encoded = clock() if query_vector is not None else started
-        candidates = tuple(self.first_stage(query, query_vector, depth, first_stage))
+        candidates = tuple(self.retrieve(query, query_vector, depth, first_stage_method))
         searched = clock()
         reranked = None
         if rerank and self.reranker is not None:
@@ -210,19 +220,19 @@ class RetrievalPipeline:
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
-            vector_search_ms=(searched - encoded) * 1000,
+            first_stage_ms=(searched - encoded) * 1000,
             reranking_ms=(finished - searched) * 1000 if reranked is not None else 0.0,
             total_ms=(finished - started) * 1000,
         )
         return PipelineResult(
             query=query, depth=depth, first_stage=candidates, reranked=reranked, timings=timings,
             bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
-            first_stage_kind=first_stage,
+            first_stage_method=first_stage_method,
         )
 
 
 def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
-            texts: list[str], blend: float = 1.0, cache: ScoreCache | None = SCORE_CACHE) -> tuple[RerankedHit, ...]:
+            texts: list[str], blend: float = 1.0, cache: ScoreCache | None = None) -> tuple[RerankedHit, ...]:
     scores = score_pairs(reranker, query, texts, cache=cache)
     raw = [float(s) for s in scores.raw]
     fused = blend_scores(raw, [hit.score for hit in candidates], blend) if blend < 1.0 else None

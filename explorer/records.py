@@ -66,3 +66,13 @@ class Dataset:
                 if query_id in self.queries and query_id not in seen:
                     seen[query_id] = self.queries[query_id]
         return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One first-stage result: a document at a rank, with the first stage's score."""
+
+    rank: int  # 1-based
+    doc_id: str
+    score: float
+    passage_id: str | None = None  # the best-matching passage, when documents are split

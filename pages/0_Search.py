@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer.charts import latency_figure, rank_shift_figure, score_distribution_figure
+from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from explorer.errors import ExplorerError
-from explorer.results_view import result_tables, with_label_text
+from explorer.views.result_tables import result_tables, with_label_text
 from ui import cache
 from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models
@@ -35,17 +35,15 @@ try:
     device = cache.device(choices.device)
     with st.spinner("Loading models and the index…"):
         choices = with_loadable_models(choices)
-        base = cache.pipeline(choices.dataset_path, choices.bi_encoder, choices.device, choices.trust_remote_code,
-                              choices.passages, progress=show_progress)
-        reranker = (cache.reranker(choices.reranker, choices.device, choices.trust_remote_code)
-                    if choices.reranker else None)
+        spec = choices.spec()
+        opened = cache.opened(spec, progress=show_progress)
 except ExplorerError as exc:
     progress_slot.empty()
     st.error(str(exc))
     st.stop()
 progress_slot.empty()
-model_status(device, base.bi_encoder, reranker)
-truncation_notes(base, reranker, choices)
+model_status(device, opened.pipeline.bi_encoder, opened.reranker)
+truncation_notes(opened.pipeline, opened.reranker, choices)
 
 TYPE_YOUR_OWN = "(type your own)"  # the picker's entry (and placeholder) for a typed query
 labelled = {q.query_id: q for q in data.labelled_queries()}
@@ -82,10 +80,8 @@ if not query.strip():
     st.stop()
 
 try:
-    blend = choices.blend_for(reranker.info.recommended_blend) if reranker is not None else 1.0
-    result = cache.search(choices.dataset_path, choices.bi_encoder, choices.reranker, choices.device,
-                          choices.trust_remote_code, choices.passages, query, choices.depth, blend,
-                          choices.first_stage)
+    blend = opened.blend
+    result = cache.search(spec, query)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -100,9 +96,9 @@ tables = result_tables(result, data, labels, top_n=choices.top_n, threshold=thre
 
 t = result.timings
 st.caption(
-    f"{len(result.first_stage)} candidates ({choices.first_stage}) · query encoding {t.query_encoding_ms:,.0f} ms"
+    f"{len(result.first_stage)} candidates ({choices.first_stage_method}) · query encoding {t.query_encoding_ms:,.0f} ms"
     f" · first-stage search "
-    f"{t.vector_search_ms:,.1f} ms · reranking {t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
+    f"{t.first_stage_ms:,.1f} ms · reranking {t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
 )
 if result.reranked is not None and blend < 1.0:
@@ -119,7 +115,7 @@ columns = {
 }
 first_col, second_col = st.columns(2)
 with first_col:
-    st.subheader(f"First stage ({FIRST_STAGE_LABELS[choices.first_stage]})")
+    st.subheader(f"First stage ({FIRST_STAGE_LABELS[choices.first_stage_method]})")
     picked = st.dataframe(with_label_text(tables.first_stage), hide_index=True, column_config=columns,
                           key="first_table", on_select="rerun", selection_mode="single-row")
     attention_button(query, tables.first_stage, picked, key="first_attention")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.dataset_summary import document_table, labelled_query_table, summarise
+from explorer.views.dataset_summary import document_table, labelled_query_table, summarise
 from explorer.errors import ExplorerError
 from explorer.loading.store import saved_report
 from ui import cache

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.inference_engine import engine_for
 from ui import cache
 from ui.fallback import with_loadable_models
 from ui.sidebar import sidebar
@@ -23,7 +22,7 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 with st.spinner("Preparing the inference engine (converting a model takes seconds, once)…"):
-    engines = {role: engine_for(loaded.model, loaded.device).info()
+    engines = {role: loaded.engine.info()
                for role, loaded in (("bi-encoder", bi), ("reranker", reranker)) if loaded is not None}
 
 model_status(device, bi, reranker)

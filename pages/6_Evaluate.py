@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.depth_sweep import DEFAULT_DEPTHS, depth_sweep
+from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.errors import ExplorerError
-from explorer.evaluation_charts import depth_figure, per_query_delta_figure
-from explorer.exports import metrics_json, metrics_table, summary_json, trec_run
-from explorer.metrics import METRIC_NAMES, check_metric
-from explorer.reports import evaluation_report, per_query_table
-from explorer.significance import TESTS, paired_test
+from explorer.evaluation.charts import depth_figure, per_query_delta_figure
+from explorer.evaluation.tables import metrics_json, metrics_table, summary_json
+from explorer.evaluation.run_files import trec_run
+from explorer.evaluation.metrics import METRIC_NAMES, check_metric
+from explorer.evaluation.html_report import evaluation_report
+from explorer.evaluation.tables import per_query_table
+from explorer.evaluation.significance import TESTS, paired_test
 from ui import cache, evaluations
 from ui.attention_link import open_attention
 from ui.page_start import split_picker, start_page
@@ -46,7 +48,7 @@ n_queries = len(data.labelled_queries(split))
 if not evaluations.was_requested(request):
     intro = st.empty()
     with intro.container():
-        st.info(f"{n_queries} labelled queries in '{split}' · {request.label} · depth {request.depth}.")
+        st.info(f"{n_queries} labelled queries in '{split}' · {request.label} · depth {request.spec.depth}.")
         clicked = st.button("Run the evaluation", type="primary", key="run_eval")
     if not clicked:
         st.stop()
@@ -68,8 +70,8 @@ st.caption(f"{evaluation.name} · {len(evaluation.outcomes)} queries · depth {e
            f"query: encoding {latency['query_encoding']:,.0f} ms, first stage {latency['first_stage']:,.1f} ms, "
            f"reranking {latency['rerank']:,.0f} ms (measured when each query first ran) · recall counts every judged "
            "relevant document, including those the first stage never retrieved.")
-if evaluation.has_reranker and evaluation.reranker and not cache.reranker(
-        request.reranker, request.device, request.trust_remote_code).info.trained_for_relevance:
+ran = evaluations.opened(request).reranker
+if evaluation.has_reranker and ran is not None and not ran.info.trained_for_relevance:
     st.warning("This reranker is not trained for relevance: expect it to lower the scores.")
 
 if evaluation.has_reranker:
@@ -102,18 +104,16 @@ if evaluation.has_reranker:
         st.caption("Select a row to open that query side by side on the Search page.")
 
     st.subheader("Depth and cost")
-    depths = sorted({d for d in DEFAULT_DEPTHS if d < request.depth} | {request.depth})
+    depths = sorted({d for d in DEFAULT_DEPTHS if d < request.spec.depth} | {request.spec.depth})
     st.caption(f"nDCG@10 and reranking time at depths {', '.join(map(str, depths))} (up to the depth k in the "
                "sidebar): the scores at smaller depths are a subset of those at k, which the evaluation above already "
                "has; the time of each depth is measured again on 5 queries.")
     if st.button("Run the depth sweep", key="run_sweep"):
         try:
             deep = evaluation
-            base = cache.pipeline(request.dataset_path, request.bi_encoder, request.device, request.trust_remote_code,
-                                  request.passages)
-            second = cache.reranker(request.reranker, request.device, request.trust_remote_code)
+            pipeline = evaluations.opened(request).pipeline
             with st.spinner("Timing each depth…"):
-                st.session_state["_depth_points"] = (request, depth_sweep(base.with_reranker(second), deep,
+                st.session_state["_depth_points"] = (request, depth_sweep(pipeline, deep,
                                                                           depths=depths, timed_queries=5))
         except ExplorerError as exc:
             st.error(str(exc))
@@ -122,7 +122,7 @@ if evaluation.has_reranker:
         st.plotly_chart(depth_figure(swept[1]), key="depth_chart")
 
 st.subheader("Take it away")
-tag = f"{split}.{evaluation.config.first_stage}"
+tag = f"{split}.{evaluation.config.first_stage_method}"
 columns = st.columns(5)
 for column, stage in zip(columns, evaluation.stages()):
     column.download_button(f"TREC run: {stage.replace('_', ' ')}", trec_run(evaluation, stage),
@@ -143,6 +143,6 @@ if built and built[0] == request:
 with st.expander("Summary as the command line writes it"):
     st.json(summary_json(evaluation, relevant_grade=int(relevant_grade)))
     st.code(f"python -m explorer eval --data {choices.dataset_path} --split {split} --first-stage "
-            f"{evaluation.config.first_stage} --bi-encoder {choices.bi_encoder} --reranker "
-            f"{request.reranker or 'none'} --depth {evaluation.config.depth} --blend {evaluation.config.blend:g} "
+            f"{evaluation.config.first_stage_method} --bi-encoder {choices.bi_encoder} --reranker "
+            f"{request.spec.reranker or 'none'} --depth {evaluation.config.depth} --blend {evaluation.config.blend:g} "
             "--json out.json", language="bash")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.evaluation_charts import threshold_curves_figure, threshold_distribution_figure
-from explorer.thresholds import threshold_sweep
+from explorer.evaluation.charts import threshold_curves_figure, threshold_distribution_figure
+from explorer.evaluation.thresholds import threshold_sweep
 from ui import evaluations
 from ui.page_start import split_picker, start_page
 from ui.sidebar import adopt_threshold_next_run
@@ -24,7 +24,7 @@ try:
     target = right.slider("Target precision", 0.05, 1.0, 0.8, step=0.05, key="thr_target")
     request = evaluations.request_from(choices, split)
     if not evaluations.was_requested(request):
-        st.info(f"Scores come from an evaluation of '{split}' ({request.label}, depth {request.depth}).")
+        st.info(f"Scores come from an evaluation of '{split}' ({request.label}, depth {request.spec.depth}).")
         if not st.button("Run the evaluation", type="primary", key="thr_run"):
             st.stop()
     evaluation = evaluations.run(request)

@@ -6,11 +6,11 @@ import itertools
 
 import streamlit as st
 
-from explorer.comparison import compare
+from explorer.evaluation.comparison import compare
 from explorer.errors import ExplorerError
-from explorer.evaluation_charts import comparison_scatter
-from explorer.reports import comparison_table
-from explorer.significance import TESTS
+from explorer.evaluation.charts import comparison_scatter
+from explorer.evaluation.tables import comparison_table
+from explorer.evaluation.significance import TESTS
 from ui import evaluations
 from ui.page_start import split_picker, start_page
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS
@@ -23,7 +23,7 @@ left, right = st.columns(2)
 split = split_picker(data, "cmp_split", left)
 metric = right.selectbox("Metric for the chart and the test", ["ndcg@10", "mrr@10", "recall@100", "map@100"],
                          key="cmp_metric")
-first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=[choices.first_stage],
+first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=[choices.first_stage_method],
                               format_func=FIRST_STAGE_LABELS.get, key="cmp_first_stages")
 default_rerankers = [NO_RERANKER] + ([choices.reranker] if choices.reranker else [])
 rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers)), default=default_rerankers,
@@ -44,7 +44,7 @@ done, problems = [], []
 for first_stage, reranker_name in configurations:
     name = None if reranker_name == NO_RERANKER else reranker_name
     try:
-        request = evaluations.request_from(choices, split, reranker=name, first_stage=first_stage)
+        request = evaluations.request_from(choices, split, reranker=name, first_stage_method=first_stage)
         done.append(evaluations.run(request))
     except ExplorerError as exc:
         problems.append(f"{first_stage} → {reranker_name}: {exc}")

@@ -30,7 +30,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def cpu():
-    from explorer.device import DeviceChoice
+    from explorer.inference.device import DeviceChoice
 
     return DeviceChoice("cpu", "fp32", "tests run in full precision on the CPU")
 
@@ -44,7 +44,7 @@ def sample():
 
 @pytest.fixture(scope="session")
 def bi_encoder(cpu, settings):
-    from explorer.models import load_bi_encoder
+    from explorer.models.resolution import load_bi_encoder
     from explorer.settings import DEFAULT_BI_ENCODER
 
     return load_bi_encoder(DEFAULT_BI_ENCODER, cpu, settings)
@@ -52,7 +52,7 @@ def bi_encoder(cpu, settings):
 
 @pytest.fixture(scope="session")
 def reranker(cpu, settings):
-    from explorer.models import load_reranker
+    from explorer.models.resolution import load_reranker
     from explorer.settings import DEFAULT_RERANKER
 
     return load_reranker(DEFAULT_RERANKER, cpu, settings)
@@ -68,8 +68,8 @@ def cranfield_path() -> Path:
 @pytest.fixture(scope="session")
 def short_run(sample, bi_encoder, tmp_path_factory):
     """A real, short training run (18 steps on six labelled groups of the sample data)."""
-    from explorer.device import DeviceChoice
-    from explorer.embedding_cache import EmbeddingCache
+    from explorer.inference.device import DeviceChoice
+    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.pipeline import RetrievalPipeline
     from explorer.training.data import labelled_groups
     from explorer.training.trainer import TrainSettings, train
@@ -83,7 +83,7 @@ def short_run(sample, bi_encoder, tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_folder(short_run, tmp_path_factory):
     """The short run saved with a card, as the Train page or the CLI would save it."""
-    from explorer.trained_models import save_reranker
+    from explorer.models.trained import save_reranker
 
     card = {"trained_on": "six sample groups", "steps": 18, "recommended_blend": 0.5,
             "held_out_ndcg@10": {"first stage": 0.7, "reranked": 0.6, "blend 0.5": 0.75}, "held_out": "a test"}
@@ -93,10 +93,12 @@ def trained_folder(short_run, tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_pipeline(sample, bi_encoder, reranker, tmp_path_factory):
     """The sample corpus indexed with the packaged bi-encoder, with the (offline) default reranker."""
-    from explorer.embedding_cache import EmbeddingCache
+    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.pipeline import RetrievalPipeline
+    from explorer.rerank.score_cache import ScoreCache
 
-    return RetrievalPipeline.build(sample, bi_encoder, reranker, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+    return RetrievalPipeline.build(sample, bi_encoder, reranker, EmbeddingCache(tmp_path_factory.mktemp("emb")),
+                                   score_cache=ScoreCache())
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.dense_index import DenseIndex, IndexOptions, exact_top_k, measure_recall, recall_at_k
+from explorer.retrieval.dense_index import DenseIndex, IndexOptions, exact_top_k, measure_recall, recall_at_k
 from explorer.errors import ConfigError
 
 
@@ -62,7 +62,7 @@ def test_measured_recall_is_the_share_of_exact_neighbours_found():
 
 
 def test_pipeline_reports_the_index_it_built(sample, bi_encoder, tmp_path):
-    from explorer.embedding_cache import EmbeddingCache
+    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.pipeline import RetrievalPipeline
 
     cache = EmbeddingCache(tmp_path)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from explorer.bench import BenchConfig, Timing
+from explorer.bench.run import BenchConfig, Timing
 from explorer.cli import main
 from explorer.errors import ConfigError
 

@@ -1,8 +1,8 @@
 """Figures carry the data they claim and never pass document text to Plotly as HTML."""
 
-from explorer.charts import latency_figure, rank_shift_figure, score_distribution_figure
-from explorer.dense_index import Hit
-from explorer.models import ModelInfo
+from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
+from explorer.records import Hit
+from explorer.models.info import ModelInfo
 from explorer.pipeline import PipelineResult, RerankedHit, StageTimings
 from explorer.records import Dataset, Document
 

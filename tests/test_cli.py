@@ -14,7 +14,7 @@ def test_search_json(capsys):
     assert main(["search", "rotate the database password", "--depth", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert len(result["first_stage"]) == 20 and len(result["reranked"]) == 20
-    assert set(result["timings"]) == {"query_encoding_ms", "vector_search_ms", "reranking_ms", "total_ms"}
+    assert set(result["timings"]) == {"query_encoding_ms", "first_stage_ms", "reranking_ms", "total_ms"}
     assert result["reranker"]["trained_for_relevance"] is False
 
 
@@ -50,7 +50,7 @@ def test_eval_bm25_without_a_reranker(tmp_path, capsys):
     assert main(["eval", "--first-stage", "bm25", "--reranker", "none", "--json", "-"]) == 0
     printed = capsys.readouterr().out
     summary = json.loads(printed[printed.index("{"):])
-    assert summary["reranked"] is None and summary["first_stage_kind"] == "bm25"
+    assert summary["reranked"] is None and summary["first_stage_method"] == "bm25"
     assert 0.3 < summary["first_stage"]["ndcg@10"] < 1.0
 
 

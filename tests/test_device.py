@@ -2,7 +2,7 @@
 
 import pytest
 
-from explorer.device import Accelerators, choose_device, detect_accelerators
+from explorer.inference.device import Accelerators, choose_device, detect_accelerators
 from explorer.errors import ConfigError
 
 GPU = Accelerators(cuda=True, mps=False, cpu_bf16=True, cuda_name="Simulated A100")

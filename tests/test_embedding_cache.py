@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from explorer.embedding_cache import EmbeddingCache, cache_key
+from explorer.retrieval.embedding_cache import EmbeddingCache, cache_key
 from explorer.pipeline import RetrievalPipeline
 from explorer.records import Dataset, Document
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from explorer.depth_sweep import depth_sweep
+from explorer.evaluation.depth_sweep import depth_sweep
 from explorer.errors import ConfigError
-from explorer.evaluation import EvalConfig, evaluate, rerank_at_depth
-from explorer.metrics import mean_metrics
+from explorer.evaluation.runner import EvalConfig, evaluate, rerank_at_depth
+from explorer.evaluation.metrics import mean_metrics
 
 DEPTH = 20
 
@@ -80,7 +80,7 @@ def test_depth_sweep_reuses_the_scores_and_times_each_depth(evaluated, pipeline)
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"split": "nope"}, "No labelled split 'nope'"),
-    ({"split": "few", "first_stage": "sparse"}, "Unknown first stage"),
+    ({"split": "few", "first_stage_method": "sparse"}, "Unknown first stage"),
     ({"split": "few", "depth": 0}, "between 1 and"),
     ({"split": "few", "blend": 2.0}, "between 0 and 1"),
 ])

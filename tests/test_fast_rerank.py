@@ -7,15 +7,16 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from explorer.device import DeviceChoice
+from explorer.inference.device import DeviceChoice
 from explorer.errors import ConfigError
-from explorer.inference_engine import EngineConfig, InferenceEngine, configure_engine, engine_for
-from explorer.length_batching import padded_tokens, plan_batches
-from explorer.models import LoadedModel, ModelInfo, build_packaged_reranker
-from explorer.calibration import CALIBRATION_PAIRS, calibration_pairs
-from explorer.openvino_backend import int8_unavailable_reason, unavailable_reason
-from explorer.reranking import score_pairs
-from explorer.score_cache import ScoreCache, pair_key
+from explorer.inference.engine import EngineConfig, InferenceEngine
+from explorer.inference.length_batching import padded_tokens, plan_batches
+from explorer.models.info import LoadedModel, ModelInfo
+from explorer.models.packaged import build_packaged_reranker
+from explorer.inference.calibration import CALIBRATION_PAIRS, calibration_pairs
+from explorer.inference.openvino_backend import int8_unavailable_reason, unavailable_reason
+from explorer.rerank.scoring import score_pairs
+from explorer.rerank.score_cache import ScoreCache, pair_key
 
 CPU32 = DeviceChoice("cpu", "fp32", "tests")
 BF16 = DeviceChoice("cpu", "bf16", "tests")
@@ -38,9 +39,9 @@ def fp32_predict(model, query: str, texts: list[str]) -> np.ndarray:
 def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None, int8: bool = False) -> LoadedModel:
     """A model object of its own, so its engine settings touch no other test."""
     model = build_packaged_reranker(CPU32)
-    configure_engine(model, EngineConfig(backend=backend, compiled_dir=compiled_dir, int8=int8))  # type: ignore[arg-type]
+    config = EngineConfig(backend=backend, compiled_dir=compiled_dir, int8=int8)  # type: ignore[arg-type]
     info = ModelInfo("packaged", "packaged", "packaged", "", trained_for_relevance=False, fingerprint="")
-    return LoadedModel(model, info, device)
+    return LoadedModel(model, info, device, engine=InferenceEngine(model, device, config))
 
 
 # ---- length batching -------------------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ def _assert_faithful(loaded: LoadedModel, reference_model, cases) -> None:
 def test_bf16_torch_engine_agrees_with_fp32(cases):
     loaded = fresh_reranker(BF16, backend="torch")
     _assert_faithful(loaded, loaded.model, cases)
-    assert engine_for(loaded.model, BF16).info().label == "torch · bf16"
+    assert loaded.engine.info().label == "torch · bf16"
     # the shared model itself was not cast: the bf16 weights are the engine's private copy
     assert next(loaded.model.parameters()).dtype == torch.float32
 
@@ -114,7 +115,7 @@ def test_bf16_torch_engine_agrees_with_fp32(cases):
 def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
     loaded = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path)
     _assert_faithful(loaded, loaded.model, cases)
-    assert engine_for(loaded.model, BF16).info().backend == "openvino"
+    assert loaded.engine.info().backend == "openvino"
     assert list(tmp_path.glob("*.xml")) and list(tmp_path.glob("*.bin"))  # kept for the next process
     # a second model with the same weights reads the converted graph back and scores the same
     again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path)
@@ -128,7 +129,7 @@ def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
                     reason=str(unavailable_reason() or int8_unavailable_reason()))
 def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path, monkeypatch):
     loaded = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
-    info = engine_for(loaded.model, BF16).info()
+    info = loaded.engine.info()
     assert info.label == "openvino · int8", info.note
     for query, texts in cases:
         reference = fp32_predict(loaded.model, query, texts)
@@ -138,14 +139,14 @@ def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path, monke
     # the quantised graph is kept: a second model with the same weights reads it back (no calibration, no
     # quantising) and scores the same
     kept = sorted(path.name for path in tmp_path.glob("*.xml"))
-    import explorer.calibration
+    import explorer.inference.calibration
 
     def no_calibration(*args, **kwargs):
         raise AssertionError("a kept int8 graph needs no calibration")
 
-    monkeypatch.setattr(explorer.calibration, "calibration_pairs", no_calibration)
+    monkeypatch.setattr(explorer.inference.calibration, "calibration_pairs", no_calibration)
     again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
-    assert engine_for(again.model, BF16).info().label == "openvino · int8"
+    assert again.engine.info().label == "openvino · int8"
     query, texts = cases[0]
     np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
                                score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
@@ -155,11 +156,11 @@ def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path, monke
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monkeypatch):
-    import explorer.openvino_backend as backend
+    import explorer.inference.openvino_backend as backend
 
     monkeypatch.setattr(backend, "int8_unavailable_reason", lambda: "NNCF is not installed (simulated).")
     loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True)
-    info = engine_for(loaded.model, BF16).info()
+    info = loaded.engine.info()
     assert info.label == "openvino · bf16"
     assert "int8 not used: NNCF is not installed (simulated)." in info.note
     _assert_faithful(loaded, loaded.model, cases[:1])
@@ -218,7 +219,7 @@ def test_cache_answers_repeats_without_the_model(cases):
     loaded = fresh_reranker(CPU32)
     counter = CountingPreprocess(loaded.model)
     loaded.model.preprocess = counter
-    engine_for(loaded.model, CPU32).info()  # prepares the engine (reads a two-input example)
+    loaded.engine.info()  # prepares the engine (reads a two-input example)
     cache = ScoreCache()
     query, texts = cases[0]
     counter.inputs = 0
@@ -264,7 +265,7 @@ def test_cache_keys_do_not_collide_on_concatenation():
 # ---- embedding -------------------------------------------------------------------------------------------------
 
 def test_engine_embeddings_match_plain_encode(bi_encoder, sample):
-    from explorer.embedding import encode_query, encode_texts
+    from explorer.retrieval.embedding import encode_query, encode_texts
 
     texts = [doc.full_text for doc in sample.documents[:40]]
     reference = bi_encoder.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
@@ -280,12 +281,12 @@ def test_engine_embeddings_match_plain_encode(bi_encoder, sample):
 def test_bf16_openvino_embeddings_are_faithful(bi_encoder, sample, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from explorer.embedding import encode_query, encode_texts
-    from explorer.models import packaged_encoder_path
+    from explorer.retrieval.embedding import encode_query, encode_texts
+    from explorer.models.packaged import packaged_encoder_path
 
     model = SentenceTransformer(str(packaged_encoder_path()), device="cpu", local_files_only=True)
-    configure_engine(model, EngineConfig(backend="openvino", compiled_dir=tmp_path))
-    loaded = LoadedModel(model, bi_encoder.info, BF16)
+    engine = InferenceEngine(model, BF16, EngineConfig(backend="openvino", compiled_dir=tmp_path))
+    loaded = LoadedModel(model, bi_encoder.info, BF16, engine=engine)
     texts = [doc.full_text for doc in sample.documents[:40]]
     reference = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
                              show_progress_bar=False)

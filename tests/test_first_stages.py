@@ -2,10 +2,10 @@
 
 import pytest
 
-from explorer.bm25_index import Bm25Index
-from explorer.dense_index import Hit
+from explorer.retrieval.bm25_index import Bm25Index
+from explorer.records import Hit
 from explorer.errors import ConfigError
-from explorer.fusion import reciprocal_rank_fusion
+from explorer.retrieval.fusion import reciprocal_rank_fusion
 
 
 def test_bm25_ranks_by_shared_rare_words():
@@ -36,8 +36,8 @@ def test_reciprocal_rank_fusion_by_hand():
 @pytest.mark.parametrize("kind", ["dense", "bm25", "hybrid"])
 def test_each_first_stage_through_the_pipeline(sample_pipeline, sample, kind):
     query = sample.labelled_queries("test")[0]
-    result = sample_pipeline.search(query.text, depth=20, rerank=False, first_stage=kind)
-    assert result.first_stage_kind == kind
+    result = sample_pipeline.search(query.text, depth=20, rerank=False, first_stage_method=kind)
+    assert result.first_stage_method == kind
     assert 0 < len(result.first_stage) <= 20
     assert [h.rank for h in result.first_stage] == list(range(1, len(result.first_stage) + 1))
     scores = [h.score for h in result.first_stage]
@@ -50,11 +50,11 @@ def test_bm25_finds_the_answers_on_the_sample_test_split(sample_pipeline, sample
     queries = sample.labelled_queries("test")
     for query in queries:
         best = {d for d, g in sample.labels_for(query.query_id).items() if g == 3}
-        ids = {h.doc_id for h in sample_pipeline.search(query.text, depth=10, rerank=False, first_stage="bm25").first_stage}
+        ids = {h.doc_id for h in sample_pipeline.search(query.text, depth=10, rerank=False, first_stage_method="bm25").first_stage}
         found += bool(best & ids)
     assert found / len(queries) > 0.7
 
 
 def test_unknown_first_stage(sample_pipeline):
     with pytest.raises(ConfigError, match="choose one of: dense, bm25, hybrid"):
-        sample_pipeline.search("vpn", first_stage="sparse")
+        sample_pipeline.search("vpn", first_stage_method="sparse")

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from explorer.errors import ConfigError
-from explorer.metrics import evaluated_queries, mean_metrics, per_query_metrics
+from explorer.evaluation.metrics import evaluated_queries, mean_metrics, per_query_metrics
 
 
 def test_graded_ndcg_and_mrr_by_hand():

@@ -6,11 +6,11 @@ import time
 import numpy as np
 import pytest
 
-from explorer.device import DeviceChoice
+from explorer.inference.device import DeviceChoice
 from explorer.errors import ModelLoadError
-from explorer.models import (PACKAGED_RERANKER, _to_precision, hub_reachable, load_bi_encoder, load_reranker,
-                             packaged_encoder_path)
-from explorer.reranking import score_pairs
+from explorer.models.packaged import PACKAGED_RERANKER, packaged_encoder_path
+from explorer.models.resolution import _to_precision, hub_reachable, load_bi_encoder, load_reranker
+from explorer.rerank.scoring import score_pairs
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, Settings
 
 NO_HUB = staticmethod(lambda settings: False)

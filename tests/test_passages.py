@@ -2,10 +2,10 @@
 
 import pytest
 
-from explorer.dense_index import Hit
-from explorer.embedding_cache import EmbeddingCache
+from explorer.records import Hit
+from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
-from explorer.passages import (PassageOptions, best_passage_per_document, count_over_length, split_document)
+from explorer.retrieval.passages import (PassageOptions, best_passage_per_document, count_over_length, split_document)
 from explorer.pipeline import RetrievalPipeline
 from explorer.records import Dataset, Document
 

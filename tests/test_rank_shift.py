@@ -2,13 +2,13 @@
 
 import pytest
 
-from explorer.dense_index import Hit
-from explorer.models import ModelInfo
+from explorer.records import Hit
+from explorer.models.info import ModelInfo
 from explorer.pipeline import PipelineResult, RerankedHit, StageTimings
-from explorer.rank_shift import describe_move, rank_change
+from explorer.rerank.rank_shift import describe_move, rank_change
 from explorer.records import Dataset, Document
-from explorer.reranking import order_by_score
-from explorer.results_view import result_tables, snippet
+from explorer.rerank.scoring import order_by_score
+from explorer.views.result_tables import result_tables, snippet
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 import pytest
 
 from explorer.errors import ConfigError
-from explorer.evaluation import EvalConfig, Evaluation, QueryOutcome
-from explorer.significance import paired_test
-from explorer.thresholds import threshold_sweep
+from explorer.evaluation.runner import EvalConfig, Evaluation, QueryOutcome
+from explorer.evaluation.significance import paired_test
+from explorer.evaluation.thresholds import threshold_sweep
 
 
 def outcome(query_id, ranked, scores):

@@ -4,14 +4,15 @@ import json
 
 import pytest
 
-from explorer.device import DeviceChoice
-from explorer.embedding_cache import EmbeddingCache
+from explorer.inference.device import DeviceChoice
+from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ModelLoadError
-from explorer.fusion import blend_scores, z_scores
-from explorer.models import TRAINED_RERANKER, build_packaged_reranker, load_reranker
+from explorer.retrieval.fusion import blend_scores, z_scores
+from explorer.models.packaged import TRAINED_RERANKER, build_packaged_reranker
+from explorer.models.resolution import load_reranker
 from explorer.pipeline import RetrievalPipeline
 from explorer.settings import DEFAULT_RERANKER, Settings
-from explorer.trained_models import DEFAULT_RERANKER_DIR, read_card, save_reranker
+from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card, save_reranker
 from explorer.training.data import labelled_groups, pseudo_query_groups
 from explorer.training.evaluation import best_blend
 from explorer.training.trainer import TrainSettings
@@ -54,7 +55,7 @@ def test_z_blend_by_hand():
 
 
 def test_the_page_note_says_when_a_trained_reranker_hurts():
-    from explorer.models import held_out_verdict
+    from explorer.models.trained import held_out_verdict
 
     card = {"held_out_ndcg@10": {"first stage": 0.77, "reranked": 0.715, "blend 0.5": 0.845},
             "recommended_blend": 0.5, "held_out": "sample test"}
@@ -157,7 +158,7 @@ def test_graded_groups_keep_the_near_misses_partial_relevance(sample, base_pipel
 
 
 def test_distilling_a_teacher_into_a_two_layer_student(sample, base_pipeline, trained_folder, tmp_path):
-    from explorer.device import DeviceChoice
+    from explorer.inference.device import DeviceChoice
     from explorer.training.data import teacher_scores
     from explorer.training.trainer import TrainSettings, train
 

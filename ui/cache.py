@@ -1,21 +1,26 @@
-"""The one module that holds Streamlit caches. Models and indexes live across reruns and browser sessions."""
+"""The one module that holds Streamlit caches. Models and indexes live across reruns and browser sessions.
+
+Pipelines are opened by ``explorer.spec.open_pipeline``, as on the command line; this module only hands it
+pieces kept in Streamlit's caches (``CachedParts``) and one score cache for the whole server.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Callable
 
 import streamlit as st
 
-from explorer.attention import PairAttention, read_attention
+from explorer.attention.model_pass import PairAttention, read_attention
+from explorer.inference.device import DeviceChoice, choose_device
 from explorer.loading import load_beir
-from explorer.device import DeviceChoice, choose_device
-from explorer.embedding_cache import EmbeddingCache
-from explorer.models import LoadedModel, load_bi_encoder, load_reranker
-from explorer.passages import OverLength, PassageOptions, count_over_length
-from explorer.pipeline import FirstStage, PipelineResult, RetrievalPipeline
+from explorer.models.info import LoadedModel
+from explorer.models.resolution import load_bi_encoder, load_reranker
+from explorer.pipeline import PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
+from explorer.rerank.score_cache import ScoreCache
+from explorer.retrieval.passages import OverLength, count_over_length
 from explorer.settings import Settings
+from explorer.spec import OpenPipeline, PipelineSpec, Progress, index_corpus, open_pipeline
 
 
 @st.cache_resource(show_spinner=False)
@@ -26,6 +31,12 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner=False)
 def device(preference: str) -> DeviceChoice:
     return choose_device(preference)  # type: ignore[arg-type]
+
+
+@st.cache_resource(show_spinner=False)
+def score_cache() -> ScoreCache:
+    """Reranker scores for the whole server: every session shares the models, and so the scores they produce."""
+    return ScoreCache()
 
 
 @st.cache_resource(show_spinner="Reading the data set…")
@@ -52,8 +63,8 @@ def reranker(name: str, device_preference: str, trust_remote_code: bool) -> Load
     return load_reranker(name, device(device_preference), settings(), trust_remote_code=trust_remote_code)
 
 
-class _PipelineSlot:
-    """Holds one built pipeline. Built outside the cached function so its progress bar can be drawn
+class _IndexSlot:
+    """Holds one indexed corpus. Built outside the cached function so its progress bar can be drawn
     (Streamlit cannot replay elements drawn inside a cached function into a block made outside it)."""
 
     def __init__(self) -> None:
@@ -62,33 +73,39 @@ class _PipelineSlot:
 
 
 @st.cache_resource(show_spinner=False)
-def _pipeline_slot(path: str, bi_name: str, device_preference: str, trust_remote_code: bool,
-                   passages: PassageOptions | None) -> _PipelineSlot:
-    return _PipelineSlot()
+def _index_slot(path: str, bi_name: str, device_preference: str, trust_remote_code: bool,
+                passages: object) -> _IndexSlot:
+    return _IndexSlot()
 
 
-def pipeline(path: str, bi_name: str, device_preference: str, trust_remote_code: bool,
-             passages: PassageOptions | None = None,
-             progress: Callable[[int, int], None] | None = None) -> RetrievalPipeline:
-    """Corpus embedded (or read from the on-disk cache) and indexed once per process, without a reranker."""
-    slot = _pipeline_slot(path, bi_name, device_preference, trust_remote_code, passages)
-    with slot.lock:
-        if slot.pipeline is None:
-            cache = EmbeddingCache(settings().cache_dir / "embeddings")
-            model = bi_encoder(bi_name, device_preference, trust_remote_code)
-            slot.pipeline = RetrievalPipeline.build(dataset(path), model, None, cache, progress=progress,
-                                                    passages=passages)
-        return slot.pipeline
+class CachedParts:
+    """The pieces of a pipeline, from this module's caches (see ``explorer.spec.PipelineParts``)."""
+
+    def dataset(self, path: str) -> Dataset:
+        return dataset(path)
+
+    def reranker(self, name: str, device_preference: str, trust_remote_code: bool) -> LoadedModel:
+        return reranker(name, device_preference, trust_remote_code)
+
+    def indexed(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
+        """The corpus embedded (or read from the on-disk cache) and indexed once per process."""
+        slot = _index_slot(spec.dataset, spec.bi_encoder_name, spec.device, spec.trust_remote_code, spec.passages)
+        with slot.lock:
+            if slot.pipeline is None:
+                model = bi_encoder(spec.bi_encoder_name, spec.device, spec.trust_remote_code)
+                slot.pipeline = index_corpus(dataset(spec.dataset), model, spec.passages, settings(), progress)
+            return slot.pipeline
+
+
+def opened(spec: PipelineSpec, progress: Progress | None = None) -> OpenPipeline:
+    """The pipeline ``spec`` names, opened the one way both doors open it, from the cached pieces."""
+    return open_pipeline(spec, CachedParts(), score_cache(), progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def search(path: str, bi_name: str, reranker_name: str | None, device_preference: str, trust_remote_code: bool,
-           passages: PassageOptions | None, query: str, depth: int, blend: float = 1.0,
-           first_stage: FirstStage = "dense") -> PipelineResult:
+def search(spec: PipelineSpec, query: str) -> PipelineResult:
     """One query through both stages. Cached, so moving the threshold or n does not rerun the models."""
-    base = pipeline(path, bi_name, device_preference, trust_remote_code, passages)
-    second = reranker(reranker_name, device_preference, trust_remote_code) if reranker_name else None
-    return base.with_reranker(second).search(query, depth=depth, blend=blend, first_stage=first_stage)
+    return opened(spec).search(query)
 
 
 @st.cache_data(show_spinner="Reading the attention…", max_entries=16)

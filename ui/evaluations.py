@@ -1,7 +1,7 @@
 """Running evaluations from the pages: with a progress bar, kept per query on disk, shared by the pages.
 
 An evaluation runs when the user asks for it; after that, every page that needs the same configuration
-reads it back from the per-query cache in a moment (``explorer.evaluation``), so pages can simply ask again.
+reads it back from the per-query cache in a moment (``explorer.evaluation.runner``), so pages can simply ask again.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from explorer.evaluation import EvalConfig, Evaluation, evaluate
-from explorer.passages import PassageOptions
-from explorer.pipeline import FirstStage
+from explorer.evaluation.runner import EvalConfig, Evaluation, evaluate
+from explorer.retrieval.first_stage import FirstStageMethod
+from explorer.spec import OpenPipeline, PipelineSpec
 from ui import cache
 from ui.sidebar import SidebarChoices
 
@@ -21,48 +21,38 @@ REQUESTED = "_evaluations_requested"  # configurations the user has run in this 
 
 @dataclass(frozen=True)
 class EvalRequest:
-    """Everything that names one evaluation on the pages."""
+    """Everything that names one evaluation on the pages: the pipeline and the labelled split."""
 
-    dataset_path: str
-    bi_encoder: str
-    reranker: str | None
-    device: str
-    trust_remote_code: bool
+    spec: PipelineSpec
     split: str
-    first_stage: FirstStage
-    depth: int
-    blend: float
-    passages: PassageOptions | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.first_stage} → {self.reranker}" if self.reranker else f"{self.first_stage} only"
+        method = self.spec.first_stage_method
+        return f"{method} → {self.spec.reranker}" if self.spec.reranker else f"{method} only"
 
 
 def request_from(choices: SidebarChoices, split: str, reranker: str | None = "sidebar",
-                 first_stage: str | None = None, depth: int | None = None) -> EvalRequest:
-    """The sidebar's configuration, with any of reranker, first stage and depth replaced."""
-    name = choices.reranker if reranker == "sidebar" else reranker
-    blend = 1.0
-    if name:
-        loaded = cache.reranker(name, choices.device, choices.trust_remote_code)
-        blend = choices.blend_for(loaded.info.recommended_blend)
-    return EvalRequest(choices.dataset_path, choices.bi_encoder, name, choices.device, choices.trust_remote_code,
-                       split, (first_stage or choices.first_stage), depth or choices.depth, blend,  # type: ignore[arg-type]
-                       choices.passages)
+                 first_stage_method: FirstStageMethod | None = None, depth: int | None = None) -> EvalRequest:
+    """The sidebar's configuration, with any of reranker, first-stage method and depth replaced."""
+    return EvalRequest(choices.spec(reranker, first_stage_method, depth), split)
 
 
 def was_requested(request: EvalRequest) -> bool:
     return request in st.session_state.get(REQUESTED, set())
 
 
+def opened(request: EvalRequest) -> OpenPipeline:
+    """The request's pipeline, opened as the Search page opens it."""
+    return cache.opened(request.spec)
+
+
 def run(request: EvalRequest) -> Evaluation:
     """Run (or read back) one evaluation, drawing a progress bar while queries are computed."""
     st.session_state.setdefault(REQUESTED, set()).add(request)
-    base = cache.pipeline(request.dataset_path, request.bi_encoder, request.device, request.trust_remote_code,
-                          request.passages)
-    second = cache.reranker(request.reranker, request.device, request.trust_remote_code) if request.reranker else None
-    config = EvalConfig(request.split, request.first_stage, request.depth, request.blend, rerank=second is not None)
+    pipeline = opened(request)
+    config = EvalConfig(request.split, request.spec.first_stage_method, request.spec.depth, pipeline.blend,
+                        rerank=pipeline.reranker is not None)
     bar = st.empty()
 
     def progress(done: int, total: int) -> None:
@@ -71,7 +61,7 @@ def run(request: EvalRequest) -> Evaluation:
 
     try:
         # named after the models that ran (an offline stand-in is not the model asked for)
-        return evaluate(base.with_reranker(second), config, cache_folder=cache.settings().cache_dir / "evaluations",
+        return evaluate(pipeline.pipeline, config, cache_folder=cache.settings().cache_dir / "evaluations",
                         progress=progress)
     finally:
         bar.empty()

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.catalog import find_preset, presets
-from explorer.device import DEVICE_CHOICES
+from explorer.models.catalog import find_preset, presets
+from explorer.inference.device import DEVICE_CHOICES
 from explorer.errors import ExplorerError
 from explorer.loading.store import saved_datasets
-from explorer.passages import PassageOptions
-from explorer.models import PACKAGED_RERANKER, TRAINED_RERANKER
+from explorer.retrieval.passages import PassageOptions
+from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
+from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
+from explorer.spec import Blend, BlendMode, PipelineSpec
 from ui import cache
 
 SAMPLE_LABEL = "Sample: engineering knowledge base"
@@ -38,7 +40,9 @@ DEFAULTS: dict[str, object] = {
 }
 FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
                       "hybrid": "hybrid (reciprocal rank fusion)"}
+# the sidebar's words for the blend rules of explorer.spec.Blend
 BLEND_MODES = ("as the reranker recommends", "reranker alone", "custom blend")
+BLEND_RULES: dict[str, BlendMode] = dict(zip(BLEND_MODES, ("card", "alone", "custom")))
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,16 @@ class SidebarChoices:
     passages: PassageOptions | None = None
     blend_mode: str = BLEND_MODES[0]
     blend_weight: float = 0.5
-    first_stage: str = "dense"
+    first_stage_method: FirstStageMethod = "dense"
 
-    def blend_for(self, recommended: float) -> float:
-        """The reranker's weight against the first stage (1.0 = the reranker alone)."""
-        if self.blend_mode == BLEND_MODES[0]:
-            return recommended
-        if self.blend_mode == BLEND_MODES[1]:
-            return 1.0
-        return self.blend_weight
+    def spec(self, reranker: str | None = "sidebar", first_stage_method: FirstStageMethod | None = None,
+             depth: int | None = None) -> PipelineSpec:
+        """The pipeline these choices name, with any of reranker, first-stage method and depth replaced."""
+        return PipelineSpec(
+            dataset=self.dataset_path, first_stage_method=first_stage_method or self.first_stage_method,
+            bi_encoder=self.bi_encoder, reranker=self.reranker if reranker == "sidebar" else reranker,
+            device=self.device, trust_remote_code=self.trust_remote_code, passages=self.passages,
+            depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight))
 
 
 def dataset_options() -> dict[str, str]:
@@ -160,5 +165,5 @@ def sidebar() -> SidebarChoices:
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
-        first_stage=str(first_stage),
+        first_stage_method=first_stage,
     )

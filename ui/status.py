@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.device import DeviceChoice
+from explorer.inference.device import DeviceChoice
 from explorer.errors import ExplorerError
-from explorer.models import LoadedModel
+from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from ui import cache
 from ui.sidebar import SidebarChoices

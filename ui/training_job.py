@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from explorer.device import DeviceChoice
+from explorer.inference.device import DeviceChoice
 from explorer.errors import ExplorerError
 from explorer.settings import Settings
 from explorer.training.run import TrainRequest, TrainResult, train_and_evaluate

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 from explorer.errors import ConfigError
-from explorer.models import LoadedModel
+from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from explorer.records import Dataset, Document
 
@@ -51,7 +51,7 @@ class ScoredPair:
 def teacher_scores(groups: Sequence[TrainGroup], teacher: LoadedModel,
                    progress: Callable[[int, int], None] | None = None) -> list[ScoredPair]:
     """The teacher's score for every (query, text) pair of the groups: positives and hard negatives alike."""
-    from explorer.reranking import score_pairs
+    from explorer.rerank.scoring import score_pairs
 
     pairs: list[ScoredPair] = []
     for done, group in enumerate(groups, start=1):

@@ -25,13 +25,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from explorer.device import DeviceChoice
-from explorer.embedding_cache import EmbeddingCache
+from explorer.inference.device import DeviceChoice
+from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.loading import load_beir
-from explorer.models import LoadedModel, ModelInfo, load_bi_encoder
+from explorer.models.info import LoadedModel, ModelInfo
+from explorer.models.resolution import load_bi_encoder
 from explorer.pipeline import RetrievalPipeline
 from explorer.settings import DEFAULT_BI_ENCODER, SAMPLE_DATA, Settings
-from explorer.trained_models import DEFAULT_RERANKER_DIR, read_card, save_reranker
+from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card, save_reranker
 from explorer.training.data import labelled_groups, pseudo_query_groups
 from explorer.training.evaluation import held_out_ndcg
 from explorer.training.trainer import StopFlag, TrainSettings, train

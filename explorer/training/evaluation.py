@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from explorer.metrics import mean_metrics
+from explorer.evaluation.metrics import mean_metrics
 from explorer.pipeline import RetrievalPipeline
 from explorer.records import Dataset
 
@@ -17,8 +17,8 @@ def held_out_ndcg(dataset: Dataset, split: str, pipeline: RetrievalPipeline, dep
     """{"first stage": x, "reranked": y, "blend 0.5": z, ...} over the labelled queries of ``split``.
 
     The reranker scores each query's candidates once; the blends reorder those same scores."""
-    from explorer.fusion import blend_scores
-    from explorer.reranking import order_by_score
+    from explorer.retrieval.fusion import blend_scores
+    from explorer.rerank.scoring import order_by_score
 
     qrels = dataset.qrels_by_split.get(split, {})
     queries = dataset.labelled_queries(split)

@@ -10,14 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from explorer.device import DeviceChoice
-from explorer.embedding_cache import EmbeddingCache
+from explorer.inference.device import DeviceChoice
+from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
 from explorer.loading import load_beir
-from explorer.models import LoadedModel, ModelInfo, load_bi_encoder, load_reranker
+from explorer.models.info import LoadedModel, ModelInfo
+from explorer.models.resolution import load_bi_encoder, load_reranker
 from explorer.pipeline import RetrievalPipeline
 from explorer.settings import DEFAULT_BI_ENCODER, Settings
-from explorer.trained_models import save_reranker
+from explorer.models.trained import save_reranker
 from explorer.training.data import PseudoKind, carve_split, labelled_groups, pseudo_query_groups, teacher_scores
 from explorer.training.evaluation import best_blend, held_out_ndcg
 from explorer.training.trainer import StopFlag, TrainProgress, TrainSettings, build_model, train

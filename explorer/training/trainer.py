@@ -1,7 +1,7 @@
 """Fine-tuning a reranker with the sentence-transformers cross-encoder trainer.
 
 The default recipe reuses what the encoder already knows: no new head. The pair is read jointly and scored
-by the joint-cosine head (``explorer.joint_scorer``), trained with a listwise softmax loss over one positive
+by the joint-cosine head (``explorer.models.joint_head``), trained with a listwise softmax loss over one positive
 and its hard negatives. A classic classification head (``head="classifier"``) is available for encoders that
 come with a trained one, or for long runs.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from explorer.device import DeviceChoice
+from explorer.inference.device import DeviceChoice
 from explorer.errors import ConfigError
 from explorer.training.data import ScoredPair, TrainGroup
 
@@ -73,8 +73,8 @@ def build_model(settings: TrainSettings, device: DeviceChoice) -> Any:
     from sentence_transformers import CrossEncoder
     from sentence_transformers.base.modules import Transformer
 
-    from explorer.joint_scorer import JointMeanCosine
-    from explorer.models import packaged_encoder_path
+    from explorer.models.joint_head import JointMeanCosine
+    from explorer.models.packaged import packaged_encoder_path
 
     base = str(packaged_encoder_path()) if settings.base == "packaged" else settings.base
     if settings.head == "classifier":

@@ -1,0 +1,32 @@
+"""Command line: the same engine as the pages, for batch work. `python -m explorer --help`.
+
+Each command lives in the module named for what it does (``search``: index, search and eval; ``data``: load;
+``models``: build-default-reranker and train; ``bench``); ``arguments`` holds the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Sequence
+
+from explorer.cli import bench, data, models, search
+from explorer.cli.arguments import build_parser
+from explorer.errors import ExplorerError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "load": data.load, "build-default-reranker": models.build_default, "train": models.train, "bench": bench.bench,
+    "index": search.index, "search": search.search, "eval": search.evaluate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; an error the explorer explains is printed on one line (exit status 2), not a traceback."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except ExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

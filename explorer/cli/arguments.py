@@ -1,0 +1,119 @@
+"""The command line's arguments: one sub-command per batch job, with the same choices as the sidebar."""
+
+from __future__ import annotations
+
+import argparse
+
+from explorer.inference.device import DEVICE_CHOICES
+from explorer.retrieval.first_stage import FIRST_STAGE_METHODS
+from explorer.settings import SAMPLE_DATA
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every sub-command and its options (``python -m explorer COMMAND --help``)."""
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="Two-stage retrieval explorer")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder (default: the sample data)")
+        sub.add_argument("--bi-encoder", default="default", help="hub id or folder; 'default' = the app's choice")
+        sub.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+        sub.add_argument("--trust-remote-code", action="store_true", help="allow the models' own code to run")
+
+    def pipeline(sub: argparse.ArgumentParser) -> None:
+        """The options that decide a ranking, as the sidebar has them."""
+        common(sub)
+        sub.add_argument("--first-stage", choices=list(FIRST_STAGE_METHODS), default="dense",
+                         help="dense (bi-encoder + FAISS), bm25, or hybrid (reciprocal rank fusion of both)")
+        sub.add_argument("--passages", type=int, metavar="TOKENS", default=None,
+                         help="split long documents into passages of this many tokens (a document scores as its "
+                              "best passage)")
+        sub.add_argument("--passage-overlap", type=int, metavar="TOKENS", default=50,
+                         help="tokens shared by neighbouring passages (with --passages; default 50)")
+
+    load = commands.add_parser("load", help="read and check a corpus in any supported format; print the report")
+    load.add_argument("--kind", required=True, choices=["beir", "table", "text_folder", "text_zip", "lines",
+                                                        "ir_datasets"])
+    load.add_argument("source", help="folder, file, or ir_datasets id")
+    load.add_argument("--format", choices=["jsonl", "csv", "tsv", "parquet"], help="table format (default: by suffix)")
+    load.add_argument("--id-column")
+    load.add_argument("--title-column")
+    load.add_argument("--text-column", help="with a table: the text column (default: guessed)")
+    load.add_argument("--queries", help="queries file (JSONL, TSV or CSV)")
+    load.add_argument("--labels", help="labels file (TREC qrels or BEIR TSV)")
+    load.add_argument("--split", default="test", help="split name for --labels")
+    load.add_argument("--save", action="store_true", help="save it for the app (in the cache folder)")
+    load.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    build = commands.add_parser("build-default-reranker",
+                                help="train the default offline reranker on the sample data (a few minutes)")
+    build.add_argument("--if-needed", action="store_true",
+                       help="only when it is missing and the hub (with pretrained cross-encoders) is out of reach")
+    build.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
+    build.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+
+    trainer = commands.add_parser("train", help="fine-tune a reranker and report held-out nDCG@10 before and after")
+    common(trainer)
+    trainer.add_argument("--split", default="train", help="labelled split to train on")
+    trainer.add_argument("--held-out", default="test", help="labelled split to measure on (never trained on)")
+    trainer.add_argument("--held-out-share", type=float, default=None,
+                         help="with one labelled split: hold out this share of its queries (e.g. 0.33)")
+    trainer.add_argument("--no-labels", action="store_true", help="train on pseudo-queries only")
+    trainer.add_argument("--pseudo", choices=["none", "title", "sentence"], default="none",
+                         help="add pseudo-queries made from the corpus (needed with --no-labels)")
+    trainer.add_argument("--pseudo-limit", type=int, default=None, help="at most this many pseudo-queries")
+    trainer.add_argument("--base", default="packaged", help="encoder to start from: 'packaged', a folder or hub id")
+    trainer.add_argument("--head", choices=["joint-cosine", "classifier"], default="joint-cosine")
+    trainer.add_argument("--loss", choices=["listwise", "graded-listwise", "pointwise"], default="listwise",
+                         help="graded-listwise (ListNet) keeps labelled near-misses above unrelated text")
+    trainer.add_argument("--teacher", help="distil this trained reranker (hub id, folder or 'default'); "
+                                           "implies --loss distill")
+    trainer.add_argument("--student-layers", type=int, default=None,
+                         help="a smaller student: keep only this many lower layers of the base encoder")
+    trainer.add_argument("--frozen-layers", type=int, default=0,
+                         help="freeze the embeddings and this many lower layers (faster, less forgetting)")
+    trainer.add_argument("--steps", type=int, default=200)
+    trainer.add_argument("--lr", type=float, default=5e-5)
+    trainer.add_argument("--max-length", type=int, default=256)
+    trainer.add_argument("--depth", type=int, default=100, help="candidates per held-out query")
+    trainer.add_argument("--out", required=True, help="folder to save the trained model in")
+
+    def ranking(sub: argparse.ArgumentParser) -> None:
+        pipeline(sub)
+        sub.add_argument("--reranker", default="default", help="hub id, folder, 'default' or 'none'")
+        sub.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (k)")
+        sub.add_argument("--blend", default="card",
+                         help="the ranking score: 'card' (the blend the reranker's card recommends), 'alone' (the "
+                              "reranker's score only), or the reranker's weight against the first stage, 0-1")
+
+    index = commands.add_parser("index", help="embed and index a corpus (fills the embedding cache)")
+    pipeline(index)
+    search = commands.add_parser("search", help="run one query through both stages")
+    ranking(search)
+    search.add_argument("query")
+    search.add_argument("--top", type=int, default=10, help="results printed per stage")
+    search.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    evaluation = commands.add_parser("eval", help="score both stages on a labelled split (metrics, latency, exports)")
+    ranking(evaluation)
+    evaluation.add_argument("--split", default="test", help="labelled split to evaluate (default: test)")
+    evaluation.add_argument("--metrics", default="ndcg@10,mrr@10,recall@100,precision@10,map@100")
+    evaluation.add_argument("--relevant-grade", type=int, default=1, help="lowest grade counted relevant (binary metrics)")
+    evaluation.add_argument("--json", metavar="OUT", help="write the summary as JSON to this file ('-' = stdout)")
+    evaluation.add_argument("--runs", metavar="DIR", help="write TREC run files of each stage into this folder")
+    evaluation.add_argument("--csv", metavar="OUT", help="write the metrics table as CSV")
+    evaluation.add_argument("--report", metavar="OUT", help="write a self-contained HTML report")
+    evaluation.add_argument("--no-cache", action="store_true", help="rerun every query (ignore saved results)")
+
+    bench = commands.add_parser("bench", help="time the fast rerank and embedding engine against the naive baseline")
+    bench.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
+    bench.add_argument("--quick", action="store_true", help="small sizes (for CI): same code paths, seconds not minutes")
+    bench.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+    bench.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder of real text (default: the sample data)")
+    bench.add_argument("--cranfield", default=None,
+                       help="a second BEIR folder of real text (default: ../shared/data/cranfield when present)")
+    bench.add_argument("--depth", type=int, default=None, help="candidates per query (default 100; 16 with --quick)")
+    bench.add_argument("--corpus-size", type=int, default=None,
+                       help="passages of the end-to-end corpus (default 10000; 300 with --quick)")
+    bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
+    return parser

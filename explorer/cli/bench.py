@@ -1,0 +1,46 @@
+"""``python -m explorer bench``: the speed report, printed, and as JSON on request."""
+
+from __future__ import annotations
+
+import argparse
+
+from explorer.cli.output import say, write_json
+from explorer.settings import Settings
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Runs the benchmark and prints one line per measurement (and the JSON report with --json)."""
+    from pathlib import Path
+
+    from explorer.bench.run import CRANFIELD, BenchConfig, run_benchmark
+
+    sizes = {name: value for name, value in (("depth", args.depth), ("corpus_size", args.corpus_size),
+                                             ("repeats", args.repeats)) if value is not None}
+    where = {"device": args.device, "sample": Path(args.data),
+             "cranfield": Path(args.cranfield) if args.cranfield else CRANFIELD}
+    config = BenchConfig.quick(**where, **sizes) if args.quick else BenchConfig(**where, **sizes)
+    report = run_benchmark(config, Settings.from_env(), say=say).to_json()
+    rerank, embed, e2e, machine = report["rerank"], report["embed"], report["end_to_end"], report["machine"]
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
+          f"openvino {machine['openvino'] or 'not used'}, {machine['device']}; load average "
+          f"{machine['load_average_before']} (before) / {machine['load_average_after']} (after)")
+    print(f"rerank {rerank['details']['pairs_per_query']} pairs: baseline {rerank['baseline_ms']:.0f} ms "
+          f"(p95 {rerank['baseline_p95_ms']:.0f}), engine {rerank['engine_ms']:.0f} ms (p95 {rerank['engine_p95_ms']:.0f}, "
+          f"{rerank['details']['engine_label']}): {rerank['speedup']:.2f}x, Spearman {rerank['spearman']:.4f}, "
+          f"top-10 overlap {rerank['top10_overlap']:.2f}")
+    for label, other in rerank["details"]["alternatives"].items():
+        print(f"  the engine as {label}: {other['median_ms']:.0f} ms (p95 {other['p95_ms']:.0f}): "
+              f"{other['speedup']:.2f}x, Spearman {other['spearman']:.4f}, top-10 overlap {other['top10_overlap']:.2f}")
+    print(f"embed {embed['details']['documents']} documents: baseline {embed['baseline_ms']:.0f} ms, engine "
+          f"{embed['engine_ms']:.0f} ms ({embed['details']['engine_label']}): {embed['speedup']:.2f}x, "
+          f"min cosine {embed['min_cosine']:.5f}")
+    print(f"end to end, {e2e['details']['documents']} documents, k={e2e['details']['depth']}: median "
+          f"{e2e['median_ms']:.0f} ms, p95 {e2e['p95_ms']:.0f} ms (" + ", ".join(
+              f"{name} {ms:.0f}" for name, ms in e2e["details"]["stages_median_ms"].items()) + ")")
+    index = report["index"]
+    print(f"index: exact {index['exact_ms']:.2f} ms, HNSW {index['hnsw_ms']:.2f} ms per query, "
+          f"HNSW recall@{index['k']} {index['recall']:.3f}")
+    print("goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in report["goals"].items()))
+    if args.json:
+        write_json(report, args.json, "results")
+    return 0

@@ -1,0 +1,78 @@
+"""``build-default-reranker`` and ``train``: rerankers made on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from explorer.cli.output import say
+from explorer.settings import Settings
+from explorer.spec import model_name
+
+if TYPE_CHECKING:
+    from explorer.inference.device import DeviceChoice
+
+
+def build_default(args: argparse.Namespace) -> int:
+    """Trains the default offline reranker where no pretrained cross-encoder can be had, then prepares its engine."""
+    from dataclasses import replace
+
+    from explorer.inference.device import choose_device
+    from explorer.models.resolution import hub_reachable
+    from explorer.training.default_model import DEFAULT_SETTINGS, build_default_reranker, default_reranker_exists
+
+    settings = Settings.from_env()
+    device = choose_device(args.device)
+    if args.if_needed and default_reranker_exists(settings):
+        say(f"default reranker: already built in {settings.models_dir}")
+        _prepare_engine(settings, device)
+        return 0
+    if args.if_needed and hub_reachable(settings):
+        say("default reranker: the hub is reachable, so the pretrained cross-encoder will be used; nothing to build")
+        return 0
+    say("default reranker: no pretrained cross-encoder can be had here, so one is trained now (a few minutes)")
+    build_default_reranker(settings, device, say=say,
+                           train_settings=replace(DEFAULT_SETTINGS, steps=args.steps or DEFAULT_SETTINGS.steps))
+    _prepare_engine(settings, device)
+    return 0
+
+
+def _prepare_engine(settings: Settings, device: DeviceChoice) -> None:
+    """Converts (and, for int8, quantises) the default reranker for the fast engine now, so that the app's
+    first query does not wait for it; kept in the cache folder, so later runs only read it back."""
+    from explorer.models.packaged import TRAINED_RERANKER
+    from explorer.models.resolution import load_reranker
+
+    loaded = load_reranker(TRAINED_RERANKER, device, settings, hub_check=lambda _settings: False)
+    info = loaded.engine.info()
+    say(f"default reranker: runs as {info.label} ({info.note})")
+
+
+def train(args: argparse.Namespace) -> int:
+    """Fine-tunes a reranker and prints held-out nDCG@10 before and after, as JSON."""
+    from pathlib import Path
+
+    from explorer.inference.device import choose_device
+    from explorer.training.run import TrainRequest, train_and_evaluate
+    from explorer.training.trainer import TrainSettings
+
+    request = TrainRequest(
+        data=Path(args.data), out=Path(args.out), split=args.split, held_out=args.held_out,
+        use_labels=not args.no_labels, pseudo=None if args.pseudo == "none" else args.pseudo,
+        pseudo_limit=args.pseudo_limit, depth=args.depth, held_out_share=args.held_out_share,
+        bi_encoder=model_name(args.bi_encoder, "bi-encoder"),
+        settings=TrainSettings(base=args.base, head=args.head, loss="distill" if args.teacher else args.loss,
+                               steps=args.steps, learning_rate=args.lr, max_length=args.max_length,
+                               frozen_layers=args.frozen_layers, student_layers=args.student_layers),
+        teacher=model_name(args.teacher, "reranker") if args.teacher else None,
+    )
+
+    def show(step: int, total: int, loss: float | None) -> None:
+        if step % 10 == 0 or step == total:
+            say(f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else ""))
+
+    result = train_and_evaluate(request, Settings.from_env(), choose_device(args.device), say=say, progress=show)
+    print(json.dumps({"folder": str(result.folder), "before": result.before, "after": result.after,
+                      "steps": result.steps, "losses": list(result.losses)}, indent=1))
+    return 0

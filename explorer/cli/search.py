@@ -1,0 +1,125 @@
+"""``index``, ``search`` and ``eval``: the pipeline opened from a spec, as the pages open it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from explorer.cli.output import say, write_json
+from explorer.records import Dataset
+from explorer.settings import Settings
+from explorer.spec import Blend, DirectParts, OpenPipeline, PipelineSpec, open_pipeline
+
+
+def spec_from(args: argparse.Namespace) -> PipelineSpec:
+    """The pipeline the arguments name; ``index`` has no reranker, depth or blend of its own."""
+    from explorer.retrieval.passages import PassageOptions
+
+    passages = PassageOptions(args.passages, args.passage_overlap) if args.passages else None
+    reranker = getattr(args, "reranker", "none")
+    return PipelineSpec(
+        dataset=args.data, first_stage_method=args.first_stage, bi_encoder=args.bi_encoder,
+        reranker=None if reranker == "none" else reranker, device=args.device,
+        trust_remote_code=args.trust_remote_code, passages=passages, depth=getattr(args, "depth", 100),
+        blend=Blend.parse(getattr(args, "blend", "card")))
+
+
+def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
+    """The spec's pipeline, with what loaded said on stderr (device, models, index)."""
+    from explorer.rerank.score_cache import ScoreCache
+
+    spec = spec_from(args)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rembedding {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+
+    opened = open_pipeline(spec, DirectParts(settings), ScoreCache(), progress=progress)
+    bi, reranker = opened.pipeline.bi_encoder, opened.reranker
+    say(f"device: {bi.device.label} ({bi.device.reason})")
+    say(f"bi-encoder: {bi.info.loaded} [{bi.info.source}]")
+    if reranker is not None:
+        say(f"reranker: {reranker.info.loaded} [{reranker.info.source}]" + (
+            f", blended with the first stage at weight {opened.blend:g}" if opened.blend < 1 else ""))
+        if not reranker.info.trained_for_relevance:
+            say("warning: this reranker is not trained for relevance")
+    report = opened.pipeline.index_report
+    say(f"index: {report.documents} documents" + (f" in {report.units} passages" if report.passages else "")
+        + f", {'from cache' if report.from_cache else 'embedded'} in {report.seconds:.2f} s")
+    return opened
+
+
+def index(args: argparse.Namespace) -> int:
+    """Embeds and indexes the corpus (the embeddings stay in the cache for the app and later commands)."""
+    open_from(args, Settings.from_env())
+    return 0
+
+
+def search(args: argparse.Namespace) -> int:
+    """One query through both stages, printed as two ranked lists, or as JSON."""
+    opened = open_from(args, Settings.from_env())
+    result = opened.search(args.query)
+    if args.json:
+        print(json.dumps(asdict(result), indent=1, default=str))
+        return 0
+    _print_result(result, opened.pipeline.dataset, args.top)
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Both stages scored on a labelled split: the metrics table, and the exports asked for."""
+    from explorer.evaluation.html_report import evaluation_report
+    from explorer.evaluation.run_files import trec_run
+    from explorer.evaluation.runner import EvalConfig, evaluate as run_evaluation
+    from explorer.evaluation.tables import metrics_table, summary_json
+
+    settings = Settings.from_env()
+    opened = open_from(args, settings)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    for required in ("ndcg@10", "mrr@10", "recall@100"):
+        if required not in metrics:
+            metrics.append(required)
+    config = EvalConfig(split=args.split, first_stage_method=args.first_stage, depth=args.depth, blend=opened.blend,
+                        rerank=opened.reranker is not None)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\revaluating {done}/{total} queries", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    cache = None if args.no_cache else settings.cache_dir / "evaluations"
+    result = run_evaluation(opened.pipeline, config, cache_folder=cache, progress=progress)
+    summary = summary_json(result, metrics, args.relevant_grade)
+    table = metrics_table([result], metrics, args.relevant_grade)
+    print(table.to_string(index=False))
+    if args.json:
+        write_json(summary, args.json, "summary")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        say(f"metrics written to {args.csv}")
+    if args.runs:
+        folder = Path(args.runs)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stage in result.stages():
+            path = folder / f"{args.split}.{args.first_stage}.{stage}.trec"
+            path.write_text(trec_run(result, stage), encoding="utf-8")
+            say(f"TREC run written to {path}")
+    if args.report:
+        Path(args.report).write_text(evaluation_report(result, metrics, relevant_grade=args.relevant_grade),
+                                     encoding="utf-8")
+        say(f"HTML report written to {args.report}")
+    return 0
+
+
+def _print_result(result, dataset: Dataset, top: int) -> None:
+    print(f"\nfirst stage (top {top} of {len(result.first_stage)}):")
+    for hit in result.first_stage[:top]:
+        print(f"  {hit.rank:>3}  {hit.score:7.4f}  {hit.doc_id}  {dataset.document(hit.doc_id).title[:70]}")
+    if result.reranked is not None:
+        print(f"\nreranked (top {top}):")
+        for hit in result.reranked[:top]:
+            print(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
+                  f"{dataset.document(hit.doc_id).title[:64]}")
+    t = result.timings
+    print(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, first-stage search {t.first_stage_ms:.1f}, "
+          f"reranking {t.reranking_ms:.1f}, total {t.total_ms:.1f}")

@@ -1,0 +1,97 @@
+"""Plotly figures for the evaluation, threshold and comparison pages (and the HTML report).
+
+Query text is untrusted like document text: it passes through ``html.escape`` before reaching a figure.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.evaluation.comparison import ComparisonRow
+from explorer.evaluation.depth_sweep import DepthPoint
+from explorer.evaluation.thresholds import ThresholdSweep
+
+FIRST_COLOUR, RERANKED_COLOUR, COST_COLOUR = "#0969da", "#8250df", "#bc4c00"
+WIN, LOSS, TIE = "#1a7f37", "#cf222e", "#8c959f"
+
+
+def per_query_delta_figure(deltas: dict[str, float], metric: str, texts: dict[str, str]) -> go.Figure:
+    """One bar per query, sorted: reranked minus first stage."""
+    ordered = sorted(deltas.items(), key=lambda item: item[1])
+    colours = [WIN if d > 1e-9 else LOSS if d < -1e-9 else TIE for _, d in ordered]
+    hover = [html.escape(texts.get(q, q)[:90]) for q, _ in ordered]
+    figure = go.Figure(go.Bar(x=list(range(1, len(ordered) + 1)), y=[d for _, d in ordered], marker_color=colours,
+                              customdata=[q for q, _ in ordered], hovertext=hover,
+                              hovertemplate="query %{customdata}: %{hovertext}<br>Δ %{y:+.3f}<extra></extra>"))
+    figure.update_layout(title=f"Per-query change in {metric} (reranked − first stage)",
+                         xaxis_title="queries, sorted by change", yaxis_title=f"Δ {metric}", height=340,
+                         margin=dict(l=10, r=10, t=50, b=10))
+    return figure
+
+
+def depth_figure(points: Sequence[DepthPoint]) -> go.Figure:
+    """Quality (left axis) and reranking latency (right axis) against the candidate depth."""
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    depths = [p.depth for p in points]
+    metric = points[0].metric if points else "ndcg@10"
+    figure.add_trace(go.Scatter(x=depths, y=[p.first_stage for p in points], name=f"first stage {metric}",
+                                mode="lines+markers", line=dict(color=FIRST_COLOUR)), secondary_y=False)
+    figure.add_trace(go.Scatter(x=depths, y=[p.reranked for p in points], name=f"reranked {metric}",
+                                mode="lines+markers", line=dict(color=RERANKED_COLOUR)), secondary_y=False)
+    figure.add_trace(go.Scatter(x=depths, y=[p.rerank_ms for p in points], name="reranking ms (median)",
+                                mode="lines+markers", line=dict(color=COST_COLOUR, dash="dot")), secondary_y=True)
+    figure.update_xaxes(title_text="candidate depth k", type="log", tickvals=depths)
+    figure.update_yaxes(title_text=metric, secondary_y=False)
+    figure.update_yaxes(title_text="reranking time per query (ms)", secondary_y=True, rangemode="tozero")
+    figure.update_layout(title="Quality and cost against depth", height=380, margin=dict(l=10, r=10, t=50, b=10),
+                         legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def threshold_distribution_figure(sweep: ThresholdSweep) -> go.Figure:
+    figure = go.Figure()
+    for relevant, name, colour in ((True, "relevant", WIN), (False, "not relevant", LOSS)):
+        scores = [r.score for r in sweep.results if r.relevant is relevant]
+        figure.add_trace(go.Histogram(x=scores, name=f"{name} ({len(scores)})", marker_color=colour, opacity=0.6,
+                                      nbinsx=40))
+    figure.update_layout(barmode="overlay", title=f"Reranker {sweep.score_kind} of the top {sweep.top_n} results",
+                         xaxis_title=sweep.score_kind, yaxis_title="results", height=340,
+                         margin=dict(l=10, r=10, t=50, b=10))
+    return figure
+
+
+def threshold_curves_figure(sweep: ThresholdSweep, chosen: float | None = None) -> go.Figure:
+    x = [p.threshold for p in sweep.points]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=x, y=[p.precision for p in sweep.points], name="precision", mode="lines"))
+    figure.add_trace(go.Scatter(x=x, y=[p.recall for p in sweep.points], name="recall", mode="lines"))
+    figure.add_trace(go.Scatter(x=x, y=[p.f1 for p in sweep.points], name="F1", mode="lines"))
+    figure.add_trace(go.Scatter(x=x, y=[p.queries_left_empty for p in sweep.points], name="queries left empty",
+                                mode="lines", line=dict(dash="dot", color=TIE)))
+    if chosen is not None:
+        figure.add_vline(x=chosen, line_dash="dash", line_color=COST_COLOUR,
+                         annotation_text=f"threshold {chosen:.3g}", annotation_position="top left")
+    figure.update_layout(title="Kept results against the threshold", xaxis_title=f"threshold ({sweep.score_kind})",
+                         yaxis_title="share", yaxis_range=[0, 1.02], height=360, margin=dict(l=10, r=10, t=50, b=10))
+    return figure
+
+
+def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
+    """Quality against latency, one point per configuration."""
+    figure = go.Figure(go.Scatter(
+        x=[r.latency_ms for r in rows], y=[r.metrics.get(metric, 0.0) for r in rows], mode="markers+text",
+        text=[html.escape(r.name) for r in rows], textposition="top center", marker=dict(size=12, color=RERANKED_COLOUR),
+        hovertemplate="%{text}<br>%{y:.4f} at %{x:,.0f} ms<extra></extra>"))
+    figure.update_layout(title=f"{metric} against latency (median per query)", xaxis_title="latency per query (ms)",
+                         yaxis_title=metric, height=380, margin=dict(l=10, r=10, t=50, b=10))
+    # room around the points for their names
+    slowest = max((r.latency_ms for r in rows), default=1.0) or 1.0
+    values = [r.metrics.get(metric, 0.0) for r in rows] or [0.0]
+    spread = max(max(values) - min(values), 0.05)
+    figure.update_xaxes(range=[-0.15 * slowest, 1.25 * slowest])
+    figure.update_yaxes(range=[min(values) - 0.25 * spread, max(values) + 0.25 * spread])
+    return figure

@@ -1,0 +1,127 @@
+"""The evaluation as a report someone can read without the tool: one self-contained HTML file.
+
+The report carries plotly.js inline, so it opens with no network; every piece of text from the data (query
+text, names) is escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer.evaluation.charts import (comparison_scatter, depth_figure, per_query_delta_figure,
+                                        threshold_curves_figure, threshold_distribution_figure)
+from explorer.evaluation.comparison import ComparisonRow
+from explorer.evaluation.depth_sweep import DepthPoint
+from explorer.evaluation.metrics import DEFAULT_METRICS
+from explorer.evaluation.runner import Evaluation
+from explorer.evaluation.significance import paired_test
+from explorer.evaluation.tables import comparison_table, metrics_table, per_query_table
+from explorer.evaluation.thresholds import threshold_sweep
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    title: str
+    text: str = ""  # plain text, escaped when written
+    table: pd.DataFrame | None = None
+    figure: go.Figure | None = None
+
+
+def html_report(title: str, sections: Sequence[ReportSection], generated: dt.datetime | None = None) -> str:
+    """A single HTML file: headings, tables and Plotly charts, with plotly.js inline (no network needed)."""
+    generated = generated or dt.datetime.now(dt.timezone.utc)
+    parts = [
+        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2328}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right}"
+        "th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}p.note{color:#59636e}</style>",
+        "</head><body>", f"<h1>{html.escape(title)}</h1>",
+        f"<p class='note'>Generated {html.escape(generated.strftime('%Y-%m-%d %H:%M UTC'))} by the relevance explorer.</p>",
+    ]
+    plotly_included = False
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        if section.text:
+            parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in section.text.split("\n\n")]
+        if section.table is not None:
+            parts.append(section.table.to_html(index=False, escape=True, border=0))
+        if section.figure is not None:
+            parts.append(section.figure.to_html(full_html=False, include_plotlyjs=not plotly_included,
+                                                config={"displaylogo": False}))
+            plotly_included = True
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def html_report(title: str, sections: Sequence[ReportSection], generated: dt.datetime | None = None) -> str:
+    """A single HTML file: headings, tables and Plotly charts, with plotly.js inline (no network needed)."""
+    generated = generated or dt.datetime.now(dt.timezone.utc)
+    parts = [
+        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2328}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right}"
+        "th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}p.note{color:#59636e}</style>",
+        "</head><body>", f"<h1>{html.escape(title)}</h1>",
+        f"<p class='note'>Generated {html.escape(generated.strftime('%Y-%m-%d %H:%M UTC'))} by the relevance explorer.</p>",
+    ]
+    plotly_included = False
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        if section.text:
+            parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in section.text.split("\n\n")]
+        if section.table is not None:
+            parts.append(section.table.to_html(index=False, escape=True, border=0))
+        if section.figure is not None:
+            parts.append(section.figure.to_html(full_html=False, include_plotlyjs=not plotly_included,
+                                                config={"displaylogo": False}))
+            plotly_included = True
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
+                      relevant_grade: int = 1, depth_points: Sequence[DepthPoint] = (),
+                      comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10) -> str:
+    config = evaluation.config
+    about = (f"Split '{config.split}', {len(evaluation.outcomes)} labelled queries. First stage: {config.first_stage_method}"
+             + (f" (bi-encoder {evaluation.bi_encoder})" if config.first_stage_method != "bm25" else "")
+             + f", depth {config.depth}. Reranker: {evaluation.reranker or 'none'}"
+             + (f", blended with the first stage at weight {config.blend:g}" if evaluation.has_reranker
+                and config.blend < 1 else "")
+             + f". Binary metrics count grade {relevant_grade} and above as relevant; nDCG uses the grades. "
+             "Latency is the median per query on the machine that ran the evaluation.")
+    sections = [ReportSection("Summary", about), ReportSection("Metrics", table=metrics_table([evaluation], metrics,
+                                                                                                relevant_grade))]
+    if evaluation.has_reranker:
+        per_query = evaluation.per_query(metric, relevant_grade)
+        test = paired_test(per_query["first_stage"], per_query["reranked"], metric)
+        deltas = {q: per_query["reranked"][q] - per_query["first_stage"][q] for q in per_query["first_stage"]}
+        sections.append(ReportSection("Does the reranker help?", test.summary(),
+                                      figure=per_query_delta_figure(deltas, metric, evaluation.query_texts)))
+        sweep = threshold_sweep(evaluation, top_n=threshold_top_n, relevant_grade=relevant_grade)
+        suggestion = sweep.suggest(0.8)
+        sections.append(ReportSection(
+            "Score threshold",
+            f"Scores of the top {threshold_top_n} reranked results of each query. "
+            + (f"For precision 0.8, keep results at or above {suggestion.threshold:.4g}: recall "
+               f"{suggestion.recall:.2f}, {suggestion.queries_left_empty:.0%} of queries left with no result."
+               if suggestion else "No threshold reaches precision 0.8 on these queries."),
+            figure=threshold_distribution_figure(sweep)))
+        sections.append(ReportSection("Kept results against the threshold", figure=threshold_curves_figure(
+            sweep, suggestion.threshold if suggestion else None)))
+    if depth_points:
+        sections.append(ReportSection("Depth and cost", figure=depth_figure(depth_points)))
+    if comparison:
+        sections.append(ReportSection("Configurations compared", table=comparison_table(comparison),
+                                      figure=comparison_scatter(comparison, metric)))
+    sections.append(ReportSection(f"Every query ({metric})", table=per_query_table(evaluation, metric,
+                                                                                  relevant_grade).round(4)))
+    return html_report(f"Retrieval evaluation: {evaluation.name}", sections)

@@ -1,0 +1,236 @@
+"""Evaluating both stages on a labelled split: every query through the pipeline, kept per query on disk.
+
+An evaluation records, for each labelled query, the first-stage list, the reranked list with the reranker's
+raw scores, and the time of each stage. Results are appended to a JSON-lines file as each query finishes,
+keyed by everything that changes them (corpus, split, models, first stage, depth, blend), so an interrupted
+run resumes where it stopped and a repeated one costs nothing. Timings are those measured when each query
+first ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from explorer.errors import ConfigError
+from explorer.retrieval.fusion import blend_scores
+from explorer.evaluation.metrics import DEFAULT_METRICS, RankedLists, per_query_metrics
+from explorer.pipeline import MAX_DEPTH, RetrievalPipeline
+from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
+from explorer.rerank.scoring import order_by_score
+
+logger = logging.getLogger(__name__)
+EvalProgress = Callable[[int, int], None]  # (queries done, queries in all)
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: str
+    first_stage_method: FirstStageMethod = "dense"
+    depth: int = 100
+    blend: float = 1.0  # the reranker's weight against the first stage (see explorer.retrieval.fusion)
+    rerank: bool = True
+
+    def __post_init__(self) -> None:
+        check_first_stage_method(self.first_stage_method)
+        if not 1 <= self.depth <= MAX_DEPTH:
+            raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {self.depth}.")
+        if not 0.0 <= self.blend <= 1.0:
+            raise ConfigError(f"The blend weight must be between 0 and 1, got {self.blend}.")
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    query_id: str
+    first_stage: tuple[str, ...]
+    first_stage_scores: tuple[float, ...]
+    reranked: tuple[str, ...] | None  # final order (blend applied), None when no reranker ran
+    reranker_scores: tuple[float, ...] | None  # raw scores, aligned with ``reranked``
+    probabilities: tuple[float, ...] | None  # sigmoid of one logit, for trained single-logit rerankers
+    query_encoding_ms: float
+    first_stage_ms: float
+    rerank_ms: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str) -> "QueryOutcome":
+        raw = json.loads(line)
+        for name in ("first_stage", "first_stage_scores", "reranked", "reranker_scores", "probabilities"):
+            if raw.get(name) is not None:
+                raw[name] = tuple(raw[name])
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    name: str  # e.g. "dense → default offline reranker"
+    config: EvalConfig
+    bi_encoder: str
+    reranker: str | None
+    outcomes: tuple[QueryOutcome, ...]
+    qrels: dict[str, dict[str, int]]  # of the split
+    query_texts: dict[str, str]
+    # per-query metric values already computed: the page, its tables and the report ask for the same ones
+    _computed: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict, init=False, repr=False,
+                                                                    compare=False)
+
+    @property
+    def has_reranker(self) -> bool:
+        return bool(self.outcomes) and self.outcomes[0].reranked is not None
+
+    def ranked(self, stage: str) -> RankedLists:
+        """Query id -> document ids for "first_stage" or "reranked"."""
+        if stage == "first_stage":
+            return {o.query_id: list(o.first_stage) for o in self.outcomes}
+        if stage == "reranked":
+            if not self.has_reranker:
+                raise ConfigError("This evaluation ran without a reranker; there is no reranked list.")
+            return {o.query_id: list(o.reranked or ()) for o in self.outcomes}
+        raise ConfigError(f"Unknown stage {stage!r}; use 'first_stage' or 'reranked'.")
+
+    def stages(self) -> list[str]:
+        return ["first_stage", "reranked"] if self.has_reranker else ["first_stage"]
+
+    def metrics(self, names: Sequence[str] = DEFAULT_METRICS, relevant_grade: int = 1) -> dict[str, dict[str, float]]:
+        """{stage: {metric: mean over the queries}} for each stage that ran."""
+        means: dict[str, dict[str, float]] = {}
+        for stage in self.stages():
+            values = {name.strip().lower(): self._per_query(stage, name, relevant_grade) for name in names}
+            means[stage] = {name: sum(per_query.values()) / len(per_query) for name, per_query in values.items()}
+        return means
+
+    def per_query(self, metric: str, relevant_grade: int = 1) -> dict[str, dict[str, float]]:
+        """{stage: {query id: value}}; each (stage, metric, grade) is computed once per evaluation."""
+        return {stage: self._per_query(stage, metric, relevant_grade) for stage in self.stages()}
+
+    def _per_query(self, stage: str, metric: str, relevant_grade: int) -> dict[str, float]:
+        key = (stage, metric.strip().lower(), relevant_grade)
+        if key not in self._computed:
+            self._computed[key] = per_query_metrics(self.qrels, self.ranked(stage), [key[1]], relevant_grade)[key[1]]
+        return self._computed[key]
+
+    def latency_ms(self) -> dict[str, float]:
+        """Median per query of each stage, in milliseconds."""
+        if not self.outcomes:
+            return {"query_encoding": 0.0, "first_stage": 0.0, "rerank": 0.0}
+        return {
+            "query_encoding": statistics.median(o.query_encoding_ms for o in self.outcomes),
+            "first_stage": statistics.median(o.first_stage_ms for o in self.outcomes),
+            "rerank": statistics.median(o.rerank_ms for o in self.outcomes),
+        }
+
+
+def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
+    """Changes with the corpus, the queries and labels of the split, the models and the configuration."""
+    digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    dataset = pipeline.dataset
+    for doc in dataset.documents:
+        digest.update(f"\x00{doc.doc_id}\x01{doc.full_text}".encode("utf-8", errors="replace"))
+    for query_id, labels in sorted(dataset.qrels_by_split.get(config.split, {}).items()):
+        query = dataset.queries.get(query_id)
+        digest.update(f"\x02{query_id}\x01{query.text if query else ''}\x01{sorted(labels.items())}".encode())
+    reranker = pipeline.reranker.info.fingerprint or pipeline.reranker.info.loaded if pipeline.reranker else "none"
+    passages = pipeline.index_report.passages.key if pipeline.index_report.passages else ""
+    digest.update(json.dumps([asdict(config), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
+                              reranker if config.rerank else "none", passages]).encode())
+    return digest.hexdigest()[:32]
+
+
+def evaluate(pipeline: RetrievalPipeline, config: EvalConfig, cache_folder: Path | None = None,
+             progress: EvalProgress | None = None, should_stop: Callable[[], bool] | None = None,
+             name: str | None = None) -> Evaluation:
+    """Run (or resume) the evaluation of ``config.split``. Stops early, keeping what is done, if ``should_stop``."""
+    dataset = pipeline.dataset
+    if config.split not in dataset.qrels_by_split:
+        raise ConfigError(f"No labelled split {config.split!r}; this data set has: "
+                          f"{', '.join(dataset.splits) or 'no labels (load a qrels file)'}.")
+    if config.rerank and pipeline.reranker is None:
+        raise ConfigError("Reranking was asked for but no reranker is loaded; choose one, or evaluate without.")
+    queries = dataset.labelled_queries(config.split)
+    if not queries:
+        raise ConfigError(f"The split {config.split!r} has labels but none of their query ids is in the queries file.")
+    cache_file = cache_folder / f"{evaluation_key(pipeline, config)}.jsonl" if cache_folder else None
+    done = _read_cached(cache_file)
+    # without the shared score cache, so the recorded reranking time is what scoring these pairs costs
+    timed = pipeline.uncached()
+    outcomes: list[QueryOutcome] = []
+    for position, query in enumerate(queries, start=1):
+        outcome = done.get(query.query_id)
+        if outcome is None:
+            if should_stop is not None and should_stop():
+                break
+            outcome = _run_query(timed, query.query_id, query.text, config)
+            _append(cache_file, outcome)
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(position, len(queries))
+    bi_name = pipeline.bi_encoder.info.loaded
+    reranker = pipeline.reranker.info.loaded if config.rerank and pipeline.reranker else None
+    label = name or f"{config.first_stage_method}" + (f" → {reranker}" if reranker else " only")
+    return Evaluation(label, config, bi_name, reranker, tuple(outcomes),
+                      {q: dict(v) for q, v in dataset.qrels_by_split[config.split].items()},
+                      {q.query_id: q.text for q in queries})
+
+
+def _run_query(pipeline: RetrievalPipeline, query_id: str, text: str, config: EvalConfig) -> QueryOutcome:
+    result = pipeline.search(text, depth=config.depth, rerank=config.rerank, blend=config.blend,
+                             first_stage_method=config.first_stage_method)
+    reranked = result.reranked
+    has_probability = bool(reranked) and reranked[0].probability is not None
+    return QueryOutcome(
+        query_id=query_id,
+        first_stage=tuple(h.doc_id for h in result.first_stage),
+        first_stage_scores=tuple(h.score for h in result.first_stage),
+        reranked=tuple(h.doc_id for h in reranked) if reranked is not None else None,
+        reranker_scores=tuple(h.score for h in reranked) if reranked is not None else None,
+        probabilities=tuple(float(h.probability or 0.0) for h in reranked) if has_probability and reranked else None,
+        query_encoding_ms=result.timings.query_encoding_ms,
+        first_stage_ms=result.timings.first_stage_ms,
+        rerank_ms=result.timings.reranking_ms,
+    )
+
+
+def _read_cached(cache_file: Path | None) -> dict[str, QueryOutcome]:
+    """Outcomes already on disk; a torn last line (a run killed mid-write) is skipped, not fatal."""
+    if cache_file is None or not cache_file.exists():
+        return {}
+    done: dict[str, QueryOutcome] = {}
+    for number, line in enumerate(cache_file.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            outcome = QueryOutcome.from_json(line)
+        except (ValueError, TypeError) as exc:
+            logger.warning("skipping line %d of %s: %s", number, cache_file, exc)
+            continue
+        done[outcome.query_id] = outcome
+    return done
+
+
+def _append(cache_file: Path | None, outcome: QueryOutcome) -> None:
+    if cache_file is None:
+        return
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    with cache_file.open("a", encoding="utf-8") as handle:
+        handle.write(outcome.to_json() + "\n")
+
+
+def rerank_at_depth(outcome: QueryOutcome, depth: int, blend: float = 1.0) -> list[str]:
+    """The reranked order had only the first ``depth`` candidates been reranked.
+
+    A cross-encoder scores each pair on its own, so the scores at a smaller depth are a subset of those at the
+    larger one; only the blend's per-query normalisation is recomputed over the smaller set."""
+    if outcome.reranked is None or outcome.reranker_scores is None:
+        raise ConfigError("This evaluation ran without a reranker.")
+    raw = dict(zip(outcome.reranked, outcome.reranker_scores))
+    candidates = list(outcome.first_stage[:depth])
+    scores = [raw[d] for d in candidates]
+    if blend < 1.0:
+        scores = blend_scores(scores, list(outcome.first_stage_scores[:depth]), blend)
+    return [candidates[i] for i in order_by_score(scores)]

