@@ -20,8 +20,14 @@ from explorer.retrieval.embedding import Progress, embed_corpus, encode_query
 from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.retrieval.first_stage import HYBRID_POOL, FirstStageMethod, check_first_stage_method, uses_bi_encoder
 from explorer.retrieval.fusion import blend_scores, reciprocal_rank_fusion
-from explorer.retrieval.passages import (OverLength, Passage, PassageOptions, best_passage_per_document,
-                                         count_over_length, split_documents)
+from explorer.retrieval.passages import (
+    OverLength,
+    Passage,
+    PassageOptions,
+    best_passage_per_document,
+    count_over_length,
+    split_documents,
+)
 
 MAX_DEPTH = 1000
 

@@ -9,6 +9,8 @@ from typing import Mapping
 
 @dataclass(frozen=True)
 class Document:
+    """One document of a corpus: its id, title, text and metadata."""
+
     doc_id: str
     title: str
     text: str
@@ -23,6 +25,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Query:
+    """One query: its id and text."""
+
     query_id: str
     text: str
 
@@ -44,10 +48,12 @@ class Dataset:
         object.__setattr__(self, "_by_id", MappingProxyType({d.doc_id: d for d in self.documents}))
 
     def document(self, doc_id: str) -> Document:
+        """The document with this id; raises KeyError when there is none."""
         return self._by_id[doc_id]  # type: ignore[attr-defined]
 
     @property
     def splits(self) -> tuple[str, ...]:
+        """The names of the labelled splits, sorted."""
         return tuple(sorted(self.qrels_by_split))
 
     def labels_for(self, query_id: str) -> dict[str, int]:

@@ -18,6 +18,8 @@ DEFAULT_RERANKER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 
 @dataclass(frozen=True)
 class Settings:
+    """The engine's configuration (folders, hub access, limits, options), each with a default; see ``from_env``."""
+
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer")
     # auto: probe the hub once and use it if it answers; offline: never try it
     hub_mode: HubMode = "auto"
@@ -27,9 +29,13 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer" / "models")
     # rerankers on a CPU with bf16 units run their matrix products in int8 (EXPLORER_RERANK_INT8=0: bf16 only)
     rerank_int8: bool = True
+    # a second BEIR folder of real text for `python -m explorer bench` (EXPLORER_BENCH_DATA); None: sample data alone
+    bench_data: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from environment variables (``environ``, default ``os.environ``): the EXPLORER_* ones,
+        HF_HUB_OFFLINE and HF_ENDPOINT. Unset ones keep the defaults."""
         env = os.environ if environ is None else environ
         hub_mode: HubMode = "auto"
         if env.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
@@ -45,6 +51,7 @@ class Settings:
             max_upload_mb=_positive_int(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
             models_dir=Path(env["EXPLORER_MODELS_DIR"]).expanduser() if env.get("EXPLORER_MODELS_DIR") else cls().models_dir,
             rerank_int8=env.get("EXPLORER_RERANK_INT8", "1").lower() not in {"0", "false", "no", "off"},
+            bench_data=Path(env["EXPLORER_BENCH_DATA"]).expanduser() if env.get("EXPLORER_BENCH_DATA") else None,
         )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from explorer.errors import ExplorerError
 from explorer.views.result_tables import result_tables, with_label_text
+from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from ui import cache
 from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.views.dataset_summary import document_table, labelled_query_table, summarise
 from explorer.errors import ExplorerError
 from explorer.loading.store import saved_report
+from explorer.views.dataset_summary import document_table, labelled_query_table, summarise
 from ui import cache
 from ui.load_report import show_report
 from ui.sidebar import sidebar

@@ -10,8 +10,15 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.loading import (ColumnMapping, LoadSpec, TextSource, format_from_name, guess_mapping, peek_columns,
-                              read_dataset)
+from explorer.loading import (
+    ColumnMapping,
+    LoadSpec,
+    TextSource,
+    format_from_name,
+    guess_mapping,
+    peek_columns,
+    read_dataset,
+)
 from explorer.loading.problems import ProblemLog
 from explorer.loading.store import save_dataset
 from ui import cache

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer.attention.model_pass import ROLLOUT, query_to_document, top_document_words, window
 from explorer.attention.bertviz_views import drawn_document_tokens, head_view_html, model_view_html
 from explorer.attention.charts import attention_heatmap_figure
 from explorer.attention.highlight import highlighted_document_html
+from explorer.attention.rollout import ROLLOUT, query_to_document
+from explorer.attention.words import top_document_words, window
 from explorer.errors import ExplorerError
 from explorer.records import Dataset
 from ui import cache

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import depth_figure, per_query_delta_figure
-from explorer.evaluation.tables import metrics_json, metrics_table, summary_json
-from explorer.evaluation.run_files import trec_run
-from explorer.evaluation.metrics import METRIC_NAMES, check_metric
+from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report
-from explorer.evaluation.tables import per_query_table
+from explorer.evaluation.metrics import METRIC_NAMES, check_metric
+from explorer.evaluation.run_files import trec_run
 from explorer.evaluation.significance import TESTS, paired_test
-from ui import cache, evaluations
+from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
+from ui import evaluations
 from ui.attention_link import open_attention
 from ui.page_start import split_picker, start_page
 

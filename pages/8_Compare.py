@@ -6,11 +6,11 @@ import itertools
 
 import streamlit as st
 
-from explorer.evaluation.comparison import compare
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter
-from explorer.evaluation.tables import comparison_table
+from explorer.evaluation.comparison import compare
 from explorer.evaluation.significance import TESTS
+from explorer.evaluation.tables import comparison_table
 from ui import evaluations
 from ui.page_start import split_picker, start_page
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS

@@ -69,8 +69,8 @@ def cranfield_path() -> Path:
 def short_run(sample, bi_encoder, tmp_path_factory):
     """A real, short training run (18 steps on six labelled groups of the sample data)."""
     from explorer.inference.device import DeviceChoice
-    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.pipeline import RetrievalPipeline
+    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.training.data import labelled_groups
     from explorer.training.trainer import TrainSettings, train
 
@@ -93,9 +93,9 @@ def trained_folder(short_run, tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_pipeline(sample, bi_encoder, reranker, tmp_path_factory):
     """The sample corpus indexed with the packaged bi-encoder, with the (offline) default reranker."""
-    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.pipeline import RetrievalPipeline
     from explorer.rerank.score_cache import ScoreCache
+    from explorer.retrieval.embedding_cache import EmbeddingCache
 
     return RetrievalPipeline.build(sample, bi_encoder, reranker, EmbeddingCache(tmp_path_factory.mktemp("emb")),
                                    score_cache=ScoreCache())

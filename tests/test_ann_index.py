@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.retrieval.dense_index import DenseIndex, IndexOptions, exact_top_k, measure_recall, recall_at_k
 from explorer.errors import ConfigError
+from explorer.retrieval.dense_index import DenseIndex, IndexOptions, exact_top_k, measure_recall, recall_at_k
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -62,8 +62,8 @@ def test_measured_recall_is_the_share_of_exact_neighbours_found():
 
 
 def test_pipeline_reports_the_index_it_built(sample, bi_encoder, tmp_path):
-    from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.pipeline import RetrievalPipeline
+    from explorer.retrieval.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(tmp_path)
     exact = RetrievalPipeline.build(sample, bi_encoder, None, cache)

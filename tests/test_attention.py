@@ -9,12 +9,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from explorer.attention.model_pass import (ROLLOUT, PairAttention, attention_rollout, merge_wordpieces, most_attended_window,
-                                query_to_document, read_attention, top_document_words, window)
-from explorer.attention.bertviz_views import (drawn_document_tokens, head_view_html, model_view_html, offline_html,
-                                        script_library)
+from explorer.attention.bertviz_views import (
+    drawn_document_tokens,
+    head_view_html,
+    model_view_html,
+    offline_html,
+    script_library,
+)
 from explorer.attention.charts import attention_heatmap_figure
 from explorer.attention.highlight import highlighted_document_html
+from explorer.attention.model_pass import PairAttention, read_attention
+from explorer.attention.rollout import ROLLOUT, attention_rollout, most_attended_window, query_to_document
+from explorer.attention.words import merge_wordpieces, top_document_words, window
 from explorer.errors import AttentionUnavailableError, ConfigError
 
 QUERY = "vpn drops"

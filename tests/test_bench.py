@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from explorer.bench.run import BenchConfig, Timing
+from explorer.bench.report import Timing
+from explorer.bench.run import BenchConfig
 from explorer.cli import main
 from explorer.errors import ConfigError
 

@@ -190,8 +190,8 @@ def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
 
 
 def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, browser, tmp_path):
-    from explorer.evaluation.runner import EvalConfig, evaluate
     from explorer.evaluation.html_report import evaluation_report
+    from explorer.evaluation.runner import EvalConfig, evaluate
 
     evaluation = evaluate(sample_pipeline, EvalConfig("test", depth=10), cache_folder=tmp_path / "cache")
     report = tmp_path / "report.html"

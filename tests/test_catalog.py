@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from explorer.models.catalog import CATALOG, find_preset, preset, presets
-from explorer.retrieval.embedding import encode_query
 from explorer.errors import ConfigError
+from explorer.models.catalog import CATALOG, find_preset, preset, presets
 from explorer.models.info import LoadedModel
+from explorer.retrieval.embedding import encode_query
 
 
 def test_catalog_has_the_usual_models_with_sizes():

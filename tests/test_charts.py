@@ -1,10 +1,9 @@
 """Figures carry the data they claim and never pass document text to Plotly as HTML."""
 
-from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
-from explorer.records import Hit
 from explorer.models.info import ModelInfo
 from explorer.pipeline import PipelineResult, RerankedHit, StageTimings
-from explorer.records import Dataset, Document
+from explorer.records import Dataset, Document, Hit
+from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 
 
 def result_and_data():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from explorer.inference.device import Accelerators, choose_device, detect_accelerators
 from explorer.errors import ConfigError
+from explorer.inference.device import Accelerators, choose_device, detect_accelerators
 
 GPU = Accelerators(cuda=True, mps=False, cpu_bf16=True, cuda_name="Simulated A100")
 MAC = Accelerators(cuda=False, mps=True, cpu_bf16=False)

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from explorer.retrieval.embedding_cache import EmbeddingCache, cache_key
 from explorer.pipeline import RetrievalPipeline
 from explorer.records import Dataset, Document
+from explorer.retrieval.embedding_cache import EmbeddingCache, cache_key
 
 
 def test_key_changes_with_model_text_order_and_options():

@@ -2,10 +2,10 @@
 
 import pytest
 
-from explorer.evaluation.depth_sweep import depth_sweep
 from explorer.errors import ConfigError
-from explorer.evaluation.runner import EvalConfig, evaluate, rerank_at_depth
+from explorer.evaluation.depth_sweep import depth_sweep
 from explorer.evaluation.metrics import mean_metrics
+from explorer.evaluation.runner import EvalConfig, evaluate, rerank_at_depth
 
 DEPTH = 20
 

@@ -6,10 +6,10 @@ import re
 import pytest
 
 from explorer.errors import ConfigError
+from explorer.evaluation.html_report import evaluation_report
+from explorer.evaluation.run_files import trec_run
 from explorer.evaluation.runner import EvalConfig, Evaluation, QueryOutcome
 from explorer.evaluation.tables import metrics_table, summary_json
-from explorer.evaluation.run_files import trec_run
-from explorer.evaluation.html_report import evaluation_report
 
 HOSTILE = "<script>alert('query')</script> & friends"
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
 
-from explorer.inference.device import DeviceChoice
 from explorer.errors import ConfigError
+from explorer.inference.calibration import CALIBRATION_PAIRS, calibration_pairs
+from explorer.inference.device import DeviceChoice
 from explorer.inference.engine import EngineConfig, InferenceEngine
-from explorer.inference.length_batching import padded_tokens, plan_batches
+from explorer.inference.length_batching import plan_batches
+from explorer.inference.openvino_backend import int8_unavailable_reason, unavailable_reason
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.models.packaged import build_packaged_reranker
-from explorer.inference.calibration import CALIBRATION_PAIRS, calibration_pairs
-from explorer.inference.openvino_backend import int8_unavailable_reason, unavailable_reason
-from explorer.rerank.scoring import score_pairs
 from explorer.rerank.score_cache import ScoreCache, pair_key
+from explorer.rerank.scoring import score_pairs
 
 CPU32 = DeviceChoice("cpu", "fp32", "tests")
 BF16 = DeviceChoice("cpu", "bf16", "tests")
@@ -45,6 +47,12 @@ def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=Non
 
 
 # ---- length batching -------------------------------------------------------------------------------------------
+
+def padded_tokens(lengths: Sequence[int] | np.ndarray, batches: Sequence[np.ndarray]) -> int:
+    """Positions a model computes for these batches (rows x longest row, summed): the cost padding adds to."""
+    sizes = np.asarray(lengths, dtype=np.int64)
+    return int(sum(len(rows) * int(sizes[rows].max()) for rows in batches if len(rows)))
+
 
 def test_batches_take_longest_first_and_keep_every_row_once():
     batches = plan_batches([3, 10, 5, 10, 1], max_batch=2, token_budget=100)
@@ -281,8 +289,8 @@ def test_engine_embeddings_match_plain_encode(bi_encoder, sample):
 def test_bf16_openvino_embeddings_are_faithful(bi_encoder, sample, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from explorer.retrieval.embedding import encode_query, encode_texts
     from explorer.models.packaged import packaged_encoder_path
+    from explorer.retrieval.embedding import encode_query, encode_texts
 
     model = SentenceTransformer(str(packaged_encoder_path()), device="cpu", local_files_only=True)
     engine = InferenceEngine(model, BF16, EngineConfig(backend="openvino", compiled_dir=tmp_path))

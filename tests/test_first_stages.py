@@ -2,9 +2,9 @@
 
 import pytest
 
-from explorer.retrieval.bm25_index import Bm25Index
-from explorer.records import Hit
 from explorer.errors import ConfigError
+from explorer.records import Hit
+from explorer.retrieval.bm25_index import Bm25Index
 from explorer.retrieval.fusion import reciprocal_rank_fusion
 
 

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from explorer.inference.device import DeviceChoice
 from explorer.errors import ModelLoadError
+from explorer.inference.device import DeviceChoice
 from explorer.models.packaged import PACKAGED_RERANKER, packaged_encoder_path
 from explorer.models.resolution import _to_precision, hub_reachable, load_bi_encoder, load_reranker
 from explorer.rerank.scoring import score_pairs

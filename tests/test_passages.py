@@ -2,12 +2,11 @@
 
 import pytest
 
-from explorer.records import Hit
-from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
-from explorer.retrieval.passages import (PassageOptions, best_passage_per_document, count_over_length, split_document)
 from explorer.pipeline import RetrievalPipeline
-from explorer.records import Dataset, Document
+from explorer.records import Dataset, Document, Hit
+from explorer.retrieval.embedding_cache import EmbeddingCache
+from explorer.retrieval.passages import PassageOptions, best_passage_per_document, count_over_length, split_document
 
 WORDS = " ".join(f"word{i}" for i in range(300))
 

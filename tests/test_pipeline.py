@@ -2,9 +2,9 @@
 
 import pytest
 
-from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
 from explorer.pipeline import RetrievalPipeline
+from explorer.retrieval.embedding_cache import EmbeddingCache
 
 
 @pytest.fixture(scope="module")

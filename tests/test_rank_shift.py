@@ -2,11 +2,10 @@
 
 import pytest
 
-from explorer.records import Hit
 from explorer.models.info import ModelInfo
 from explorer.pipeline import PipelineResult, RerankedHit, StageTimings
+from explorer.records import Dataset, Document, Hit
 from explorer.rerank.rank_shift import describe_move, rank_change
-from explorer.records import Dataset, Document
 from explorer.rerank.scoring import order_by_score
 from explorer.views.result_tables import result_tables, snippet
 

@@ -4,15 +4,15 @@ import json
 
 import pytest
 
-from explorer.inference.device import DeviceChoice
-from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ModelLoadError
-from explorer.retrieval.fusion import blend_scores, z_scores
+from explorer.inference.device import DeviceChoice
 from explorer.models.packaged import TRAINED_RERANKER, build_packaged_reranker
 from explorer.models.resolution import load_reranker
-from explorer.pipeline import RetrievalPipeline
-from explorer.settings import DEFAULT_RERANKER, Settings
 from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card, save_reranker
+from explorer.pipeline import RetrievalPipeline
+from explorer.retrieval.embedding_cache import EmbeddingCache
+from explorer.retrieval.fusion import blend_scores, z_scores
+from explorer.settings import DEFAULT_RERANKER, Settings
 from explorer.training.data import labelled_groups, pseudo_query_groups
 from explorer.training.evaluation import best_blend
 from explorer.training.trainer import TrainSettings
@@ -96,6 +96,23 @@ def test_saved_model_has_a_card_and_is_resolved_as_the_default(short_run, tmp_pa
     assert by_name.model.predict(pairs)[0] == pytest.approx(short_run.model.predict(pairs)[0], abs=1e-3)
     from_folder = load_reranker(str(folder), cpu, settings)
     assert from_folder.info.source == "trained here"
+
+
+def test_a_model_saved_before_the_engine_moved_into_packages_still_loads(trained_folder, tmp_path, cpu):
+    """Models saved before the move name their head ``explorer.joint_scorer.JointMeanCosine`` in modules.json."""
+    import shutil
+
+    folder = shutil.copytree(trained_folder, tmp_path / "saved-before-the-move")
+    modules = json.loads((folder / "modules.json").read_text())
+    heads = [m for m in modules if m["type"].endswith(".JointMeanCosine")]
+    assert [m["type"] for m in heads] == ["explorer.models.joint_head.JointMeanCosine"]  # what a save writes now
+    heads[0]["type"] = "explorer.joint_scorer.JointMeanCosine"  # what a save wrote before
+    (folder / "modules.json").write_text(json.dumps(modules))
+    settings = Settings(cache_dir=tmp_path / "cache", hub_mode="offline", models_dir=tmp_path / "models")
+    old, new = load_reranker(str(folder), cpu, settings), load_reranker(str(trained_folder), cpu, settings)
+    assert old.info.source == "trained here"
+    pairs = [("roll back a deploy", "Run shipyard rollback to the previous release.")]
+    assert old.model.predict(pairs)[0] == pytest.approx(new.model.predict(pairs)[0], abs=1e-6)
 
 
 def test_without_a_trained_default_the_untrained_one_stands_in_and_says_so(tmp_path, cpu):

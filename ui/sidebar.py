@@ -7,13 +7,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.models.catalog import find_preset, presets
-from explorer.inference.device import DEVICE_CHOICES
 from explorer.errors import ExplorerError
+from explorer.inference.device import DEVICE_CHOICES
 from explorer.loading.store import saved_datasets
-from explorer.retrieval.passages import PassageOptions
+from explorer.models.catalog import find_preset, presets
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
 from explorer.retrieval.first_stage import FirstStageMethod
+from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
 from explorer.spec import Blend, BlendMode, PipelineSpec
 from ui import cache

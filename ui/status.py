@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.inference.device import DeviceChoice
 from explorer.errors import ExplorerError
+from explorer.inference.device import DeviceChoice
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from ui import cache

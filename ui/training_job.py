@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from explorer.inference.device import DeviceChoice
 from explorer.errors import ExplorerError
+from explorer.inference.device import DeviceChoice
 from explorer.settings import Settings
 from explorer.training.run import TrainRequest, TrainResult, train_and_evaluate
 from explorer.training.trainer import StopFlag

@@ -6,7 +6,7 @@ version bertviz asks for) from ``mpld3``, jQuery from ``xstatic-jquery``. A smal
 hands them to bertviz's script. If bertviz's HTML ever changes shape, this fails loudly instead of quietly
 falling back to the CDN.
 
-Only a window of the pair is drawn (see ``explorer.attention.model_pass.window``): both views draw a line for every
+Only a window of the pair is drawn (see ``explorer.attention.words.window``): both views draw a line for every
 pair of tokens in every head, which for a 512-token pair would hang the browser.
 """
 

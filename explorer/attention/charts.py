@@ -10,7 +10,7 @@ import html
 
 import plotly.graph_objects as go
 
-from explorer.attention.model_pass import QueryDocumentAttention
+from explorer.attention.rollout import QueryDocumentAttention
 
 
 def attention_heatmap_figure(block: QueryDocumentAttention) -> go.Figure:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from explorer.attention.model_pass import PairAttention, WordWeight
+from explorer.attention.model_pass import PairAttention
+from explorer.attention.words import WordWeight
 from explorer.errors import ConfigError
 
 MARK_RGB = "255, 170, 0"

@@ -1,7 +1,8 @@
 """Real text for the benchmark: rerank pairs, a corpus to embed, and a large corpus for end-to-end queries.
 
-Everything is built from the sample data and, when it is present, Cranfield (``../shared/data/cranfield``),
-deterministically, so two runs measure the same work.
+Everything is built from the sample data and, when the caller gives one, a second BEIR folder of real text
+(``BenchConfig.extra_data``: ``--extra-data`` or the setting ``EXPLORER_BENCH_DATA``), deterministically, so two
+runs on the same data measure the same work.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ class RerankCase:
     texts: tuple[str, ...]
 
 
-def load_sources(sample: Path, cranfield: Path | None) -> list[Dataset]:
+def load_sources(sample: Path, extra: Path | None) -> list[Dataset]:
+    """The benchmark's real text: the data set in ``sample``, then the one in ``extra`` when there is one."""
     from explorer.loading import load_beir
 
     sources = [load_beir(sample)]
-    if cranfield is not None and (cranfield / "corpus.jsonl").is_file():
-        sources.append(load_beir(cranfield))
+    # Asked for by name, so a folder that is not BEIR is an error (load_beir says so), not silently skipped.
+    if extra is not None:
+        sources.append(load_beir(extra))
     return sources
 
 

@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes (for CI): same code paths, seconds not minutes")
     bench.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
     bench.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder of real text (default: the sample data)")
-    bench.add_argument("--cranfield", default=None,
-                       help="a second BEIR folder of real text (default: ../shared/data/cranfield when present)")
+    bench.add_argument("--extra-data", metavar="DIR", default=None,
+                       help="a second BEIR folder of real text, e.g. ../shared/data/cranfield; default: the setting "
+                            "EXPLORER_BENCH_DATA, else none")
     bench.add_argument("--depth", type=int, default=None, help="candidates per query (default 100; 16 with --quick)")
     bench.add_argument("--corpus-size", type=int, default=None,
                        help="passages of the end-to-end corpus (default 10000; 300 with --quick)")

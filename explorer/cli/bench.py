@@ -12,14 +12,15 @@ def bench(args: argparse.Namespace) -> int:
     """Runs the benchmark and prints one line per measurement (and the JSON report with --json)."""
     from pathlib import Path
 
-    from explorer.bench.run import CRANFIELD, BenchConfig, run_benchmark
+    from explorer.bench.run import BenchConfig, run_benchmark
 
+    settings = Settings.from_env()
     sizes = {name: value for name, value in (("depth", args.depth), ("corpus_size", args.corpus_size),
                                              ("repeats", args.repeats)) if value is not None}
     where = {"device": args.device, "sample": Path(args.data),
-             "cranfield": Path(args.cranfield) if args.cranfield else CRANFIELD}
+             "extra_data": Path(args.extra_data).expanduser() if args.extra_data else settings.bench_data}
     config = BenchConfig.quick(**where, **sizes) if args.quick else BenchConfig(**where, **sizes)
-    report = run_benchmark(config, Settings.from_env(), say=say).to_json()
+    report = run_benchmark(config, settings, say=say).to_json()
     rerank, embed, e2e, machine = report["rerank"], report["embed"], report["end_to_end"], report["machine"]
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
           f"openvino {machine['openvino'] or 'not used'}, {machine['device']}; load average "

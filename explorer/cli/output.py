@@ -19,4 +19,5 @@ def write_json(data: object, target: str, what: str) -> None:
 
 
 def say(text: str) -> None:
+    """``text`` on stderr, flushed at once: progress and notes, kept apart from results on stdout."""
     print(text, file=sys.stderr, flush=True)

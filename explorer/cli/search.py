@@ -72,7 +72,8 @@ def evaluate(args: argparse.Namespace) -> int:
     """Both stages scored on a labelled split: the metrics table, and the exports asked for."""
     from explorer.evaluation.html_report import evaluation_report
     from explorer.evaluation.run_files import trec_run
-    from explorer.evaluation.runner import EvalConfig, evaluate as run_evaluation
+    from explorer.evaluation.runner import EvalConfig
+    from explorer.evaluation.runner import evaluate as run_evaluation
     from explorer.evaluation.tables import metrics_table, summary_json
 
     settings = Settings.from_env()

@@ -53,6 +53,7 @@ def depth_figure(points: Sequence[DepthPoint]) -> go.Figure:
 
 
 def threshold_distribution_figure(sweep: ThresholdSweep) -> go.Figure:
+    """Overlaid histograms of the swept scores, relevant against not relevant, with the count of each."""
     figure = go.Figure()
     for relevant, name, colour in ((True, "relevant", WIN), (False, "not relevant", LOSS)):
         scores = [r.score for r in sweep.results if r.relevant is relevant]
@@ -65,6 +66,7 @@ def threshold_distribution_figure(sweep: ThresholdSweep) -> go.Figure:
 
 
 def threshold_curves_figure(sweep: ThresholdSweep, chosen: float | None = None) -> go.Figure:
+    """Precision, recall, F1 and the share of queries left empty against the threshold; ``chosen`` is marked."""
     x = [p.threshold for p in sweep.points]
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=x, y=[p.precision for p in sweep.points], name="precision", mode="lines"))

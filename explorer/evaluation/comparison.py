@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from explorer.errors import ConfigError
-from explorer.evaluation.runner import Evaluation
 from explorer.evaluation.metrics import per_query_metrics
+from explorer.evaluation.runner import Evaluation
 from explorer.evaluation.significance import PairedComparison, Test, paired_test
 
 
 @dataclass(frozen=True)
 class ComparisonRow:
+    """One configuration in a comparison: its mean metrics, median latency and paired test against the baseline."""
+
     name: str
     stage: str  # "first_stage" or "reranked": the list this row scores (the last stage that ran)
     metrics: dict[str, float]
@@ -22,6 +24,7 @@ class ComparisonRow:
 
 
 def final_stage(evaluation: Evaluation) -> str:
+    """The stage a configuration is judged on: "reranked" when a reranker ran, else "first_stage"."""
     return "reranked" if evaluation.has_reranker else "first_stage"
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from explorer.errors import ConfigError
-from explorer.evaluation.runner import Evaluation, rerank_at_depth
 from explorer.evaluation.metrics import mean_metrics
+from explorer.evaluation.runner import Evaluation, rerank_at_depth
 from explorer.pipeline import RetrievalPipeline
 
 DEFAULT_DEPTHS = (10, 20, 50, 100, 200)
@@ -20,6 +20,8 @@ DEFAULT_DEPTHS = (10, 20, 50, 100, 200)
 
 @dataclass(frozen=True)
 class DepthPoint:
+    """One candidate depth: the metric for both stages, and the median reranking and total time per query in ms."""
+
     depth: int
     metric: str
     first_stage: float
@@ -32,6 +34,9 @@ class DepthPoint:
 def depth_sweep(pipeline: RetrievalPipeline, evaluation: Evaluation, depths: Sequence[int] = DEFAULT_DEPTHS,
                 metric: str = "ndcg@10", timed_queries: int = 10,
                 progress: Callable[[int, int], None] | None = None) -> list[DepthPoint]:
+    """A point per depth of ``depths`` within the evaluated depth, shallowest first (raises without a reranker).
+
+    Latency is the median over the first ``timed_queries`` queries, run again without the score cache."""
     if not evaluation.has_reranker:
         raise ConfigError("The depth sweep needs a reranker; choose one and evaluate again.")
     deepest = evaluation.config.depth

@@ -14,8 +14,13 @@ from typing import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorer.evaluation.charts import (comparison_scatter, depth_figure, per_query_delta_figure,
-                                        threshold_curves_figure, threshold_distribution_figure)
+from explorer.evaluation.charts import (
+    comparison_scatter,
+    depth_figure,
+    per_query_delta_figure,
+    threshold_curves_figure,
+    threshold_distribution_figure,
+)
 from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.depth_sweep import DepthPoint
 from explorer.evaluation.metrics import DEFAULT_METRICS
@@ -27,6 +32,8 @@ from explorer.evaluation.thresholds import threshold_sweep
 
 @dataclass(frozen=True)
 class ReportSection:
+    """One section of the HTML report: a heading, then optional text, table and figure, in that order."""
+
     title: str
     text: str = ""  # plain text, escaped when written
     table: pd.DataFrame | None = None
@@ -60,36 +67,11 @@ def html_report(title: str, sections: Sequence[ReportSection], generated: dt.dat
     return "\n".join(parts)
 
 
-def html_report(title: str, sections: Sequence[ReportSection], generated: dt.datetime | None = None) -> str:
-    """A single HTML file: headings, tables and Plotly charts, with plotly.js inline (no network needed)."""
-    generated = generated or dt.datetime.now(dt.timezone.utc)
-    parts = [
-        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2328}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right}"
-        "th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}p.note{color:#59636e}</style>",
-        "</head><body>", f"<h1>{html.escape(title)}</h1>",
-        f"<p class='note'>Generated {html.escape(generated.strftime('%Y-%m-%d %H:%M UTC'))} by the relevance explorer.</p>",
-    ]
-    plotly_included = False
-    for section in sections:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        if section.text:
-            parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in section.text.split("\n\n")]
-        if section.table is not None:
-            parts.append(section.table.to_html(index=False, escape=True, border=0))
-        if section.figure is not None:
-            parts.append(section.figure.to_html(full_html=False, include_plotlyjs=not plotly_included,
-                                                config={"displaylogo": False}))
-            plotly_included = True
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
                       relevant_grade: int = 1, depth_points: Sequence[DepthPoint] = (),
                       comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10) -> str:
+    """The evaluation as one self-contained HTML page: summary and metrics; with a reranker, the paired test and
+    the threshold sweep; depth and comparison sections when their results are given; every query last."""
     config = evaluation.config
     about = (f"Split '{config.split}', {len(evaluation.outcomes)} labelled queries. First stage: {config.first_stage_method}"
              + (f" (bi-encoder {evaluation.bi_encoder})" if config.first_stage_method != "bm25" else "")

@@ -42,7 +42,8 @@ def evaluated_queries(qrels: Qrels, ranked: RankedLists, relevant_grade: int = 1
 def per_query_metrics(qrels: Qrels, ranked: RankedLists, metrics: Sequence[str],
                       relevant_grade: int = 1) -> dict[str, dict[str, float]]:
     """{metric: {query id: value}} for every evaluated query (see ``evaluated_queries``)."""
-    from ranx import Qrels as RanxQrels, Run, evaluate
+    from ranx import Qrels as RanxQrels
+    from ranx import Run, evaluate
 
     names = [name.strip().lower() for name in metrics]
     for name in names:

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from explorer.errors import ConfigError
-from explorer.retrieval.fusion import blend_scores
 from explorer.evaluation.metrics import DEFAULT_METRICS, RankedLists, per_query_metrics
 from explorer.pipeline import MAX_DEPTH, RetrievalPipeline
-from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
 from explorer.rerank.scoring import order_by_score
+from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
+from explorer.retrieval.fusion import blend_scores
 
 logger = logging.getLogger(__name__)
 EvalProgress = Callable[[int, int], None]  # (queries done, queries in all)
@@ -31,6 +31,8 @@ CACHE_VERSION = 1
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """What an evaluation runs: the labelled split, first-stage method, candidate depth, blend and whether to rerank."""
+
     split: str
     first_stage_method: FirstStageMethod = "dense"
     depth: int = 100
@@ -47,6 +49,8 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class QueryOutcome:
+    """One labelled query's result: both ranked lists with their scores, and each stage's time in milliseconds."""
+
     query_id: str
     first_stage: tuple[str, ...]
     first_stage_scores: tuple[float, ...]
@@ -58,10 +62,12 @@ class QueryOutcome:
     rerank_ms: float
 
     def to_json(self) -> str:
+        """The outcome as one line of JSON, the form kept in the evaluation's cache file."""
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, line: str) -> "QueryOutcome":
+        """The outcome read back from a ``to_json`` line; a damaged line raises ValueError or TypeError."""
         raw = json.loads(line)
         for name in ("first_stage", "first_stage_scores", "reranked", "reranker_scores", "probabilities"):
             if raw.get(name) is not None:
@@ -71,6 +77,8 @@ class QueryOutcome:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """One configuration evaluated on one split: every query's outcome, with the labels and texts of the queries."""
+
     name: str  # e.g. "dense → default offline reranker"
     config: EvalConfig
     bi_encoder: str
@@ -84,6 +92,7 @@ class Evaluation:
 
     @property
     def has_reranker(self) -> bool:
+        """Whether the reranker ran (False for an evaluation with no queries)."""
         return bool(self.outcomes) and self.outcomes[0].reranked is not None
 
     def ranked(self, stage: str) -> RankedLists:
@@ -97,6 +106,7 @@ class Evaluation:
         raise ConfigError(f"Unknown stage {stage!r}; use 'first_stage' or 'reranked'.")
 
     def stages(self) -> list[str]:
+        """The stages that ran, in order: "first_stage", then "reranked" when a reranker ran."""
         return ["first_stage", "reranked"] if self.has_reranker else ["first_stage"]
 
     def metrics(self, names: Sequence[str] = DEFAULT_METRICS, relevant_grade: int = 1) -> dict[str, dict[str, float]]:

@@ -14,6 +14,8 @@ TIE = 1e-9  # per-query differences smaller than this count as ties
 
 @dataclass(frozen=True)
 class PairedComparison:
+    """A paired test of system b against system a on one metric: the means, wins, losses, ties and p-value."""
+
     test: Test
     metric: str
     n_queries: int
@@ -27,9 +29,11 @@ class PairedComparison:
 
     @property
     def mean_delta(self) -> float:
+        """Mean of b minus mean of a: positive when b scores higher."""
         return self.mean_b - self.mean_a
 
     def summary(self, alpha: float = 0.05) -> str:
+        """One line for a page: means, change, wins/losses/ties and the verdict at ``alpha``, or why no test ran."""
         if self.p_value is None:
             return f"{self.test}: not computed ({self.note})"
         verdict = "significant" if self.p_value < alpha else "not significant"

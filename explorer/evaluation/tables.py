@@ -50,6 +50,7 @@ def summary_json(evaluation: Evaluation, metrics: Sequence[str] = ("ndcg@10", "m
 
 
 def metrics_json(table: pd.DataFrame) -> str:
+    """A table (as from ``metrics_table``) as an indented JSON list with one object per row."""
     return json.dumps(table.to_dict(orient="records"), indent=2)
 
 
@@ -70,6 +71,7 @@ def per_query_table(evaluation: Evaluation, metric: str = "ndcg@10", relevant_gr
 
 
 def comparison_table(rows: Sequence[ComparisonRow]) -> pd.DataFrame:
+    """One row per configuration: its metrics, latency and rerank time (ms), and its test against the baseline."""
     return pd.DataFrame([{
         "configuration": row.name, **{k: round(v, 4) for k, v in row.metrics.items()},
         "latency ms": round(row.latency_ms, 1), "rerank ms": round(row.rerank_ms, 1),

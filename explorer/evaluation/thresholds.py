@@ -19,6 +19,8 @@ from explorer.evaluation.runner import Evaluation
 
 @dataclass(frozen=True)
 class ScoredResult:
+    """One reranked result in a query's top n: its score and whether its label reaches the relevant grade."""
+
     query_id: str
     doc_id: str
     score: float
@@ -27,6 +29,8 @@ class ScoredResult:
 
 @dataclass(frozen=True)
 class ThresholdPoint:
+    """What one threshold keeps: how many results, precision, recall and F1, and the share of queries left empty."""
+
     threshold: float
     kept: int
     precision: float | None  # None when nothing is kept
@@ -37,6 +41,8 @@ class ThresholdPoint:
 
 @dataclass(frozen=True)
 class ThresholdSweep:
+    """The results swept and one point per threshold tried (ascending), with the score kind and top n used."""
+
     score_kind: str  # "probability" or "raw score"
     top_n: int
     relevant_grade: int
@@ -53,6 +59,9 @@ class ThresholdSweep:
 
 
 def scored_results(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1) -> tuple[str, list[ScoredResult]]:
+    """The score kind and each query's top ``top_n`` reranked results, relevant when graded ``relevant_grade`` or more.
+
+    The scores are probabilities when every query has them ("probability"), else raw scores ("raw score")."""
     if not evaluation.has_reranker:
         raise ConfigError("Thresholds need reranker scores; evaluate with a reranker first.")
     if top_n < 1:

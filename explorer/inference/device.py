@@ -16,12 +16,15 @@ DEVICE_CHOICES: tuple[DevicePreference, ...] = ("auto", "cuda", "mps", "cpu")
 
 @dataclass(frozen=True)
 class DeviceChoice:
+    """Where models run and at what precision, with the reason for the choice in words."""
+
     device: str  # "cuda", "mps" or "cpu"
     precision: str  # "fp16", "bf16" or "fp32"
     reason: str
 
     @property
     def label(self) -> str:
+        """Device and precision for display, e.g. "CPU · bf16"."""
         return f"{self.device.upper()} · {self.precision}"
 
 
@@ -36,6 +39,7 @@ class Accelerators:
 
 
 def detect_accelerators() -> Accelerators:
+    """What this machine offers: CUDA and MPS as torch sees them, and bf16 units from /proc/cpuinfo."""
     import torch
 
     cuda = torch.cuda.is_available()

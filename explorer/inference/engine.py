@@ -30,8 +30,8 @@ from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
-from explorer.inference.device import DeviceChoice, inference_context
 from explorer.errors import BackendUnavailableError, ConfigError
+from explorer.inference.device import DeviceChoice, inference_context
 from explorer.inference.length_batching import plan_batches
 
 logger = logging.getLogger(__name__)
@@ -67,17 +67,22 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class EngineInfo:
+    """How an engine runs its model: the backend, the precision, and a note on why."""
+
     backend: str  # "openvino" or "torch"
     precision: str  # "bf16", "fp16", "fp32" or "bf16 autocast"
     note: str  # why, in a sentence or two
 
     @property
     def label(self) -> str:
+        """Backend and precision for display, e.g. "openvino · bf16"."""
         return f"{self.backend} · {self.precision}"
 
 
 @dataclass(frozen=True)
 class EngineOutput:
+    """The outputs of one run, in input order, with the number of tokens read per input and the model's token limit."""
+
     values: np.ndarray  # one row per input, in input order, float32
     lengths: np.ndarray  # tokens the model read per input (after truncation)
     max_length: int  # the model's token limit
@@ -89,6 +94,8 @@ class EngineOutput:
 
 
 class InferenceEngine:
+    """Runs one model's inference; the backend is chosen and prepared once, on first use, under a lock."""
+
     def __init__(self, model: Any, device: DeviceChoice, config: EngineConfig = EngineConfig()) -> None:
         self.model = model
         self.device = device
@@ -101,6 +108,7 @@ class InferenceEngine:
 
     @property
     def max_length(self) -> int:
+        """The token limit: the model's ``max_seq_length``, else its tokenizer's ``model_max_length``, else 512."""
         limit = getattr(self.model, "max_seq_length", None)
         if not limit:
             limit = getattr(getattr(self.model, "tokenizer", None), "model_max_length", 512)

@@ -35,9 +35,3 @@ def plan_batches(lengths: Sequence[int] | np.ndarray, max_batch: int, token_budg
         batches.append(order[start:start + rows])
         start += rows
     return batches
-
-
-def padded_tokens(lengths: Sequence[int] | np.ndarray, batches: Sequence[np.ndarray]) -> int:
-    """Positions a model computes for these batches (rows x longest row, summed): the cost padding adds to."""
-    sizes = np.asarray(lengths, dtype=np.int64)
-    return int(sum(len(rows) * int(sizes[rows].max()) for rows in batches if len(rows)))

@@ -18,8 +18,14 @@ from explorer.loading.labels import iter_labels, iter_queries
 from explorer.loading.plain_lines import iter_line_documents
 from explorer.loading.problems import Problem, ProblemLog
 from explorer.loading.reading import TextSource
-from explorer.loading.tables import ColumnMapping, TableFormat, format_from_name, guess_mapping, iter_table_documents, \
-    peek_columns
+from explorer.loading.tables import (
+    ColumnMapping,
+    TableFormat,
+    format_from_name,
+    guess_mapping,
+    iter_table_documents,
+    peek_columns,
+)
 from explorer.loading.text_files import iter_folder_documents, iter_zip_documents
 
 CorpusKind = Literal["beir", "table", "text_folder", "text_zip", "lines", "ir_datasets"]
@@ -33,6 +39,8 @@ __all__ = ["CORPUS_KINDS", "ColumnMapping", "CorpusKind", "LoadReport", "LoadRes
 
 @dataclass(frozen=True)
 class LoadSpec:
+    """What to load: the kind of corpus and where it is, with optional queries and labels, and the upload limit."""
+
     kind: CorpusKind
     name: str
     folder: Path | None = None  # beir, text_folder
@@ -47,6 +55,7 @@ class LoadSpec:
 
 
 def check_upload_size(name: str, size: int, max_mb: int) -> None:
+    """Raises DataLoadError when a file of ``size`` bytes is over ``max_mb`` MB, or empty."""
     if size > max_mb * 1024 * 1024:
         raise ProblemLog.fatal(name, None, f"the file is {size / 1024 / 1024:,.0f} MB, over the {max_mb} MB upload "
                                            "limit. Load it from a path on this machine, split it, or raise "

@@ -11,6 +11,8 @@ from explorer.records import Dataset, Document, Query
 
 @dataclass(frozen=True)
 class DocRecord:
+    """A document as read, with the file and line it came from (line None where there is none)."""
+
     file: str
     line: int | None
     document: Document
@@ -18,6 +20,8 @@ class DocRecord:
 
 @dataclass(frozen=True)
 class QueryRecord:
+    """A query as read, with the file and line it came from (line None where there is none)."""
+
     file: str
     line: int | None
     query: Query
@@ -25,6 +29,8 @@ class QueryRecord:
 
 @dataclass(frozen=True)
 class LabelRecord:
+    """One relevance label as read (query id, document id, grade), with the file and line it came from."""
+
     file: str
     line: int | None
     query_id: str
@@ -34,6 +40,8 @@ class LabelRecord:
 
 @dataclass(frozen=True)
 class LoadReport:
+    """What a load found, for the page: counts of documents, queries and labels, and the problems met."""
+
     source: str
     documents: int
     queries: int
@@ -45,11 +53,14 @@ class LoadReport:
 
     @property
     def warnings(self) -> int:
+        """How many warnings the load raised in all, listed or only counted."""
         return sum(self.problem_counts.values())
 
 
 @dataclass(frozen=True)
 class LoadResult:
+    """A loaded data set with the report of its load."""
+
     dataset: Dataset
     report: LoadReport
 
@@ -68,6 +79,7 @@ class DatasetBuilder:
         self._label_count = 0
 
     def add_documents(self, records: Iterable[DocRecord]) -> None:
+        """Keeps the documents; an empty or repeated id is skipped with a warning, an empty text kept with one."""
         for record in records:
             doc = record.document
             if not doc.doc_id.strip():
@@ -84,6 +96,7 @@ class DatasetBuilder:
             self.documents[doc.doc_id] = doc
 
     def add_queries(self, records: Iterable[QueryRecord]) -> None:
+        """Keeps the queries; one with no text or a repeated id is skipped with a warning."""
         for record in records:
             query = record.query
             if not query.text.strip():
@@ -96,6 +109,8 @@ class DatasetBuilder:
             self.queries[query.query_id] = query
 
     def add_labels(self, split: str, records: Iterable[LabelRecord]) -> None:
+        """Keeps the labels under ``split``; labels for unknown documents, or for unknown queries when queries were
+        added, are skipped with a warning. Add the documents and queries first."""
         qrels = self.qrels.setdefault(split, {})
         for record in records:
             if record.doc_id not in self.documents:
@@ -111,6 +126,7 @@ class DatasetBuilder:
             self._label_count += 1
 
     def build(self) -> LoadResult:
+        """The data set and its report (splits without labels left out); DataLoadError when no document was kept."""
         if not self.documents:
             raise self.log.fatal(self.source, None,
                                  "no documents could be read. See the problems above each line, or check the format "

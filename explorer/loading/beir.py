@@ -18,6 +18,7 @@ BEIR_MAPPING = ColumnMapping(text="text", id="_id", title="title")
 
 
 def read_beir(folder: str | Path, name: str | None = None) -> LoadResult:
+    """The data set in a BEIR folder, with its load report; each qrels/<split>.tsv becomes a split."""
     root = Path(folder).expanduser()
     log = ProblemLog()
     if not root.is_dir():

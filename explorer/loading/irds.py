@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 
 def read_ir_dataset(dataset_id: str) -> LoadResult:
+    """The data set of an ir_datasets id, with its load report; its labels, if any, become the split "test".
+
+    Raises DataLoadError when ir_datasets is missing, the id is unknown, or the files cannot be downloaded or read."""
     log = ProblemLog()
     dataset_id = dataset_id.strip()
     where = f"ir_datasets:{dataset_id}"

@@ -15,6 +15,9 @@ QUERY_TEXT_NAMES = ("text", "query", "question", "title")
 
 
 def iter_queries(source: TextSource, log: ProblemLog) -> Iterator[QueryRecord]:
+    """Queries from JSONL (.jsonl, .json, .ndjson), CSV (.csv) or else TSV: an id and a text each.
+
+    Lines without both are skipped with a warning; a CSV/TSV header line is skipped."""
     if source.name.lower().endswith((".jsonl", ".json", ".ndjson")):
         yield from _json_queries(source, log)
     else:

@@ -11,6 +11,7 @@ from explorer.records import Document
 
 
 def iter_line_documents(source: TextSource, log: ProblemLog) -> Iterator[DocRecord]:
+    """A document per non-empty line, stripped; its id is the line number (from 1)."""
     for line_no, line in iter_lines(source, log):
         if line.strip():
             yield DocRecord(source.name, line_no, Document(doc_id=str(line_no), title="", text=line.strip(),

@@ -18,6 +18,8 @@ LISTED_PER_KIND = 20
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem met while loading: its kind, where it is (file, and line when known) and what to do about it."""
+
     kind: str  # short, stable name, e.g. "duplicate id"
     file: str
     line: int | None
@@ -37,6 +39,7 @@ class ProblemLog:
         self.progress = progress
 
     def warn(self, kind: str, file: str, line: int | None, message: str) -> None:
+        """Counts a warning of ``kind``; only the first ``LISTED_PER_KIND`` of each kind are listed."""
         self.counts[kind] += 1
         if self.counts[kind] <= LISTED_PER_KIND:
             self.listed.append(Problem(kind, file, line, message))

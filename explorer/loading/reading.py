@@ -29,19 +29,24 @@ class TextSource:
 
     @classmethod
     def from_path(cls, path: str | Path) -> "TextSource":
+        """A source for the file at ``path`` (``~`` expanded), named after the file."""
         path = Path(path).expanduser()
         return cls(name=path.name, path=path)
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> "TextSource":
+        """A source for uploaded ``data``, held in memory under ``name``."""
         return cls(name=name, stream=io.BytesIO(data), size=len(data))
 
     def total_bytes(self) -> int:
+        """The size in bytes, for progress; 0 when the path is not a file."""
         if self.size is not None:
             return self.size
         return self.path.stat().st_size if self.path is not None and self.path.is_file() else 0
 
     def open(self, log: ProblemLog) -> BinaryIO:
+        """A binary handle at the start of the data: the uploaded stream, rewound (not to be closed), or the file
+        newly opened. Raises DataLoadError when there is no file at the path."""
         if self.stream is not None:
             self.stream.seek(0)
             return self.stream
@@ -51,6 +56,7 @@ class TextSource:
 
 
 def check_not_binary_or_empty(head: bytes, name: str, log: ProblemLog) -> None:
+    """Raises DataLoadError when ``head`` (a file's first bytes) is empty or holds a NUL byte."""
     if not head:
         raise log.fatal(name, None, "the file is empty (0 bytes). Choose the file that holds the data.")
     nul = head.find(b"\x00")
@@ -60,6 +66,7 @@ def check_not_binary_or_empty(head: bytes, name: str, log: ProblemLog) -> None:
 
 
 def decode(raw: bytes, name: str, line_no: int, log: ProblemLog) -> str:
+    """``raw`` as UTF-8 text; bytes that are not UTF-8 become replacement characters, with a warning."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

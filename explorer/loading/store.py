@@ -22,6 +22,9 @@ def _slug(name: str) -> str:
 
 
 def save_dataset(result: LoadResult, root: Path) -> Path:
+    """Saves the data set under ``root`` in BEIR layout with report.json; returns its folder.
+
+    The folder is named after the data set and a hash of its content; when it already exists, it is kept as it is."""
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -67,6 +70,7 @@ def saved_datasets(root: Path) -> list[Path]:
 
 
 def saved_report(folder: Path) -> LoadReport | None:
+    """The load report saved in a data set folder, or None when it is missing or unreadable."""
     path = folder / "report.json"
     if not path.is_file():
         return None

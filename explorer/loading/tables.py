@@ -24,6 +24,8 @@ csv.field_size_limit(MAX_LINE_BYTES)
 
 @dataclass(frozen=True)
 class ColumnMapping:
+    """Which columns of a table hold each document's text, id, title and metadata."""
+
     text: str
     id: str | None = None  # None: rows are numbered from 1
     title: str | None = None
@@ -31,6 +33,7 @@ class ColumnMapping:
 
 
 def format_from_name(name: str) -> TableFormat | None:
+    """The table format a file name's suffix says (.jsonl/.ndjson/.json, .csv, .tsv/.tab, .parquet/.pq), or None."""
     lowered = name.lower()
     for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"), (".csv", "csv"),
                         (".tsv", "tsv"), (".tab", "tsv"), (".parquet", "parquet"), (".pq", "parquet")):
@@ -72,6 +75,9 @@ def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: in
 
 def iter_table_documents(source: TextSource, fmt: TableFormat, mapping: ColumnMapping,
                          log: ProblemLog) -> Iterator[DocRecord]:
+    """A document per row of the table, its fields taken from the columns ``mapping`` names.
+
+    Rows without the text column or without an id value are skipped with a warning."""
     rows = {"jsonl": _json_rows, "csv": _csv_dict_rows, "tsv": _csv_dict_rows, "parquet": _parquet_rows}[fmt]
     for line_no, row in rows(source, fmt, mapping, log):
         document = _document(row, mapping, line_no, source.name, log)

@@ -34,6 +34,9 @@ def _doc_id(relative: PurePosixPath) -> str:
 
 
 def iter_folder_documents(folder: Path, log: ProblemLog) -> Iterator[DocRecord]:
+    """A document per .txt or .md file under ``folder`` (sub-folders too, hidden ones skipped), in path order.
+
+    Other files are skipped with a warning. Raises DataLoadError when the folder is missing or has no text file."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise log.fatal(str(folder), None, "no such folder. Give the folder that holds the .txt or .md files.")
@@ -55,6 +58,9 @@ def iter_folder_documents(folder: Path, log: ProblemLog) -> Iterator[DocRecord]:
 
 
 def iter_zip_documents(source: TextSource, log: ProblemLog, max_bytes: int) -> Iterator[DocRecord]:
+    """A document per .txt or .md file in the zip, in name order, as for a folder.
+
+    Raises DataLoadError when it is not a zip, holds no text file, or expands past ``MAX_EXPANSION`` x ``max_bytes``."""
     handle = source.open(log)
     try:
         archive = zipfile.ZipFile(handle)

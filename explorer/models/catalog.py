@@ -20,6 +20,8 @@ MEASURED_PARAMS_M = 22.7
 
 @dataclass(frozen=True)
 class ModelPreset:
+    """A model offered by name: role, size (millions of parameters), layers, a summary and the prefixes it expects."""
+
     name: str
     role: Role
     params_m: float
@@ -35,6 +37,7 @@ class ModelPreset:
 
     @property
     def label(self) -> str:
+        """Name, size and estimated speed in one line, for model pickers."""
         unit = "pairs" if self.role == "reranker" else "texts"
         return f"{self.name} · {self.params_m:g} M params · ~{self.expected_per_second:,.0f} {unit}/s on 2 CPU cores (est.)"
 
@@ -63,14 +66,17 @@ CATALOG: tuple[ModelPreset, ...] = (
 
 
 def presets(role: Role) -> list[ModelPreset]:
+    """The catalog's presets for ``role``, in catalog order."""
     return [preset for preset in CATALOG if preset.role == role]
 
 
 def find_preset(name: str) -> ModelPreset | None:
+    """The preset with exactly this name, or None."""
     return next((preset for preset in CATALOG if preset.name == name), None)
 
 
 def preset(name: str) -> ModelPreset:
+    """The preset with this name; raises ConfigError listing the presets when there is none."""
     found = find_preset(name)
     if found is None:
         known = ", ".join(p.name for p in CATALOG)

@@ -13,6 +13,8 @@ from sentence_transformers.base.modules import Module
 
 
 class JointMeanCosine(Module):
+    """The joint-cosine score head; tokens in ``special_token_ids`` are left out of both means. It has no weights."""
+
     config_keys = ["scale", "special_token_ids"]
 
     def __init__(self, scale: float = 20.0, special_token_ids: list[int] | None = None) -> None:
@@ -21,6 +23,8 @@ class JointMeanCosine(Module):
         self.special_token_ids = list(special_token_ids or [])
 
     def forward(self, features: dict[str, torch.Tensor], **kwargs) -> dict[str, torch.Tensor]:
+        """``features`` with "scores" added: ``scale`` times the cosine of the mean query and mean document token
+        embeddings, one per pair (document tokens are those with token type 1)."""
         tokens = features["token_embeddings"]
         real = features["attention_mask"].bool()
         for token_id in self.special_token_ids:
@@ -33,6 +37,7 @@ class JointMeanCosine(Module):
         return features
 
     def save(self, output_path: str, *args, **kwargs) -> None:
+        """Writes the head's config (scale, special token ids) to ``output_path``."""
         self.save_config(output_path)
 
 

@@ -19,9 +19,17 @@ from explorer.inference.device import DeviceChoice
 from explorer.inference.engine import EngineConfig, InferenceEngine
 from explorer.models.catalog import find_preset
 from explorer.models.info import LoadedModel, ModelInfo
-from explorer.models.packaged import (PACKAGED_BI_ENCODER_ALIASES, PACKAGED_RERANKER, PACKAGED_RERANKER_ALIASES,
-                                      TRAINED_RERANKER, TRAINED_RERANKER_ALIASES, build_packaged_reranker,
-                                      folder_fingerprint, packaged_encoder_path, packaged_reranker_info)
+from explorer.models.packaged import (
+    PACKAGED_BI_ENCODER_ALIASES,
+    PACKAGED_RERANKER,
+    PACKAGED_RERANKER_ALIASES,
+    TRAINED_RERANKER,
+    TRAINED_RERANKER_ALIASES,
+    build_packaged_reranker,
+    folder_fingerprint,
+    packaged_encoder_path,
+    packaged_reranker_info,
+)
 from explorer.models.trained import DEFAULT_RERANKER_DIR, load_trained_reranker, read_card, trained_info
 from explorer.settings import DEFAULT_BI_ENCODER, Settings
 
@@ -55,6 +63,8 @@ def load_bi_encoder(
     trust_remote_code: bool = False,
     hub_check: Callable[[Settings], bool] = hub_reachable,
 ) -> LoadedModel:
+    """The bi-encoder ``name`` (a hub id or a folder), resolved in the order above, with its engine and the query and
+    document prefixes its preset names. Raises ModelLoadError when it cannot be had."""
     from sentence_transformers import SentenceTransformer
 
     build = _builder(SentenceTransformer, device, trust_remote_code)
@@ -86,6 +96,8 @@ def load_reranker(
     trust_remote_code: bool = False,
     hub_check: Callable[[Settings], bool] = hub_reachable,
 ) -> LoadedModel:
+    """The reranker ``name`` (a hub id, a folder, or a packaged or trained name), resolved in the order above, with its
+    engine. Raises ModelLoadError when it cannot be had."""
     from sentence_transformers import CrossEncoder
 
     build = _builder(CrossEncoder, device, trust_remote_code)
@@ -203,8 +215,8 @@ def _attempt(load: Callable[[], Any], name: str, kind: str, where: str) -> Any:
 
 def _remote_code_refusal(kind: str, name: str, exc: Exception) -> str:
     return (f"The {kind} {name!r} needs to run code of its own ({_first_line(exc)[:200]}). That is off by default. "
-            "Read the model's code first; if you trust it, tick \"Allow the models' own code\" in the sidebar "
-            "(--trust-remote-code on the command line).")
+            "Read the model's code first; if you trust it, turn on \"Allow the models' own code\" "
+            "(trust_remote_code; --trust-remote-code on the command line).")
 
 
 def _looks_like_path(name: str) -> bool:

@@ -22,6 +22,7 @@ DEFAULT_RERANKER_DIR = "default-reranker"
 
 
 def read_card(folder: Path) -> dict[str, Any] | None:
+    """The explorer card in ``folder``, or None when there is none or it is not a readable JSON object."""
     path = Path(folder) / CARD
     if not path.is_file():
         return None
@@ -33,6 +34,7 @@ def read_card(folder: Path) -> dict[str, Any] | None:
 
 
 def save_reranker(model: Any, folder: Path, card: dict[str, Any]) -> Path:
+    """Saves the model to ``folder`` with its card and adds the card's figures to its README.md; returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder))
@@ -48,6 +50,7 @@ def save_reranker(model: Any, folder: Path, card: dict[str, Any]) -> Path:
 
 
 def load_trained_reranker(folder: Path, device: str) -> Any:
+    """A CrossEncoder from a folder saved here (local files only), its joint-cosine head resolved to this package."""
     from sentence_transformers import CrossEncoder
 
     from explorer.models.joint_head import JointMeanCosine
@@ -59,6 +62,7 @@ def load_trained_reranker(folder: Path, device: str) -> Any:
 
 
 def trained_info(name: str, folder: Path, why: str) -> ModelInfo:
+    """The ModelInfo of a reranker trained here: what it was trained on and its held-out figures, from its card."""
     card = read_card(folder) or {}
     return ModelInfo(
         requested=name,

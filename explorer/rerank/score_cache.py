@@ -24,6 +24,8 @@ CachedScore = Tuple[float, bool]
 
 @dataclass(frozen=True)
 class CacheStats:
+    """Hits and misses since the cache was made or cleared, and its size and capacity in scores."""
+
     hits: int
     misses: int
     size: int
@@ -31,6 +33,7 @@ class CacheStats:
 
 
 def pair_key(model_key: str, query: str, text: str) -> bytes:
+    """The 16-byte key of one (model key, query, text) pair."""
     digest = hashlib.blake2b(digest_size=16)
     for part in (model_key, query, text):
         encoded = part.encode("utf-8")
@@ -68,6 +71,7 @@ class ScoreCache:
         return found
 
     def put_many(self, model_key: str, query: str, texts: Sequence[str], scores: Sequence[CachedScore]) -> None:
+        """Stores the (score, truncated) of each text; past the capacity, the least recently used scores are dropped."""
         if len(texts) != len(scores):
             raise ConfigError(f"{len(texts)} texts but {len(scores)} scores; they must match.")
         keys = [pair_key(model_key, query, text) for text in texts]
@@ -79,10 +83,12 @@ class ScoreCache:
                 self._scores.popitem(last=False)
 
     def clear(self) -> None:
+        """Drops every score and resets the hit and miss counts."""
         with self._lock:
             self._scores.clear()
             self._hits = self._misses = 0
 
     def stats(self) -> CacheStats:
+        """The hits, misses, size and capacity at this moment."""
         with self._lock:
             return CacheStats(self._hits, self._misses, len(self._scores), self.capacity)

@@ -17,8 +17,11 @@ from explorer.inference.engine import InferenceEngine
 from explorer.models.info import LoadedModel
 from explorer.rerank.score_cache import ScoreCache
 
+
 @dataclass(frozen=True)
 class PairScores:
+    """A reranker's scores of a query's candidates, in order, and how many were truncated or came from the cache."""
+
     raw: np.ndarray  # the model's own score (logit) per pair
     probability: np.ndarray | None  # sigmoid(raw) for single-logit trained rerankers, else None
     # pairs that reached the reranker's token limit: it did not read the rest of the document
@@ -63,6 +66,7 @@ def model_key(reranker: LoadedModel, engine: InferenceEngine) -> str:
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:
+    """The logistic function of each value, computed in float64, returned as float32."""
     return (1.0 / (1.0 + np.exp(-values.astype(np.float64)))).astype(np.float32)
 
 

@@ -8,18 +8,21 @@ from typing import Sequence
 
 import numpy as np
 
-from explorer.records import Hit
 from explorer.errors import ConfigError
+from explorer.records import Hit
 
 
 @dataclass(frozen=True)
 class Bm25Options:
+    """BM25's k1 and b, and the stop-word list used when tokenising."""
+
     k1: float = 1.2
     b: float = 0.75
     stopwords: str = "en"
 
     @property
     def key(self) -> str:
+        """The options as a short string, e.g. "bm25-k1=1.2-b=0.75-stop=en"."""
         return f"bm25-k1={self.k1:g}-b={self.b:g}-stop={self.stopwords}"
 
 

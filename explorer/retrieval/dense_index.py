@@ -21,6 +21,8 @@ IndexKind = Literal["exact", "hnsw"]
 
 @dataclass(frozen=True)
 class IndexOptions:
+    """When to switch from exact to HNSW search, the HNSW parameters, and how its recall is measured."""
+
     hnsw_threshold: int = 100_000  # vectors; at or above it the index is HNSW
     hnsw_neighbours: int = 32  # M: links per node
     ef_construction: int = 200
@@ -45,6 +47,8 @@ class RecallReport:
 
 
 class DenseIndex:
+    """Inner-product search over unit vectors: exact below ``hnsw_threshold`` vectors, HNSW at or above it."""
+
     def __init__(self, vectors: np.ndarray, doc_ids: Sequence[str], options: IndexOptions = IndexOptions()) -> None:
         import faiss
 
@@ -67,6 +71,7 @@ class DenseIndex:
 
     @property
     def description(self) -> str:
+        """The kind of index and its size, in words; for HNSW, with its measured recall."""
         if self.recall is None:
             return f"exact (FAISS IndexFlatIP, {len(self)} vectors)"
         return (f"approximate (FAISS HNSW, M={self.options.hnsw_neighbours}, {len(self)} vectors): "
@@ -74,6 +79,7 @@ class DenseIndex:
                 f"(worst query {self.recall.worst:.2f}, {self.recall.queries} sample queries)")
 
     def search(self, query_vector: np.ndarray, k: int) -> list[Hit]:
+        """The top ``k`` (at least 1) documents for a query vector, best first; fewer when the corpus is smaller."""
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}.")
         k = min(k, len(self.doc_ids))

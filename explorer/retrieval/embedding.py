@@ -9,8 +9,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from explorer.retrieval.embedding_cache import EmbeddingCache, cache_key
 from explorer.models.info import LoadedModel
+from explorer.retrieval.embedding_cache import EmbeddingCache, cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,8 @@ CHUNK = 4096
 
 @dataclass(frozen=True)
 class CorpusEmbeddings:
+    """A corpus's vectors, whether they came from the cache, and the seconds it took to get them."""
+
     vectors: np.ndarray  # (n_docs, dim), float32, unit length
     from_cache: bool
     seconds: float
@@ -58,6 +60,7 @@ def encode_texts(
 
 
 def encode_query(bi_encoder: LoadedModel, text: str) -> np.ndarray:
+    """The query's unit vector, shape (1, dim), with the model's query prefix put in front."""
     return encode_texts(bi_encoder, [bi_encoder.info.query_prefix + text])
 
 

@@ -27,6 +27,8 @@ def cache_key(model_fingerprint: str, texts: Iterable[str], options: str = "") -
 
 
 class EmbeddingCache:
+    """Corpus embeddings in ``folder``: per key, a .npy matrix and a JSON sidecar with its checksum and shape."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
@@ -52,6 +54,7 @@ class EmbeddingCache:
         return vectors
 
     def save(self, key: str, vectors: np.ndarray, description: dict[str, str]) -> None:
+        """Stores the vectors (float32) and their sidecar under ``key``; each file is written aside, then moved in."""
         self.folder.mkdir(parents=True, exist_ok=True)
         vectors_path, meta_path = self._paths(key)
         tmp_vectors = vectors_path.with_suffix(f".tmp{os.getpid()}.npy")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
-from explorer.records import Hit
 from explorer.errors import ConfigError
+from explorer.records import Hit
 
 RRF_K = 60  # the constant of Cormack, Clarke and Buettcher (2009)
 
 
 def z_scores(values: Sequence[float]) -> list[float]:
+    """Each value minus the mean, over the population standard deviation; all 0.0 when the values are equal."""
     if not values:
         return []
     mean = statistics.fmean(values)
@@ -28,6 +29,7 @@ def z_scores(values: Sequence[float]) -> list[float]:
 
 
 def blend_scores(reranker: Sequence[float], first_stage: Sequence[float], weight: float) -> list[float]:
+    """Per candidate ``weight * z(reranker) + (1 - weight) * z(first stage)``; the weight must be in [0, 1]."""
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"The blend weight must be between 0 and 1, got {weight}.")
     if len(reranker) != len(first_stage):

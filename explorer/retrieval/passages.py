@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from explorer.records import Hit
 from explorer.errors import ConfigError
-from explorer.records import Document
+from explorer.records import Document, Hit
 
 
 @dataclass(frozen=True)
 class PassageOptions:
+    """How long documents are split: passage length and overlap, in tokens."""
+
     max_tokens: int = 200
     overlap: int = 50
 
@@ -28,11 +29,14 @@ class PassageOptions:
 
     @property
     def key(self) -> str:
+        """The options as a short string, e.g. "passages=200/50"."""
         return f"passages={self.max_tokens}/{self.overlap}"
 
 
 @dataclass(frozen=True)
 class Passage:
+    """One passage of a document: a window of its text after the document's title."""
+
     passage_id: str  # "<doc_id>#<n>", n from 0
     doc_id: str
     text: str  # the document's title, then the window of its text
@@ -58,6 +62,7 @@ def split_document(doc: Document, tokenizer: Any, options: PassageOptions) -> li
 
 
 def split_documents(documents: Sequence[Document], tokenizer: Any, options: PassageOptions) -> list[Passage]:
+    """The passages of every document, in document order (see ``split_document``)."""
     return [passage for doc in documents for passage in split_document(doc, tokenizer, options)]
 
 

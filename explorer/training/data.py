@@ -27,6 +27,8 @@ MINE_DEPTH = 30
 
 @dataclass(frozen=True)
 class TrainGroup:
+    """One training example: a query, its positive text and its hard negative texts, and where it came from."""
+
     query: str
     positive: str
     negatives: tuple[str, ...]
@@ -43,6 +45,8 @@ class TrainGroup:
 
 @dataclass(frozen=True)
 class ScoredPair:
+    """A (query, document text) pair with the teacher's raw score: a target for distillation."""
+
     query: str
     document: str
     score: float  # the teacher's raw score

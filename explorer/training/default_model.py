@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Callable
 
 from explorer.inference.device import DeviceChoice
-from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.loading import load_beir
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.models.resolution import load_bi_encoder
-from explorer.pipeline import RetrievalPipeline
-from explorer.settings import DEFAULT_BI_ENCODER, SAMPLE_DATA, Settings
 from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card, save_reranker
+from explorer.pipeline import RetrievalPipeline
+from explorer.retrieval.embedding_cache import EmbeddingCache
+from explorer.settings import DEFAULT_BI_ENCODER, SAMPLE_DATA, Settings
 from explorer.training.data import labelled_groups, pseudo_query_groups
 from explorer.training.evaluation import held_out_ndcg
 from explorer.training.trainer import StopFlag, TrainSettings, train
@@ -46,6 +46,8 @@ TRAIN_SPLIT = "train"
 
 def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = print,
                            train_settings: TrainSettings = DEFAULT_SETTINGS, stop: StopFlag | None = None) -> Path:
+    """Trains the default reranker on the sample data (see above), measures it on the test split and saves it under
+    ``settings.models_dir``; returns its folder. Progress goes to ``say``."""
     started = time.perf_counter()
     data = load_beir(SAMPLE_DATA)
     bi = load_bi_encoder(DEFAULT_BI_ENCODER, device, settings)
@@ -94,4 +96,5 @@ def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = 
 
 
 def default_reranker_exists(settings: Settings) -> bool:
+    """Whether the default reranker has been built here (its card is in ``settings.models_dir``)."""
     return read_card(settings.models_dir / DEFAULT_RERANKER_DIR) is not None

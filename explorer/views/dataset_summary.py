@@ -13,6 +13,8 @@ from explorer.views.result_tables import snippet
 
 @dataclass(frozen=True)
 class DatasetSummary:
+    """Counts that describe a data set: documents, queries, labelled queries, labels per grade and queries per split."""
+
     documents: int
     queries: int
     labelled_queries: int
@@ -22,6 +24,7 @@ class DatasetSummary:
 
 
 def summarise(dataset: Dataset) -> DatasetSummary:
+    """The counts of ``dataset``; labels are counted over every split, grades in ascending order."""
     grades: Counter[int] = Counter()
     for qrels in dataset.qrels_by_split.values():
         for labels in qrels.values():
@@ -37,6 +40,7 @@ def summarise(dataset: Dataset) -> DatasetSummary:
 
 
 def labelled_query_table(dataset: Dataset) -> pd.DataFrame:
+    """One row per labelled query and split: its text, how many documents are judged, and the best label."""
     rows = []
     for split in dataset.splits:
         for query_id, labels in dataset.qrels_by_split[split].items():

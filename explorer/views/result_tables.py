@@ -7,14 +7,16 @@ from dataclasses import dataclass
 import pandas as pd
 
 from explorer.pipeline import PipelineResult
-from explorer.rerank.rank_shift import describe_move
 from explorer.records import Dataset
+from explorer.rerank.rank_shift import describe_move
 
 SNIPPET_CHARS = 220
 
 
 @dataclass(frozen=True)
 class ResultTables:
+    """The tables of the two result columns; with a threshold, the reranked rows are split at it."""
+
     first_stage: pd.DataFrame
     reranked: pd.DataFrame | None  # rows at or above the threshold (all rows when there is none)
     cut_off: pd.DataFrame | None  # reranked rows under the threshold, within the shown n
@@ -23,6 +25,7 @@ class ResultTables:
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """``text`` on one line, cut at the last word break within ``limit`` characters and marked " …" when longer."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat

@@ -83,6 +83,7 @@ def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | N
 
 
 def latency_figure(timings: StageTimings) -> go.Figure:
+    """Horizontal bars of each stage's wall time in milliseconds, in pipeline order, with the total in the title."""
     stages = timings.as_dict()
     figure = go.Figure(go.Bar(
         x=list(stages.values()), y=list(stages.keys()), orientation="h", marker_color="#0969da",
