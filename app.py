@@ -7,8 +7,11 @@ import streamlit as st
 PAGES = Path(__file__).resolve().parent / "pages"
 
 st.set_page_config(page_title="Relevance explorer", page_icon=":material/search:", layout="wide")
+# The Search page is served at the root; /search, where people look for it, leads there too.
+search = st.Page(PAGES / "0_Search.py", title="Search", icon=":material/search:", url_path="explore", default=True)
 navigation = st.navigation([
-    st.Page(PAGES / "0_Search.py", title="Search", icon=":material/search:", url_path="search", default=True),
+    search,
+    st.Page(lambda: st.switch_page(search), title="Search", url_path="search", visibility="hidden"),
     st.Page(PAGES / "1_Dataset.py", title="Data set", icon=":material/dataset:", url_path="dataset"),
     st.Page(PAGES / "2_Models.py", title="Models and device", icon=":material/memory:", url_path="models"),
     st.Page(PAGES / "3_Load_data.py", title="Load data", icon=":material/upload_file:", url_path="load"),

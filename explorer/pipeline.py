@@ -16,7 +16,7 @@ from explorer.rerank.score_cache import ScoreCache
 from explorer.rerank.scoring import order_by_score, score_pairs
 from explorer.retrieval.bm25_index import Bm25Index
 from explorer.retrieval.dense_index import DenseIndex, IndexOptions, RecallReport
-from explorer.retrieval.embedding import Progress, embed_corpus, encode_query
+from explorer.retrieval.embedding import Progress, embed_corpus, encode_query, query_length
 from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.retrieval.first_stage import HYBRID_POOL, FirstStageMethod, check_first_stage_method, uses_bi_encoder
 from explorer.retrieval.fusion import blend_scores, reciprocal_rank_fusion
@@ -82,6 +82,18 @@ class PipelineResult:
     bi_encoder: ModelInfo
     reranker: ModelInfo | None
     first_stage_method: FirstStageMethod = "dense"
+    # the query's length in bi-encoder tokens, and the bi-encoder's limit (0: not measured, as for BM25 alone)
+    query_tokens: int = 0
+    query_token_limit: int = 0
+
+    @property
+    def query_cut(self) -> str:
+        """A notice when the bi-encoder read only part of the query, else ""."""
+        if self.query_tokens <= self.query_token_limit or not self.query_token_limit:
+            return ""
+        return (f"The query is {self.query_tokens:,} tokens long; the bi-encoder read only its first "
+                f"{self.query_token_limit}, and the reranker reads query and document together within its own "
+                "limit, so a long query leaves little room for the document. Shorten the query to its question.")
 
 
 @dataclass(frozen=True)
@@ -214,6 +226,7 @@ class RetrievalPipeline:
         check_first_stage_method(first_stage_method)
         if first_stage_method != "dense":
             self.bm25()  # built once, before the clock starts: index building is not query latency
+        length = query_length(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else (0, 0)
         started = clock()
         query_vector = encode_query(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else None
         encoded = clock() if query_vector is not None else started
@@ -233,7 +246,7 @@ class RetrievalPipeline:
         return PipelineResult(
             query=query, depth=depth, first_stage=candidates, reranked=reranked, timings=timings,
             bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
-            first_stage_method=first_stage_method,
+            first_stage_method=first_stage_method, query_tokens=length[0], query_token_limit=length[1],
         )
 
 

@@ -25,12 +25,24 @@ class Settings:
     hub_mode: HubMode = "auto"
     hub_endpoint: str = "https://huggingface.co"
     max_upload_mb: int = 200
+    # one text file of a folder or zip (EXPLORER_MAX_DOCUMENT_MB); larger ones are refused
+    max_document_mb: int = 4
     # rerankers trained here (the default offline reranker among them); kept apart from the caches
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer" / "models")
     # rerankers on a CPU with bf16 units run their matrix products in int8 (EXPLORER_RERANK_INT8=0: bf16 only)
     rerank_int8: bool = True
     # a second BEIR folder of real text for `python -m explorer bench` (EXPLORER_BENCH_DATA); None: sample data alone
     bench_data: Path | None = None
+    # folders a page may read a typed path from, besides the sample data and the cache folder (EXPLORER_DATA_DIRS)
+    data_dirs: tuple[Path, ...] = ()
+    # a team's shared workspace: every data set loaded on a page is listed for every session (EXPLORER_SHARED_WORKSPACE)
+    shared_workspace: bool = False
+
+    @property
+    def readable_roots(self) -> tuple[Path, ...]:
+        """The folders the pages read typed paths from: the sample data, the cache folder (saved data sets) and
+        ``data_dirs``. The command line is not limited to them."""
+        return (SAMPLE_DATA, self.cache_dir, *self.data_dirs)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -49,9 +61,13 @@ class Settings:
             hub_mode=hub_mode,
             hub_endpoint=env.get("HF_ENDPOINT", "https://huggingface.co"),
             max_upload_mb=_positive_int(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
+            max_document_mb=_positive_int(env.get("EXPLORER_MAX_DOCUMENT_MB"), default=4),
             models_dir=Path(env["EXPLORER_MODELS_DIR"]).expanduser() if env.get("EXPLORER_MODELS_DIR") else cls().models_dir,
             rerank_int8=env.get("EXPLORER_RERANK_INT8", "1").lower() not in {"0", "false", "no", "off"},
             bench_data=Path(env["EXPLORER_BENCH_DATA"]).expanduser() if env.get("EXPLORER_BENCH_DATA") else None,
+            shared_workspace=env.get("EXPLORER_SHARED_WORKSPACE", "").lower() in {"1", "true", "yes", "on"},
+            data_dirs=tuple(Path(part).expanduser() for part in env.get("EXPLORER_DATA_DIRS", "").split(os.pathsep)
+                            if part.strip()),
         )
 
 

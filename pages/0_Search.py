@@ -62,10 +62,15 @@ def follow_typed_query() -> None:
     st.session_state["picked_query"] = by_text.get(st.session_state.get("query", "").strip())
 
 
-if "query" not in st.session_state and labelled:
-    first = next(iter(data.labelled_queries("test") or labelled.values()))
-    st.session_state["query"] = first.text
-    st.session_state["picked_query"] = first.query_id
+# A query belongs to the data set it was asked of: another data set starts from its own first labelled query.
+if st.session_state.get("_query_dataset", choices.dataset_path) != choices.dataset_path:
+    st.session_state.pop("query", None)
+    st.session_state["picked_query"] = None
+st.session_state["_query_dataset"] = choices.dataset_path
+if "query" not in st.session_state:
+    first = next(iter(data.labelled_queries("test") or labelled.values()), None)
+    st.session_state["query"] = first.text if first else ""
+    st.session_state["picked_query"] = first.query_id if first else None
 
 left, right = st.columns([3, 2])
 query = left.text_input("Query", key="query", placeholder="Ask something the corpus might answer",
@@ -81,11 +86,17 @@ if not query.strip():
 
 try:
     blend = opened.blend
-    result = cache.search(spec, query)
+    engine = opened.reranker.engine if opened.reranker is not None else None
+    if engine is not None and not engine.is_prepared:
+        with st.spinner(engine.preparing_note):
+            engine.info()
+    result, fresh = cache.search_fresh(spec, query)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
+if result.query_cut:
+    st.warning(result.query_cut)
 query_id = by_text.get(query.strip())
 labels = data.labels_for(query_id) if query_id else None
 has_probability = bool(result.reranker and result.reranker.has_probability)
@@ -96,9 +107,10 @@ tables = result_tables(result, data, labels, top_n=choices.top_n, threshold=thre
 
 t = result.timings
 st.caption(
-    f"{len(result.first_stage)} candidates ({choices.first_stage_method}) · query encoding {t.query_encoding_ms:,.0f} ms"
-    f" · first-stage search "
-    f"{t.first_stage_ms:,.1f} ms · reranking {t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
+    f"{len(result.first_stage)} candidates ({choices.first_stage_method}) · "
+    + ("" if fresh else "cached answer; when first computed: ")
+    + f"query encoding {t.query_encoding_ms:,.0f} ms · first-stage search {t.first_stage_ms:,.1f} ms · reranking "
+    f"{t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
 )
 if result.reranked is not None and blend < 1.0:
@@ -144,7 +156,7 @@ with chart_left:
         st.plotly_chart(rank_shift_figure(result, data, labels, choices.top_n), key="rank_shift_chart")
 with chart_right:
     st.plotly_chart(score_distribution_figure(result, labels), key="score_chart")
-st.plotly_chart(latency_figure(result.timings), key="latency_chart")
+st.plotly_chart(latency_figure(result.timings, cached=not fresh), key="latency_chart")
 
 with st.expander("Read a document in full"):
     shown = tables.reranked if tables.reranked is not None else tables.first_stage

@@ -11,19 +11,22 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.loading import (
+    DELIMITER_CHOICES,
     ColumnMapping,
     LoadSpec,
     TextSource,
+    delimiter_choice,
     format_from_name,
     guess_mapping,
     peek_columns,
     read_dataset,
 )
+from explorer.loading.paths import check_readable
 from explorer.loading.problems import ProblemLog
 from explorer.loading.store import save_dataset
 from ui import cache
 from ui.load_report import show_report
-from ui.sidebar import LOADED_PREFIX, select_dataset_next_run, sidebar
+from ui.sidebar import LOADED_PREFIX, remember_my_dataset, select_dataset_next_run, sidebar
 from ui.status import length_report
 
 KINDS = {
@@ -37,34 +40,44 @@ KINDS = {
 UPLOAD_KINDS = {"table", "text_zip", "lines"}
 FOLDER_KINDS = {"beir", "text_folder"}
 AUTO = "(from the file name)"
+SNIFFED = "(sniffed)"
 NONE = "(none)"
 
 choices = sidebar()
 settings = cache.settings()
 st.title("Load data")
 st.caption(f"Exploring now: **{choices.dataset_label}**. A load that fails leaves it as it is. "
-           f"Uploads up to {settings.max_upload_mb} MB; larger files load from a path on this machine.")
+           f"Uploads up to {settings.max_upload_mb} MB; larger files load from a path on the server, under its data "
+           "folders (the setting EXPLORER_DATA_DIRS names them).")
 
 kind = st.radio("Format", list(KINDS), format_func=KINDS.get, key="load_kind")
 
 
+def readable(path: str) -> Path | None:
+    """``path`` when it lies under the server's data folders; else None, with the reason shown."""
+    try:
+        return check_readable(path, settings.readable_roots)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return None
+
+
 def file_or_path(label: str, key: str) -> TextSource | None:
-    """An uploaded file (read in place, not copied) or a path on this machine."""
+    """An uploaded file (read in place, not copied) or a path under the server's data folders."""
     upload = st.file_uploader(label, key=f"upload_{key}")
-    path = st.text_input(f"…or a path on this machine ({label.lower()})", key=f"path_{key}").strip()
+    path = st.text_input(f"…or a path on the server ({label.lower()})", key=f"path_{key}").strip()
     if upload is not None:
         return TextSource(name=upload.name, stream=upload, size=upload.size)
-    if path:
-        return TextSource.from_path(path)
-    return None
+    found = readable(path) if path else None
+    return TextSource.from_path(found) if found else None
 
 
 corpus = folder = irds_id = None
 if kind in UPLOAD_KINDS:
     corpus = file_or_path("Corpus file", f"corpus_{kind}")
 elif kind in FOLDER_KINDS:
-    folder_text = st.text_input("Folder on this machine", key=f"folder_{kind}").strip()
-    folder = Path(folder_text).expanduser() if folder_text else None
+    folder_text = st.text_input("Folder on the server", key=f"folder_{kind}").strip()
+    folder = readable(folder_text) if folder_text else None
 else:
     irds_id = st.text_input("ir_datasets id", key="irds_id", placeholder="cranfield, beir/scifact/test, …").strip()
     st.caption("ir_datasets downloads a data set the first time. Offline, it reads files already placed under "
@@ -72,12 +85,17 @@ else:
 
 table_format = None
 mapping = None
+delimiter = None
 if kind == "table" and corpus is not None:
     fmt_choice = st.selectbox("Table format", [AUTO, "jsonl", "csv", "tsv", "parquet"], key="table_format")
     table_format = format_from_name(corpus.name) if fmt_choice == AUTO else fmt_choice
+    if table_format in ("csv", "tsv"):
+        delimiter_name = st.selectbox("Delimiter", [SNIFFED, *DELIMITER_CHOICES], key="table_delimiter",
+                                      help="Sniffed from the first lines unless you choose one.")
+        delimiter = delimiter_choice(None if delimiter_name == SNIFFED else delimiter_name)
     if table_format is not None:
         try:
-            columns = peek_columns(corpus, table_format, ProblemLog())
+            columns = peek_columns(corpus, table_format, ProblemLog(), delimiter=delimiter)
         except ExplorerError as exc:
             st.error(str(exc))
             columns = []
@@ -107,10 +125,17 @@ if kind not in {"beir", "ir_datasets"}:
 default_name = Path(corpus.name).stem if corpus else (folder.name if folder else (irds_id or ""))
 name = st.text_input("Name", key="load_name", placeholder=default_name or "my corpus").strip() or default_name
 
+share = st.checkbox("Share with everyone on this server", key="load_share", value=settings.shared_workspace,
+                    disabled=settings.shared_workspace,
+                    help="Unshared, the data set is listed only in this browser session. "
+                         + ("This server is a shared team workspace (EXPLORER_SHARED_WORKSPACE): every data set is "
+                            "listed for everyone." if settings.shared_workspace else ""))
+
 if st.button("Load", type="primary", key="load_button"):
     spec = LoadSpec(kind=kind, name=name or "corpus", folder=folder, corpus=corpus, table_format=table_format,
-                    mapping=mapping, ir_datasets_id=irds_id, queries=queries, labels=labels, labels_split=split,
-                    max_upload_mb=settings.max_upload_mb)
+                    mapping=mapping, delimiter=delimiter, ir_datasets_id=irds_id, queries=queries, labels=labels, labels_split=split,
+                    max_upload_mb=settings.max_upload_mb, max_document_mb=settings.max_document_mb,
+                    readable_roots=settings.readable_roots)
     bar = st.progress(0.0, text="Reading…")
 
     def show_progress(done: int, total: int) -> None:
@@ -118,7 +143,7 @@ if st.button("Load", type="primary", key="load_button"):
 
     try:
         result = read_dataset(spec, progress=show_progress)
-        saved = save_dataset(result, settings.cache_dir / "datasets")
+        saved = save_dataset(result, settings.cache_dir / "datasets", shared=share or settings.shared_workspace)
     except ExplorerError as exc:
         bar.empty()
         st.error(f"Not loaded. {exc}")
@@ -126,6 +151,7 @@ if st.button("Load", type="primary", key="load_button"):
     else:
         bar.empty()
         st.session_state["last_report"] = result.report
+        remember_my_dataset(saved)
         select_dataset_next_run(LOADED_PREFIX + saved.name)
         st.rerun()
 

@@ -9,7 +9,7 @@ from explorer.evaluation.charts import depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report
 from explorer.evaluation.metrics import METRIC_NAMES, check_metric
-from explorer.evaluation.run_files import trec_run
+from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
 from ui import evaluations
@@ -47,7 +47,7 @@ n_queries = len(data.labelled_queries(split))
 if not evaluations.was_requested(request):
     intro = st.empty()
     with intro.container():
-        st.info(f"{n_queries} labelled queries in '{split}' · {request.label} · depth {request.spec.depth}.")
+        st.info(f"{n_queries} labelled queries in '{split}' · {evaluations.describe(request)} · depth {request.spec.depth}.")
         clicked = st.button("Run the evaluation", type="primary", key="run_eval")
     if not clicked:
         st.stop()
@@ -79,9 +79,8 @@ if evaluation.has_reranker:
     test_name = st.selectbox("Paired test", TESTS, key="eval_test")
     per_query = evaluation.per_query(test_metric, int(relevant_grade))
     comparison = paired_test(per_query["first_stage"], per_query["reranked"], test_metric, test_name)
-    delta = comparison.mean_delta
-    (st.success if delta > 0 else st.warning)(("The reranker helps: " if delta > 0 else
-                                                "The reranker does not help here: ") + comparison.summary())
+    verdict, said = comparison.verdict()
+    {"helps": st.success, "hurts": st.warning, "unclear": st.warning, "untested": st.info}[verdict](said)
     deltas = {q: per_query["reranked"][q] - per_query["first_stage"][q] for q in per_query["first_stage"]}
     st.plotly_chart(per_query_delta_figure(deltas, test_metric, evaluation.query_texts), key="delta_chart")
     queries = per_query_table(evaluation, test_metric, int(relevant_grade)).round(4)
@@ -126,6 +125,10 @@ columns = st.columns(5)
 for column, stage in zip(columns, evaluation.stages()):
     column.download_button(f"TREC run: {stage.replace('_', ' ')}", trec_run(evaluation, stage),
                            file_name=f"{tag}.{stage}.trec", mime="text/plain", key=f"trec_{stage}")
+escaped = escaped_ids(evaluation, evaluation.stages()[-1])
+if escaped:
+    st.caption(f"{len(escaped)} id(s) hold white space or '%'. The run files write them percent-encoded, so every "
+               f"line keeps its six fields: for example {escaped[0]!r} is written {run_id(escaped[0])!r}.")
 columns[2].download_button("Metrics (CSV)", table.to_csv(index=False), file_name=f"{tag}.metrics.csv",
                            mime="text/csv", key="csv")
 columns[3].download_button("Metrics (JSON)", metrics_json(table), file_name=f"{tag}.metrics.json",

@@ -24,7 +24,7 @@ try:
     target = right.slider("Target precision", 0.05, 1.0, 0.8, step=0.05, key="thr_target")
     request = evaluations.request_from(choices, split)
     if not evaluations.was_requested(request):
-        st.info(f"Scores come from an evaluation of '{split}' ({request.label}, depth {request.spec.depth}).")
+        st.info(f"Scores come from an evaluation of '{split}' ({evaluations.describe(request)}, depth {request.spec.depth}).")
         if not st.button("Run the evaluation", type="primary", key="thr_run"):
             st.stop()
     evaluation = evaluations.run(request)

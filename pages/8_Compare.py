@@ -13,7 +13,7 @@ from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from ui import evaluations
 from ui.page_start import split_picker, start_page
-from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS
+from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model
 
 choices, data = start_page("Compare configurations", "Every chosen first stage with every chosen reranker, on the "
                            "same labelled queries and depth k. The first configuration is the baseline the others "
@@ -27,6 +27,7 @@ first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=
                               format_func=FIRST_STAGE_LABELS.get, key="cmp_first_stages")
 default_rerankers = [NO_RERANKER] + ([choices.reranker] if choices.reranker else [])
 rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers)), default=default_rerankers,
+                           format_func=lambda name: describe_model(name, "reranker"),
                            key="cmp_rerankers",
                            help="Rerankers that cannot be loaded here (hub models offline) are reported and skipped.")
 test_name = st.selectbox("Paired test against the baseline", TESTS, key="cmp_test")

@@ -13,6 +13,10 @@ _CACHE = tempfile.mkdtemp(prefix="explorer-test-cache-")
 os.environ.setdefault("EXPLORER_CACHE_DIR", _CACHE)
 # Trained models go to a temporary folder too, so no test depends on what the set-up built.
 os.environ["EXPLORER_MODELS_DIR"] = tempfile.mkdtemp(prefix="explorer-test-models-")
+# Pages read typed paths only under the data folders: the tests' own data, temporary folders and ../shared/data.
+os.environ.setdefault("EXPLORER_DATA_DIRS", os.pathsep.join([
+    str(Path(__file__).resolve().parent / "data"), tempfile.gettempdir(),
+    str(Path(__file__).resolve().parent.parent.parent / "shared" / "data")]))
 # The hub is out of reach here; say so, so that no test waits on a connection attempt.
 os.environ.setdefault("EXPLORER_HUB", "offline")
 
@@ -26,6 +30,15 @@ def settings():
     from explorer.settings import Settings
 
     return Settings.from_env()
+
+
+def training_device():
+    """Where tests train: bf16 on CPUs with bf16 units (AMX / AVX-512 BF16), else fp32 (bf16 is emulated, slowly,
+    on other CPUs)."""
+    from explorer.inference.device import DeviceChoice, detect_accelerators
+
+    precision = "bf16" if detect_accelerators().cpu_bf16 else "fp32"
+    return DeviceChoice("cpu", precision, f"tests train in {precision} on this CPU")
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +81,6 @@ def cranfield_path() -> Path:
 @pytest.fixture(scope="session")
 def short_run(sample, bi_encoder, tmp_path_factory):
     """A real, short training run (18 steps on six labelled groups of the sample data)."""
-    from explorer.inference.device import DeviceChoice
     from explorer.pipeline import RetrievalPipeline
     from explorer.retrieval.embedding_cache import EmbeddingCache
     from explorer.training.data import labelled_groups
@@ -77,7 +89,7 @@ def short_run(sample, bi_encoder, tmp_path_factory):
     base = RetrievalPipeline.build(sample, bi_encoder, None, EmbeddingCache(tmp_path_factory.mktemp("emb")))
     groups = labelled_groups(sample, "train", base)[:6]
     settings = TrainSettings(steps=18, learning_rate=1e-4, queries_per_step=2, max_length=128, log_every=1)
-    return train(groups, settings, DeviceChoice("cpu", "bf16", "tests"), tmp_path_factory.mktemp("work"))
+    return train(groups, settings, training_device(), tmp_path_factory.mktemp("work"))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The pages, driven by Streamlit's AppTest: no exception, both stages shown, errors shown as messages."""
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,8 @@ def test_first_stage_only(search_page):
 
 
 def test_bad_folder_and_bad_model_show_errors_not_tracebacks():
-    app = run_app(dataset_choice="A BEIR folder on this machine…", dataset_path="/no/such/folder")
+    missing = f"{tempfile.gettempdir()}/no/such/folder"  # under a data folder, so it is looked for
+    app = run_app(dataset_choice="A BEIR folder on this machine…", dataset_path=missing)
     assert not app.exception and "No folder" in app.error[0].value
     app = run_app(rr_choice="Other (hub id or local folder)…", rr_other="someone/not-a-model")
     assert not app.exception and "Could not load the reranker" in app.error[0].value
@@ -122,3 +124,16 @@ def test_dataset_page_counts(sample):
     values = {m.label: m.value for m in app.metric}
     assert values["Documents"] == f"{len(sample.documents):,}"
     assert values["Queries"] == f"{len(sample.queries):,}"
+
+
+def test_a_cached_answer_says_its_times_are_from_the_first_run(search_page):
+    app = search_page
+    app.text_input(key="query").set_value("how do I rotate the database password").run()
+    first = " ".join(c.value for c in app.caption)
+    assert "cached answer" not in first
+    app.slider(key="top_n").set_value(12).run()  # the same query and configuration: answered from the cache
+    again = " ".join(c.value for c in app.caption)
+    assert "cached answer; when first computed" in again and not app.exception
+    title = app.get("plotly_chart")[-1].proto.spec
+    assert "cached answer" in title
+    app.slider(key="top_n").set_value(10).run()

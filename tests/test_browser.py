@@ -205,3 +205,28 @@ def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, 
     assert page.locator(".js-plotly-plot .barlayer .trace path").count() > 10
     assert page.locator("table").count() == 2  # metrics, every query
     assert outside == []
+
+
+def test_the_load_page_does_not_read_the_servers_own_files(app_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1500, "height": 1800})
+    page.goto(app_url + "load")  # straight to the page: the Search page's models are not what this is about
+    page.get_by_text("Plain text, one document per line").wait_for(timeout=300_000)
+    page.wait_for_timeout(1000)
+    if page.get_by_text("Page not found").count():  # a server's very first session names no page yet
+        page.keyboard.press("Escape")
+    page.get_by_text("Plain text, one document per line").click(timeout=300_000)
+    box = page.get_by_label("…or a path on the server (corpus file)")
+    deadline = time.time() + 60
+    while box.count() != 1 or page.get_by_text("Running...").count():  # the format's rerun is drawn
+        assert time.time() < deadline, "the page did not settle on the plain-text format"
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(2000)  # a box replaced after it was typed into would lose the text
+    box.fill("/etc/passwd")
+    box.press("Enter")
+    page.get_by_role("button", name="Load", exact=True).click()
+    refusal = page.get_by_text("reads files only under its data folders", exact=False)
+    refusal.first.wait_for(timeout=300_000)
+    page.screenshot(path=str(tmp_path / "refused.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "EXPLORER_DATA_DIRS" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    assert page.get_by_text("root:x:0:0", exact=False).count() == 0

@@ -41,3 +41,10 @@ def test_latency_bars():
     figure = latency_figure(result.timings)
     assert list(figure.data[0].x) == [10, 1, 90]
     assert "101 ms" in figure.layout.title.text
+
+
+def test_chart_labels_escape_markup_but_not_quotes():
+    """Plotly decodes &lt; &gt; &amp; but shows &quot; literally: quotes stay as written."""
+    from explorer.views.plotly_text import plotly_text
+
+    assert plotly_text('the "vpn" <b>client</b> & co') == 'the "vpn" &lt;b&gt;client&lt;/b&gt; &amp; co'

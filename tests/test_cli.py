@@ -57,3 +57,45 @@ def test_eval_bm25_without_a_reranker(tmp_path, capsys):
 def test_eval_rejects_a_bad_metric(capsys):
     assert main(["eval", "--reranker", "none", "--metrics", "bleu@4"]) == 2
     assert "Unknown metric 'bleu@4'" in capsys.readouterr().err
+
+
+FORMATS = ROOT / "tests" / "data" / "formats"
+
+
+def test_load_sniffs_a_semicolon_csv_and_says_so(capsys):
+    assert main(["load", "--kind", "table", str(FORMATS / "corpus_semicolon.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("6 documents") and "warning: corpus_semicolon.csv: read as semicolon-separated (';'" in out
+    assert main(["load", "--kind", "table", str(FORMATS / "corpus_semicolon.csv"), "--delimiter", ";"]) == 0
+    assert "6 documents, 0 queries, 0 labelled queries, 0 labels, 0 warning(s)" in capsys.readouterr().out
+
+
+def test_load_with_the_wrong_delimiter_names_the_option(capsys):
+    assert main(["load", "--kind", "table", str(FORMATS / "corpus_semicolon.csv"), "--delimiter", ","]) == 2
+    err = capsys.readouterr().err
+    assert "which holds semicolons: the file is not CSV-delimited. Choose the delimiter ';'" in err
+    assert "--delimiter on the command line" in err
+
+
+def test_load_without_a_text_column_lists_the_columns_and_the_option(tmp_path, capsys):
+    table = tmp_path / "c.csv"
+    table.write_text("id,name\n1,alpha\n2,beta\n")
+    assert main(["load", "--kind", "table", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "the columns are 'id', 'name'" in err and "--text-column" in err
+    assert main(["load", "--kind", "table", str(table), "--text-column", "body"]) == 2
+    err = capsys.readouterr().err
+    assert "missing column(s) 'body'; the header has 'id', 'name'" in err and "--text-column" in err
+
+
+def test_load_beir_says_which_label_files_it_did_not_read(tmp_path, capsys):
+    folder = tmp_path / "beir"
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "one"}\n{"_id": "d2", "text": "two"}\n')
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "one"}\n')
+    (folder / "qrels.txt").write_text("q1 0 d1 1\n")
+    assert main(["load", "--kind", "beir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "0 labels, 1 warning(s)" in out
+    assert ("warning: qrels.txt: this looks like relevance labels but was not read: a BEIR folder's labels are read "
+            "from qrels/<split>.tsv only") in out

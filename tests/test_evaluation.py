@@ -92,3 +92,20 @@ def test_bad_configurations_say_what_to_do(pipeline, kwargs, message):
 def test_reranking_without_a_reranker_is_refused(pipeline):
     with pytest.raises(ConfigError, match="no reranker is loaded"):
         evaluate(pipeline.with_reranker(None), EvalConfig("few"))
+
+
+def test_another_blend_reuses_the_scores_and_orders_as_a_blended_search(evaluated, pipeline, monkeypatch):
+    """Only the blend changed: no pair is scored again, and every query is ordered as the pipeline orders it."""
+    _, folder = evaluated
+    model = pipeline.reranker.model
+    scored: list[int] = []
+    real = model.preprocess
+    monkeypatch.setattr(model, "preprocess", lambda inputs, *a, **k: scored.append(len(inputs)) or real(inputs, *a, **k))
+    blended = evaluate(pipeline, EvalConfig("few", depth=DEPTH, blend=0.5), cache_folder=folder,
+                       should_stop=lambda: True)  # a query that had to run would stop the evaluation
+    assert len(blended.outcomes) == 8 and scored == []
+    for outcome in blended.outcomes[:3]:
+        text = pipeline.dataset.queries[outcome.query_id].text
+        search = pipeline.uncached().search(text, depth=DEPTH, blend=0.5)
+        assert outcome.reranked == tuple(hit.doc_id for hit in search.reranked)
+        assert outcome.reranker_scores == pytest.approx([hit.score for hit in search.reranked], abs=1e-6)

@@ -68,3 +68,19 @@ def test_a_stage_that_did_not_run_cannot_be_exported(evaluation):
                                               for o in evaluation.outcomes))
     with pytest.raises(ConfigError, match="without a reranker"):
         trec_run(bare, "reranked")
+
+
+def test_ids_with_white_space_are_escaped_so_every_run_line_has_six_fields(evaluation):
+    from dataclasses import replace
+    from urllib.parse import unquote
+
+    from explorer.evaluation.run_files import escaped_ids
+
+    odd = replace(evaluation, outcomes=(
+        replace(evaluation.outcomes[0], query_id="q 1", reranked=("doc\tone", "a", "50%"), first_stage=("a",)),))
+    lines = trec_run(odd, "reranked").splitlines()
+    assert all(len(line.split()) == 6 for line in lines)
+    assert [line.split()[2] for line in lines] == ["doc%09one", "a", "50%25"]
+    assert {unquote(line.split()[0]) for line in lines} == {"q 1"}
+    assert escaped_ids(odd, "reranked") == ["q 1", "doc\tone", "50%"]
+    assert escaped_ids(evaluation, "reranked") == []

@@ -10,9 +10,10 @@ import torch
 from scipy.stats import spearmanr
 
 from explorer.errors import ConfigError
+from explorer.inference.backends import EngineConfig
 from explorer.inference.calibration import CALIBRATION_PAIRS, calibration_pairs
 from explorer.inference.device import DeviceChoice
-from explorer.inference.engine import EngineConfig, InferenceEngine
+from explorer.inference.engine import InferenceEngine
 from explorer.inference.length_batching import plan_batches
 from explorer.inference.openvino_backend import int8_unavailable_reason, unavailable_reason
 from explorer.models.info import LoadedModel, ModelInfo
@@ -308,3 +309,42 @@ def test_an_uncached_pipeline_shares_everything_but_the_score_cache(sample_pipel
     assert timing.score_cache is None and sample_pipeline.score_cache is not None
     assert timing.index is sample_pipeline.index and timing.reranker is sample_pipeline.reranker
     assert sample_pipeline.with_reranker(None).score_cache is sample_pipeline.score_cache
+
+
+def test_an_engine_says_what_preparing_it_will_take_and_whether_it_is_done(tmp_path):
+    loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True)
+    assert not loaded.engine.is_prepared
+    assert "int8" in loaded.engine.preparing_note and "minute" in loaded.engine.preparing_note
+    plain = fresh_reranker(CPU32)
+    plain.engine.info()
+    assert plain.engine.is_prepared and "a few seconds" in plain.engine.preparing_note
+
+
+def test_scores_kept_on_disk_answer_a_new_process_without_the_model(cases, tmp_path):
+    from explorer.rerank.score_cache import persistent_score_cache
+
+    loaded = fresh_reranker(CPU32)
+    query, texts = cases[0]
+    first = score_pairs(loaded, query, texts, cache=persistent_score_cache(tmp_path))
+    counter = CountingPreprocess(loaded.model)
+    loaded.model.preprocess = counter
+    loaded.engine.info()
+    counter.inputs = 0
+    restarted = persistent_score_cache(tmp_path)  # as a new process would open it: nothing in memory
+    again = score_pairs(loaded, query, texts, cache=restarted)
+    assert counter.inputs == 0 and again.from_cache == len(texts)
+    np.testing.assert_array_equal(again.raw, first.raw)
+    assert restarted.stats().hits == len(texts)
+
+
+def test_the_score_store_is_bounded_and_drops_the_least_recently_used(tmp_path):
+    from explorer.rerank.score_store import ScoreStore
+
+    store = ScoreStore(tmp_path / "scores.sqlite3", max_rows=3)
+    for number in range(5):
+        store.put_many([bytes([number])], [(float(number), False)])
+    assert len(store) == 3
+    assert set(store.get_many([bytes([n]) for n in range(5)])) == {bytes([2]), bytes([3]), bytes([4])}
+    other = ScoreStore(tmp_path / "scores.sqlite3", max_rows=3)  # a second process on the same file
+    other.put_many([b"x"], [(9.0, True)])
+    assert store.get_many([b"x"]) == {b"x": (9.0, True)}

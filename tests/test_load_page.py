@@ -81,6 +81,8 @@ def test_bad_input_on_the_page(case, previous_label, request):
         if pair:
             upload(app, f"upload_{role}", pair)
     app.run()
+    if "delimiter" in case.extra:
+        app.selectbox(key="table_delimiter").set_value(case.extra["delimiter"]).run()
     app.button(key="load_button").click().run()
     assert not app.exception, app.exception
     if case.outcome == "fatal":
@@ -114,3 +116,75 @@ def test_cranfield_through_the_page(cranfield_path, previous_label):
     metrics = {m.label: m.value for m in app.metric}
     assert (metrics["Documents"], metrics["Queries"], metrics["Labels"]) == ("1,400", "225", "1,612")
     assert app.session_state["dataset_choice"].startswith("Loaded: cranfield-")
+
+
+@pytest.mark.parametrize(("kind", "key", "path"), [("lines", "path_corpus_lines", "/etc/passwd"),
+                                                   ("text_folder", "folder_text_folder", "/etc")])
+def test_a_path_outside_the_data_folders_is_not_read(kind, key, path, previous_label):
+    """Anyone who can open the page can type a path: the server's own files are refused, with the setting named."""
+    app = page(dataset_choice=previous_label, load_kind=kind)
+    app.text_input(key=key).set_value(path).run()
+    app.button(key="load_button").click().run()
+    assert not app.exception
+    assert any("reads files only under its data folders" in e.value and "EXPLORER_DATA_DIRS" in e.value
+               for e in app.error)
+    assert app.session_state["dataset_choice"] == previous_label
+    assert "root:" not in " ".join(str(frame.value) for frame in app.dataframe)
+
+
+def test_the_sidebar_does_not_open_a_folder_outside_the_data_folders():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    app.session_state["dataset_choice"] = "A BEIR folder on this machine…"
+    app.session_state["dataset_path"] = "/etc"
+    app.run()
+    assert not app.exception and "EXPLORER_DATA_DIRS" in app.error[0].value
+
+
+def test_choosing_another_data_set_does_not_run_the_previous_query(previous_label):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    sample_query = app.text_input(key="query").value
+    assert sample_query and not app.exception
+    app.selectbox(key="dataset_choice").select(previous_label).run()
+    assert not app.exception
+    assert app.text_input(key="query").value != sample_query
+    assert app.session_state["picked_query"] is None or app.text_input(key="query").value
+
+
+def test_the_delimiter_choice(previous_label):
+    """A semicolon CSV is sniffed (and said so); the Delimiter box sets it by hand; JSONL has no such box."""
+    app = page(dataset_choice=previous_label)
+    upload(app, "upload_corpus_table", ("office.csv", (FORMATS / "corpus_semicolon.csv").read_bytes()))
+    app.run()
+    box = app.selectbox(key="table_delimiter")
+    assert box.label == "Delimiter" and box.options == ["(sniffed)", ",", ";", "tab", "|"] and box.value == "(sniffed)"
+    assert [s.value for s in app.selectbox if s.label == "Text column"] == ["text"]
+    app.button(key="load_button").click().run()
+    assert not app.exception and not app.error
+    assert any("read as semicolon-separated (';', sniffed" in line for line in problem_lines(app))
+    app.selectbox(key="table_delimiter").set_value(";").run()
+    app.button(key="load_button").click().run()
+    assert {m.label: m.value for m in app.metric}["Warnings"] == "0"
+    app.selectbox(key="table_delimiter").set_value(",").run()
+    assert any("Choose the delimiter ';' (the Delimiter choice on the page" in e.value for e in app.error)
+    upload(app, "upload_corpus_table", ("office.jsonl", (FORMATS / "corpus.jsonl").read_bytes()))
+    app.run()
+    assert not [s for s in app.selectbox if s.label == "Delimiter"]
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_a_loaded_data_set_is_listed_for_other_sessions_only_when_shared(share, previous_label):
+    text = f"a private note {'shared' if share else 'kept'} " * 3 + "\nanother line of the same file\n"
+    mine = page(dataset_choice=previous_label, load_kind="lines", load_share=share)
+    upload(mine, "upload_corpus_lines", (f"notes-{share}.txt", text.encode()))
+    mine.button(key="load_button").click().run()
+    assert not mine.exception and not mine.error
+    label = mine.session_state["dataset_choice"]
+    assert label.startswith("Loaded: notes-") and label in mine.selectbox(key="dataset_choice").options
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()  # a fresh browser session
+    assert (label in other.selectbox(key="dataset_choice").options) == share
+    if not share:  # nor can it be opened by typing its folder
+        folder = Settings.from_env().cache_dir / "datasets" / label.removeprefix("Loaded: ")
+        other.selectbox(key="dataset_choice").select("A BEIR folder on this machine…").run()
+        other.text_input(key="dataset_path").set_value(str(folder)).run()
+        assert any("another session and not shared" in e.value for e in other.error)
+        assert not other.dataframe

@@ -1,5 +1,6 @@
 """Every supported input format, each read from a real small file in tests/data/formats."""
 
+import codecs
 import os
 import shutil
 import subprocess
@@ -10,7 +11,9 @@ import pytest
 
 from explorer.loading import ColumnMapping, LoadSpec, TextSource, guess_mapping, peek_columns, read_beir, read_dataset
 from explorer.loading.problems import ProblemLog
+from explorer.loading.reading import iter_lines
 from explorer.loading.store import save_dataset, saved_datasets, saved_report
+from explorer.loading.tables import sniff_delimiter
 from explorer.loading.text_files import split_title
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,3 +161,132 @@ def test_cranfield_counts(cranfield_path):
     report = read_beir(cranfield_path).report
     assert (report.documents, report.queries, report.labels) == (1400, 225, 1612)
     assert report.empty_documents == 2  # docs 471 and 995 are empty in the original
+
+
+def test_two_loads_saved_at_the_same_moment_keep_their_own_documents(tmp_path):
+    """Two sessions press Load together: each saved data set holds its own documents, and no load fails."""
+    import threading
+
+    def lines(prefix: str) -> TextSource:
+        text = "\n".join(f"{prefix} document number {i} about printers, badges and the vpn" for i in range(40_000))
+        return TextSource.from_bytes(f"{prefix}.txt", text.encode())
+
+    results = {name: read_dataset(LoadSpec(kind="lines", name=name, corpus=lines(name))) for name in ("first", "second")}
+    saved: dict[str, Path] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def save(name: str) -> None:
+        start.wait()
+        try:
+            saved[name] = save_dataset(results[name], tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(name,)) for name in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for name, folder in saved.items():
+        again = read_beir(folder).dataset
+        assert [d.text for d in again.documents] == [d.text for d in results[name].dataset.documents]
+    assert sorted(p.name.split("-")[0] for p in saved_datasets(tmp_path)) == ["first", "second"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]  # nothing left behind
+
+
+BOMS = {"utf-8-sig": b"", "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE,
+        "utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}
+
+
+def with_bom(name: str, encoding: str) -> TextSource:
+    """The fixture ``name`` saved again in ``encoding``, byte-order mark first (utf-8-sig writes its own)."""
+    text = (FORMATS / name).read_text(encoding="utf-8")
+    return TextSource.from_bytes(name, BOMS[encoding] + text.encode(encoding))
+
+
+@pytest.mark.parametrize("encoding", list(BOMS))
+@pytest.mark.parametrize("name", ["corpus.jsonl", "corpus.csv", "corpus.tsv"])
+def test_text_with_a_byte_order_mark_reads_as_utf8_does(name, encoding):
+    plain = read_dataset(LoadSpec(kind="table", name="t", corpus=source(name), queries=source("queries.tsv"),
+                                  labels=source("labels.trec")))
+    marked = read_dataset(LoadSpec(kind="table", name="t", corpus=with_bom(name, encoding),
+                                   queries=with_bom("queries.jsonl", encoding),
+                                   labels=with_bom("labels.tsv", encoding)))
+    assert marked.report.warnings == 0, marked.report.problems
+    assert marked.dataset.documents == plain.dataset.documents
+    assert marked.dataset.queries == plain.dataset.queries
+    assert marked.dataset.qrels_by_split == plain.dataset.qrels_by_split
+
+
+@pytest.mark.parametrize("encoding", list(BOMS))
+def test_plain_lines_and_text_files_with_a_byte_order_mark(encoding, tmp_path):
+    lines = read_dataset(LoadSpec(kind="lines", name="l", corpus=with_bom("lines.txt", encoding))).dataset
+    assert [d.doc_id for d in lines.documents] == ["1", "3", "5", "7", "9", "11"]
+    assert lines.document("3").text.startswith("Guest wifi for visitors: Visitors join NW-Guest")
+    folder = tmp_path / "notes"
+    shutil.copytree(FORMATS / "notes", folder)
+    vpn = folder / "vpn-03.md"
+    vpn.write_bytes(BOMS[encoding] + vpn.read_text(encoding="utf-8").encode(encoding))
+    data = read_dataset(LoadSpec(kind="text_folder", name="notes", folder=folder)).dataset
+    assert data.document("vpn-03").title == "VPN client drops after sleep"
+
+
+def test_excel_unicode_text_and_a_semicolon_csv_fixture():
+    """Queries saved as Excel's "Unicode text" (UTF-16 with a BOM) and a CSV saved with semicolons load as they are."""
+    result = read_dataset(LoadSpec(kind="table", name="t", corpus=source("corpus_semicolon.csv"),
+                                   queries=source("queries_utf16.tsv", upload=True), labels=source("labels.trec")))
+    data = check_corpus_with_note(result)
+    assert data.document("badge-04").text.startswith("Report the loss to security@example.invalid <within 24 hours>; a")
+    assert data.queries["q2"].text == "vpn disconnects when laptop wakes up" and result.report.labels == 5
+
+
+def check_corpus_with_note(result):
+    """The six documents, the only warning being the note that the delimiter was sniffed as a semicolon."""
+    assert [p.kind for p in result.report.problems] == ["delimiter sniffed"]
+    assert {d.doc_id for d in result.dataset.documents} == DOC_IDS
+    return result.dataset
+
+
+@pytest.mark.parametrize(("name", "chosen", "fmt"), [("corpus_semicolon.csv", ";", "csv"), ("corpus.csv", ",", "tsv"),
+                                                     ("corpus.tsv", "\t", "csv")])
+def test_a_chosen_delimiter_is_used_with_no_note(name, chosen, fmt):
+    result = read_dataset(LoadSpec(kind="table", name="t", corpus=source(name), table_format=fmt, delimiter=chosen))
+    check_corpus(result)
+    assert "text" in peek_columns(source(name), fmt, ProblemLog(), delimiter=chosen)
+
+
+@pytest.mark.parametrize(("data", "fmt", "expected"), [
+    (b"id|title|text\n1|a|b c\n2|d|e, f\n", "csv", "|"),
+    (b"id,text\n1,a; b; c\n2,d; e\n", "csv", ","),  # semicolons in the text only
+    (b"id;text\n1;one, two\n2;three, four\n", "tsv", ";"),
+    (b"text\nonly one column\n", "tsv", "\t"),  # nothing to sniff: the usual one
+])
+def test_sniffed_delimiter(data, fmt, expected):
+    assert sniff_delimiter(TextSource.from_bytes(f"t.{fmt}", data), fmt) == expected
+
+
+def test_utf16_lines_are_streamed_with_the_line_limit_and_replacements():
+    """The long-line limit applies to UTF-16 as read (in characters), and bytes that are not UTF-16 are counted."""
+    data = codecs.BOM_UTF16_LE + "short\n".encode("utf-16-le") + ("x" * 300 + "\n").encode("utf-16-le") \
+        + b"o\x00k\x00\x00\xdc\n\x00" + "end".encode("utf-16-le")
+    log = ProblemLog()
+    lines = list(iter_lines(TextSource.from_bytes("w.txt", data), log, max_line_bytes=200))
+    assert lines == [(1, "short"), (3, "ok\ufffd"), (4, "end")]
+    assert [p.kind for p in log.listed] == ["line too long", "undecodable bytes"]
+    assert "1 character(s) could not be read as UTF-16" in log.listed[1].message
+
+
+def test_an_uploaded_utf16_stream_is_left_open():
+    upload = TextSource.from_bytes("q.tsv", "q1\thello\n".encode("utf-16"))
+    assert list(iter_lines(upload, ProblemLog())) == [(1, "q1\thello")]
+    assert not upload.stream.closed
+
+
+def test_labels_without_queries_are_reported_not_counted_as_labelled_queries():
+    result = read_dataset(LoadSpec(kind="table", name="no queries", corpus=source("corpus.jsonl"),
+                                   labels=source("labels.trec")))
+    report = result.report
+    assert report.queries == 0 and report.labelled_queries == 0 and report.labels == 5
+    assert any(p.kind == "labels without queries" and "Load the queries file" in p.message for p in report.problems)

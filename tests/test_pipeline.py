@@ -75,3 +75,11 @@ def test_depth_larger_than_the_corpus_returns_everything(sample, bi_encoder, tmp
 def test_bad_requests(pipeline, query, depth, message):
     with pytest.raises(ConfigError, match=message):
         pipeline.search(query, depth=depth)
+
+
+def test_a_query_longer_than_the_bi_encoder_reads_is_said_not_cut_silently(pipeline):
+    long = " ".join(["vpn disconnects when the laptop sleeps"] * 2000)  # 12,000 words
+    result = pipeline.search(long, depth=5, rerank=False)
+    assert result.query_tokens > 10_000 and 0 < result.query_token_limit < 1000
+    assert "the bi-encoder read only its first" in result.query_cut
+    assert pipeline.search("vpn drops", depth=5, rerank=False).query_cut == ""

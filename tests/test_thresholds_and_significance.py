@@ -80,3 +80,16 @@ def test_paired_tests_that_cannot_run_say_why():
         paired_test({"q1": 1.0}, {"q2": 1.0}, "mrr@10")
     with pytest.raises(ConfigError, match="Unknown test"):
         paired_test(same, same, "mrr@10", test="z-test")
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ({"q1": 0.2}, {"q1": 0.9}, "untested"),  # one query: no test can run, so no verdict either way
+    ({"q1": 0.5, "q2": 0.5}, {"q1": 0.5, "q2": 0.5}, "untested"),  # every query tied
+    ({f"q{i}": 0.2 for i in range(12)}, {f"q{i}": 0.8 + 0.01 * i for i in range(12)}, "helps"),
+    ({f"q{i}": 0.8 + 0.01 * i for i in range(12)}, {f"q{i}": 0.2 for i in range(12)}, "hurts"),
+    ({"q1": 0.2, "q2": 0.6, "q3": 0.5}, {"q1": 0.3, "q2": 0.5, "q3": 0.55}, "unclear"),
+])
+def test_the_verdict_says_helps_or_hurts_only_when_a_test_says_so(a, b, expected):
+    verdict, text = paired_test(a, b, "ndcg@10").verdict()
+    assert verdict == expected
+    assert ("No paired test could run" in text) == (expected == "untested")

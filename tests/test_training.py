@@ -5,7 +5,6 @@ import json
 import pytest
 
 from explorer.errors import ModelLoadError
-from explorer.inference.device import DeviceChoice
 from explorer.models.packaged import TRAINED_RERANKER, build_packaged_reranker
 from explorer.models.resolution import load_reranker
 from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card, save_reranker
@@ -16,8 +15,9 @@ from explorer.settings import DEFAULT_RERANKER, Settings
 from explorer.training.data import labelled_groups, pseudo_query_groups
 from explorer.training.evaluation import best_blend
 from explorer.training.trainer import TrainSettings
+from tests.conftest import training_device
 
-BF16 = DeviceChoice("cpu", "bf16", "tests")
+TRAINING = training_device()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_train_and_evaluate_reports_before_and_after(tmp_path):
     request = TrainRequest(data=SAMPLE_DATA, out=tmp_path / "model", split="train", held_out="test", depth=10,
                            pseudo="title", pseudo_limit=20,
                            settings=TrainSettings(steps=6, queries_per_step=2, max_length=128, log_every=1))
-    result = train_and_evaluate(request, Settings.from_env(), BF16, say=lines.append)
+    result = train_and_evaluate(request, Settings.from_env(), TRAINING, say=lines.append)
     assert set(result.before) >= {"first stage", "reranked", "blend 0.5"}
     assert result.before["first stage"] == result.after["first stage"]  # the first stage is not trained
     assert result.steps == 6 and len(result.losses) == 6
@@ -158,9 +158,9 @@ def test_training_needs_a_held_out_split(tmp_path):
 
     with pytest.raises(ConfigError, match="must differ"):
         train_and_evaluate(TrainRequest(data=SAMPLE_DATA, out=tmp_path, split="test", held_out="test"),
-                           Settings.from_env(), BF16)
+                           Settings.from_env(), TRAINING)
     with pytest.raises(ConfigError, match="No labelled split 'dev'"):
-        train_and_evaluate(TrainRequest(data=SAMPLE_DATA, out=tmp_path, held_out="dev"), Settings.from_env(), BF16)
+        train_and_evaluate(TrainRequest(data=SAMPLE_DATA, out=tmp_path, held_out="dev"), Settings.from_env(), TRAINING)
 
 
 def test_graded_groups_keep_the_near_misses_partial_relevance(sample, base_pipeline):
@@ -175,11 +175,10 @@ def test_graded_groups_keep_the_near_misses_partial_relevance(sample, base_pipel
 
 
 def test_distilling_a_teacher_into_a_two_layer_student(sample, base_pipeline, trained_folder, tmp_path):
-    from explorer.inference.device import DeviceChoice
     from explorer.training.data import teacher_scores
     from explorer.training.trainer import TrainSettings, train
 
-    cpu = DeviceChoice("cpu", "bf16", "tests")
+    cpu = TRAINING
     teacher = load_reranker(str(trained_folder), cpu, Settings(cache_dir=tmp_path, hub_mode="offline"))
     groups = labelled_groups(sample, "train", base_pipeline)[:4]
     pairs = teacher_scores(groups, teacher)

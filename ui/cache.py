@@ -7,17 +7,19 @@ pieces kept in Streamlit's caches (``CachedParts``) and one score cache for the 
 from __future__ import annotations
 
 import threading
+import time
 
 import streamlit as st
 
 from explorer.attention.model_pass import PairAttention, read_attention
 from explorer.inference.device import DeviceChoice, choose_device
 from explorer.loading import load_beir
+from explorer.loading.paths import check_readable
 from explorer.models.info import LoadedModel
 from explorer.models.resolution import load_bi_encoder, load_reranker
 from explorer.pipeline import PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
-from explorer.rerank.score_cache import ScoreCache
+from explorer.rerank.score_cache import ScoreCache, persistent_score_cache
 from explorer.retrieval.passages import OverLength, count_over_length
 from explorer.settings import Settings
 from explorer.spec import OpenPipeline, PipelineSpec, Progress, index_corpus, open_pipeline
@@ -35,13 +37,15 @@ def device(preference: str) -> DeviceChoice:
 
 @st.cache_resource(show_spinner=False)
 def score_cache() -> ScoreCache:
-    """Reranker scores for the whole server: every session shares the models, and so the scores they produce."""
-    return ScoreCache()
+    """Reranker scores for the whole server: every session shares the models, and so the scores they produce.
+    They are kept on disk too, so a restarted server answers pairs it scored before without the model."""
+    return persistent_score_cache(settings().cache_dir)
 
 
 @st.cache_resource(show_spinner="Reading the data set…")
 def dataset(path: str) -> Dataset:
-    return load_beir(path)
+    """The BEIR folder ``path``, read only when it lies under the server's data folders."""
+    return load_beir(check_readable(path, settings().readable_roots))
 
 
 @st.cache_resource(show_spinner=False)
@@ -102,10 +106,24 @@ def opened(spec: PipelineSpec, progress: Progress | None = None) -> OpenPipeline
     return open_pipeline(spec, CachedParts(), score_cache(), progress)
 
 
+# (spec, query) -> when a search last ran the models (a cached answer does not run the function)
+_COMPUTED: dict[tuple[PipelineSpec, str], float] = {}
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def search(spec: PipelineSpec, query: str) -> PipelineResult:
     """One query through both stages. Cached, so moving the threshold or n does not rerun the models."""
-    return opened(spec).search(query)
+    result = opened(spec).search(query)
+    _COMPUTED[(spec, query)] = time.monotonic()
+    return result
+
+
+def search_fresh(spec: PipelineSpec, query: str) -> tuple[PipelineResult, bool]:
+    """``search``, and whether the models ran for this answer now (False: it came from the cache, and its stage
+    times are those of the run that first computed it)."""
+    asked = time.monotonic()
+    result = search(spec, query)
+    return result, _COMPUTED.get((spec, query), 0.0) >= asked
 
 
 @st.cache_data(show_spinner="Reading the attention…", max_entries=16)

@@ -28,8 +28,17 @@ class EvalRequest:
 
     @property
     def label(self) -> str:
+        """The configuration as asked for (see ``describe`` for what runs)."""
         method = self.spec.first_stage_method
         return f"{method} → {self.spec.reranker}" if self.spec.reranker else f"{method} only"
+
+
+def describe(request: EvalRequest) -> str:
+    """The configuration by the models that run: the reranker loaded, with the name asked for where they differ."""
+    method, name = request.spec.first_stage_method, request.spec.reranker_name
+    if not name:
+        return f"{method} only"
+    return f"{method} → {cache.reranker(name, request.spec.device, request.spec.trust_remote_code).info.display_name}"
 
 
 def request_from(choices: SidebarChoices, split: str, reranker: str | None = "sidebar",
@@ -57,7 +66,7 @@ def run(request: EvalRequest) -> Evaluation:
 
     def progress(done: int, total: int) -> None:
         if done < total:
-            bar.progress(done / total, text=f"{request.label}: {done} of {total} queries")
+            bar.progress(done / total, text=f"{describe(request)}: {done} of {total} queries")
 
     try:
         # named after the models that ran (an offline stand-in is not the model asked for)

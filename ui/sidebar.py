@@ -10,8 +10,9 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.inference.device import DEVICE_CHOICES
 from explorer.loading.store import saved_datasets
-from explorer.models.catalog import find_preset, presets
+from explorer.models.catalog import Role, find_preset, presets
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
+from explorer.models.resolution import expected_stand_in
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
@@ -73,13 +74,39 @@ class SidebarChoices:
             depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight))
 
 
+MINE = "_my_datasets"  # the saved data sets this browser session loaded
+
+
+def remember_my_dataset(folder: Path) -> None:
+    """Lists a data set this session loaded in its own sidebar, shared or not."""
+    st.session_state.setdefault(MINE, set()).add(folder.name)
+
+
+def visible_datasets() -> list[Path]:
+    """The saved data sets this session may open: the shared ones and its own (all, in a shared workspace)."""
+    settings = cache.settings()
+    mine = None if settings.shared_workspace else st.session_state.get(MINE, set())
+    return saved_datasets(settings.cache_dir / "datasets", mine)
+
+
 def dataset_options() -> dict[str, str]:
     """Label shown in the sidebar -> folder. Data sets saved by the Load data page come after the sample."""
     options = {SAMPLE_LABEL: str(SAMPLE_DATA)}
-    for folder in saved_datasets(cache.settings().cache_dir / "datasets"):
+    for folder in visible_datasets():
         options[LOADED_PREFIX + folder.name] = str(folder)
     options[FOLDER_LABEL] = ""
     return options
+
+
+def _not_someone_elses(path: str) -> str:
+    """``path``, unless it is another session's private data set (then "", with the reason shown)."""
+    saved = (cache.settings().cache_dir / "datasets").resolve()
+    folder = Path(path).resolve()
+    if folder.is_relative_to(saved) and folder != saved and folder not in {p.resolve() for p in visible_datasets()}:
+        st.error("That data set was loaded in another session and not shared. Load it here, or ask whoever "
+                 "loaded it to share it with everyone on this server.")
+        return ""
+    return path
 
 
 def select_dataset_next_run(label: str) -> None:
@@ -98,13 +125,16 @@ def _keep_state_across_pages() -> None:
         st.session_state[key] = st.session_state.get(key, default)
 
 
-def _describe(name: str) -> str:
+def describe_model(name: str, role: Role) -> str:
+    """A picker's entry: the preset's size and speed, and the model that runs here when another stands in."""
     known = find_preset(name)
-    return known.label if known else name
+    label = known.label if known else name
+    stand_in = expected_stand_in(name, role, cache.settings())
+    return f"{label} → runs here as {stand_in}" if stand_in else label
 
 
-def _model_choice(label: str, options: list[str], choice_key: str, other_key: str) -> str:
-    choice = st.selectbox(label, options + [OTHER], key=choice_key, format_func=_describe)
+def _model_choice(label: str, options: list[str], choice_key: str, other_key: str, role: Role) -> str:
+    choice = st.selectbox(label, options + [OTHER], key=choice_key, format_func=lambda name: describe_model(name, role))
     if choice == OTHER:
         return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model")
     return choice
@@ -125,12 +155,12 @@ def sidebar() -> SidebarChoices:
         path = options[source]
         if source == FOLDER_LABEL:
             path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/)", key="dataset_path").strip()
-            path = str(Path(path).expanduser()) if path else ""
+            path = _not_someone_elses(str(Path(path).expanduser())) if path else ""
         first_stage = st.selectbox("First stage", list(FIRST_STAGE_LABELS), key="first_stage",
                                    format_func=FIRST_STAGE_LABELS.get,
                                    help="Dense uses the bi-encoder; hybrid fuses dense and BM25 by reciprocal rank.")
-        bi = _model_choice("Bi-encoder", BI_ENCODERS, "bi_choice", "bi_other")
-        rr = _model_choice("Reranker", RERANKERS, "rr_choice", "rr_other")
+        bi = _model_choice("Bi-encoder", BI_ENCODERS, "bi_choice", "bi_other", "bi-encoder")
+        rr = _model_choice("Reranker", RERANKERS, "rr_choice", "rr_other", "reranker")
         depth = st.slider("Candidate depth k", 10, 200, step=10, key="depth",
                           help="How many first-stage candidates the reranker reads.")
         top_n = st.slider("Results shown n", 1, 50, key="top_n")

@@ -1,22 +1,21 @@
 """Plotly figure of a query-to-document attention block: query tokens down, document tokens across.
 
 Tokens come from document text, and Plotly reads a subset of HTML in tick and hover labels, so every token
-passes through ``html.escape``. Columns are placed by position, not by label, so repeated tokens stay apart.
+passes through ``plotly_text``. Columns are placed by position, not by label, so repeated tokens stay apart.
 """
 
 from __future__ import annotations
 
-import html
-
 import plotly.graph_objects as go
 
 from explorer.attention.rollout import QueryDocumentAttention
+from explorer.views.plotly_text import plotly_text
 
 
 def attention_heatmap_figure(block: QueryDocumentAttention) -> go.Figure:
     """Heatmap of ``block.weights``: one row per query token, one column per document token shown."""
-    query_labels = [html.escape(token) for token in block.query_tokens]
-    document_labels = [html.escape(token) for token in block.document_tokens]
+    query_labels = [plotly_text(token) for token in block.query_tokens]
+    document_labels = [plotly_text(token) for token in block.document_tokens]
     hover = [[f"{q} → {d}" for d in document_labels] for q in query_labels]
     start, end = block.document_window
     figure = go.Figure(go.Heatmap(

@@ -34,7 +34,8 @@ def bench_rerank(settings: Settings, device: DeviceChoice, cases: Sequence[Reran
     import torch
     from scipy.stats import spearmanr
 
-    from explorer.inference.engine import EngineConfig, InferenceEngine
+    from explorer.inference.backends import EngineConfig
+    from explorer.inference.engine import InferenceEngine
     from explorer.models.info import LoadedModel, ModelInfo
     from explorer.models.packaged import build_packaged_reranker
     from explorer.rerank.scoring import score_pairs
@@ -111,7 +112,8 @@ def bench_embed(settings: Settings, device: DeviceChoice, texts: list[str], *, r
     """Time and cosine with fp32 of the engine's document embedding against ``SentenceTransformer.encode``."""
     from sentence_transformers import SentenceTransformer
 
-    from explorer.inference.engine import EngineConfig, InferenceEngine
+    from explorer.inference.backends import EngineConfig
+    from explorer.inference.engine import InferenceEngine
     from explorer.models.info import LoadedModel, ModelInfo
     from explorer.models.packaged import packaged_encoder_path
     from explorer.retrieval.embedding import encode_texts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from explorer.inference.device import DEVICE_CHOICES
+from explorer.loading.tables import DELIMITER_CHOICES
 from explorer.retrieval.first_stage import FIRST_STAGE_METHODS
 from explorer.settings import SAMPLE_DATA
 
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--id-column")
     load.add_argument("--title-column")
     load.add_argument("--text-column", help="with a table: the text column (default: guessed)")
+    load.add_argument("--delimiter", choices=list(DELIMITER_CHOICES),
+                      help="with a CSV or TSV table: the delimiter (default: sniffed from the first lines)")
     load.add_argument("--queries", help="queries file (JSONL, TSV or CSV)")
     load.add_argument("--labels", help="labels file (TREC qrels or BEIR TSV)")
     load.add_argument("--split", default="test", help="split name for --labels")
@@ -117,4 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--corpus-size", type=int, default=None,
                        help="passages of the end-to-end corpus (default 10000; 300 with --quick)")
     bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
+    sessions = commands.add_parser("bench-sessions",
+                                   help="time several sessions querying at once, with shared model calls and without")
+    sessions.add_argument("--sessions", type=int, default=10, help="sessions querying at the same moment (default 10)")
+    sessions.add_argument("--depth", type=int, default=100, help="candidates each session reranks (default 100)")
+    sessions.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+    sessions.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     return parser

@@ -45,3 +45,17 @@ def bench(args: argparse.Namespace) -> int:
     if args.json:
         write_json(report, args.json, "results")
     return 0
+
+
+def bench_sessions(args: argparse.Namespace) -> int:
+    """Times concurrent sessions with shared model calls and side by side; prints both, and JSON on request."""
+    from explorer.bench.sessions import bench_sessions as run_sessions
+    from explorer.inference.device import choose_device
+
+    report = run_sessions(Settings.from_env(), choose_device(args.device), args.sessions, args.depth, say=say)
+    for run in report.runs:
+        print(f"{run.way}: {report.sessions} sessions at depth {report.depth}: median {run.median_s:.1f} s, "
+              f"max {run.max_s:.1f} s, {run.model_calls} reranker calls ({report.engine})")
+    if args.json:
+        write_json(report.to_json(), args.json, "results")
+    return 0

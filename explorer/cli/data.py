@@ -14,7 +14,7 @@ def load(args: argparse.Namespace) -> int:
     """Reads a corpus (with queries and labels), prints the problem report, and saves it with --save."""
     from pathlib import Path
 
-    from explorer.loading import ColumnMapping, LoadSpec, TextSource, read_dataset
+    from explorer.loading import ColumnMapping, LoadSpec, TextSource, delimiter_choice, read_dataset
     from explorer.loading.store import save_dataset
 
     settings = Settings.from_env()
@@ -24,11 +24,11 @@ def load(args: argparse.Namespace) -> int:
         kind=args.kind, name=Path(args.source).stem if args.kind != "ir_datasets" else args.source,
         folder=Path(args.source) if args.kind in folder_kinds else None,
         corpus=TextSource.from_path(args.source) if args.kind in {"table", "text_zip", "lines"} else None,
-        table_format=args.format, mapping=mapping,
+        table_format=args.format, mapping=mapping, delimiter=delimiter_choice(args.delimiter),
         ir_datasets_id=args.source if args.kind == "ir_datasets" else None,
         queries=TextSource.from_path(args.queries) if args.queries else None,
         labels=TextSource.from_path(args.labels) if args.labels else None, labels_split=args.split,
-        max_upload_mb=settings.max_upload_mb,
+        max_upload_mb=settings.max_upload_mb, max_document_mb=settings.max_document_mb,
     )
     result = read_dataset(spec)
     report = result.report

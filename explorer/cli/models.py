@@ -20,14 +20,24 @@ def build_default(args: argparse.Namespace) -> int:
 
     from explorer.inference.device import choose_device
     from explorer.models.resolution import hub_reachable
-    from explorer.training.default_model import DEFAULT_SETTINGS, build_default_reranker, default_reranker_exists
+    from explorer.training.default_model import (
+        DEFAULT_SETTINGS,
+        build_default_reranker,
+        default_reranker_exists,
+        default_reranker_problem,
+        set_aside_default_reranker,
+    )
 
     settings = Settings.from_env()
     device = choose_device(args.device)
     if args.if_needed and default_reranker_exists(settings):
-        say(f"default reranker: already built in {settings.models_dir}")
-        _prepare_engine(settings, device)
-        return 0
+        problem = default_reranker_problem(settings)
+        if problem is None:
+            say(f"default reranker: already built in {settings.models_dir}")
+            _prepare_engine(settings, device)
+            return 0
+        say(f"default reranker: {problem}")
+        say(f"default reranker: the damaged copy is kept in {set_aside_default_reranker(settings)}; building it again")
     if args.if_needed and hub_reachable(settings):
         say("default reranker: the hub is reachable, so the pretrained cross-encoder will be used; nothing to build")
         return 0

@@ -29,14 +29,14 @@ def spec_from(args: argparse.Namespace) -> PipelineSpec:
 
 def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
     """The spec's pipeline, with what loaded said on stderr (device, models, index)."""
-    from explorer.rerank.score_cache import ScoreCache
+    from explorer.rerank.score_cache import persistent_score_cache
 
     spec = spec_from(args)
 
     def progress(done: int, total: int) -> None:
         print(f"\rembedding {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
-    opened = open_pipeline(spec, DirectParts(settings), ScoreCache(), progress=progress)
+    opened = open_pipeline(spec, DirectParts(settings), persistent_score_cache(settings.cache_dir), progress=progress)
     bi, reranker = opened.pipeline.bi_encoder, opened.reranker
     say(f"device: {bi.device.label} ({bi.device.reason})")
     say(f"bi-encoder: {bi.info.loaded} [{bi.info.source}]")
@@ -61,6 +61,8 @@ def search(args: argparse.Namespace) -> int:
     """One query through both stages, printed as two ranked lists, or as JSON."""
     opened = open_from(args, Settings.from_env())
     result = opened.search(args.query)
+    if result.query_cut:
+        say(f"note: {result.query_cut}")
     if args.json:
         print(json.dumps(asdict(result), indent=1, default=str))
         return 0
@@ -71,7 +73,7 @@ def search(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     """Both stages scored on a labelled split: the metrics table, and the exports asked for."""
     from explorer.evaluation.html_report import evaluation_report
-    from explorer.evaluation.run_files import trec_run
+    from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
     from explorer.evaluation.runner import EvalConfig
     from explorer.evaluation.runner import evaluate as run_evaluation
     from explorer.evaluation.tables import metrics_table, summary_json
@@ -105,6 +107,10 @@ def evaluate(args: argparse.Namespace) -> int:
             path = folder / f"{args.split}.{args.first_stage}.{stage}.trec"
             path.write_text(trec_run(result, stage), encoding="utf-8")
             say(f"TREC run written to {path}")
+            escaped = escaped_ids(result, stage)
+            if escaped:
+                say(f"  {len(escaped)} id(s) hold white space or '%', written percent-encoded so each line keeps six "
+                    f"fields (e.g. {escaped[0]!r} as {run_id(escaped[0])!r})")
     if args.report:
         Path(args.report).write_text(evaluation_report(result, metrics, relevant_grade=args.relevant_grade),
                                      encoding="utf-8")

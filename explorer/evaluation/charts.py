@@ -1,11 +1,10 @@
 """Plotly figures for the evaluation, threshold and comparison pages (and the HTML report).
 
-Query text is untrusted like document text: it passes through ``html.escape`` before reaching a figure.
+Query text is untrusted like document text: it passes through ``plotly_text`` before reaching a figure.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -14,6 +13,7 @@ from plotly.subplots import make_subplots
 from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.depth_sweep import DepthPoint
 from explorer.evaluation.thresholds import ThresholdSweep
+from explorer.views.plotly_text import plotly_text
 
 FIRST_COLOUR, RERANKED_COLOUR, COST_COLOUR = "#0969da", "#8250df", "#bc4c00"
 WIN, LOSS, TIE = "#1a7f37", "#cf222e", "#8c959f"
@@ -23,7 +23,7 @@ def per_query_delta_figure(deltas: dict[str, float], metric: str, texts: dict[st
     """One bar per query, sorted: reranked minus first stage."""
     ordered = sorted(deltas.items(), key=lambda item: item[1])
     colours = [WIN if d > 1e-9 else LOSS if d < -1e-9 else TIE for _, d in ordered]
-    hover = [html.escape(texts.get(q, q)[:90]) for q, _ in ordered]
+    hover = [plotly_text(texts.get(q, q)[:90]) for q, _ in ordered]
     figure = go.Figure(go.Bar(x=list(range(1, len(ordered) + 1)), y=[d for _, d in ordered], marker_color=colours,
                               customdata=[q for q, _ in ordered], hovertext=hover,
                               hovertemplate="query %{customdata}: %{hovertext}<br>Δ %{y:+.3f}<extra></extra>"))
@@ -86,7 +86,7 @@ def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
     """Quality against latency, one point per configuration."""
     figure = go.Figure(go.Scatter(
         x=[r.latency_ms for r in rows], y=[r.metrics.get(metric, 0.0) for r in rows], mode="markers+text",
-        text=[html.escape(r.name) for r in rows], textposition="top center", marker=dict(size=12, color=RERANKED_COLOUR),
+        text=[plotly_text(r.name) for r in rows], textposition="top center", marker=dict(size=12, color=RERANKED_COLOUR),
         hovertemplate="%{text}<br>%{y:.4f} at %{x:,.0f} ms<extra></extra>"))
     figure.update_layout(title=f"{metric} against latency (median per query)", xaxis_title="latency per query (ms)",
                          yaxis_title=metric, height=380, margin=dict(l=10, r=10, t=50, b=10))

@@ -76,6 +76,7 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
     about = (f"Split '{config.split}', {len(evaluation.outcomes)} labelled queries. First stage: {config.first_stage_method}"
              + (f" (bi-encoder {evaluation.bi_encoder})" if config.first_stage_method != "bm25" else "")
              + f", depth {config.depth}. Reranker: {evaluation.reranker or 'none'}"
+             + (f" (asked for {evaluation.reranker_requested})" if evaluation.reranker_requested else "")
              + (f", blended with the first stage at weight {config.blend:g}" if evaluation.has_reranker
                 and config.blend < 1 else "")
              + f". Binary metrics count grade {relevant_grade} and above as relevant; nDCG uses the grades. "

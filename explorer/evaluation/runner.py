@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,7 +26,7 @@ from explorer.retrieval.fusion import blend_scores
 
 logger = logging.getLogger(__name__)
 EvalProgress = Callable[[int, int], None]  # (queries done, queries in all)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: outcomes are kept in the reranker's own order; the blend is applied when read
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,8 @@ class Evaluation:
     outcomes: tuple[QueryOutcome, ...]
     qrels: dict[str, dict[str, int]]  # of the split
     query_texts: dict[str, str]
+    # the reranker's name as asked for, where another model stood in for it (None: the one asked for ran)
+    reranker_requested: str | None = None
     # per-query metric values already computed: the page, its tables and the report ask for the same ones
     _computed: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict, init=False, repr=False,
                                                                     compare=False)
@@ -149,7 +151,8 @@ def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
         digest.update(f"\x02{query_id}\x01{query.text if query else ''}\x01{sorted(labels.items())}".encode())
     reranker = pipeline.reranker.info.fingerprint or pipeline.reranker.info.loaded if pipeline.reranker else "none"
     passages = pipeline.index_report.passages.key if pipeline.index_report.passages else ""
-    digest.update(json.dumps([asdict(config), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
+    # The blend is left out: outcomes are kept unblended and blended when read, so another blend costs no model call.
+    digest.update(json.dumps([asdict(replace(config, blend=1.0)), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
                               reranker if config.rerank else "none", passages]).encode())
     return digest.hexdigest()[:32]
 
@@ -182,16 +185,20 @@ def evaluate(pipeline: RetrievalPipeline, config: EvalConfig, cache_folder: Path
         outcomes.append(outcome)
         if progress is not None:
             progress(position, len(queries))
+    if config.rerank and config.blend < 1.0:
+        outcomes = [_blended(outcome, config.blend) for outcome in outcomes]
     bi_name = pipeline.bi_encoder.info.loaded
-    reranker = pipeline.reranker.info.loaded if config.rerank and pipeline.reranker else None
-    label = name or f"{config.first_stage_method}" + (f" → {reranker}" if reranker else " only")
-    return Evaluation(label, config, bi_name, reranker, tuple(outcomes),
+    ran = pipeline.reranker.info if config.rerank and pipeline.reranker else None
+    label = name or f"{config.first_stage_method}" + (f" → {ran.display_name}" if ran else " only")
+    asked = ran.requested if ran and ran.display_name != ran.loaded else None
+    return Evaluation(label, config, bi_name, ran.loaded if ran else None, tuple(outcomes),
                       {q: dict(v) for q, v in dataset.qrels_by_split[config.split].items()},
-                      {q.query_id: q.text for q in queries})
+                      {q.query_id: q.text for q in queries}, reranker_requested=asked)
 
 
 def _run_query(pipeline: RetrievalPipeline, query_id: str, text: str, config: EvalConfig) -> QueryOutcome:
-    result = pipeline.search(text, depth=config.depth, rerank=config.rerank, blend=config.blend,
+    """One query through both stages, the reranked list in the reranker's own order (the blend comes later)."""
+    result = pipeline.search(text, depth=config.depth, rerank=config.rerank, blend=1.0,
                              first_stage_method=config.first_stage_method)
     reranked = result.reranked
     has_probability = bool(reranked) and reranked[0].probability is not None
@@ -206,6 +213,19 @@ def _run_query(pipeline: RetrievalPipeline, query_id: str, text: str, config: Ev
         first_stage_ms=result.timings.first_stage_ms,
         rerank_ms=result.timings.reranking_ms,
     )
+
+
+def _blended(outcome: QueryOutcome, blend: float) -> QueryOutcome:
+    """The outcome with its reranked list in the blend's order (scores and probabilities follow their documents),
+    exactly as the pipeline orders a blended search."""
+    order = rerank_at_depth(outcome, len(outcome.first_stage), blend)
+    position = {doc_id: index for index, doc_id in enumerate(outcome.reranked or ())}
+
+    def follow(values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        return tuple(values[position[doc_id]] for doc_id in order) if values is not None else None
+
+    return replace(outcome, reranked=tuple(order), reranker_scores=follow(outcome.reranker_scores),
+                   probabilities=follow(outcome.probabilities))
 
 
 def _read_cached(cache_file: Path | None) -> dict[str, QueryOutcome]:

@@ -10,6 +10,7 @@ from explorer.errors import ConfigError
 Test = Literal["paired t-test", "wilcoxon signed-rank", "permutation"]
 TESTS: tuple[Test, ...] = ("paired t-test", "wilcoxon signed-rank", "permutation")
 TIE = 1e-9  # per-query differences smaller than this count as ties
+Verdict = Literal["helps", "hurts", "unclear", "untested"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,18 @@ class PairedComparison:
     def mean_delta(self) -> float:
         """Mean of b minus mean of a: positive when b scores higher."""
         return self.mean_b - self.mean_a
+
+    def verdict(self, alpha: float = 0.05) -> tuple[Verdict, str]:
+        """What the test says of system b, plainly, with the summary: "helps" and "hurts" only when significant
+        at ``alpha``; "untested" when no test could run (too few queries, or every query tied)."""
+        if self.p_value is None:
+            return "untested", f"No paired test could run, so nothing can be said either way. {self.summary(alpha)}"
+        if self.p_value >= alpha:
+            lead = "ahead" if self.mean_delta > 0 else "behind" if self.mean_delta < 0 else "level"
+            return "unclear", f"No significant difference (the reranker is {lead} on average). {self.summary(alpha)}"
+        if self.mean_delta > 0:
+            return "helps", f"The reranker helps: {self.summary(alpha)}"
+        return "hurts", f"The reranker makes it worse: {self.summary(alpha)}"
 
     def summary(self, alpha: float = 0.05) -> str:
         """One line for a page: means, change, wins/losses/ties and the verdict at ``alpha``, or why no test ran."""

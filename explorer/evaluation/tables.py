@@ -42,6 +42,7 @@ def summary_json(evaluation: Evaluation, metrics: Sequence[str] = ("ndcg@10", "m
         "depth": evaluation.config.depth,
         "bi_encoder": evaluation.bi_encoder if evaluation.config.first_stage_method != "bm25" else None,
         "reranker": evaluation.reranker,
+        "reranker_asked_for": evaluation.reranker_requested or evaluation.reranker,
         "blend": evaluation.config.blend if evaluation.has_reranker else None,
         "first_stage": values["first_stage"],
         "reranked": values.get("reranked"),

@@ -20,63 +20,24 @@ and converted graphs are the engine's own, built once under a lock. A loaded mod
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from explorer.errors import BackendUnavailableError, ConfigError
-from explorer.inference.device import DeviceChoice, inference_context
+from explorer.inference.backends import EngineConfig, EngineInfo, Stage, build_stages, example_inputs
+from explorer.inference.device import DeviceChoice
 from explorer.inference.length_batching import plan_batches
+from explorer.inference.shared_runs import SharedRuns
 
 logger = logging.getLogger(__name__)
 
-Backend = Literal["auto", "torch", "openvino"]
-BACKENDS: tuple[Backend, ...] = ("auto", "torch", "openvino")
 # progress(done, total), after every batch
 Progress = Callable[[int, int], None]
-Stage = Callable[[dict[str, Any]], dict[str, Any]]
 GROUP = 8  # batches handed to the backend at once (progress is reported after each group)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """``backend="auto"``: OpenVINO for bf16 on the CPU when it is installed and a folder is given to keep
-    converted models in (the models the app and the command line load get one, see ``explorer.models.resolution``;
-    converting takes seconds, reading back a fraction of one); else PyTorch. fp32 runs in PyTorch, exactly."""
-
-    backend: Backend = "auto"
-    max_batch: int = 32
-    token_budget: int = 2048  # padded tokens per batch (rows x longest row)
-    compiled_dir: Path | None = None
-    # Rerankers on the OpenVINO path: matrix products in int8 (calibrated once on the sample data, kept in
-    # compiled_dir), the rest in bf16. Faster again than bf16, a little less faithful (the benchmark says how much).
-    int8: bool = False
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"Unknown inference backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}.")
-        if self.max_batch < 1 or self.token_budget < 1:
-            raise ConfigError("max_batch and token_budget must be at least 1.")
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """How an engine runs its model: the backend, the precision, and a note on why."""
-
-    backend: str  # "openvino" or "torch"
-    precision: str  # "bf16", "fp16", "fp32" or "bf16 autocast"
-    note: str  # why, in a sentence or two
-
-    @property
-    def label(self) -> str:
-        """Backend and precision for display, e.g. "openvino · bf16"."""
-        return f"{self.backend} · {self.precision}"
 
 
 @dataclass(frozen=True)
@@ -105,6 +66,7 @@ class InferenceEngine:
         self._lock = threading.Lock()
         self._stages: list[Stage] | None = None
         self._info: EngineInfo | None = None
+        self.shared = SharedRuns(lambda inputs, output: self.run(inputs, output))
 
     @property
     def max_length(self) -> int:
@@ -113,6 +75,29 @@ class InferenceEngine:
         if not limit:
             limit = getattr(getattr(self.model, "tokenizer", None), "model_max_length", 512)
         return int(limit)
+
+    @property
+    def is_prepared(self) -> bool:
+        """Whether the engine has been prepared (a model converted or quantised), so a run starts at once."""
+        return self._info is not None
+
+    @property
+    def preparing_note(self) -> str:
+        """What preparing this engine will do and roughly how long it takes, for a page to say while it waits."""
+        if self.config.int8 and self.device.device == "cpu" and self.device.precision == "bf16":
+            return ("Preparing the reranker for int8 inference: quantising it takes about half a minute (up to a "
+                    "minute on 2 cores), once per model; later runs read it back in a second.")
+        if self.config.compiled_dir is not None and self.device.device == "cpu" and self.device.precision == "bf16":
+            return "Preparing the model for bf16 inference: converting it takes a few seconds, once per model."
+        return "Preparing the model: a few seconds."
+
+    def run_shared(self, inputs: Sequence[Any], output: str) -> EngineOutput:
+        """``run``, taking turns with other threads and sharing model calls with them (unless the config says
+        not to): for callers that may come at once, such as the app's sessions."""
+        if not self.config.share_runs:
+            return self.run(inputs, output)
+        shared = self.shared.run(inputs, output)
+        return EngineOutput(shared.values, shared.lengths, self.max_length)
 
     def info(self) -> EngineInfo:
         """The backend and precision in use (prepares the engine on first call: may convert the model)."""
@@ -161,123 +146,11 @@ class InferenceEngine:
             if self._stages is None or self._info is None:
                 # Two inputs of different lengths, so the example batch is padded: a converted graph then
                 # always applies the attention mask (a trace of an unpadded batch could leave it out).
-                self._stages, self._info = self._build(self.model.preprocess(_example_inputs(self.model)))
+                self._stages, self._info = build_stages(self.model, self.device, self.config,
+                                                         self.model.preprocess(example_inputs(self.model)))
                 logger.info("inference engine for %s: %s (%s)", type(self.model).__name__, self._info.label,
                             self._info.note)
             return self._stages, self._info
-
-    def _build(self, example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
-        model, device, config = self.model, self.device, self.config
-        if getattr(model, "training", False):
-            model.eval()  # what predict()/encode() do on every call; done once here
-        modules = list(model.children()) if hasattr(model, "children") else []
-        first, rest = (modules[0], modules[1:]) if modules else (None, [])
-        on_cpu = device.device == "cpu"
-        if config.backend == "openvino" and not on_cpu:
-            raise ConfigError(f"The OpenVINO backend runs on the CPU, but the device is {device.device}. "
-                              "Choose the device cpu, or the backend auto.")
-        note = ""
-        wants_openvino = config.backend == "openvino" or (
-            config.backend == "auto" and on_cpu and device.precision == "bf16" and config.compiled_dir is not None)
-        if wants_openvino and first is not None and config.int8 and _is_cross_encoder(model):
-            from explorer.inference.openvino_backend import OpenVinoTransformer
-
-            try:
-                converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example,
-                                                lambda: _calibration(model))
-                return [converted, *rest], EngineInfo(
-                    "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
-                                        "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
-            except (BackendUnavailableError, RuntimeError, ValueError, TypeError) as exc:
-                logger.warning("int8 not used: %s", exc)
-                note = f"int8 not used: {str(exc)[:160]} "
-        if wants_openvino and first is not None:
-            from explorer.inference.openvino_backend import OpenVinoTransformer
-
-            try:
-                converted = OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
-                return [converted, *rest], EngineInfo(
-                    "openvino", device.precision,
-                    note + f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32.")
-            except BackendUnavailableError as exc:
-                if config.backend == "openvino":
-                    raise
-                logger.warning("OpenVINO backend not used: %s", exc)
-                note += f"OpenVINO not used: {exc} "
-            except (RuntimeError, ValueError, TypeError) as exc:  # a conversion OpenVINO cannot do
-                if config.backend == "openvino":
-                    raise BackendUnavailableError(f"OpenVINO could not convert this model: {exc}. Use the backend "
-                                                  "auto or torch.") from exc
-                logger.warning("OpenVINO could not convert the model, PyTorch runs it: %s", exc)
-                note += f"OpenVINO could not convert this model ({str(exc)[:120]}). "
-        if on_cpu and device.precision == "bf16":
-            if first is not None and _is_text_transformer(first):
-                return [_Float32Output(_bf16_copy(first)), *rest], EngineInfo(
-                    "torch", "bf16", note + "PyTorch with a bf16 copy of the transformer's weights; heads in fp32.")
-            return [_Autocast(model, device)], EngineInfo(
-                "torch", "bf16 autocast", note + "PyTorch under bf16 autocast (the model is not a plain text "
-                                                 "transformer, so its weights are not copied).")
-        return [model], EngineInfo("torch", device.precision, note + f"PyTorch on {device.device.upper()}, "
-                                                                     f"{device.precision}, as loaded.")
-
-
-class _Float32Output:
-    """Runs a reduced-precision module and hands its floating outputs on in fp32, for heads that stay in fp32."""
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-
-    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
-        import torch
-
-        out = self.module(features)
-        return {key: value.float() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
-                for key, value in out.items()}
-
-
-class _Autocast:
-    def __init__(self, model: Any, device: DeviceChoice) -> None:
-        self.model = model
-        self.device = device
-
-    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
-        with inference_context(self.device):
-            return self.model(features)
-
-
-def _bf16_copy(module: Any) -> Any:
-    import torch
-
-    return copy.deepcopy(module).to(torch.bfloat16).eval()
-
-
-def _is_text_transformer(module: Any) -> bool:
-    from explorer.inference.openvino_backend import convertible_output
-
-    return convertible_output(module) is not None
-
-
-def _is_cross_encoder(model: Any) -> bool:
-    from sentence_transformers import CrossEncoder
-
-    return isinstance(model, CrossEncoder)
-
-
-def _calibration(model: Any) -> list[dict[str, Any]]:
-    """The calibration pairs, tokenised by the model, in batches."""
-    from explorer.inference.calibration import CALIBRATION_BATCH, calibration_pairs
-
-    pairs = calibration_pairs()
-    return [model.preprocess(pairs[start:start + CALIBRATION_BATCH])
-            for start in range(0, len(pairs), CALIBRATION_BATCH)]
-
-
-def _example_inputs(model: Any) -> list[Any]:
-    longer = "an example document, a little longer than the other one, so that the batch is padded"
-    if _is_cross_encoder(model):
-        return [("an example query", longer), ("a query", "a document")]
-    return [longer, "a text"]
-
 
 def _rows(features: dict[str, Any], rows: np.ndarray, width: int, left: bool, total: int, target: Any) -> dict[str, Any]:
     """The batch of ``rows``, cut to ``width`` positions (its longest row), on the model's device."""

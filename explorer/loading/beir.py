@@ -15,6 +15,9 @@ from explorer.loading.tables import ColumnMapping, iter_table_documents
 from explorer.records import Dataset
 
 BEIR_MAPPING = ColumnMapping(text="text", id="_id", title="title")
+# A file whose name holds one of these words, or ends in one of these suffixes, looks like relevance labels.
+LABEL_WORDS = ("qrel", "label", "judg")
+LABEL_SUFFIXES = (".trec", ".qrels")
 
 
 def read_beir(folder: str | Path, name: str | None = None) -> LoadResult:
@@ -36,7 +39,22 @@ def read_beir(folder: str | Path, name: str | None = None) -> LoadResult:
         builder.add_queries(iter_queries(TextSource.from_path(queries), log))
     for qrels in sorted((root / "qrels").glob("*.tsv")) if (root / "qrels").is_dir() else []:
         builder.add_labels(qrels.stem, iter_labels(TextSource.from_path(qrels), log))
+    for unread in unread_label_files(root):
+        log.warn("labels not read", unread, None,
+                 "this looks like relevance labels but was not read: a BEIR folder's labels are read from "
+                 "qrels/<split>.tsv only (the file name is the split). Move it to, e.g., qrels/test.tsv; TREC qrels "
+                 "lines are read there too.")
     return builder.build()
+
+
+def unread_label_files(root: Path) -> list[str]:
+    """Files of a BEIR folder that look like labels but are not qrels/<split>.tsv, relative to ``root``: those at the
+    top named like labels (qrels.txt, test.qrels, labels.tsv, ...) and any other file in qrels/."""
+    top = [path for path in root.iterdir() if path.is_file() and path.name not in ("corpus.jsonl", "queries.jsonl")
+           and (any(word in path.name.lower() for word in LABEL_WORDS) or path.suffix.lower() in LABEL_SUFFIXES)]
+    qrels = root / "qrels"
+    inside = [path for path in qrels.iterdir() if path.is_file() and path.suffix != ".tsv"] if qrels.is_dir() else []
+    return sorted(path.relative_to(root).as_posix() for path in top + inside if not path.name.startswith("."))
 
 
 def load_beir(folder: str | Path, name: str | None = None) -> Dataset:

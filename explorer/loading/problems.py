@@ -14,6 +14,11 @@ from explorer.errors import DataLoadError
 
 # Warnings of one kind listed one by one; past this they are only counted.
 LISTED_PER_KIND = 20
+# The load options a message may tell the user to set, named as both doors (the page and the command line) name
+# them, so that both give the same message.
+COLUMN_OPTIONS = "the column pickers on the page; --text-column, --id-column and --title-column on the command line"
+TEXT_COLUMN_OPTION = "the Text column picker on the page, --text-column on the command line"
+DELIMITER_OPTION = "the Delimiter choice on the page, --delimiter on the command line"
 
 
 @dataclass(frozen=True)

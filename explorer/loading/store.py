@@ -2,6 +2,9 @@
 
 A saved folder holds corpus.jsonl, queries.jsonl, qrels/<split>.tsv and report.json. Its name ends with a
 hash of the content, so loading the same data again reuses the folder and its embedding cache.
+
+A data set loaded on a page belongs to the session that loaded it unless it is shared on purpose: ``sharing.json``
+in its folder says which. Folders without it (saved by the command line, or before sharing existed) are shared.
 """
 
 from __future__ import annotations
@@ -11,24 +14,55 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Collection
 
+from explorer.errors import DataLoadError
 from explorer.loading.assemble import LoadReport, LoadResult
+from explorer.loading.reading import MAX_LINE_BYTES
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "dataset"
 
 
-def save_dataset(result: LoadResult, root: Path) -> Path:
-    """Saves the data set under ``root`` in BEIR layout with report.json; returns its folder.
+SHARING = "sharing.json"
 
-    The folder is named after the data set and a hash of its content; when it already exists, it is kept as it is."""
+
+def save_dataset(result: LoadResult, root: Path, shared: bool = True) -> Path:
+    """Saves the data set under ``root`` in BEIR layout with report.json; returns its folder. ``shared``: listed
+    for every session of the server (else only for the sessions that loaded it; see ``saved_datasets``).
+
+    The folder is named after the data set and a hash of its content; when it already exists, it is kept as it is.
+    Each save writes into a staging folder of its own and renames it into place in one step, so loads running at
+    the same time (two browser sessions, the app and the command line) never mix their files, and a reader never
+    sees a half-written data set."""
     root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "qrels").mkdir(parents=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        folder = _write_and_publish(result, root, staging, shared)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when it was renamed into place
+    if shared and not is_shared(folder):  # the same content loaded before, privately: now shared on purpose
+        (folder / SHARING).write_text(json.dumps({"shared": True}), encoding="utf-8")
+    return folder
+
+
+def is_shared(folder: Path) -> bool:
+    """Whether the saved data set in ``folder`` is listed for every session (no ``sharing.json``: shared)."""
+    try:
+        return bool(json.loads((Path(folder) / SHARING).read_text(encoding="utf-8")).get("shared", True))
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, AttributeError):
+        return False  # an unreadable marker keeps the data set private
+
+
+def _write_and_publish(result: LoadResult, root: Path, staging: Path, shared: bool) -> Path:
+    (staging / "qrels").mkdir()
+    (staging / SHARING).write_text(json.dumps({"shared": shared}), encoding="utf-8")
     digest = hashlib.sha256()
     dataset = result.dataset
     with (staging / "corpus.jsonl").open("w", encoding="utf-8") as out:
@@ -36,6 +70,7 @@ def save_dataset(result: LoadResult, root: Path) -> Path:
             record = {"_id": doc.doc_id, "title": doc.title, "text": doc.text, **{
                 k: v for k, v in doc.metadata.items() if k not in ("_id", "title", "text")}}
             line = json.dumps(record, ensure_ascii=False) + "\n"
+            _check_readable_back(line, doc.doc_id)
             digest.update(line.encode())
             out.write(line)
     if dataset.queries:  # no queries, no queries.jsonl
@@ -54,18 +89,32 @@ def save_dataset(result: LoadResult, root: Path) -> Path:
                     out.write(line)
     (staging / "report.json").write_text(json.dumps(asdict(result.report), indent=1, default=str), encoding="utf-8")
     target = root / f"{_slug(dataset.name)}-{digest.hexdigest()[:10]}"
-    if target.exists():
-        shutil.rmtree(staging)
-    else:
-        os.replace(staging, target)
+    if not target.exists():
+        try:
+            os.rename(staging, target)
+        except OSError:
+            # Another load of the same content renamed its copy into place first: the same files, keep those.
+            if not (target / "corpus.jsonl").is_file():
+                raise
     return target
 
 
-def saved_datasets(root: Path) -> list[Path]:
-    """Saved data set folders, newest first."""
+def _check_readable_back(line: str, doc_id: str) -> None:
+    """Refuses to save a document whose line the data set's own reader would refuse (over its line limit)."""
+    size = len(line.encode("utf-8"))
+    if size > MAX_LINE_BYTES:
+        raise DataLoadError(f"document {doc_id!r} is {size / 1024 / 1024:,.1f} MB as a saved line, over the "
+                            f"{MAX_LINE_BYTES // (1024 * 1024)} MB a line of corpus.jsonl may hold, so the saved data set "
+                            "could not be read back. Nothing was saved. Split the document into smaller ones.")
+
+
+def saved_datasets(root: Path, mine: Collection[str] | None = None) -> list[Path]:
+    """Saved data set folders, newest first: every one (``mine`` None: the command line, a shared workspace), or
+    the shared ones and those named in ``mine`` (the folders a browser session loaded)."""
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "corpus.jsonl").is_file()]
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "corpus.jsonl").is_file()
+               and (mine is None or p.name in mine or is_shared(p))]
     return sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from explorer.loading.assemble import DocRecord
-from explorer.loading.problems import ProblemLog
+from explorer.loading.problems import COLUMN_OPTIONS, DELIMITER_OPTION, ProblemLog
 from explorer.loading.reading import MAX_LINE_BYTES, TextSource, iter_json_objects, iter_lines
 from explorer.records import Document
 
@@ -17,7 +18,11 @@ TABLE_FORMATS: tuple[TableFormat, ...] = ("jsonl", "csv", "tsv", "parquet")
 ID_NAMES = ("_id", "id", "doc_id", "docid", "document_id", "docno")
 TITLE_NAMES = ("title", "name", "heading", "subject", "headline")
 TEXT_NAMES = ("text", "body", "content", "contents", "passage", "abstract", "document")
-DELIMITERS = {"csv": ",", "tsv": "\t"}
+DELIMITERS = {"csv": ",", "tsv": "\t"}  # each delimited format's usual delimiter
+# The delimiters a table may use, by the name the page and the command line give them.
+DELIMITER_CHOICES = {",": ",", ";": ";", "tab": "\t", "|": "|"}
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SNIFF_LINES, SNIFF_CHARS = 50, 64 * 1024  # what the delimiter is sniffed from
 
 csv.field_size_limit(MAX_LINE_BYTES)
 
@@ -55,14 +60,43 @@ def guess_mapping(columns: list[str]) -> ColumnMapping | None:
     return ColumnMapping(text=text, id=find(ID_NAMES), title=find(TITLE_NAMES))
 
 
-def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: int = 50) -> list[str]:
-    """Column names, from the header (CSV/TSV), the schema (Parquet) or the first JSON objects (JSONL)."""
+def delimiter_choice(name: str | None) -> str | None:
+    """The delimiter a page or command-line choice names (",", ";", "tab", "|"); None (sniff it) for no choice."""
+    return DELIMITER_CHOICES[name] if name else None
+
+
+def sniff_delimiter(source: TextSource, fmt: TableFormat) -> str:
+    """The delimiter csv.Sniffer finds in the first lines among , ; tab and |; the format's usual one when it finds
+    none, or one the header line does not hold."""
+    usual = DELIMITERS[fmt]
+    lines: list[str] = []
+    size = 0
+    with closing(iter_lines(source, ProblemLog())) as numbered:  # its warnings come again in the full read
+        for _, text in numbered:
+            if lines and (len(lines) >= SNIFF_LINES or size + len(text) > SNIFF_CHARS):
+                break
+            if text.strip():
+                lines.append(text[:SNIFF_CHARS])
+                size += len(lines[-1])
+    try:
+        found = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITER_NAMES)).delimiter
+    except csv.Error:  # no delimiter is used the same way on every line
+        return usual
+    return found if lines and found in lines[0] else usual
+
+
+def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: int = 50,
+                 delimiter: str | None = None) -> list[str]:
+    """Column names, from the header (CSV/TSV), the schema (Parquet) or the first JSON objects (JSONL).
+
+    ``delimiter`` (CSV/TSV) is sniffed from the first lines when None."""
     if fmt == "parquet":
         return list(_parquet_file(source, log).schema_arrow.names)
     if fmt in DELIMITERS:
-        for _, header in _csv_rows(source, fmt, log):
+        delimiter = delimiter or sniff_delimiter(source, fmt)
+        for _, header in _csv_rows(source, delimiter, fmt, log):
             header = [h.strip() for h in header]
-            _check_delimiter(header, fmt, source.name, log)
+            _check_delimiter(header, fmt, delimiter, source.name, log)
             return header
         return []
     seen: dict[str, None] = {}
@@ -73,13 +107,25 @@ def peek_columns(source: TextSource, fmt: TableFormat, log: ProblemLog, rows: in
     return list(seen)
 
 
-def iter_table_documents(source: TextSource, fmt: TableFormat, mapping: ColumnMapping,
-                         log: ProblemLog) -> Iterator[DocRecord]:
+def iter_table_documents(source: TextSource, fmt: TableFormat, mapping: ColumnMapping, log: ProblemLog,
+                         delimiter: str | None = None) -> Iterator[DocRecord]:
     """A document per row of the table, its fields taken from the columns ``mapping`` names.
 
-    Rows without the text column or without an id value are skipped with a warning."""
-    rows = {"jsonl": _json_rows, "csv": _csv_dict_rows, "tsv": _csv_dict_rows, "parquet": _parquet_rows}[fmt]
-    for line_no, row in rows(source, fmt, mapping, log):
+    ``delimiter`` (CSV/TSV) is sniffed from the first lines when None; a sniffed delimiter other than the format's
+    usual one is said in the report. Rows without the text column or without an id value are skipped with a
+    warning."""
+    if fmt in DELIMITERS:
+        if delimiter is None:
+            delimiter = sniff_delimiter(source, fmt)
+            if delimiter != DELIMITERS[fmt]:
+                log.warn("delimiter sniffed", source.name, None,
+                         f"read as {DELIMITER_NAMES[delimiter]}-separated ({delimiter!r}, sniffed from the first "
+                         f"lines), not {DELIMITER_NAMES[DELIMITERS[fmt]]}-separated as {fmt.upper()} usually is. "
+                         f"If that is wrong, choose the delimiter: {DELIMITER_OPTION}.")
+        rows = _csv_dict_rows(source, fmt, delimiter, mapping, log)
+    else:
+        rows = {"jsonl": _json_rows, "parquet": _parquet_rows}[fmt](source, fmt, mapping, log)
+    for line_no, row in rows:
         document = _document(row, mapping, line_no, source.name, log)
         if document is not None:
             yield DocRecord(source.name, line_no, document)
@@ -87,7 +133,8 @@ def iter_table_documents(source: TextSource, fmt: TableFormat, mapping: ColumnMa
 
 def _document(row: dict[str, Any], mapping: ColumnMapping, line_no: int, name: str, log: ProblemLog) -> Document | None:
     if mapping.text not in row:
-        log.warn("missing field", name, line_no, f"no {mapping.text!r} field; the record was skipped.")
+        log.warn("missing field", name, line_no,
+                 f"no {mapping.text!r} field; the record was skipped. Its fields: {_listed(row)}.")
         return None
     if mapping.id is not None and (mapping.id not in row or row[mapping.id] in (None, "")):
         log.warn("missing field", name, line_no, f"no {mapping.id!r} (id) value; the record was skipped.")
@@ -112,9 +159,8 @@ def _json_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: Proble
     return iter_json_objects(source, log)
 
 
-def _csv_rows(source: TextSource, fmt: str, log: ProblemLog) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(source: TextSource, delimiter: str, fmt: str, log: ProblemLog) -> Iterator[tuple[int, list[str]]]:
     """Rows with the physical line number where each starts; quoted fields may span lines."""
-    delimiter = DELIMITERS[fmt]
     line_starts: list[int] = []
 
     def lines() -> Iterator[str]:
@@ -135,11 +181,12 @@ def _csv_rows(source: TextSource, fmt: str, log: ProblemLog) -> Iterator[tuple[i
         yield (line_starts[-1] if line_starts else 0), row
 
 
-def _csv_dict_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: ProblemLog) -> Iterator[tuple[int, dict]]:
-    rows = _csv_rows(source, fmt, log)
+def _csv_dict_rows(source: TextSource, fmt: str, delimiter: str, mapping: ColumnMapping,
+                   log: ProblemLog) -> Iterator[tuple[int, dict]]:
+    rows = _csv_rows(source, delimiter, fmt, log)
     header_line, header = next(rows, (0, []))
     header = [h.strip() for h in header]
-    _check_header(header, fmt, mapping, source.name, log)
+    _check_header(header, fmt, mapping, source.name, log, delimiter)
     for line_no, row in rows:
         if not any(cell.strip() for cell in row):
             continue
@@ -151,25 +198,34 @@ def _csv_dict_rows(source: TextSource, fmt: str, mapping: ColumnMapping, log: Pr
         yield line_no, dict(zip(header, row))
 
 
-def _check_header(header: list[str], fmt: str, mapping: ColumnMapping, name: str, log: ProblemLog) -> None:
+def _listed(columns: Iterable[str]) -> str:
+    return ", ".join(map(repr, columns))
+
+
+def _check_header(header: list[str], fmt: str, mapping: ColumnMapping, name: str, log: ProblemLog,
+                  delimiter: str | None = None) -> None:
     needed = [c for c in (mapping.text, mapping.id, mapping.title) if c]
     missing = [c for c in needed if c not in header]
     if not missing:
         return
-    _check_delimiter(header, fmt, name, log)
-    raise log.fatal(name, 1, f"missing column(s) {', '.join(map(repr, missing))}; the header has "
-                             f"{', '.join(map(repr, header))}. Map the id, title and text columns to these names.")
+    if delimiter is not None:
+        _check_delimiter(header, fmt, delimiter, name, log)
+    raise log.fatal(name, 1, f"missing column(s) {_listed(missing)}; the header has {_listed(header)}. Map the id, "
+                             f"title and text columns to these names ({COLUMN_OPTIONS}).")
 
 
-def _check_delimiter(header: list[str], fmt: str, name: str, log: ProblemLog) -> None:
-    """A one-column header holding another delimiter means the wrong format was chosen."""
+def _check_delimiter(header: list[str], fmt: str, delimiter: str, name: str, log: ProblemLog) -> None:
+    """A one-column header holding another delimiter means the file was split with the wrong one."""
     if len(header) != 1:
         return
-    other = next((label for label, d in (("comma", ","), ("tab", "\t"), ("semicolon", ";"), ("pipe", "|"))
-                  if d in header[0] and d != DELIMITERS.get(fmt)), None)
-    if other:
-        raise log.fatal(name, 1, f"the header is one column, {header[0][:60]!r}, which holds {other}s: the file "
-                                 f"is not {fmt.upper()}-delimited. Choose the format that matches its delimiter.")
+    other = next((d for d in DELIMITER_NAMES if d in header[0] and d != delimiter), None)
+    if other is None:
+        return
+    used = fmt.upper() if delimiter == DELIMITERS[fmt] else DELIMITER_NAMES[delimiter]
+    choice = next(choice for choice, d in DELIMITER_CHOICES.items() if d == other)
+    raise log.fatal(name, 1, f"the header is one column, {header[0][:60]!r}, which holds {DELIMITER_NAMES[other]}s: "
+                             f"the file is not {used}-delimited. Choose the delimiter {choice!r} ({DELIMITER_OPTION}), "
+                             "or leave it to be sniffed.")
 
 
 def _parquet_file(source: TextSource, log: ProblemLog):

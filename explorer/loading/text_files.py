@@ -10,12 +10,17 @@ from typing import Iterator
 from explorer.errors import DataLoadError
 from explorer.loading.assemble import DocRecord
 from explorer.loading.problems import ProblemLog
-from explorer.loading.reading import TextSource, check_not_binary_or_empty, decode
+from explorer.loading.reading import SNIFF_BYTES, TextSource, decode, text_encoding
 from explorer.records import Document
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 # A zip may expand to at most this many times the upload limit (guards against zip bombs).
 MAX_EXPANSION = 5
+# One text file may hold at most this much (EXPLORER_MAX_DOCUMENT_MB): past it, it is no document to search,
+# and its saved line would be over the line limit the data set's own reader keeps.
+DEFAULT_MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+# Text compresses about 3-10 to 1; a member compressed far more than this is refused as a likely zip bomb.
+MAX_COMPRESSION_RATIO = 100
 
 
 def split_title(content: str) -> tuple[str, str]:
@@ -33,7 +38,14 @@ def _doc_id(relative: PurePosixPath) -> str:
     return str(relative.with_suffix(""))
 
 
-def iter_folder_documents(folder: Path, log: ProblemLog) -> Iterator[DocRecord]:
+def _too_large(name: str, size: int, limit: int, log: ProblemLog) -> DataLoadError:
+    return log.fatal(name, None, f"this file holds {size / 1024 / 1024:,.1f} MB of text, over the "
+                                 f"{limit / 1024 / 1024:,.0f} MB one document may hold. Split it into files of a "
+                                 "few pages each, or raise EXPLORER_MAX_DOCUMENT_MB.")
+
+
+def iter_folder_documents(folder: Path, log: ProblemLog,
+                          max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> Iterator[DocRecord]:
     """A document per .txt or .md file under ``folder`` (sub-folders too, hidden ones skipped), in path order.
 
     Other files are skipped with a warning. Raises DataLoadError when the folder is missing or has no text file."""
@@ -48,6 +60,9 @@ def iter_folder_documents(folder: Path, log: ProblemLog) -> Iterator[DocRecord]:
         if path.suffix.lower() not in TEXT_SUFFIXES:
             log.warn("skipped file", str(relative), None, "not a .txt or .md file; skipped.")
             continue
+        size = path.stat().st_size
+        if size > max_document_bytes:
+            raise _too_large(str(relative), size, max_document_bytes, log)
         raw = path.read_bytes()
         record = _record(str(relative), raw, log, modified=path.stat().st_mtime)
         if record is not None:
@@ -57,10 +72,13 @@ def iter_folder_documents(folder: Path, log: ProblemLog) -> Iterator[DocRecord]:
         raise log.fatal(str(folder), None, "no .txt or .md files found (sub-folders included).")
 
 
-def iter_zip_documents(source: TextSource, log: ProblemLog, max_bytes: int) -> Iterator[DocRecord]:
+def iter_zip_documents(source: TextSource, log: ProblemLog, max_bytes: int,
+                       max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> Iterator[DocRecord]:
     """A document per .txt or .md file in the zip, in name order, as for a folder.
 
-    Raises DataLoadError when it is not a zip, holds no text file, or expands past ``MAX_EXPANSION`` x ``max_bytes``."""
+    Raises DataLoadError when it is not a zip, holds no text file, expands past ``MAX_EXPANSION`` x ``max_bytes``
+    in all, or holds a text file over ``max_document_bytes`` or compressed past ``MAX_COMPRESSION_RATIO`` to 1.
+    Members are read through a bounded reader, so a size the zip's directory understates is caught too."""
     handle = source.open(log)
     try:
         archive = zipfile.ZipFile(handle)
@@ -79,8 +97,20 @@ def iter_zip_documents(source: TextSource, log: ProblemLog, max_bytes: int) -> I
             if relative.suffix.lower() not in TEXT_SUFFIXES:
                 log.warn("skipped file", f"{source.name}:{member.filename}", None, "not a .txt or .md file; skipped.")
                 continue
+            name = f"{source.name}:{member.filename}"
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > max_document_bytes:
+                raise _too_large(name, member.file_size, max_document_bytes, log)
+            if ratio > MAX_COMPRESSION_RATIO and member.file_size > 1024 * 1024:
+                raise log.fatal(name, None, f"this file is compressed {ratio:,.0f} to 1 ({member.file_size / 1e6:,.0f} "
+                                            "MB from a few KB): that is how zip bombs look, not text. Zip the text "
+                                            "files themselves.")
             modified = dt.datetime(*member.date_time).timestamp()
-            record = _record(f"{source.name}:{member.filename}", archive.read(member), log, modified, relative)
+            with archive.open(member) as stream:
+                raw = stream.read(max_document_bytes + 1)
+            if len(raw) > max_document_bytes:  # the directory said less than the member holds
+                raise _too_large(name, len(raw), max_document_bytes, log)
+            record = _record(name, raw, log, modified, relative)
             if record is not None:
                 found += 1
                 yield record
@@ -94,13 +124,12 @@ def _record(name: str, raw: bytes, log: ProblemLog, modified: float,
         log.warn("empty text", name, None, "the file is empty; skipped.")
         return None
     try:
-        check_not_binary_or_empty(raw[:8192], name, log)
+        encoding = text_encoding(raw[:SNIFF_BYTES], name, log)
     except DataLoadError:  # a binary file among text files is a warning, not the end of the load
-        log.warn("binary file", name, None, "not a text file (it holds NUL bytes); skipped.")
+        log.warn("binary file", name, None, "not a text file (it holds NUL bytes); skipped. If it is UTF-16 or "
+                                            "UTF-32 text, save it with a byte-order mark or as UTF-8.")
         return None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    title, text = split_title(decode(raw, name, 1, log))
+    title, text = split_title(decode(raw, name, 1, log, encoding))
     relative = relative or PurePosixPath(name)
     date = dt.datetime.fromtimestamp(modified, tz=dt.timezone.utc).date().isoformat()
     metadata = {"source": str(relative), "modified": date}

@@ -29,6 +29,13 @@ class ModelInfo:
     # the blend weight (reranker vs first stage) that did best on held-out queries; 1.0 = reranker alone
     recommended_blend: float = 1.0
 
+    @property
+    def display_name(self) -> str:
+        """The model that runs, with the name asked for beside it when another model stands in."""
+        if self.requested.strip() in ("", self.loaded):
+            return self.loaded
+        return f"{self.loaded} (asked for {self.requested})"
+
 
 @dataclass(frozen=True)
 class LoadedModel:

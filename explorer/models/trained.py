@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from explorer.errors import ModelLoadError
 from explorer.models.info import ModelInfo
 from explorer.models.packaged import folder_fingerprint
 
@@ -19,6 +20,12 @@ JOINT_HEAD_REF = "explorer.models.joint_head.JointMeanCosine"
 # Models saved before the engine was laid out in packages name the head by its old module path.
 LEGACY_JOINT_HEAD_REFS = ("explorer.joint_scorer.JointMeanCosine",)
 DEFAULT_RERANKER_DIR = "default-reranker"
+REBUILD_HINT = ("Build the default reranker again with: python -m explorer build-default-reranker (the set-up does "
+                "it when its files are damaged); train any other again on the Train page.")
+
+
+class DamagedModelError(ModelLoadError):
+    """A model folder saved here whose files cannot be read (truncated or corrupted weights, a broken config)."""
 
 
 def read_card(folder: Path) -> dict[str, Any] | None:
@@ -51,14 +58,23 @@ def save_reranker(model: Any, folder: Path, card: dict[str, Any]) -> Path:
 
 def load_trained_reranker(folder: Path, device: str) -> Any:
     """A CrossEncoder from a folder saved here (local files only), its joint-cosine head resolved to this package."""
+    from safetensors import SafetensorError
     from sentence_transformers import CrossEncoder
 
     from explorer.models.joint_head import JointMeanCosine
 
     # The only class resolved by name is the project's own head; anything else in modules.json still needs
     # trust_remote_code and is refused without it.
-    return CrossEncoder._load_with_module_classes(str(folder), {ref: JointMeanCosine for ref in (JOINT_HEAD_REF, *LEGACY_JOINT_HEAD_REFS)}, device=device,
-                                                  local_files_only=True)
+    heads = {ref: JointMeanCosine for ref in (JOINT_HEAD_REF, *LEGACY_JOINT_HEAD_REFS)}
+    try:
+        return CrossEncoder._load_with_module_classes(str(folder), heads, device=device, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DamagedModelError(
+            f"The reranker saved in {folder} cannot be read ({type(exc).__name__}: {reason}): its files are damaged "
+            f"or incomplete. {REBUILD_HINT}") from exc
 
 
 def trained_info(name: str, folder: Path, why: str) -> ModelInfo:

@@ -4,6 +4,9 @@ Changing the depth, moving the threshold, rerunning a query or comparing configu
 pairs again; they are answered from here without running the model. Keys are digests of the model key, the
 query and the text, so the cache holds no document text. The model key names the model's weights and the
 way it ran (backend, precision, token limit): the same pair scored another way is another entry.
+
+With a ``store`` (``explorer.rerank.score_store``), scores also go to disk and are read back from there when
+memory does not have them: a restarted app or a second command answers pairs scored before without the model.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence, Tuple
 
 from explorer.errors import ConfigError
+from explorer.rerank.score_store import ScoreStore
 
 DEFAULT_CAPACITY = 200_000  # about 50 MB (2,000 queries of 100 candidates)
 
@@ -46,10 +51,11 @@ def pair_key(model_key: str, query: str, text: str) -> bytes:
 class ScoreCache:
     """Thread-safe: one cache serves every browser session of the app."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, store: ScoreStore | None = None) -> None:
         if capacity < 1:
             raise ConfigError(f"The score cache needs room for at least one score, got capacity {capacity}.")
         self.capacity = capacity
+        self.store = store
         self._scores: OrderedDict[bytes, CachedScore] = OrderedDict()
         self._lock = threading.Lock()
         self._hits = 0
@@ -58,16 +64,20 @@ class ScoreCache:
     def get_many(self, model_key: str, query: str, texts: Sequence[str]) -> list[CachedScore | None]:
         """The cached (score, truncated) of each text, or None where there is none."""
         keys = [pair_key(model_key, query, text) for text in texts]
-        found: list[CachedScore | None] = []
         with self._lock:
-            for key in keys:
-                score = self._scores.get(key)
-                if score is None:
+            found: list[CachedScore | None] = [self._scores.get(key) for key in keys]
+        missing = [key for key, score in zip(keys, found) if score is None]
+        stored = self.store.get_many(missing) if self.store is not None and missing else {}
+        with self._lock:
+            for position, key in enumerate(keys):
+                if found[position] is None and key in stored:
+                    found[position] = self._scores[key] = stored[key]
+                if found[position] is None:
                     self._misses += 1
                 else:
                     self._hits += 1
                     self._scores.move_to_end(key)
-                found.append(score)
+            self._trim()
         return found
 
     def put_many(self, model_key: str, query: str, texts: Sequence[str], scores: Sequence[CachedScore]) -> None:
@@ -75,15 +85,21 @@ class ScoreCache:
         if len(texts) != len(scores):
             raise ConfigError(f"{len(texts)} texts but {len(scores)} scores; they must match.")
         keys = [pair_key(model_key, query, text) for text in texts]
+        values = [(float(score[0]), bool(score[1])) for score in scores]
         with self._lock:
-            for key, score in zip(keys, scores):
-                self._scores[key] = (float(score[0]), bool(score[1]))
+            for key, value in zip(keys, values):
+                self._scores[key] = value
                 self._scores.move_to_end(key)
-            while len(self._scores) > self.capacity:
-                self._scores.popitem(last=False)
+            self._trim()
+        if self.store is not None:
+            self.store.put_many(keys, values)
+
+    def _trim(self) -> None:
+        while len(self._scores) > self.capacity:
+            self._scores.popitem(last=False)
 
     def clear(self) -> None:
-        """Drops every score and resets the hit and miss counts."""
+        """Drops every score in memory and resets the hit and miss counts (the store on disk keeps its scores)."""
         with self._lock:
             self._scores.clear()
             self._hits = self._misses = 0
@@ -92,3 +108,9 @@ class ScoreCache:
         """The hits, misses, size and capacity at this moment."""
         with self._lock:
             return CacheStats(self._hits, self._misses, len(self._scores), self.capacity)
+
+
+def persistent_score_cache(cache_dir: Path) -> ScoreCache:
+    """A score cache backed by the score store in ``cache_dir`` (``scores.sqlite3``): what the app and the
+    command line use, so scores outlive the process."""
+    return ScoreCache(store=ScoreStore(Path(cache_dir) / "scores.sqlite3"))

@@ -30,10 +30,11 @@ class PairScores:
     from_cache: int = 0  # pairs answered by the score cache
 
 
-def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str], batch_size: int = 32,
+def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
                 cache: ScoreCache | None = None) -> PairScores:
     """Raw scores in the order of ``texts``. With a ``cache``, pairs it knows are not scored again; without one
-    (the benchmark, training), every pair is scored."""
+    (the benchmark, training), every pair is scored. Scoring takes turns with other threads scoring on the same
+    model (the app's sessions) and may share a model call with them (``InferenceEngine.run_shared``)."""
     engine = reranker.engine
     if not texts:
         empty = np.zeros(0, dtype=np.float32)
@@ -44,7 +45,7 @@ def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str], batch_s
     raw = np.array([found[0] if found is not None else np.nan for found in known], dtype=np.float32)
     cut = np.array([found[1] if found is not None else False for found in known], dtype=bool)
     if missing:
-        output = engine.run([(query, texts[position]) for position in missing], "scores", max_batch=batch_size)
+        output = engine.run_shared([(query, texts[position]) for position in missing], "scores")
         scores = output.values
         if scores.ndim > 1:
             # Multi-label models: the last column is the "relevant" class by convention.

@@ -59,6 +59,14 @@ def encode_texts(
     return _renormalise(vectors)
 
 
+def query_length(bi_encoder: LoadedModel, text: str) -> tuple[int, int]:
+    """The query's length in the bi-encoder's tokens (untruncated, prefix and special tokens included) and the
+    bi-encoder's limit: the model reads only the first ``limit`` tokens of a longer query."""
+    tokenizer = bi_encoder.model.tokenizer
+    tokens = len(tokenizer(bi_encoder.info.query_prefix + text, truncation=False)["input_ids"])
+    return tokens, int(bi_encoder.model.max_seq_length)
+
+
 def encode_query(bi_encoder: LoadedModel, text: str) -> np.ndarray:
     """The query's unit vector, shape (1, dim), with the model's query prefix put in front."""
     return encode_texts(bi_encoder, [bi_encoder.info.query_prefix + text])

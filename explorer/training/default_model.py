@@ -95,6 +95,25 @@ def build_default_reranker(settings: Settings, device: DeviceChoice, say: Say = 
     return folder
 
 
+def default_reranker_problem(settings: Settings) -> str | None:
+    """Why the built default reranker cannot be used (its files cannot be read), or None when it loads."""
+    from explorer.models.trained import DamagedModelError, load_trained_reranker
+
+    try:
+        load_trained_reranker(settings.models_dir / DEFAULT_RERANKER_DIR, "cpu")
+    except DamagedModelError as exc:
+        return str(exc)
+    return None
+
+
+def set_aside_default_reranker(settings: Settings) -> Path:
+    """Moves the built default reranker out of the way (kept beside it, dated, for a look); returns where to."""
+    folder = settings.models_dir / DEFAULT_RERANKER_DIR
+    aside = folder.with_name(f"{folder.name}.damaged-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    folder.rename(aside)
+    return aside
+
+
 def default_reranker_exists(settings: Settings) -> bool:
     """Whether the default reranker has been built here (its card is in ``settings.models_dir``)."""
     return read_card(settings.models_dir / DEFAULT_RERANKER_DIR) is not None

@@ -1,18 +1,17 @@
 """Plotly figures for the search page: rank shifts, score distributions and stage latency.
 
 Plotly reads a subset of HTML in text and hover labels, so every piece of document text passes through
-``html.escape`` before it reaches a figure.
+``plotly_text`` before it reaches a figure.
 """
 
 from __future__ import annotations
-
-import html
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.pipeline import PipelineResult, StageTimings
 from explorer.records import Dataset
+from explorer.views.plotly_text import plotly_text
 
 LABEL_COLOURS = {3: "#1a7f37", 2: "#4ac26b", 1: "#d4a72c", 0: "#cf222e", None: "#8c959f"}
 LEGEND_RANK = {3: 1, 2: 2, 1: 3, 0: 4, None: 5}
@@ -21,7 +20,7 @@ LABEL_NAMES = {3: "label 3 (answers)", 2: "label 2", 1: "label 1", 0: "label 0 (
 
 def _safe(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
-    return html.escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return plotly_text(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str, int] | None,
@@ -82,14 +81,18 @@ def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | N
     return figure
 
 
-def latency_figure(timings: StageTimings) -> go.Figure:
-    """Horizontal bars of each stage's wall time in milliseconds, in pipeline order, with the total in the title."""
+def latency_figure(timings: StageTimings, cached: bool = False) -> go.Figure:
+    """Horizontal bars of each stage's wall time in milliseconds, in pipeline order, with the total in the title.
+    ``cached``: the answer came from the cache, so the times are those of the run that first computed it."""
     stages = timings.as_dict()
     figure = go.Figure(go.Bar(
         x=list(stages.values()), y=list(stages.keys()), orientation="h", marker_color="#0969da",
         text=[f"{ms:,.0f} ms" for ms in stages.values()], textposition="auto",
     ))
-    figure.update_layout(title=f"Stage latency (total {timings.total_ms:,.0f} ms)", height=260,
+    title = f"Stage latency (total {timings.total_ms:,.0f} ms)"
+    if cached:
+        title += " · cached answer: times of the run that first computed it"
+    figure.update_layout(title=title, height=260,
                          margin={"l": 10, "r": 10, "t": 50, "b": 30}, xaxis_title="milliseconds")
     figure.update_yaxes(autorange="reversed")
     return figure

@@ -65,6 +65,7 @@ def main() -> None:
     (HERE / "labels.trec").write_text("".join(f"{q} 0 {d} {g}\n" for q, d, g in LABELS), encoding="utf-8")
     (HERE / "labels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{g}\n" for q, d, g in LABELS),
                                      encoding="utf-8")
+    write_delimiter_and_encoding_fixtures()
     irds = HERE / "irds_cranfield"
     irds.mkdir(exist_ok=True)
     (irds / "docs.txt").write_text("".join(
@@ -73,6 +74,16 @@ def main() -> None:
     (irds / "queries.txt").write_text("".join(f".I {i:03d}\n.W\n{t}\n" for i, (_, t) in enumerate(QUERIES, start=1)),
                                       encoding="utf-8")
     (irds / "qrels.txt").write_text("1 1 4\n1 6 1\n2 3 4\n3 4 4\n", encoding="utf-8")
+
+
+def write_delimiter_and_encoding_fixtures() -> None:
+    """A CSV as a spreadsheet in a comma-decimal locale saves it (semicolons), and queries as Excel's "Unicode text"
+    saves them (UTF-16 LE with a byte-order mark, tab-separated)."""
+    with open(HERE / "corpus_semicolon.csv", "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(["doc_id", "title", "text", "team", "date"])
+        writer.writerows(DOCS)
+    (HERE / "queries_utf16.tsv").write_bytes("".join(f"{q}\t{t}\r\n" for q, t in QUERIES).encode("utf-16"))
 
 
 if __name__ == "__main__":

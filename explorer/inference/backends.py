@@ -1,0 +1,177 @@
+"""How a model runs: the engine's settings, and the backend chosen for them (OpenVINO int8 or bf16, a bf16
+PyTorch copy, or the model as loaded), prepared once per engine.
+
+The heads after the transformer (pooling, normalisation, score heads) always run in PyTorch in fp32; only the
+transformer changes hands. A choice that cannot be had here falls back to the next one and says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from explorer.errors import BackendUnavailableError, ConfigError
+from explorer.inference.device import DeviceChoice, inference_context
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["auto", "torch", "openvino"]
+BACKENDS: tuple[Backend, ...] = ("auto", "torch", "openvino")
+Stage = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """``backend="auto"``: OpenVINO for bf16 on the CPU when it is installed and a folder is given to keep
+    converted models in (the models the app and the command line load get one, see ``explorer.models.resolution``;
+    converting takes seconds, reading back a fraction of one); else PyTorch. fp32 runs in PyTorch, exactly."""
+
+    backend: Backend = "auto"
+    max_batch: int = 32
+    token_budget: int = 2048  # padded tokens per batch (rows x longest row)
+    compiled_dir: Path | None = None
+    # Rerankers on the OpenVINO path: matrix products in int8 (calibrated once on the sample data, kept in
+    # compiled_dir), the rest in bf16. Faster again than bf16, a little less faithful (the benchmark says how much).
+    int8: bool = False
+    # Runs asked for by several threads at once (browser sessions) take turns and share model calls
+    # (explorer.inference.shared_runs); False: each caller runs the model at once, side by side with the others.
+    share_runs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"Unknown inference backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}.")
+        if self.max_batch < 1 or self.token_budget < 1:
+            raise ConfigError("max_batch and token_budget must be at least 1.")
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """How an engine runs its model: the backend, the precision, and a note on why."""
+
+    backend: str  # "openvino" or "torch"
+    precision: str  # "bf16", "fp16", "fp32" or "bf16 autocast"
+    note: str  # why, in a sentence or two
+
+    @property
+    def label(self) -> str:
+        """Backend and precision for display, e.g. "openvino · bf16"."""
+        return f"{self.backend} · {self.precision}"
+
+
+def build_stages(model: Any, device: DeviceChoice, config: EngineConfig,
+                 example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
+    """The stages that run ``model`` as ``config`` asks on ``device`` (converting it where a faster backend
+    serves), and what they are; ``example`` is a tokenised padded batch for tracing."""
+    if getattr(model, "training", False):
+        model.eval()  # what predict()/encode() do on every call; done once here
+    modules = list(model.children()) if hasattr(model, "children") else []
+    first, rest = (modules[0], modules[1:]) if modules else (None, [])
+    on_cpu = device.device == "cpu"
+    if config.backend == "openvino" and not on_cpu:
+        raise ConfigError(f"The OpenVINO backend runs on the CPU, but the device is {device.device}. "
+                          "Choose the device cpu, or the backend auto.")
+    note = ""
+    wants_openvino = config.backend == "openvino" or (
+        config.backend == "auto" and on_cpu and device.precision == "bf16" and config.compiled_dir is not None)
+    if wants_openvino and first is not None and config.int8 and _is_cross_encoder(model):
+        from explorer.inference.openvino_backend import OpenVinoTransformer
+
+        try:
+            converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example,
+                                            lambda: _calibration(model))
+            return [converted, *rest], EngineInfo(
+                "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
+                                    "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
+        except (BackendUnavailableError, RuntimeError, ValueError, TypeError) as exc:
+            logger.warning("int8 not used: %s", exc)
+            note = f"int8 not used: {str(exc)[:160]} "
+    if wants_openvino and first is not None:
+        from explorer.inference.openvino_backend import OpenVinoTransformer
+
+        try:
+            converted = OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
+            return [converted, *rest], EngineInfo(
+                "openvino", device.precision,
+                note + f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32.")
+        except BackendUnavailableError as exc:
+            if config.backend == "openvino":
+                raise
+            logger.warning("OpenVINO backend not used: %s", exc)
+            note += f"OpenVINO not used: {exc} "
+        except (RuntimeError, ValueError, TypeError) as exc:  # a conversion OpenVINO cannot do
+            if config.backend == "openvino":
+                raise BackendUnavailableError(f"OpenVINO could not convert this model: {exc}. Use the backend "
+                                              "auto or torch.") from exc
+            logger.warning("OpenVINO could not convert the model, PyTorch runs it: %s", exc)
+            note += f"OpenVINO could not convert this model ({str(exc)[:120]}). "
+    if on_cpu and device.precision == "bf16":
+        if first is not None and _is_text_transformer(first):
+            return [_Float32Output(_bf16_copy(first)), *rest], EngineInfo(
+                "torch", "bf16", note + "PyTorch with a bf16 copy of the transformer's weights; heads in fp32.")
+        return [_Autocast(model, device)], EngineInfo(
+            "torch", "bf16 autocast", note + "PyTorch under bf16 autocast (the model is not a plain text "
+                                             "transformer, so its weights are not copied).")
+    return [model], EngineInfo("torch", device.precision, note + f"PyTorch on {device.device.upper()}, "
+                                                                 f"{device.precision}, as loaded.")
+
+
+class _Float32Output:
+    """Runs a reduced-precision module and hands its floating outputs on in fp32, for heads that stay in fp32."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        out = self.module(features)
+        return {key: value.float() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+                for key, value in out.items()}
+
+
+class _Autocast:
+    def __init__(self, model: Any, device: DeviceChoice) -> None:
+        self.model = model
+        self.device = device
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
+        with inference_context(self.device):
+            return self.model(features)
+
+
+def _bf16_copy(module: Any) -> Any:
+    import torch
+
+    return copy.deepcopy(module).to(torch.bfloat16).eval()
+
+
+def _is_text_transformer(module: Any) -> bool:
+    from explorer.inference.openvino_backend import convertible_output
+
+    return convertible_output(module) is not None
+
+
+def _is_cross_encoder(model: Any) -> bool:
+    from sentence_transformers import CrossEncoder
+
+    return isinstance(model, CrossEncoder)
+
+
+def _calibration(model: Any) -> list[dict[str, Any]]:
+    """The calibration pairs, tokenised by the model, in batches."""
+    from explorer.inference.calibration import CALIBRATION_BATCH, calibration_pairs
+
+    pairs = calibration_pairs()
+    return [model.preprocess(pairs[start:start + CALIBRATION_BATCH])
+            for start in range(0, len(pairs), CALIBRATION_BATCH)]
+
+
+def example_inputs(model: Any) -> list[Any]:
+    """Two inputs of different lengths for ``model`` (pairs for a cross-encoder), so an example batch is padded."""
+    longer = "an example document, a little longer than the other one, so that the batch is padded"
+    if _is_cross_encoder(model):
+        return [("an example query", longer), ("a query", "a document")]
+    return [longer, "a text"]

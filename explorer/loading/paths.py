@@ -1,0 +1,27 @@
+"""Which folders a shared server may read: a path typed into a page is read only under them.
+
+Whoever can open the page can type a path, so the pages pass the server's readable folders with every load
+(``LoadSpec.readable_roots``); the command line, run by the machine's own user, passes none and reads anything
+that user can.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from explorer.errors import DataLoadError
+
+
+def check_readable(path: str | Path, roots: Sequence[Path]) -> Path:
+    """``path`` resolved (links followed, ``~`` expanded) when it lies under one of ``roots``; else DataLoadError
+    naming the readable folders and the setting that adds one."""
+    resolved = Path(path).expanduser().resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).expanduser().resolve()):
+            return resolved
+    listed = ", ".join(str(root) for root in roots)
+    raise DataLoadError(
+        f"{path}: this server reads files only under its data folders ({listed}). Upload the file instead, or have "
+        f"whoever runs the server add its folder to EXPLORER_DATA_DIRS (folders separated by '{os.pathsep}').")
