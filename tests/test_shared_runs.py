@@ -103,3 +103,11 @@ def test_sessions_scoring_at_once_on_the_real_model_get_what_they_get_alone(rera
     for query in queries:
         np.testing.assert_allclose(together[query], alone[query], atol=1e-4)
     assert reranker.engine.shared.calls - calls_before < len(queries)
+
+
+def test_with_two_calls_at_once_never_more_than_two_run():
+    model = SlowDouble()
+    shared = SharedRuns(model, max_inputs=4, concurrent=2)
+    answers, errors = ask_at_once(shared, [[10 * caller + i for i in range(4)] for caller in range(8)])
+    assert errors == [None] * 8 and all(answer is not None for answer in answers)
+    assert model.most_at_once <= 2

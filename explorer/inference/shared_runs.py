@@ -1,10 +1,11 @@
 """One model, many callers: runs asked for at the same time are queued and merged into shared model calls.
 
 Every browser session shares the loaded models. Without this, ten sessions reranking at once start ten model
-calls side by side, each with all the CPU's threads, and all ten finish late. Here one call runs at a time:
-the caller that finds the model free runs the oldest waiting requests, merged into one call up to
-``max_inputs`` inputs (several queries in one batch), and hands the model on; the others wait for their
-answers. A request is never split, so an answer is exactly what a call of its own would give.
+calls side by side, each with all the CPU's threads, and all ten finish late. Here at most ``concurrent`` calls
+run at a time (the engine allows two, so one tokenises while the other computes): the caller that finds the
+model free runs the oldest waiting requests, merged into one call up to ``max_inputs`` inputs (several queries
+in one batch), and hands the model on; the others wait for their answers. Measured with ten sessions at depth
+100 (``python -m explorer bench-sessions``), the median session answers sooner and the last one about as late. A request is never split, so an answer is exactly what a call of its own would give.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ class _Request:
 class SharedRuns:
     """Serialises and merges the runs of one model; thread-safe."""
 
-    def __init__(self, run: RunFunction, max_inputs: int = 256) -> None:
+    def __init__(self, run: RunFunction, max_inputs: int = 256, concurrent: int = 1) -> None:
         self._run = run
         self.max_inputs = max_inputs
+        self.concurrent = concurrent  # model calls at once (a second one tokenises while the first computes)
         self._pending: list[_Request] = []
-        self._busy = False
+        self._busy = 0
         self._turn = threading.Condition()
         self.calls = 0  # model calls made, for the benchmark and tests
         self.requests = 0
@@ -56,17 +58,17 @@ class SharedRuns:
             self._pending.append(request)
             self.requests += 1
             while not request.finished:
-                if self._busy:
+                if self._busy >= self.concurrent or request not in self._pending and not request.finished:
                     self._turn.wait()
                     continue
-                self._busy = True
+                self._busy += 1
                 batch = self._take()
                 self._turn.release()
                 try:
                     self._answer(batch)
                 finally:
                     self._turn.acquire()
-                    self._busy = False
+                    self._busy -= 1
                     self._turn.notify_all()
         if request.error is not None:
             raise request.error
