@@ -125,7 +125,7 @@ def drawn_lines(page, view: str) -> int:
     page.get_by_text(f"bertviz {view} view", exact=True).click()
     # The view's own iframe: while the page reruns, the previous view's iframe is still there for a moment.
     lines = page.frame_locator(f'iframe[srcdoc*=\'data-bertviz-view="{view}"\']').locator("#vis svg line")
-    lines.first.wait_for(state="attached", timeout=120_000)
+    lines.first.wait_for(state="attached", timeout=300_000)
     counts = [-1]
     while len(counts) < 20 and not (counts[-1] > 0 and counts[-1] == counts[-2]):
         page.wait_for_timeout(250)
@@ -142,6 +142,7 @@ def test_attention_page_draws_with_the_network_off(app_url, browser, tmp_path):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     highlighted = page.frame_locator('iframe[srcdoc*="<mark"]')
+    highlighted.locator("mark").first.wait_for(state="attached", timeout=120_000)  # the frame draws after the chart
     assert highlighted.locator("mark").count() == 10
 
     head_lines = drawn_lines(page, "head")
@@ -230,3 +231,16 @@ def test_the_load_page_does_not_read_the_servers_own_files(app_url, browser, tmp
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "EXPLORER_DATA_DIRS" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
     assert page.get_by_text("root:x:0:0", exact=False).count() == 0
+
+
+def test_the_search_page_answers_at_slash_search_too(app_url, browser):
+    """/search is where people look for the Search page (served at the root): it leads there, no 'Page not found'."""
+    first = browser.new_page(viewport={"width": 1400, "height": 1200})
+    first.goto(app_url)  # a server's very first session cannot name any page yet; that is not what this is about
+    first.get_by_label("Query").wait_for(timeout=300_000)
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(app_url + "search")
+    page.get_by_label("Query").wait_for(timeout=300_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_role("heading", name="Relevance explorer").count() == 1

@@ -109,7 +109,8 @@ def test_grades_are_read_as_trec_eval_reads_them():
     """A fraction is cut to its whole part (trec_eval's atol), a negative grade is kept; each is said."""
     labels = TextSource.from_bytes("l.trec", b"q1 0 1 1.5\nq1 0 2 -1\nq2 0 1 2.0\nq2 0 2 -0.5\nq3 0 1 inf\n")
     corpus = TextSource.from_bytes("c.txt", b"first\nsecond\n")
-    result = read_dataset(LoadSpec(kind="lines", name="g", corpus=corpus, labels=labels))
+    queries = TextSource.from_bytes("q.tsv", b"q1\tone\nq2\ttwo\nq3\tthree\n")  # labels need their queries
+    result = read_dataset(LoadSpec(kind="lines", name="g", corpus=corpus, queries=queries, labels=labels))
     assert result.dataset.qrels_by_split["test"] == {"q1": {"1": 1, "2": -1}, "q2": {"1": 2, "2": 0}}
     kinds = [(p.kind, p.line) for p in result.report.problems]
     assert kinds == [("grade not whole", 1), ("grade not whole", 4), ("bad grade", 5), ("negative grade", 2)]
