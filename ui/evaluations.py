@@ -26,12 +26,6 @@ class EvalRequest:
     spec: PipelineSpec
     split: str
 
-    @property
-    def label(self) -> str:
-        """The configuration as asked for (see ``describe`` for what runs)."""
-        method = self.spec.first_stage_method
-        return f"{method} → {self.spec.reranker}" if self.spec.reranker else f"{method} only"
-
 
 def describe(request: EvalRequest) -> str:
     """The configuration by the models that run: the reranker loaded, with the name asked for where they differ."""

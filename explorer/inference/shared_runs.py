@@ -58,7 +58,7 @@ class SharedRuns:
             self._pending.append(request)
             self.requests += 1
             while not request.finished:
-                if self._busy >= self.concurrent or request not in self._pending and not request.finished:
+                if self._busy >= self.concurrent or request not in self._pending:  # full, or taken by a running call
                     self._turn.wait()
                     continue
                 self._busy += 1
