@@ -85,6 +85,7 @@ class PipelineResult:
     # the query's length in bi-encoder tokens, and the bi-encoder's limit (0: not measured, as for BM25 alone)
     query_tokens: int = 0
     query_token_limit: int = 0
+    reranker_engine: str = ""  # how the reranker ran for this query, e.g. "openvino · int8" ("" if it did not)
 
     @property
     def query_cut(self) -> str:
@@ -232,10 +233,11 @@ class RetrievalPipeline:
         encoded = clock() if query_vector is not None else started
         candidates = tuple(self.retrieve(query, query_vector, depth, first_stage_method))
         searched = clock()
-        reranked = None
+        reranked, ran = None, ""
         if rerank and self.reranker is not None:
             texts = [self.candidate_text(h) for h in candidates]
-            reranked = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache) if candidates else ()
+            reranked, ran = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache) \
+                if candidates else ((), "")
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
@@ -247,16 +249,19 @@ class RetrievalPipeline:
             query=query, depth=depth, first_stage=candidates, reranked=reranked, timings=timings,
             bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
             first_stage_method=first_stage_method, query_tokens=length[0], query_token_limit=length[1],
+            reranker_engine=ran,
         )
 
 
 def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
-            texts: list[str], blend: float = 1.0, cache: ScoreCache | None = None) -> tuple[RerankedHit, ...]:
+            texts: list[str], blend: float = 1.0,
+            cache: ScoreCache | None = None) -> tuple[tuple[RerankedHit, ...], str]:
+    """The candidates in the reranked (or blended) order, and how the reranker ran."""
     scores = score_pairs(reranker, query, texts, cache=cache)
     raw = [float(s) for s in scores.raw]
     fused = blend_scores(raw, [hit.score for hit in candidates], blend) if blend < 1.0 else None
     order = order_by_score(fused if fused is not None else raw)
-    return tuple(
+    hits = tuple(
         RerankedHit(
             rank=new_rank,
             doc_id=candidates[position].doc_id,
@@ -269,3 +274,5 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
         )
         for new_rank, position in enumerate(order, start=1)
     )
+    return hits, scores.ran
+

@@ -31,6 +31,9 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer" / "models")
     # rerankers on a CPU with bf16 units run their matrix products in int8 (EXPLORER_RERANK_INT8=0: bf16 only)
     rerank_int8: bool = True
+    # a reranker's first int8 graph is quantised in the background while it answers from bf16 (the app sets this;
+    # the CLI and the benchmark quantise first, so every query of a run is scored the same way)
+    int8_in_background: bool = False
     # a second BEIR folder of real text for `python -m explorer bench` (EXPLORER_BENCH_DATA); None: sample data alone
     bench_data: Path | None = None
     # folders a page may read a typed path from, besides the sample data and the cache folder (EXPLORER_DATA_DIRS)

@@ -13,7 +13,7 @@ from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models
 from ui.page_start import NO_DATASET
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
-from ui.status import model_status, truncation_notes
+from ui.status import WATCHED, background_preparation, model_status, truncation_notes
 
 choices = sidebar()
 st.title("Relevance explorer")
@@ -76,7 +76,8 @@ left, right = st.columns([3, 2])
 query = left.text_input("Query", key="query", placeholder="Ask something the corpus might answer",
                         on_change=follow_typed_query)
 right.selectbox(
-    f"…or pick one of the {len(labelled)} labelled queries", [None, *labelled], key="picked_query",
+    f"…or pick one of the {len(labelled)} labelled queries" if labelled else "…no labelled queries in this data set",
+    [None, *labelled], key="picked_query",
     format_func=lambda qid: TYPE_YOUR_OWN if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
     on_change=adopt_labelled_query, placeholder=TYPE_YOUR_OWN,
 )
@@ -110,9 +111,12 @@ st.caption(
     f"{len(result.first_stage)} candidates ({choices.first_stage_method}) · "
     + ("" if fresh else "cached answer; when first computed: ")
     + f"query encoding {t.query_encoding_ms:,.0f} ms · first-stage search {t.first_stage_ms:,.1f} ms · reranking "
-    f"{t.reranking_ms:,.0f} ms · total {t.total_ms:,.0f} ms"
+    f"{t.reranking_ms:,.0f} ms" + (f" ({result.reranker_engine})" if result.reranker_engine else "")
+    + f" · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
 )
+if engine is not None and (engine.upgrading is not None or st.session_state.get(WATCHED) == engine.token):
+    background_preparation(engine)
 if result.reranked is not None and blend < 1.0:
     st.caption(f"Reranked order: {blend:g} × reranker + {1 - blend:g} × first stage (scores z-normalised per query)"
                + (", the blend this reranker's card recommends" if choices.blend_mode.startswith("as") else "")

@@ -120,3 +120,30 @@ def small_split(sample):
 
     few = dict(list(sample.qrels_by_split["test"].items())[:8])
     return Dataset(sample.name, sample.documents, sample.queries, {**sample.qrels_by_split, "few": few})
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (its own browser download does not work here)."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Chromium is missing: run `bash scripts/setup.sh --browser` (it installs Debian's chromium).")
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM_FLAGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app, served once for every browser test of the session."""
+    from tests.browser_support import served_app
+
+    with served_app(tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+        yield url

@@ -1,69 +1,16 @@
-"""One real-browser test: the app served on a free local port, driven in Debian's headless Chromium."""
+"""Real-browser tests of one page at a time: the app served on a free local port (``app_url`` in conftest), driven
+in Debian's headless Chromium."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.browser_support import grid_texts, no_error_on
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 QUERY = "the vpn drops every few minutes on my laptop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    with log.open("w") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{log.read_text()}")
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Chromium is missing: run `bash scripts/setup.sh --browser` (it installs Debian's chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
-def grid_texts(page, index: int) -> list[str]:
-    return page.locator('[data-testid="stDataFrame"]').nth(index).locator("[role=gridcell]").all_inner_texts()
 
 
 def test_query_shows_both_columns_and_drawn_charts(app_url, browser, tmp_path):
@@ -152,11 +99,6 @@ def test_attention_page_draws_with_the_network_off(app_url, browser, tmp_path):
     # a line per token pair per head: thousands in both views
     assert head_lines > 1000 and model_lines > 1000, (head_lines, model_lines)
     assert not [url for url in outside if "cdnjs" in url], outside  # nothing was even asked of the CDN
-
-
-def no_error_on(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
 
 
 def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -39,10 +40,12 @@ def fp32_predict(model, query: str, texts: list[str]) -> np.ndarray:
                                     show_progress_bar=False), dtype=np.float32)
 
 
-def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None, int8: bool = False) -> LoadedModel:
+def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None, int8: bool = False,
+                   background: bool = False) -> LoadedModel:
     """A model object of its own, so its engine settings touch no other test."""
     model = build_packaged_reranker(CPU32)
-    config = EngineConfig(backend=backend, compiled_dir=compiled_dir, int8=int8)  # type: ignore[arg-type]
+    config = EngineConfig(backend=backend, compiled_dir=compiled_dir, int8=int8,  # type: ignore[arg-type]
+                          int8_in_background=background)
     info = ModelInfo("packaged", "packaged", "packaged", "", trained_for_relevance=False, fingerprint="")
     return LoadedModel(model, info, device, engine=InferenceEngine(model, device, config))
 
@@ -173,6 +176,59 @@ def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monke
     assert info.label == "openvino · bf16"
     assert "int8 not used: NNCF is not installed (simulated)." in info.note
     _assert_faithful(loaded, loaded.model, cases[:1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None or int8_unavailable_reason() is not None,
+                    reason=str(unavailable_reason() or int8_unavailable_reason()))
+def test_a_new_rerankers_int8_graph_is_made_in_the_background_while_bf16_answers(cases, tmp_path, monkeypatch):
+    import explorer.inference.openvino_backend as backend
+
+    # the real quantisation, held until the test has scored in bf16, so the order of events is certain
+    release, quantise = threading.Event(), backend._quantised
+
+    def held(*args, **kwargs):
+        assert release.wait(300), "the test never released the quantisation"
+        return quantise(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "_quantised", held)
+    loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
+    assert loaded.engine.info().label == "openvino · bf16"  # answers at once, before any int8 graph exists
+    pending = loaded.engine.upgrading
+    assert pending is not None and pending.answering_from == "openvino · bf16" and "background" in pending.note
+    query, texts = cases[0]
+    cache = ScoreCache()
+    meanwhile = score_pairs(loaded, query, texts, cache=cache)
+    assert meanwhile.ran == "openvino · bf16" and meanwhile.from_cache == 0
+    release.set()
+    assert loaded.engine.settled(timeout=600).label == "openvino · int8"
+    assert loaded.engine.upgrading is None and pending.done.is_set()
+    after = score_pairs(loaded, query, texts, cache=cache)
+    # int8 scores are their own cache entries: nothing scored in bf16 answers for int8
+    assert after.ran == "openvino · int8" and after.from_cache == 0
+    reference = fp32_predict(loaded.model, query, texts)
+    assert spearmanr(reference, after.raw)[0] >= 0.98 and spearmanr(reference, meanwhile.raw)[0] >= 0.98
+    # the graph is kept: the next engine of these weights runs int8 from the start, with nothing in the background
+    again = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
+    assert again.engine.info().label == "openvino · int8" and again.engine.upgrading is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None or int8_unavailable_reason() is not None,
+                    reason=str(unavailable_reason() or int8_unavailable_reason()))
+def test_a_background_int8_preparation_that_fails_leaves_bf16_running_and_says_why(cases, tmp_path, monkeypatch):
+    import explorer.inference.openvino_backend as backend
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("quantisation failed (simulated)")
+
+    monkeypatch.setattr(backend, "_quantised", broken)
+    loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
+    info = loaded.engine.settled(timeout=600)
+    assert info.label == "openvino · bf16" and "int8 not used: quantisation failed (simulated)" in info.note
+    assert loaded.engine.upgrading is None
+    query, texts = cases[0]
+    assert score_pairs(loaded, query, texts, cache=None).ran == "openvino · bf16"
 
 
 def test_int8_calibration_pairs_come_from_the_train_queries_only(sample):

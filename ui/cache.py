@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import streamlit as st
 
@@ -27,7 +28,8 @@ from explorer.spec import OpenPipeline, PipelineSpec, Progress, index_corpus, op
 
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
-    return Settings.from_env()
+    # a page answers from bf16 while a new reranker's int8 graph is made, instead of waiting for it
+    return replace(Settings.from_env(), int8_in_background=True)
 
 
 @st.cache_resource(show_spinner=False)

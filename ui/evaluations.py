@@ -62,6 +62,9 @@ def run(request: EvalRequest) -> Evaluation:
         if done < total:
             bar.progress(done / total, text=f"{describe(request)}: {done} of {total} queries")
 
+    pending = pipeline.reranker.engine.upgrading if pipeline.reranker is not None else None
+    if pending is not None:
+        bar.info(pending.note + " The evaluation waits for it, so every query is scored the same way.")
     try:
         # named after the models that ran (an offline stand-in is not the model asked for)
         return evaluate(pipeline.pipeline, config, cache_folder=cache.settings().cache_dir / "evaluations",

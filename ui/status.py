@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.inference.device import DeviceChoice
+from explorer.inference.engine import InferenceEngine
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from ui import cache
@@ -57,3 +58,20 @@ def length_report(choices: SidebarChoices) -> None:
         lines.append(f"{role} ({name}): {over.count:,} of {over.total:,} documents are longer than its "
                      f"{over.max_tokens} tokens (longest {over.longest:,}) and will be truncated when it reads them")
     st.caption("Text length: " + "; ".join(lines) + ". Passage splitting (sidebar) avoids truncation in the first stage.")
+
+
+# the engine whose background preparation this session has watched, to say when it is done
+WATCHED = "_preparation_watched"
+
+
+@st.fragment(run_every=2.0)
+def background_preparation(engine: InferenceEngine) -> None:
+    """A progress bar while the reranker's faster stages are made in the background; redrawn every 2 s until done."""
+    pending = engine.upgrading
+    if pending is None:
+        if st.session_state.get(WATCHED) == engine.token:
+            st.caption(f"The reranker now runs as {engine.info().label}; the next query uses it.")
+        return
+    st.session_state[WATCHED] = engine.token
+    st.progress(pending.fraction(), text=pending.note)
+

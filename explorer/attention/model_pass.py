@@ -18,6 +18,7 @@ import numpy as np
 
 from explorer.errors import AttentionUnavailableError, ConfigError
 from explorer.inference.device import inference_context
+from explorer.inference.tokenizing import tokenizing
 from explorer.models.info import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,10 @@ def read_attention(reranker: LoadedModel, query: str, document: str, max_length:
     if getattr(_first_module(cross_encoder), "do_lower_case", False):
         query, document = query.lower(), document.lower()
 
-    encoded = tokenizer(query, document, truncation="longest_first", max_length=limit,
-                        return_offsets_mapping=True, return_tensors="pt")
+    with tokenizing(tokenizer):
+        encoded = tokenizer(query, document, truncation="longest_first", max_length=limit,
+                            return_offsets_mapping=True, return_tensors="pt")
+        total = len(tokenizer(document, add_special_tokens=False, verbose=False)["input_ids"])
     sequence_ids = encoded.sequence_ids(0)
     if 1 not in sequence_ids:
         raise ConfigError(f"The query fills all {limit} tokens the reranker reads, so no document token is left. "
@@ -95,7 +98,6 @@ def read_attention(reranker: LoadedModel, query: str, document: str, max_length:
     ids = encoded["input_ids"][0].tolist()
     query_positions = tuple(i for i, s in enumerate(sequence_ids) if s == 0 and ids[i] not in special)
     document_positions = tuple(i for i, s in enumerate(sequence_ids) if s == 1 and ids[i] not in special)
-    total = len(tokenizer(document, add_special_tokens=False, verbose=False)["input_ids"])
     notes: tuple[str, ...] = ()
     if total > len(document_positions):
         notes = ((f"The reranker reads at most {limit} tokens for a pair: it read {len(document_positions)} of the "

@@ -170,6 +170,8 @@ def evaluate(pipeline: RetrievalPipeline, config: EvalConfig, cache_folder: Path
     queries = dataset.labelled_queries(config.split)
     if not queries:
         raise ConfigError(f"The split {config.split!r} has labels but none of their query ids is in the queries file.")
+    if config.rerank and pipeline.reranker is not None:
+        pipeline.reranker.engine.settled()  # an int8 graph being made is waited for: every query runs the same way
     cache_file = cache_folder / f"{evaluation_key(pipeline, config)}.jsonl" if cache_folder else None
     done = _read_cached(cache_file)
     # without the shared score cache, so the recorded reranking time is what scoring these pairs costs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -39,6 +39,9 @@ class EngineConfig:
     # Runs asked for by several threads at once (browser sessions) take turns and share model calls
     # (explorer.inference.shared_runs); False: each caller runs the model at once, side by side with the others.
     share_runs: bool = True
+    # int8 not yet kept on disk: answer from bf16 at once and quantise in the background (the app's choice, so a
+    # new reranker's first query does not wait); False: quantise before the first run (the CLI, the benchmark).
+    int8_in_background: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -61,10 +64,20 @@ class EngineInfo:
         return f"{self.backend} · {self.precision}"
 
 
-def build_stages(model: Any, device: DeviceChoice, config: EngineConfig,
-                 example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
+@dataclass(frozen=True)
+class Prepared:
+    """The stages an engine runs now, what they are, and the faster ones still to be made in the background."""
+
+    stages: list[Stage]
+    info: EngineInfo
+    # makes the final stages (int8 being quantised) and says what they are; None: ``stages`` are final
+    later: Callable[[], tuple[list[Stage], EngineInfo]] | None = None
+
+
+def build_stages(model: Any, device: DeviceChoice, config: EngineConfig, example: dict[str, Any]) -> Prepared:
     """The stages that run ``model`` as ``config`` asks on ``device`` (converting it where a faster backend
-    serves), and what they are; ``example`` is a tokenised padded batch for tracing."""
+    serves), and what they are; ``example`` is a tokenised padded batch for tracing. With
+    ``config.int8_in_background`` and no int8 graph kept yet, the stages are bf16 and ``later`` makes the int8 ones."""
     if getattr(model, "training", False):
         model.eval()  # what predict()/encode() do on every call; done once here
     modules = list(model.children()) if hasattr(model, "children") else []
@@ -77,15 +90,12 @@ def build_stages(model: Any, device: DeviceChoice, config: EngineConfig,
     wants_openvino = config.backend == "openvino" or (
         config.backend == "auto" and on_cpu and device.precision == "bf16" and config.compiled_dir is not None)
     if wants_openvino and first is not None and config.int8 and _is_cross_encoder(model):
-        from explorer.inference.openvino_backend import OpenVinoTransformer
-
+        if config.int8_in_background and _int8_to_make(first, config, example):
+            quick = build_stages(model, device, replace(config, int8=False), example)
+            return Prepared(quick.stages, quick.info, lambda: _int8_or(quick, model, first, rest, config, example))
         try:
-            converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example,
-                                            lambda: _calibration(model))
-            return [converted, *rest], EngineInfo(
-                "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
-                                    "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
-        except (BackendUnavailableError, RuntimeError, ValueError, TypeError) as exc:
+            return Prepared(*_int8_stages(model, first, rest, config, example))
+        except INT8_FAILURES as exc:
             logger.warning("int8 not used: %s", exc)
             note = f"int8 not used: {str(exc)[:160]} "
     if wants_openvino and first is not None:
@@ -93,9 +103,9 @@ def build_stages(model: Any, device: DeviceChoice, config: EngineConfig,
 
         try:
             converted = OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
-            return [converted, *rest], EngineInfo(
+            return Prepared([converted, *rest], EngineInfo(
                 "openvino", device.precision,
-                note + f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32.")
+                note + f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32."))
         except BackendUnavailableError as exc:
             if config.backend == "openvino":
                 raise
@@ -109,13 +119,46 @@ def build_stages(model: Any, device: DeviceChoice, config: EngineConfig,
             note += f"OpenVINO could not convert this model ({str(exc)[:120]}). "
     if on_cpu and device.precision == "bf16":
         if first is not None and _is_text_transformer(first):
-            return [_Float32Output(_bf16_copy(first)), *rest], EngineInfo(
-                "torch", "bf16", note + "PyTorch with a bf16 copy of the transformer's weights; heads in fp32.")
-        return [_Autocast(model, device)], EngineInfo(
+            return Prepared([_Float32Output(_bf16_copy(first)), *rest], EngineInfo(
+                "torch", "bf16", note + "PyTorch with a bf16 copy of the transformer's weights; heads in fp32."))
+        return Prepared([_Autocast(model, device)], EngineInfo(
             "torch", "bf16 autocast", note + "PyTorch under bf16 autocast (the model is not a plain text "
-                                             "transformer, so its weights are not copied).")
-    return [model], EngineInfo("torch", device.precision, note + f"PyTorch on {device.device.upper()}, "
-                                                                 f"{device.precision}, as loaded.")
+                                             "transformer, so its weights are not copied)."))
+    return Prepared([model], EngineInfo("torch", device.precision, note + f"PyTorch on {device.device.upper()}, "
+                                                                          f"{device.precision}, as loaded."))
+
+
+INT8_FAILURES = (BackendUnavailableError, RuntimeError, ValueError, TypeError)
+
+
+def _int8_stages(model: Any, first: Any, rest: list[Any], config: EngineConfig,
+                 example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
+    """The transformer quantised to int8 by OpenVINO (read back when kept); raises one of INT8_FAILURES."""
+    from explorer.inference.openvino_backend import OpenVinoTransformer
+
+    converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example, lambda: _calibration(model))
+    return [converted, *rest], EngineInfo(
+        "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
+                            "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
+
+
+def _int8_or(quick: Prepared, model: Any, first: Any, rest: list[Any], config: EngineConfig,
+             example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
+    """The int8 stages, or, where they cannot be made, ``quick``'s with the reason in the note."""
+    try:
+        return _int8_stages(model, first, rest, config, example)
+    except INT8_FAILURES as exc:
+        logger.warning("int8 not used: %s", exc)
+        return quick.stages, replace(quick.info, note=f"int8 not used: {str(exc)[:160]} " + quick.info.note)
+
+
+def _int8_to_make(first: Any, config: EngineConfig, example: dict[str, Any]) -> bool:
+    """Whether an int8 graph can be made here and is not kept yet (making it takes the better part of a minute)."""
+    from explorer.inference.openvino_backend import int8_unavailable_reason, is_kept, unavailable_reason
+
+    if unavailable_reason() is not None or int8_unavailable_reason() is not None:
+        return False
+    return not is_kept(first, "int8", config.compiled_dir, example)
 
 
 class _Float32Output:
@@ -163,10 +206,12 @@ def _is_cross_encoder(model: Any) -> bool:
 def _calibration(model: Any) -> list[dict[str, Any]]:
     """The calibration pairs, tokenised by the model, in batches."""
     from explorer.inference.calibration import CALIBRATION_BATCH, calibration_pairs
+    from explorer.inference.tokenizing import tokenizing
 
     pairs = calibration_pairs()
-    return [model.preprocess(pairs[start:start + CALIBRATION_BATCH])
-            for start in range(0, len(pairs), CALIBRATION_BATCH)]
+    with tokenizing(model):
+        return [model.preprocess(pairs[start:start + CALIBRATION_BATCH])
+                for start in range(0, len(pairs), CALIBRATION_BATCH)]
 
 
 def example_inputs(model: Any) -> list[Any]:

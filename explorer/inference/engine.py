@@ -28,10 +28,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from explorer.inference import upgrade
 from explorer.inference.backends import EngineConfig, EngineInfo, Stage, build_stages, example_inputs
 from explorer.inference.device import DeviceChoice
 from explorer.inference.length_batching import plan_batches
 from explorer.inference.shared_runs import SharedRuns
+from explorer.inference.tokenizing import tokenizing
+from explorer.inference.upgrade import Upgrade
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class EngineOutput:
     values: np.ndarray  # one row per input, in input order, float32
     lengths: np.ndarray  # tokens the model read per input (after truncation)
     max_length: int  # the model's token limit
+    ran: EngineInfo | None = None  # the stages that computed it (None: nothing ran, no inputs)
 
     @property
     def truncated(self) -> np.ndarray:
@@ -66,6 +70,7 @@ class InferenceEngine:
         self._lock = threading.Lock()
         self._stages: list[Stage] | None = None
         self._info: EngineInfo | None = None
+        self._upgrade: Upgrade | None = None  # faster stages being made in the background
         # two calls at once: one tokenises while the other computes (bench-sessions measured one and two)
         self.shared = SharedRuns(lambda inputs, output: self.run(inputs, output), concurrent=2)
 
@@ -85,6 +90,9 @@ class InferenceEngine:
     @property
     def preparing_note(self) -> str:
         """What preparing this engine will do and roughly how long it takes, for a page to say while it waits."""
+        if self.config.int8 and self.config.int8_in_background and self.device.precision == "bf16":
+            return ("Preparing the reranker for bf16 inference (seconds); if its int8 graph is not kept yet, that "
+                    "is made in the background while results come from bf16.")
         if self.config.int8 and self.device.device == "cpu" and self.device.precision == "bf16":
             return ("Preparing the reranker for int8 inference: quantising it takes about half a minute (up to a "
                     "minute on 2 cores), once per model; later runs read it back in a second.")
@@ -98,11 +106,26 @@ class InferenceEngine:
         if not self.config.share_runs:
             return self.run(inputs, output)
         shared = self.shared.run(inputs, output)
-        return EngineOutput(shared.values, shared.lengths, self.max_length)
+        return EngineOutput(shared.values, shared.lengths, self.max_length, shared.ran)
 
     def info(self) -> EngineInfo:
-        """The backend and precision in use (prepares the engine on first call: may convert the model)."""
+        """The backend and precision in use now (prepares the engine on first call: may convert the model)."""
         return self._ready()[1]
+
+    @property
+    def upgrading(self) -> Upgrade | None:
+        """The faster stages being made in the background (int8), or None when the engine runs as it will stay."""
+        pending = self._upgrade
+        return pending if pending is not None and not pending.done.is_set() else None
+
+    def settled(self, timeout: float | None = None) -> EngineInfo:
+        """``info()`` once any background preparation has finished (or ``timeout`` seconds have passed): for
+        work whose every run must use the same stages, such as an evaluation."""
+        self._ready()
+        pending = self._upgrade
+        if pending is not None:
+            pending.done.wait(timeout)
+        return self.info()
 
     def run(self, inputs: Sequence[Any], output: str, progress: Progress | None = None,
             max_batch: int | None = None) -> EngineOutput:
@@ -112,8 +135,9 @@ class InferenceEngine:
         total = len(inputs)
         if total == 0:
             return EngineOutput(np.zeros((0,), dtype=np.float32), np.zeros(0, dtype=np.int64), self.max_length)
-        stages, _ = self._ready()
-        features = self.model.preprocess(list(inputs))
+        stages, ran = self._ready()
+        with tokenizing(self.model):
+            features = self.model.preprocess(list(inputs))
         lengths = features["attention_mask"].sum(dim=1).numpy().astype(np.int64)
         plans = plan_batches(lengths, max_batch or self.config.max_batch, self.config.token_budget)
         left = getattr(getattr(self.model, "tokenizer", None), "padding_side", "right") == "left"
@@ -140,18 +164,30 @@ class InferenceEngine:
                     progress(done, total)
         if values is None:
             raise RuntimeError("No batch ran although there were inputs; this is a bug in length_batching.")
-        return EngineOutput(values, lengths, self.max_length)
+        return EngineOutput(values, lengths, self.max_length, ran)
 
     def _ready(self) -> tuple[list[Stage], EngineInfo]:
         with self._lock:
             if self._stages is None or self._info is None:
                 # Two inputs of different lengths, so the example batch is padded: a converted graph then
                 # always applies the attention mask (a trace of an unpadded batch could leave it out).
-                self._stages, self._info = build_stages(self.model, self.device, self.config,
-                                                         self.model.preprocess(example_inputs(self.model)))
+                with tokenizing(self.model):
+                    example = self.model.preprocess(example_inputs(self.model))
+                prepared = build_stages(self.model, self.device, self.config, example)
+                self._stages, self._info = prepared.stages, prepared.info
                 logger.info("inference engine for %s: %s (%s)", type(self.model).__name__, self._info.label,
                             self._info.note)
+                if prepared.later is not None:
+                    self._upgrade = Upgrade("int8", self._info.label)
+                    upgrade.start(self._upgrade, prepared.later, self._swap)
             return self._stages, self._info
+
+    def _swap(self, made: tuple[list[Stage], EngineInfo]) -> None:
+        """Puts the stages made in the background in place; runs already started finish on the old ones."""
+        with self._lock:
+            self._stages, self._info = made
+            self._upgrade = None
+        logger.info("inference engine for %s now runs %s", type(self.model).__name__, made[1].label)
 
 def _rows(features: dict[str, Any], rows: np.ndarray, width: int, left: bool, total: int, target: Any) -> dict[str, Any]:
     """The batch of ``rows``, cut to ``width`` positions (its longest row), on the model's device."""

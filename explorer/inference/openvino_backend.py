@@ -149,6 +149,17 @@ class OpenVinoTransformer:
         return results
 
 
+def is_kept(transformer: Any, precision: str, compiled_dir: Path | None, example: dict[str, Any]) -> bool:
+    """Whether a converted graph of ``transformer`` in ``precision`` is kept in ``compiled_dir`` (read back in
+    about a second, where converting or quantising takes seconds to a minute)."""
+    output = convertible_output(transformer)
+    if compiled_dir is None or output is None:
+        return False
+    inputs = tuple(name for name in TEXT_INPUTS if name in example)
+    xml = compiled_dir / f"{_graph_key(_hf_model(transformer), output, inputs, precision)}.xml"
+    return xml.is_file() and xml.with_suffix(".bin").is_file()
+
+
 def int8_unavailable_reason() -> str | None:
     """Why the int8 path cannot be used here (it needs NNCF to quantise), or None when it can."""
     if importlib.util.find_spec("nncf") is None:

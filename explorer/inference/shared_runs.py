@@ -26,6 +26,7 @@ class Outputs:
 
     values: np.ndarray
     lengths: np.ndarray
+    ran: Any = None  # what computed them (the engine's EngineInfo), handed on to every caller of the call
 
 
 @dataclass
@@ -97,6 +98,6 @@ class SharedRuns:
         start = 0
         for request in batch:
             end = start + len(request.inputs)
-            request.result = Outputs(out.values[start:end], out.lengths[start:end])
+            request.result = Outputs(out.values[start:end], out.lengths[start:end], getattr(out, "ran", None))
             request.finished = True
             start = end

@@ -246,7 +246,8 @@ def _with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Se
     """The loaded model with its own engine: converted fast-inference graphs (OpenVINO IR) are kept in the
     cache folder; rerankers run in int8 where the settings allow it (the engine falls back to bf16 where it
     cannot)."""
-    config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=settings.rerank_int8)
+    config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=settings.rerank_int8,
+                          int8_in_background=settings.int8_in_background)
     model = _to_precision(model, device)
     return LoadedModel(model=model, info=info, device=device, engine=InferenceEngine(model, device, config))
 

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from explorer.inference.backends import EngineInfo
 from explorer.inference.engine import InferenceEngine
 from explorer.models.info import LoadedModel
 from explorer.rerank.score_cache import ScoreCache
@@ -28,6 +29,7 @@ class PairScores:
     truncated: int = 0
     max_length: int = 0  # that limit, in tokens (query and document together)
     from_cache: int = 0  # pairs answered by the score cache
+    ran: str = ""  # how the model ran for the pairs it scored, e.g. "openvino · bf16" (the cache key's, if none)
 
 
 def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
@@ -39,7 +41,8 @@ def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
     if not texts:
         empty = np.zeros(0, dtype=np.float32)
         return PairScores(empty, empty if reranker.info.has_probability else None, max_length=engine.max_length)
-    key = model_key(reranker, engine)
+    runs_as = engine.info()
+    ran, key = runs_as.label, model_key(reranker, engine, runs_as)
     known = cache.get_many(key, query, texts) if cache is not None else [None] * len(texts)
     missing = [position for position, found in enumerate(known) if found is None]
     raw = np.array([found[0] if found is not None else np.nan for found in known], dtype=np.float32)
@@ -52,18 +55,20 @@ def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
             scores = scores[:, -1]
         raw[missing] = scores
         cut[missing] = output.truncated
+        if output.ran is not None and output.ran.label != ran:  # the engine's stages changed (int8 made meanwhile)
+            ran, key = output.ran.label, model_key(reranker, engine, output.ran)
         if cache is not None:
             cache.put_many(key, query, [texts[position] for position in missing],
                            [(float(raw[p]), bool(cut[p])) for p in missing])
     probability = sigmoid(raw) if reranker.info.has_probability else None
     return PairScores(raw, probability, truncated=int(cut.sum()), max_length=engine.max_length,
-                      from_cache=len(texts) - len(missing))
+                      from_cache=len(texts) - len(missing), ran=ran)
 
 
-def model_key(reranker: LoadedModel, engine: InferenceEngine) -> str:
-    """Names the weights and how they run: the same pair run another way is another cache entry."""
+def model_key(reranker: LoadedModel, engine: InferenceEngine, ran: EngineInfo) -> str:
+    """Names the weights and how they ran (``ran``): the same pair run another way is another cache entry."""
     weights = reranker.info.fingerprint or f"engine:{engine.token}"
-    return f"{weights}|{engine.info().label}|max_length={engine.max_length}"
+    return f"{weights}|{ran.label}|max_length={engine.max_length}"
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:

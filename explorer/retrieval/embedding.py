@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from explorer.inference.tokenizing import tokenizing
 from explorer.models.info import LoadedModel
 from explorer.retrieval.embedding_cache import EmbeddingCache, cache_key
 
@@ -63,7 +64,8 @@ def query_length(bi_encoder: LoadedModel, text: str) -> tuple[int, int]:
     """The query's length in the bi-encoder's tokens (untruncated, prefix and special tokens included) and the
     bi-encoder's limit: the model reads only the first ``limit`` tokens of a longer query."""
     tokenizer = bi_encoder.model.tokenizer
-    tokens = len(tokenizer(bi_encoder.info.query_prefix + text, truncation=False)["input_ids"])
+    with tokenizing(tokenizer):
+        tokens = len(tokenizer(bi_encoder.info.query_prefix + text, truncation=False)["input_ids"])
     return tokens, int(bi_encoder.model.max_seq_length)
 
 

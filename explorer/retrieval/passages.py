@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from explorer.errors import ConfigError
+from explorer.inference.tokenizing import tokenizing
 from explorer.records import Document, Hit
 
 
@@ -44,8 +45,9 @@ class Passage:
 
 def split_document(doc: Document, tokenizer: Any, options: PassageOptions) -> list[Passage]:
     """Windows of ``max_tokens`` tokens of the text, each starting ``max_tokens - overlap`` after the last."""
-    encoded = tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
-                        verbose=False)
+    with tokenizing(tokenizer):
+        encoded = tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+                            verbose=False)
     offsets = encoded["offset_mapping"]
     prefix = f"{doc.title}. " if doc.title else ""
     if len(offsets) <= options.max_tokens:
@@ -82,8 +84,10 @@ def count_over_length(texts: Sequence[str], tokenizer: Any, max_tokens: int, res
     limit = max_tokens - reserved
     over = longest = 0
     for start in range(0, len(texts), batch):
-        lengths = [len(ids) for ids in tokenizer(list(texts[start:start + batch]), add_special_tokens=False,
-                                                 truncation=False, verbose=False)["input_ids"]]
+        with tokenizing(tokenizer):
+            encoded = tokenizer(list(texts[start:start + batch]), add_special_tokens=False, truncation=False,
+                                verbose=False)["input_ids"]
+        lengths = [len(ids) for ids in encoded]
         over += sum(length > limit for length in lengths)
         longest = max([longest, *lengths])
     return OverLength(over, len(texts), limit, longest)

@@ -1,0 +1,62 @@
+"""Faster stages made in the background: an engine answers from bf16 while its int8 graph is quantised.
+
+Quantising a reranker to int8 takes the better part of a minute on a small CPU, once per model (later processes
+read the kept graph back in a second). Rather than make the first query wait for it, the engine runs in bf16 at
+once and swaps in the int8 stages when they are ready; each run says which stages it used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+logger = logging.getLogger(__name__)
+
+# Measured: quantising a MiniLM-L6 reranker took 25-45 s on 2 cores; the progress shown assumes this.
+EXPECTED_SECONDS = 45.0
+
+
+@dataclass
+class Upgrade:
+    """One background preparation: when it started, how long it should take, and whether it has finished."""
+
+    what: str  # e.g. "int8"
+    answering_from: str  # the label of the stages that answer meanwhile, e.g. "openvino · bf16"
+    expected_seconds: float = EXPECTED_SECONDS
+    started: float = field(default_factory=time.monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def elapsed(self) -> float:
+        """Seconds since it started."""
+        return time.monotonic() - self.started
+
+    def fraction(self) -> float:
+        """Elapsed time over the expected time, capped below 1 until it has finished (for a progress bar)."""
+        if self.done.is_set():
+            return 1.0
+        return min(0.95, self.elapsed() / self.expected_seconds)
+
+    @property
+    def note(self) -> str:
+        """What is happening, for a page."""
+        return (f"Preparing the reranker for {self.what} inference in the background ({self.elapsed():.0f} s of "
+                f"about {self.expected_seconds:.0f} s, once per model); results meanwhile come from "
+                f"{self.answering_from}, and say so.")
+
+
+def start(upgrade: Upgrade, make: Callable[[], Any], finish: Callable[[Any], None]) -> None:
+    """Runs ``make`` on a daemon thread and hands its result to ``finish`` (which must not raise); ``upgrade.done``
+    is set afterwards, whatever happened."""
+
+    def work() -> None:
+        try:
+            finish(make())
+        except Exception:  # logged; the engine keeps answering from the stages it has
+            logger.exception("the background %s preparation failed; the engine stays as it is", upgrade.what)
+        finally:
+            upgrade.done.set()
+
+    threading.Thread(target=work, name=f"prepare-{upgrade.what}", daemon=True).start()
