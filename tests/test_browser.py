@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.browser_support import grid_texts, no_error_on
+from tests.browser_support import grid_texts, no_error_on, settle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 QUERY = "the vpn drops every few minutes on my laptop"
@@ -105,6 +105,13 @@ def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1500, "height": 2400})
     page.goto(app_url)
     page.get_by_role("link", name="Evaluate").click()
+    # depth 10 (the slider's least), set as a person would: 53 queries x 10 pairs keep the test to seconds
+    page.get_by_role("button", name="Run the evaluation").wait_for(timeout=300_000)
+    settle(page)
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Candidate depth k")
+    slider.get_by_role("slider").press("Home")
+    settle(page)
+    assert slider.locator('[data-testid="stSliderThumbValue"]').inner_text() == "10"
     page.get_by_role("button", name="Run the evaluation").click(timeout=120_000)
     page.wait_for_selector(".js-plotly-plot .barlayer .trace path", state="attached", timeout=600_000)
     page.wait_for_timeout(1000)
@@ -132,11 +139,15 @@ def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
     assert page.locator(".js-plotly-plot .scatterlayer .trace .point").count() == 2  # no reranker, the default one
 
 
-def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, browser, tmp_path):
+def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, small_split, browser, tmp_path):
     from explorer.evaluation.html_report import evaluation_report
     from explorer.evaluation.runner import EvalConfig, evaluate
 
-    evaluation = evaluate(sample_pipeline, EvalConfig("test", depth=10), cache_folder=tmp_path / "cache")
+    from explorer.pipeline import RetrievalPipeline
+
+    p = sample_pipeline  # the eight queries of the split "few": the report is what this is about, not the scoring
+    pipeline = RetrievalPipeline(small_split, p.bi_encoder, p.reranker, p.index, p.index_report)
+    evaluation = evaluate(pipeline, EvalConfig("few", depth=10), cache_folder=tmp_path / "cache")
     report = tmp_path / "report.html"
     report.write_text(evaluation_report(evaluation), encoding="utf-8")
     page = browser.new_page(viewport={"width": 1300, "height": 2000})

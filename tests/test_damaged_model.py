@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.cli import main
 from explorer.errors import ModelLoadError
-from explorer.models.packaged import TRAINED_RERANKER
-from explorer.models.resolution import load_reranker
+from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
+from explorer.models.resolution import expected_stand_in, load_reranker
 from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card
 from explorer.settings import DEFAULT_RERANKER, Settings
 from explorer.training.default_model import default_reranker_problem
@@ -32,6 +32,9 @@ def test_the_stand_in_runs_in_its_place_and_says_why(damaged, cpu):
     with pytest.raises(ModelLoadError, match="cannot be read.*build-default-reranker"):
         load_reranker(TRAINED_RERANKER, cpu, damaged)
     assert "cannot be read" in default_reranker_problem(damaged)
+    # a picker names the stand-in before anything is loaded (from the weights' header, not by loading them)
+    assert expected_stand_in(DEFAULT_RERANKER, "reranker", damaged) == (
+        f"the untrained stand-in ({PACKAGED_RERANKER}): the reranker trained here cannot be read")
 
 
 def test_the_set_up_sets_a_damaged_model_aside_and_builds_it_again(damaged, trained_folder, monkeypatch, capsys):

@@ -137,35 +137,6 @@ def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(unavailable_reason() is not None or int8_unavailable_reason() is not None,
-                    reason=str(unavailable_reason() or int8_unavailable_reason()))
-def test_int8_openvino_engine_ranks_like_fp32_and_is_kept(cases, tmp_path, monkeypatch):
-    loaded = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
-    info = loaded.engine.info()
-    assert info.label == "openvino · int8", info.note
-    for query, texts in cases:
-        reference = fp32_predict(loaded.model, query, texts)
-        fast = score_pairs(loaded, query, texts, cache=None).raw
-        assert spearmanr(reference, fast)[0] >= 0.98
-        assert len(set(np.argsort(-reference)[:5]) & set(np.argsort(-fast)[:5])) >= 4
-    # the quantised graph is kept: a second model with the same weights reads it back (no calibration, no
-    # quantising) and scores the same
-    kept = sorted(path.name for path in tmp_path.glob("*.xml"))
-    import explorer.inference.calibration
-
-    def no_calibration(*args, **kwargs):
-        raise AssertionError("a kept int8 graph needs no calibration")
-
-    monkeypatch.setattr(explorer.inference.calibration, "calibration_pairs", no_calibration)
-    again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path, int8=True)
-    assert again.engine.info().label == "openvino · int8"
-    query, texts = cases[0]
-    np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
-                               score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
-    assert sorted(path.name for path in tmp_path.glob("*.xml")) == kept
-
-
-@pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monkeypatch):
     import explorer.inference.openvino_backend as backend
@@ -181,7 +152,8 @@ def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monke
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None or int8_unavailable_reason() is not None,
                     reason=str(unavailable_reason() or int8_unavailable_reason()))
-def test_a_new_rerankers_int8_graph_is_made_in_the_background_while_bf16_answers(cases, tmp_path, monkeypatch):
+def test_int8_is_made_in_the_background_while_bf16_answers_then_ranks_like_fp32_and_is_kept(cases, tmp_path,
+                                                                                          monkeypatch):
     import explorer.inference.openvino_backend as backend
 
     # the real quantisation, held until the test has scored in bf16, so the order of events is certain
@@ -206,11 +178,28 @@ def test_a_new_rerankers_int8_graph_is_made_in_the_background_while_bf16_answers
     after = score_pairs(loaded, query, texts, cache=cache)
     # int8 scores are their own cache entries: nothing scored in bf16 answers for int8
     assert after.ran == "openvino · int8" and after.from_cache == 0
-    reference = fp32_predict(loaded.model, query, texts)
-    assert spearmanr(reference, after.raw)[0] >= 0.98 and spearmanr(reference, meanwhile.raw)[0] >= 0.98
-    # the graph is kept: the next engine of these weights runs int8 from the start, with nothing in the background
+    assert spearmanr(fp32_predict(loaded.model, query, texts), meanwhile.raw)[0] >= 0.98
+    for query, texts in cases:  # int8 ranks as fp32 does
+        reference = fp32_predict(loaded.model, query, texts)
+        fast = score_pairs(loaded, query, texts, cache=None).raw
+        assert spearmanr(reference, fast)[0] >= 0.98
+        assert len(set(np.argsort(-reference)[:5]) & set(np.argsort(-fast)[:5])) >= 4
+
+    # the quantised graph is kept: the next engine of these weights reads it back (no calibration, no quantising),
+    # runs int8 from the start with nothing in the background, and scores the same
+    kept = sorted(path.name for path in tmp_path.glob("*.xml"))
+    import explorer.inference.calibration
+
+    def no_calibration(*args, **kwargs):
+        raise AssertionError("a kept int8 graph needs no calibration")
+
+    monkeypatch.setattr(explorer.inference.calibration, "calibration_pairs", no_calibration)
     again = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
     assert again.engine.info().label == "openvino · int8" and again.engine.upgrading is None
+    query, texts = cases[0]
+    np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,
+                               score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
+    assert sorted(path.name for path in tmp_path.glob("*.xml")) == kept
 
 
 @pytest.mark.slow

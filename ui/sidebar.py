@@ -137,6 +137,9 @@ def _model_choice(label: str, options: list[str], choice_key: str, other_key: st
     choice = st.selectbox(label, options + [OTHER], key=choice_key, format_func=lambda name: describe_model(name, role))
     if choice == OTHER:
         return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model")
+    stand_in = expected_stand_in(choice, role, cache.settings())
+    if stand_in:  # the picker's box is narrow: the model that runs is said in full beneath it
+        st.caption(f"Runs here as {stand_in}.")
     return choice
 
 

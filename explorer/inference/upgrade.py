@@ -42,9 +42,11 @@ class Upgrade:
     @property
     def note(self) -> str:
         """What is happening, for a page."""
-        return (f"Preparing the reranker for {self.what} inference in the background ({self.elapsed():.0f} s of "
-                f"about {self.expected_seconds:.0f} s, once per model); results meanwhile come from "
-                f"{self.answering_from}, and say so.")
+        elapsed = self.elapsed()
+        when = (f"{elapsed:.0f} s of about {self.expected_seconds:.0f} s" if elapsed <= self.expected_seconds else
+                f"{elapsed:.0f} s so far: longer than the usual {self.expected_seconds:.0f} s, as on a busy machine")
+        return (f"Preparing the reranker for {self.what} inference in the background ({when}; once per model); "
+                f"results meanwhile come from {self.answering_from}, and say so.")
 
 
 def start(upgrade: Upgrade, make: Callable[[], Any], finish: Callable[[Any], None]) -> None:

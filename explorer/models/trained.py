@@ -77,6 +77,20 @@ def load_trained_reranker(folder: Path, device: str) -> Any:
             f"or incomplete. {REBUILD_HINT}") from exc
 
 
+def unreadable_weights(folder: Path) -> str | None:
+    """Why the weights saved in ``folder`` cannot be read (checked from their headers, without loading them), or
+    None when they can: for a picker that names the model that will run, before loading it."""
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt") as opened:
+                opened.keys()
+        except (OSError, SafetensorError) as exc:
+            return f"{weights.name}: {exc}"
+    return None
+
+
 def trained_info(name: str, folder: Path, why: str) -> ModelInfo:
     """The ModelInfo of a reranker trained here: what it was trained on and its held-out figures, from its card."""
     card = read_card(folder) or {}
