@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300
-QUICK = {"depth": 20}  # the sample test split (53 queries) at depth 20: seconds, not minutes
+QUICK = {"depth": 10}  # the sample test split (53 queries) at depth 10: seconds, not minutes
 
 
 def page(name, **state):
