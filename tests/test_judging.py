@@ -1,0 +1,235 @@
+"""Judgements: stored safely in SQLite, merged with qrels, pooled blind, agreement and coverage by hand."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from explorer.errors import ConfigError
+from explorer.judging.agreement import agreement
+from explorer.judging.coverage import condensed, coverage, judged_at_k
+from explorer.judging.labels import combined, merged, one_grade
+from explorer.judging.pool import judging_pool
+from explorer.judging.qrels_io import import_qrels, qrels_text
+from explorer.judging.store import Judgement, JudgementStore, typed_query_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store(tmp_path):
+    return JudgementStore(tmp_path / "judgements.sqlite")
+
+
+def test_a_grade_is_saved_and_each_rater_keeps_their_own(store):
+    store.put("kb", Judgement("q1", "d1", "ann", 3))
+    store.put("kb", Judgement("q1", "d1", "bob", 1))
+    store.put("kb", Judgement("q1", "d1", "ann", 2))  # ann changes her mind: only her row changes
+    grades = {(j.rater, j.grade) for j in store.judgements("kb", "q1")}
+    assert grades == {("ann", 2), ("bob", 1)}
+    assert store.count("kb") == 2 and store.version("kb") == 3
+    store.remove("kb", "q1", "d1", "bob")
+    assert [j.rater for j in store.judgements("kb")] == ["ann"] and store.version("kb") == 4
+    assert store.count("other") == 0 and store.version("other") == 0
+
+
+@pytest.mark.parametrize("grade", [4, -1, 1.5, True, "2"])
+def test_a_grade_outside_the_scale_is_refused_with_the_scale_named(store, grade):
+    with pytest.raises(ConfigError, match=r"outside this data set's scale, 0-3"):
+        store.put("kb", Judgement("q1", "d1", "ann", grade))
+    assert store.count() == 0
+
+
+def test_a_binary_data_set_takes_0_and_1_and_a_scale_change_never_orphans_grades(store):
+    store.set_scale("yes-no", "binary")
+    with pytest.raises(ConfigError, match="0-1"):
+        store.put("yes-no", Judgement("q1", "d1", "ann", 2))
+    store.put("yes-no", Judgement("q1", "d1", "ann", 1))
+    store.put("kb", Judgement("q1", "d1", "ann", 3))
+    with pytest.raises(ConfigError, match="grades up to 3"):
+        store.set_scale("kb", "binary")
+    assert store.scale("kb") == "graded" and store.scale("yes-no") == "binary"
+
+
+def test_a_rater_name_is_needed(store):
+    with pytest.raises(ConfigError, match="rater name"):
+        store.put("kb", Judgement("q1", "d1", "  ", 1))
+
+
+def test_a_typed_query_gets_a_stable_id(store):
+    first = store.add_query("kb", "How do I  rotate the VPN key?")
+    assert first == typed_query_id("how do i rotate the vpn key?") and first.startswith("typed-")
+    assert store.add_query("kb", "how do i rotate the vpn key?") == first
+    assert store.queries("kb") == {first: "How do I rotate the VPN key?"}
+    with pytest.raises(ConfigError, match="empty"):
+        store.add_query("kb", "   ")
+
+
+def test_guidelines_are_kept_per_data_set(store):
+    store.set_guidelines("kb", "3: answers the question.")
+    assert store.guidelines("kb") == "3: answers the question." and store.guidelines("other") == ""
+
+
+def test_two_sessions_judging_at_once_leave_every_row(tmp_path):
+    """Two raters in two sessions of one server share the store: 50 grades each, all kept."""
+    shared = JudgementStore(tmp_path / "judgements.sqlite")
+
+    def judge(rater: str) -> None:
+        for doc in range(50):
+            shared.put("kb", Judgement(f"q{doc % 5}", f"d{doc}", rater, doc % 4))
+
+    threads = [threading.Thread(target=judge, args=(rater,)) for rater in ("ann", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shared.count("kb") == 100
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from explorer.judging.store import Judgement, JudgementStore
+store = JudgementStore(Path(sys.argv[1]))
+rater, count = sys.argv[2], int(sys.argv[3])
+for doc in range(count):
+    store.put("kb", Judgement(f"q{doc % 7}", f"d{doc}", rater, doc % 4))
+    print(doc, flush=True)  # acknowledged: on disk
+"""
+
+
+def writer(path: Path, rater: str, count: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), rater, str(count)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_two_processes_judging_one_file_at_once_leave_every_row(tmp_path):
+    """The app and the command line (or two servers) on one judgements file: each its own connection."""
+    path = tmp_path / "judgements.sqlite"
+    processes = [writer(path, rater, 50) for rater in ("ann", "bob")]
+    for process in processes:
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+    assert JudgementStore(path).count("kb") == 100
+
+
+def test_a_server_killed_mid_loop_loses_at_most_the_grade_in_flight(tmp_path):
+    path = tmp_path / "judgements.sqlite"
+    process = writer(path, "ann", 100_000)
+    acknowledged = 0
+    assert process.stdout is not None
+    deadline = time.time() + 60
+    while acknowledged < 40:
+        line = process.stdout.readline()
+        assert line and time.time() < deadline, "the writer stopped early"
+        acknowledged = int(line) + 1
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    rest = process.stdout.read().split()
+    acknowledged += len(rest)  # printed before the kill landed
+    kept = JudgementStore(path).count("kb")
+    assert acknowledged <= kept <= acknowledged + 1, (acknowledged, kept)
+
+
+def test_grades_of_several_raters_become_one_by_the_chosen_rule():
+    assert one_grade([1, 2], "mean") == 2 and one_grade([1, 1, 2], "mean") == 1 and one_grade([0, 3], "mean") == 2
+    assert one_grade([1, 2, 2, 3], "majority") == 2 and one_grade([1, 3], "majority") == 1
+    assert one_grade([3, 1, 2], "strictest") == 1
+    with pytest.raises(ConfigError, match="mean, majority, strictest"):
+        one_grade([1], "loudest")  # type: ignore[arg-type]
+    judgements = [Judgement("q1", "d1", "ann", 3), Judgement("q1", "d1", "bob", 1), Judgement("q2", "d2", "ann", 0)]
+    assert combined(judgements, "strictest") == {"q1": {"d1": 1}, "q2": {"d2": 0}}
+
+
+def test_judgements_merge_with_the_data_sets_qrels_and_keep_their_source():
+    labels = merged({"q1": {"d1": 3, "d2": 0}}, {"q1": {"d2": 2, "d3": 1}, "typed-x": {"d4": 3}})
+    assert labels.qrels == {"q1": {"d1": 3, "d2": 2, "d3": 1}, "typed-x": {"d4": 3}}
+    assert labels.sources["q1"] == {"d1": "qrels", "d2": "judged", "d3": "judged"}
+    assert labels.count("judged") == 3 and labels.count("qrels") == 1
+
+
+def test_cohens_kappa_with_linear_weights_equals_the_hand_computed_value():
+    # ann 0 1 2 3 1, bob 0 2 2 3 0 on 0-3: observed disagreement 2/15, expected 32/75 -> 1 - 0.3125
+    ann, bob = [0, 1, 2, 3, 1], [0, 2, 2, 3, 0]
+    judgements = [Judgement("q", f"d{i}", "ann", g) for i, g in enumerate(ann)]
+    judgements += [Judgement("q", f"d{i}", "bob", g) for i, g in enumerate(bob)]
+    result = agreement(judgements)
+    assert result.raters == ("ann", "bob") and result.shared_pairs == 5
+    assert result.kappa == pytest.approx(0.6875)
+    assert [(d.doc_id, d.grades) for d in result.disagreements] == [("d1", {"ann": 1, "bob": 2}),
+                                                                    ("d4", {"ann": 1, "bob": 0})]
+
+
+def test_krippendorffs_alpha_equals_the_hand_computed_value():
+    # binary, ann 1 1 0 0 1, bob 1 0 0 0 1: coincidences o01 = o10 = 1, n0 = n1 = 5, n = 10 ->
+    # alpha = 1 - (n - 1) * 2 / (2 * n0 * n1) = 1 - 18 / 50
+    ann, bob = [1, 1, 0, 0, 1], [1, 0, 0, 0, 1]
+    judgements = [Judgement("q", f"d{i}", "ann", g) for i, g in enumerate(ann)]
+    judgements += [Judgement("q", f"d{i}", "bob", g) for i, g in enumerate(bob)]
+    judgements.append(Judgement("q", "only-ann", "ann", 1))  # judged by one rater: says nothing about agreement
+    result = agreement(judgements, scale=(0, 1))
+    assert result.alpha == pytest.approx(0.64) and result.shared_pairs == 5
+    three = agreement(judgements + [Judgement("q", "d0", "cy", 0)], scale=(0, 1))
+    assert three.kappa is None and three.alpha is not None and three.raters == ("ann", "bob", "cy")
+    assert "no pair" in agreement(judgements[:5]).summary.lower()
+
+
+def test_the_pool_is_the_union_of_the_top_n_in_a_blind_order_fixed_per_query_and_rater():
+    first_stage = [f"d{i}" for i in range(20)]
+    reranked = ["d15", "d3", "d0", "d19", "d1", "d2", "d4", "d5", "d6", "d7"]
+    pool = judging_pool("q1", "ann", [first_stage, reranked], depth=10)
+    assert sorted(pool) == sorted(set(first_stage[:10]) | {"d15", "d19"}) and len(pool) == 12
+    assert pool == judging_pool("q1", "ann", [first_stage, reranked], depth=10)  # the same on every visit
+    assert pool != judging_pool("q1", "bob", [first_stage, reranked], depth=10)
+    assert pool != first_stage[:10] + ["d15", "d19"]  # not in rank order
+
+
+def test_judged_at_k_and_condensed_lists_by_hand():
+    labels = {"a": 1, "c": 0, "e": 3}
+    assert judged_at_k(["a", "b", "c", "d"], labels, k=4) == 0.5
+    assert judged_at_k(["a", "b"], labels, k=10) == 0.5  # of the top k the list has
+    assert judged_at_k([], labels) == 1.0
+    assert condensed(["a", "b", "c", "d", "e"], labels) == ["a", "c", "e"]
+    result = coverage("reranked", {"q1": ["a", "b", "c", "d"], "q2": ["x"]}, {"q1": labels}, k=4)
+    assert result.mean == pytest.approx(0.25) and result.holes == 3
+    assert result.low_queries == ["q2", "q1"] and result.is_low
+
+
+def test_qrels_round_trip_through_the_store(store, tmp_path):
+    labels = {"q1": {"d 1": 3, "d2": 0}, "typed-abc": {"d3": 2}}
+    text = qrels_text(labels)
+    assert "q1 0 d%201 3" in text  # an id with a space stays one field
+    other = JudgementStore(tmp_path / "other.sqlite")
+    report = import_qrels(text, other, "kb", "imported", {"q1", "typed-abc"}, {"d 1", "d2", "d3"})
+    assert report.imported == 3 and report.problems == ()
+    assert combined(other.judgements("kb")) == labels
+
+
+def test_a_bad_qrels_import_is_reported_line_by_line_and_loses_nothing(store):
+    store.put("kb", Judgement("q1", "d1", "ann", 3))
+    text = "\n".join([
+        "q1 0 d2 1",        # fine
+        "q9 0 d2 1",        # unknown query
+        "q1 0 d9 1",        # unknown document
+        "q1 0 d3 1.5",      # not a whole number
+        "q1 0 d3 4",        # off the scale
+        "q1 d3 2",          # three fields
+        "# a comment",
+        "q1 0 d1 0",        # fine: ann's own grade of d1 is untouched (this is bob's)
+    ])
+    report = import_qrels(text, store, "kb", "bob", {"q1"}, {"d1", "d2", "d3"})
+    assert report.imported == 2
+    assert [problem.split(":")[0] for problem in report.problems] == ["line 2", "line 3", "line 4", "line 5",
+                                                                        "line 6"]
+    assert "unknown query id 'q9'" in report.problems[0] and "unknown document id 'd9'" in report.problems[1]
+    assert "not a whole number" in report.problems[2] and "outside this data set's scale" in report.problems[3]
+    assert "four" in report.problems[4]
+    assert {(j.doc_id, j.rater, j.grade) for j in store.judgements("kb")} == {("d1", "ann", 3), ("d2", "bob", 1),
+                                                                             ("d1", "bob", 0)}
