@@ -21,5 +21,6 @@ navigation = st.navigation([
     st.Page(PAGES / "7_Thresholds.py", title="Score threshold", icon=":material/tune:", url_path="thresholds"),
     st.Page(PAGES / "8_Compare.py", title="Compare configurations", icon=":material/compare_arrows:",
             url_path="compare"),
+    st.Page(PAGES / "9_Judge.py", title="Judge", icon=":material/gavel:", url_path="judge"),
 ])
 navigation.run()

@@ -161,6 +161,16 @@ class RetrievalPipeline:
         other._bm25 = self._bm25  # the same dict: an index built by any copy serves them all
         return other
 
+    def with_dataset(self, dataset: Dataset) -> "RetrievalPipeline":
+        """The same index over a copy of the data set with other queries or labels (judgements merged in); the
+        documents must be the same ones."""
+        if dataset.documents is not self.dataset.documents and \
+                [d.doc_id for d in dataset.documents] != [d.doc_id for d in self.dataset.documents]:
+            raise ConfigError("with_dataset needs the same documents; build a new pipeline for another corpus.")
+        other = self.with_reranker(self.reranker)
+        other.dataset = dataset
+        return other
+
     def with_score_cache(self, score_cache: ScoreCache | None) -> "RetrievalPipeline":
         """The same pipeline keeping reranker scores in ``score_cache`` (None: every pair is scored afresh)."""
         other = self.with_reranker(self.reranker)

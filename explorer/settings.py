@@ -47,6 +47,11 @@ class Settings:
         ``data_dirs``. The command line is not limited to them."""
         return (SAMPLE_DATA, self.cache_dir, *self.data_dirs)
 
+    @property
+    def judgements_path(self) -> Path:
+        """The workspace's judgements file (SQLite), shared by the pages and the command line."""
+        return self.cache_dir / "judgements.sqlite"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Settings from environment variables (``environ``, default ``os.environ``): the EXPLORER_* ones,

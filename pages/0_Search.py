@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.judging.coverage import judged_at_k
 from explorer.views.result_tables import result_tables, with_label_text
 from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from ui import cache
@@ -26,12 +27,20 @@ if not choices.dataset_path:
 progress_slot = st.empty()
 
 
+def coverage_line(result, labels: dict[str, int]) -> str:
+    """judged@10 of each stage that ran, e.g. "first stage 1.00, reranked 0.80"."""
+    parts = [f"first stage {judged_at_k([h.doc_id for h in result.first_stage], labels):.2f}"]
+    if result.reranked is not None:
+        parts.append(f"reranked {judged_at_k([h.doc_id for h in result.reranked], labels):.2f}")
+    return ", ".join(parts)
+
+
 def show_progress(done: int, total: int) -> None:
     progress_slot.progress(done / max(total, 1), text=f"Embedding the corpus: {done:,} of {total:,} documents")
 
 
 try:
-    data = cache.dataset(choices.dataset_path)
+    data = cache.labelled_dataset(choices.dataset_path)  # with the grades given on the Judge page
     device = cache.device(choices.device)
     with st.spinner("Loading models and the index…"):
         choices = with_loadable_models(choices)
@@ -114,7 +123,12 @@ st.caption(
     f"{t.reranking_ms:,.0f} ms" + (f" ({result.reranker_engine})" if result.reranker_engine else "")
     + f" · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
+    + (f" · judged@10: {coverage_line(result, labels)}" if labels is not None else "")
 )
+if st.button("Judge these results", key="judge_these", help="Grade the pooled top 10 of both stages, blind, on the "
+             "Judge page (for a query without labels, or to fill the holes in its labels)."):
+    st.session_state["judge_query"] = query.strip()
+    st.switch_page("pages/9_Judge.py")
 if engine is not None and (engine.upgrading is not None or st.session_state.get(WATCHED) == engine.token):
     background_preparation(engine)
 if result.reranked is not None and blend < 1.0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.judging.coverage import LOW_COVERAGE, UNJUDGED_CHOICES, coverage
 from explorer.evaluation.charts import depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report
@@ -69,6 +70,19 @@ st.caption(f"{evaluation.name} · {len(evaluation.outcomes)} queries · depth {e
            f"query: encoding {latency['query_encoding']:,.0f} ms, first stage {latency['first_stage']:,.1f} ms, "
            f"reranking {latency['rerank']:,.0f} ms (measured when each query first ran) · recall counts every judged "
            "relevant document, including those the first stage never retrieved.")
+covered = [coverage(stage, evaluation.ranked(stage), evaluation.qrels, 10) for stage in evaluation.stages()]
+st.caption("judged@10 (the share of each list's top 10 that has a label): "
+           + ", ".join(f"{c.stage.replace('_', ' ')} {c.mean:.2f}" for c in covered)
+           + f" · {UNJUDGED_CHOICES['not relevant']}.")
+low = [c for c in covered if c.is_low]
+if low:
+    worst = low[-1].low_queries
+    st.warning(f"Under {LOW_COVERAGE:.0%} of the top 10 is judged ({', '.join(c.stage.replace('_', ' ') for c in low)}"
+               f"): unjudged documents count as not relevant, which biases these numbers. {len(worst)} queries have "
+               "holes; judging them makes the comparison fair.")
+    if st.button("Judge the unjudged, least covered query first", key="judge_unjudged"):
+        st.session_state["judge_query"] = evaluation.query_texts[worst[0]]
+        st.switch_page("pages/9_Judge.py")
 ran = evaluations.opened(request).reranker
 if evaluation.has_reranker and ran is not None and not ran.info.trained_for_relevance:
     st.warning("This reranker is not trained for relevance: expect it to lower the scores.")

@@ -233,3 +233,33 @@ def test_a_bad_qrels_import_is_reported_line_by_line_and_loses_nothing(store):
     assert "four" in report.problems[4]
     assert {(j.doc_id, j.rater, j.grade) for j in store.judgements("kb")} == {("d1", "ann", 3), ("d2", "bob", 1),
                                                                              ("d1", "bob", 0)}
+
+
+def test_the_command_line_imports_measures_agreement_exports_and_evaluates_with_judgements(sample, tmp_path,
+                                                                                          monkeypatch, capsys):
+    import json
+
+    from explorer.cli import main
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))  # a judgements file of its own
+    queries = sorted(sample.queries)[:2]
+    docs = [doc.doc_id for doc in sample.documents[:3]]
+    ann = "".join(f"{q} 0 {d} {g}\n" for q in queries for d, g in zip(docs, (3, 1, 0)))
+    bob = "".join(f"{q} 0 {d} {g}\n" for q in queries for d, g in zip(docs, (2, 1, 0))) + "nope 0 d 1\n"
+    (tmp_path / "ann.qrels").write_text(ann)
+    (tmp_path / "bob.qrels").write_text(bob)
+    assert main(["judgements", "import", "--file", str(tmp_path / "ann.qrels"), "--rater", "ann"]) == 0
+    assert main(["judgements", "import", "--file", str(tmp_path / "bob.qrels"), "--rater", "bob"]) == 1
+    said = capsys.readouterr().err
+    assert "Imported 6 judgements; 1 lines refused" in said and "line 7: unknown query id 'nope'" in said
+    assert main(["judgements", "agreement"]) == 0
+    printed = capsys.readouterr().out
+    assert "6 pairs judged by two raters or more (ann, bob)" in printed and "Cohen's kappa" in printed
+    assert main(["judgements", "export", "--rule", "strictest", "--out", str(tmp_path / "out.qrels")]) == 0
+    exported = (tmp_path / "out.qrels").read_text().splitlines()
+    assert f"{queries[0]} 0 {docs[0]} 2" in exported and len(exported) == 6
+    assert main(["eval", "--split", "judged here", "--depth", "5", "--reranker", "none",
+                 "--json", str(tmp_path / "eval.json")]) == 0
+    summary = json.loads((tmp_path / "eval.json").read_text())
+    assert summary["n_queries"] == 2
+    assert "judged@10: first_stage" in capsys.readouterr().err

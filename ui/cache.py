@@ -14,6 +14,8 @@ import streamlit as st
 
 from explorer.attention.model_pass import PairAttention, read_attention
 from explorer.inference.device import DeviceChoice, choose_device
+from explorer.judging.datasets import dataset_key, with_judgements
+from explorer.judging.store import JudgementStore
 from explorer.loading import load_beir
 from explorer.loading.paths import check_readable
 from explorer.models.info import LoadedModel
@@ -48,6 +50,17 @@ def score_cache() -> ScoreCache:
 def dataset(path: str) -> Dataset:
     """The BEIR folder ``path``, read only when it lies under the server's data folders."""
     return load_beir(check_readable(path, settings().readable_roots))
+
+
+@st.cache_resource(show_spinner=False)
+def judgements() -> JudgementStore:
+    """The server's one judgements file (in the workspace), shared by every session."""
+    return JudgementStore(settings().judgements_path)
+
+
+def labelled_dataset(path: str) -> Dataset:
+    """The data set with the judgements made here merged into its labels (read afresh: a grade just saved counts)."""
+    return with_judgements(dataset(path), judgements(), dataset_key(path))
 
 
 @st.cache_resource(show_spinner=False)

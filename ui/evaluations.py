@@ -67,7 +67,8 @@ def run(request: EvalRequest) -> Evaluation:
         bar.info(pending.note + " The evaluation waits for it, so every query is scored the same way.")
     try:
         # named after the models that ran (an offline stand-in is not the model asked for)
-        return evaluate(pipeline.pipeline, config, cache_folder=cache.settings().cache_dir / "evaluations",
+        labelled = pipeline.pipeline.with_dataset(cache.labelled_dataset(request.spec.dataset))
+        return evaluate(labelled, config, cache_folder=cache.settings().cache_dir / "evaluations",
                         progress=progress)
     finally:
         bar.empty()

@@ -24,7 +24,7 @@ def start_page(title: str, caption: str, needs_labels: bool = False) -> tuple[Si
         st.info(NO_DATASET)
         st.stop()
     try:
-        data = cache.dataset(choices.dataset_path)
+        data = cache.labelled_dataset(choices.dataset_path)
         choices = with_loadable_models(choices)
     except ExplorerError as exc:
         st.error(str(exc))

@@ -37,7 +37,7 @@ DEFAULTS: dict[str, object] = {
     "rr_choice": DEFAULT_RERANKER, "rr_other": "", "depth": 100, "top_n": 10, "use_threshold": False,
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
-    "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense",
+    "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense", "rater": "",
 }
 FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
                       "hybrid": "hybrid (reciprocal rank fusion)"}
@@ -63,6 +63,7 @@ class SidebarChoices:
     blend_mode: str = BLEND_MODES[0]
     blend_weight: float = 0.5
     first_stage_method: FirstStageMethod = "dense"
+    rater: str = ""  # who is judging in this session (the Judge page saves grades under this name)
 
     def spec(self, reranker: str | None = "sidebar", first_stage_method: FirstStageMethod | None = None,
              depth: int | None = None) -> PipelineSpec:
@@ -193,10 +194,13 @@ def sidebar() -> SidebarChoices:
                               help="auto: CUDA, else Apple MPS, else CPU.")
         trust = st.checkbox("Allow the models' own code (trust_remote_code)", key="trust_remote_code",
                             help="Off unless you have read the model's code: it runs on this machine.")
+        rater = st.text_input("Rater (your name, for judging)", key="rater", max_chars=60,
+                              help="Grades saved on the Judge page are kept under this name, so raters never "
+                                   "overwrite each other and their agreement can be measured.")
     return SidebarChoices(
         dataset_path=path, bi_encoder=bi.strip(), reranker=None if rr == NO_RERANKER else rr.strip(), depth=int(depth),
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
-        first_stage_method=first_stage,
+        first_stage_method=first_stage, rater=" ".join(str(rater).split()),
     )

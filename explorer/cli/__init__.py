@@ -11,14 +11,14 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from explorer.cli import bench, data, models, search
+from explorer.cli import bench, data, judgements, models, search
 from explorer.cli.arguments import build_parser
 from explorer.errors import ExplorerError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "load": data.load, "build-default-reranker": models.build_default, "train": models.train, "bench": bench.bench,
     "bench-sessions": bench.bench_sessions,
-    "index": search.index, "search": search.search, "eval": search.evaluate,
+    "index": search.index, "search": search.search, "eval": search.evaluate, "judgements": judgements.judgements,
 }
 
 

@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--corpus-size", type=int, default=None,
                        help="passages of the end-to-end corpus (default 10000; 300 with --quick)")
     bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
+    judged = commands.add_parser("judgements", help="export, import or measure the agreement of the judgements "
+                                                    "made on the Judge page")
+    judged.add_argument("action", choices=["export", "import", "agreement"])
+    judged.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder (default: the sample data)")
+    judged.add_argument("--out", default=None, help="export: the qrels file to write (default: stdout)")
+    judged.add_argument("--rule", choices=["mean", "majority", "strictest"], default="mean",
+                        help="export: how several raters' grades become one (default: mean, rounded half up)")
+    judged.add_argument("--file", default=None, help="import: the TREC qrels file to read")
+    judged.add_argument("--rater", default=None, help="import: whose grades these are")
     sessions = commands.add_parser("bench-sessions",
                                    help="time several sessions querying at once, with shared model calls and without")
     sessions.add_argument("--sessions", type=int, default=10, help="sessions querying at the same moment (default 10)")

@@ -77,6 +77,9 @@ def evaluate(args: argparse.Namespace) -> int:
     from explorer.evaluation.runner import EvalConfig
     from explorer.evaluation.runner import evaluate as run_evaluation
     from explorer.evaluation.tables import metrics_table, summary_json
+    from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
+    from explorer.judging.datasets import dataset_key, with_judgements
+    from explorer.judging.store import JudgementStore
 
     settings = Settings.from_env()
     opened = open_from(args, settings)
@@ -91,10 +94,14 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"\revaluating {done}/{total} queries", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     cache = None if args.no_cache else settings.cache_dir / "evaluations"
-    result = run_evaluation(opened.pipeline, config, cache_folder=cache, progress=progress)
+    # the data set's labels with the judgements made on the Judge page (or imported) merged in
+    labelled = with_judgements(opened.pipeline.dataset, JudgementStore(settings.judgements_path), dataset_key(args.data))
+    result = run_evaluation(opened.pipeline.with_dataset(labelled), config, cache_folder=cache, progress=progress)
     summary = summary_json(result, metrics, args.relevant_grade)
     table = metrics_table([result], metrics, args.relevant_grade)
     print(table.to_string(index=False))
+    covered = [coverage(stage, result.ranked(stage), result.qrels, 10) for stage in result.stages()]
+    say("judged@10: " + ", ".join(f"{c.stage} {c.mean:.3f}" for c in covered) + f" ({UNJUDGED_CHOICES['not relevant']})")
     if args.json:
         write_json(summary, args.json, "summary")
     if args.csv:

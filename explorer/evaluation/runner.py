@@ -26,7 +26,8 @@ from explorer.retrieval.fusion import blend_scores
 
 logger = logging.getLogger(__name__)
 EvalProgress = Callable[[int, int], None]  # (queries done, queries in all)
-CACHE_VERSION = 2  # 2: outcomes are kept in the reranker's own order; the blend is applied when read
+# 2: outcomes are kept in the reranker's own order; the blend is applied when read. 3: keyed without the labels
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -141,14 +142,16 @@ class Evaluation:
 
 
 def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
-    """Changes with the corpus, the queries and labels of the split, the models and the configuration."""
+    """Changes with the corpus, the queries of the split, the models and the configuration. Not with the labels:
+    outcomes are rankings and scores, and metrics are computed from the labels when read, so a new judgement
+    costs no model call."""
     digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
     dataset = pipeline.dataset
     for doc in dataset.documents:
         digest.update(f"\x00{doc.doc_id}\x01{doc.full_text}".encode("utf-8", errors="replace"))
-    for query_id, labels in sorted(dataset.qrels_by_split.get(config.split, {}).items()):
+    for query_id in sorted(dataset.qrels_by_split.get(config.split, {})):
         query = dataset.queries.get(query_id)
-        digest.update(f"\x02{query_id}\x01{query.text if query else ''}\x01{sorted(labels.items())}".encode())
+        digest.update(f"\x02{query_id}\x01{query.text if query else ''}".encode())
     reranker = pipeline.reranker.info.fingerprint or pipeline.reranker.info.loaded if pipeline.reranker else "none"
     passages = pipeline.index_report.passages.key if pipeline.index_report.passages else ""
     # The blend is left out: outcomes are kept unblended and blended when read, so another blend costs no model call.

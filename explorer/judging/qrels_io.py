@@ -14,7 +14,6 @@ from explorer.evaluation.run_files import run_id
 from explorer.judging.store import SCALE_NAMES, SCALES, Judgement, JudgementStore
 
 
-
 @dataclass(frozen=True)
 class QrelsImport:
     """What an import saved, and each line it refused with the reason."""

@@ -1,0 +1,69 @@
+"""``python -m explorer judgements export|import|agreement``: the Judge page's judgements from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from explorer.cli.output import say
+from explorer.errors import ConfigError
+from explorer.settings import Settings
+
+
+def judgements(args: argparse.Namespace) -> int:
+    """Exports the judgements as TREC qrels, imports TREC qrels as one rater's, or reports agreement."""
+    from explorer.judging.datasets import dataset_key
+    from explorer.judging.store import JudgementStore
+
+    settings = Settings.from_env()
+    store = JudgementStore(settings.judgements_path)
+    key = dataset_key(args.data)
+    if args.action == "export":
+        return _export(args, store, key)
+    if args.action == "import":
+        return _import(args, store, key)
+    return _agreement(store, key)
+
+
+def _export(args: argparse.Namespace, store, key: str) -> int:
+    from explorer.judging.labels import combined
+    from explorer.judging.qrels_io import qrels_text
+
+    text = qrels_text(combined(store.judgements(key), args.rule))
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        say(f"{text.count(chr(10))} labels ({args.rule} of {len(store.raters(key))} raters) written to {args.out}")
+    return 0
+
+
+def _import(args: argparse.Namespace, store, key: str) -> int:
+    from explorer.judging.qrels_io import import_qrels
+    from explorer.loading import load_beir
+
+    if not args.file:
+        raise ConfigError("Name the qrels file to import: judgements import --file QRELS --rater NAME.")
+    if not args.rater:
+        raise ConfigError("Name the rater the imported grades belong to: --rater NAME.")
+    dataset = load_beir(Path(args.data))
+    known_queries = set(dataset.queries) | set(store.queries(key))
+    report = import_qrels(Path(args.file).read_text(encoding="utf-8"), store, key, args.rater, known_queries,
+                          {doc.doc_id for doc in dataset.documents})
+    say(report.summary)
+    for problem in report.problems:
+        say(f"  {problem}")
+    return 0 if not report.problems else 1
+
+
+def _agreement(store, key: str) -> int:
+    from explorer.judging.agreement import agreement
+    from explorer.judging.store import SCALES
+
+    result = agreement(store.judgements(key), SCALES[store.scale(key)])
+    print(result.summary)
+    for disagreement in result.disagreements[:20]:
+        grades = ", ".join(f"{rater} {grade}" for rater, grade in disagreement.grades.items())
+        print(f"  {disagreement.query_id} / {disagreement.doc_id}: {grades}")
+    return 0

@@ -1,0 +1,76 @@
+"""The Judge page in AppTest: a typed query judged blind, saved at once, and counted by Evaluate afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.judging.datasets import JUDGED_SPLIT, dataset_key
+from explorer.judging.store import typed_query_id
+from explorer.settings import SAMPLE_DATA
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 300
+pytestmark = pytest.mark.slow
+
+
+def page(name: str, **state) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+    for key, value in {"depth": 10, **state}.items():
+        app.session_state[key] = value
+    return app.run()
+
+
+def stored(query_id: str, rater: str):
+    from ui import cache
+
+    return cache.judgements().judgements(dataset_key(SAMPLE_DATA), query_id, rater)
+
+
+def test_without_a_rater_name_the_page_asks_for_one():
+    app = page("9_Judge.py")
+    assert not app.exception, app.exception
+    assert "Rater" in app.info[0].value
+
+
+def test_a_typed_query_is_judged_blind_and_saved_at_each_grade():
+    rater, query = f"ann-{uuid.uuid4().hex[:6]}", "who can reset a forgotten vpn token for a contractor"
+    app = page("9_Judge.py", rater=rater, judge_query=query)
+    assert not app.exception, app.exception
+    shown = " ".join(c.value for c in app.caption)
+    query_id = typed_query_id(query)
+    assert query_id in shown and "typed" in shown
+    assert "0 of" in app.get("progress")[0].proto.text  # nothing judged yet
+    # no rank, score or stage is shown beside the document being judged
+    assert not app.dataframe or all("rank" not in frame.value.columns for frame in app.dataframe)
+    grades = [3, 0, 2, 1, 0]
+    for grade in grades:
+        app.button(key=f"judge_grade_{grade}").click().run()
+        assert not app.exception, app.exception
+    saved = stored(query_id, rater)
+    assert [j.grade for j in saved] == grades and len({j.doc_id for j in saved}) == 5
+    # a fresh session (a reload) finds the five grades and starts at the sixth document
+    again = page("9_Judge.py", rater=rater, judge_query=query)
+    assert "5 of" in again.get("progress")[0].proto.text
+    assert "Document 6 of" in " ".join(m.value for m in again.markdown)
+    # Evaluate now counts the typed query in the split of judged queries, with its coverage
+    evaluate = page("6_Evaluate.py", rater=rater, eval_split=JUDGED_SPLIT)
+    evaluate.button(key="run_eval").click().run()
+    assert not evaluate.exception, evaluate.exception
+    per_query = evaluate.dataframe(key="query_table").value
+    assert query_id in set(per_query["query"])
+    assert "judged@10" in " ".join(c.value for c in evaluate.caption)
+
+
+def test_back_shows_the_last_grade_and_skip_moves_on():
+    rater, query = f"bob-{uuid.uuid4().hex[:6]}", "how long are build caches kept"
+    app = page("9_Judge.py", rater=rater, judge_query=query)
+    app.button(key="judge_grade_2").click().run()
+    app.button(key="judge_back").click().run()
+    assert not app.exception, app.exception
+    assert "your grade so far: 2" in " ".join(m.value for m in app.markdown)
+    app.button(key="judge_skip").click().run()
+    assert "Document 2 of" in " ".join(m.value for m in app.markdown)
