@@ -52,6 +52,11 @@ class Settings:
         """The workspace's judgements file (SQLite), shared by the pages and the command line."""
         return self.cache_dir / "judgements.sqlite"
 
+    @property
+    def snapshots_path(self) -> Path:
+        """The workspace's saved evaluations (SQLite)."""
+        return self.cache_dir / "snapshots.sqlite"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Settings from environment variables (``environ``, default ``os.environ``): the EXPLORER_* ones,

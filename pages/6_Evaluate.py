@@ -78,8 +78,9 @@ low = [c for c in covered if c.is_low]
 if low:
     worst = low[-1].low_queries
     st.warning(f"Under {LOW_COVERAGE:.0%} of the top 10 is judged ({', '.join(c.stage.replace('_', ' ') for c in low)}"
-               f"): unjudged documents count as not relevant, which biases these numbers. {len(worst)} queries have "
-               "holes; judging them makes the comparison fair.")
+               f"): unjudged documents count as not relevant, which biases these numbers. "
+               + (f"{len(worst)} queries have holes" if len(worst) != 1 else "1 query has holes")
+               + "; judging them makes the comparison fair.")
     if st.button("Judge the unjudged, least covered query first", key="judge_unjudged"):
         st.session_state["judge_query"] = evaluation.query_texts[worst[0]]
         st.switch_page("pages/9_Judge.py")

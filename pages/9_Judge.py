@@ -69,7 +69,8 @@ graded = my_grades(target)
 done = sum(1 for doc in target.pool if doc in graded)
 st.progress(done / max(len(target.pool), 1),
             text=f"{done} of {len(target.pool)} pooled documents judged by {choices.rater} for this query · "
-                 f"{store.count(key):,} judgements in this data set, by {len(store.raters(key))} raters")
+                 f"{store.count(key):,} judgements in this data set, by {len(store.raters(key))} "
+                 + ("rater" if len(store.raters(key)) == 1 else "raters"))
 st.caption(f"Scale: {SCALE_NAMES[scale]}. Keys: " + ", ".join(str(g) for g in SCALES[scale])
            + " grade, S skip, B back. Query id: " + query_id + (" (typed; it becomes a labelled query with its "
                                                                   "first grade)" if target.typed else ""))

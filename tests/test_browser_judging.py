@@ -16,9 +16,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 def enter(page, rater: str, query: str) -> None:
     """Types the rater's name in the sidebar and the query on the Judge page, waiting for each rerun."""
-    page.get_by_label("Rater (your name, for judging)").wait_for(timeout=300_000)
+    page.get_by_label("Rater (your name, for judging)", exact=True).wait_for(timeout=300_000)
     settle(page)
-    box = page.get_by_label("Rater (your name, for judging)")
+    box = page.get_by_label("Rater (your name, for judging)", exact=True)
     box.fill(rater)
     box.press("Enter")
     wait_for_text(page, "Query to judge")

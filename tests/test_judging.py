@@ -259,7 +259,19 @@ def test_the_command_line_imports_measures_agreement_exports_and_evaluates_with_
     exported = (tmp_path / "out.qrels").read_text().splitlines()
     assert f"{queries[0]} 0 {docs[0]} 2" in exported and len(exported) == 6
     assert main(["eval", "--split", "judged here", "--depth", "5", "--reranker", "none",
-                 "--json", str(tmp_path / "eval.json")]) == 0
+                 "--json", str(tmp_path / "eval.json"), "--snapshot", "before"]) == 0
     summary = json.loads((tmp_path / "eval.json").read_text())
     assert summary["n_queries"] == 2
-    assert "judged@10: first_stage" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "judged@10: first_stage" in said and "saved as snapshot 'before' (judged here labels + judgements v2)" in said
+    # bob grades one more document; the same evaluation again, as a second snapshot, then both side by side
+    (tmp_path / "more.qrels").write_text(f"{queries[0]} 0 {sample.documents[5].doc_id} 3\n")
+    assert main(["judgements", "import", "--file", str(tmp_path / "more.qrels"), "--rater", "bob"]) == 0
+    assert main(["eval", "--split", "judged here", "--depth", "5", "--reranker", "none", "--snapshot", "after"]) == 0
+    assert main(["snapshots", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "before" in listed and "judgements v3" in listed
+    assert main(["snapshots", "diff", "before", "after", "--metric", "recall@100", "--json", "-"]) == 0
+    compared = capsys.readouterr().out
+    assert json.loads(compared[compared.index("{"):])["names"] == ["before", "after"]
+    assert main(["snapshots", "diff", "before"]) == 2  # one name: a message, not a traceback

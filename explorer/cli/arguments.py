@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--csv", metavar="OUT", help="write the metrics table as CSV")
     evaluation.add_argument("--report", metavar="OUT", help="write a self-contained HTML report")
     evaluation.add_argument("--no-cache", action="store_true", help="rerun every query (ignore saved results)")
+    evaluation.add_argument("--snapshot", metavar="NAME", help="save the evaluation as a snapshot under this name")
+    evaluation.add_argument("--replace", action="store_true", help="with --snapshot: replace a snapshot of that name")
 
     bench = commands.add_parser("bench", help="time the fast rerank and embedding engine against the naive baseline")
     bench.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
@@ -129,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="export: how several raters' grades become one (default: mean, rounded half up)")
     judged.add_argument("--file", default=None, help="import: the TREC qrels file to read")
     judged.add_argument("--rater", default=None, help="import: whose grades these are")
+    snapshots = commands.add_parser("snapshots", help="list saved evaluations, or compare two or more")
+    snapshots.add_argument("action", choices=["list", "diff"])
+    snapshots.add_argument("names", nargs="*", help="diff: the snapshots to compare, the first as the baseline")
+    snapshots.add_argument("--metric", default="ndcg@10", help="diff: the metric of the per-query changes")
+    snapshots.add_argument("--json", metavar="OUT", help="diff: write the comparison as JSON ('-' = stdout)")
     sessions = commands.add_parser("bench-sessions",
                                    help="time several sessions querying at once, with shared model calls and without")
     sessions.add_argument("--sessions", type=int, default=10, help="sessions querying at the same moment (default 10)")

@@ -95,13 +95,21 @@ def evaluate(args: argparse.Namespace) -> int:
 
     cache = None if args.no_cache else settings.cache_dir / "evaluations"
     # the data set's labels with the judgements made on the Judge page (or imported) merged in
-    labelled = with_judgements(opened.pipeline.dataset, JudgementStore(settings.judgements_path), dataset_key(args.data))
+    judgements = JudgementStore(settings.judgements_path)
+    labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))
     result = run_evaluation(opened.pipeline.with_dataset(labelled), config, cache_folder=cache, progress=progress)
     summary = summary_json(result, metrics, args.relevant_grade)
     table = metrics_table([result], metrics, args.relevant_grade)
     print(table.to_string(index=False))
     covered = [coverage(stage, result.ranked(stage), result.qrels, 10) for stage in result.stages()]
     say("judged@10: " + ", ".join(f"{c.stage} {c.mean:.3f}" for c in covered) + f" ({UNJUDGED_CHOICES['not relevant']})")
+    if args.snapshot:
+        from explorer.evaluation.snapshots import SnapshotStore
+
+        version = f"{args.split} labels + judgements v{judgements.version(dataset_key(args.data))}"
+        SnapshotStore(settings.snapshots_path).save(args.snapshot, dataset_key(args.data), result, version,
+                                                    replace=args.replace)
+        say(f"saved as snapshot {args.snapshot!r} ({version})")
     if args.json:
         write_json(summary, args.json, "summary")
     if args.csv:
