@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.judging.coverage import judged_at_k
+from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
 from explorer.views.result_tables import result_tables, with_label_text
 from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from ui import cache
@@ -25,6 +26,12 @@ if not choices.dataset_path:
     st.stop()
 
 progress_slot = st.empty()
+
+
+def overlap_line(result) -> str:
+    """Rank-biased overlap and Jaccard of the two stages' top 10: how much the reranker changed, without labels."""
+    first, second = [h.doc_id for h in result.first_stage], [h.doc_id for h in result.reranked]
+    return f"RBO {rank_biased_overlap(first, second):.2f}, Jaccard {jaccard_at_k(first, second):.2f}"
 
 
 def coverage_line(result, labels: dict[str, int]) -> str:
@@ -124,6 +131,7 @@ st.caption(
     + f" · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
     + (f" · judged@10: {coverage_line(result, labels)}" if labels is not None else "")
+    + (f" · the stages' top 10 agree: {overlap_line(result)}" if result.reranked is not None else "")
 )
 if st.button("Judge these results", key="judge_these", help="Grade the pooled top 10 of both stages, blind, on the "
              "Judge page (for a query without labels, or to fill the holes in its labels)."):

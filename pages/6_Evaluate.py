@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.judging.coverage import LOW_COVERAGE, UNJUDGED_CHOICES, coverage
+from explorer.judging.overlap import stage_agreement
 from explorer.evaluation.charts import depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report
@@ -84,6 +85,12 @@ if low:
     if st.button("Judge the unjudged, least covered query first", key="judge_unjudged"):
         st.session_state["judge_query"] = evaluation.query_texts[worst[0]]
         st.switch_page("pages/9_Judge.py")
+if evaluation.has_reranker:
+    alike = stage_agreement(evaluation.ranked("first_stage"), evaluation.ranked("reranked"), 10)
+    rbo = sorted(alike.rbo.values())
+    st.caption(f"Without labels: the stages' top 10 agree with a rank-biased overlap (p = 0.9) of {rbo[0]:.2f} to "
+               f"{rbo[-1]:.2f} per query (median {rbo[len(rbo) // 2]:.2f}); where they differ most, judging tells "
+               "most: " + ", ".join(alike.most_different[:5]) + ".")
 ran = evaluations.opened(request).reranker
 if evaluation.has_reranker and ran is not None and not ran.info.trained_for_relevance:
     st.warning("This reranker is not trained for relevance: expect it to lower the scores.")

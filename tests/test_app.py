@@ -33,8 +33,10 @@ def test_search_page_shows_both_stages_and_three_charts(search_page):
     assert {"rank", "score", "label", "title", "snippet"} <= set(first.columns)
     assert {"move", "first-stage rank"} <= set(reranked.columns)
     assert len(app.get("plotly_chart")) == 3
-    # the default query is a labelled one, so labels are shown
+    # the default query is a labelled one, so labels are shown, with their coverage and the stages' overlap
     assert reranked["label"].isin(["0", "1", "2", "3"]).any()
+    caption = " ".join(c.value for c in app.caption)
+    assert "judged@10: first stage" in caption and "the stages' top 10 agree: RBO" in caption
 
 
 def test_search_page_says_which_models_and_device_ran(search_page):

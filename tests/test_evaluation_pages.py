@@ -30,6 +30,8 @@ def test_evaluate_page_runs_and_shows_metrics_significance_and_depth():
     verdict = " ".join(m.value for m in [*app.success, *app.warning])
     assert "paired t-test p =" in verdict
     assert any("not trained for relevance" in w.value for w in app.warning)
+    shown = " ".join(c.value for c in app.caption)
+    assert "judged@10" in shown and "rank-biased overlap" in shown
     app.button(key="run_sweep").click().run()
     assert not app.exception, app.exception
     charts = app.get("plotly_chart")

@@ -275,3 +275,20 @@ def test_the_command_line_imports_measures_agreement_exports_and_evaluates_with_
     compared = capsys.readouterr().out
     assert json.loads(compared[compared.index("{"):])["names"] == ["before", "after"]
     assert main(["snapshots", "diff", "before"]) == 2  # one name: a message, not a traceback
+
+
+def test_rank_biased_overlap_and_jaccard_by_hand():
+    from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap, stage_agreement
+
+    # swapped pair, p = 0.5: X1 = 0, X2 = 2 -> (2/2) 0.25 + (0.5/0.5) (0 + (2/2) 0.25) = 0.5
+    assert rank_biased_overlap(["a", "b"], ["b", "a"], k=2, p=0.5) == pytest.approx(0.5)
+    assert rank_biased_overlap(list("abc"), list("abc"), k=3, p=0.5) == pytest.approx(1.0)
+    assert rank_biased_overlap(list("abc"), list("xyz"), k=3) == 0.0
+    # a, b, c against a, x, b with p = 0.5: X = 1, 1, 2 -> (2/3) 0.125 + (1 0.5 + 0.5 0.25 + (2/3) 0.125)
+    assert rank_biased_overlap(list("abc"), list("axb"), k=3, p=0.5) == pytest.approx(2 / 3 * 0.125 + 0.5 + 0.125
+                                                                                      + 2 / 3 * 0.125)
+    assert jaccard_at_k(list("abcd"), list("cdef"), k=4) == pytest.approx(2 / 6)
+    agreement = stage_agreement({"q1": list("abc"), "q2": list("abc")}, {"q1": list("abc"), "q2": list("cxy")}, k=3)
+    assert agreement.most_different == ["q2", "q1"] and agreement.jaccard["q2"] == pytest.approx(1 / 5)
+    with pytest.raises(ValueError, match="persistence"):
+        rank_biased_overlap(["a"], ["a"], p=1.0)
