@@ -122,8 +122,17 @@ def small_split(sample):
     return Dataset(sample.name, sample.documents, sample.queries, {**sample.qrels_by_split, "few": few})
 
 
+@pytest.fixture
+def browser(chromium):
+    """The browser for one test; every page the test opened is closed after it (an open page keeps its server
+    session alive and busy while the rest of the suite runs)."""
+    yield chromium
+    for context in list(chromium.contexts):
+        context.close()
+
+
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
     """Debian's headless Chromium, driven by Playwright (its own browser download does not work here)."""
     import shutil
 
