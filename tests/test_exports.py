@@ -59,6 +59,8 @@ def test_the_html_report_is_self_contained_and_escaped(evaluation):
     assert not re.search(r"<script[^>]+src=", report)  # plotly.js is inline, nothing is fetched
     assert report.count("Plotly.newPlot") >= 3
     assert "paired t-test" in report
+    # coverage by hand: a and c of a, b, c; f of d, e, f; g of g, h, i -> (2/3 + 1/3 + 1/3) / 3
+    assert "top 10 that has a label): first stage 0.44, reranked 0.44" in report
 
 
 def test_a_stage_that_did_not_run_cannot_be_exported(evaluation):

@@ -28,6 +28,7 @@ from explorer.evaluation.runner import Evaluation
 from explorer.evaluation.significance import paired_test
 from explorer.evaluation.tables import comparison_table, metrics_table, per_query_table
 from explorer.evaluation.thresholds import threshold_sweep
+from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,11 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
              + (f", blended with the first stage at weight {config.blend:g}" if evaluation.has_reranker
                 and config.blend < 1 else "")
              + f". Binary metrics count grade {relevant_grade} and above as relevant; nDCG uses the grades. "
-             "Latency is the median per query on the machine that ran the evaluation.")
+             "Latency is the median per query on the machine that ran the evaluation. judged@10 (the share of each "
+             "list's top 10 that has a label): "
+             + ", ".join(f"{stage.replace('_', ' ')} {coverage(stage, evaluation.ranked(stage), evaluation.qrels).mean:.2f}"
+                         for stage in evaluation.stages())
+             + f"; {UNJUDGED_CHOICES['not relevant']}.")
     sections = [ReportSection("Summary", about), ReportSection("Metrics", table=metrics_table([evaluation], metrics,
                                                                                                 relevant_grade))]
     if evaluation.has_reranker:
