@@ -66,11 +66,12 @@ query_id = by_text.get(query) or typed_query_id(query)
 target = JudgingTarget(key, query_id, query, choices.rater, tuple(judging_pool(query_id, choices.rater, lists, depth)),
                        typed=query not in by_text)
 graded = my_grades(target)
+raters = len(store.raters(key))
 done = sum(1 for doc in target.pool if doc in graded)
 st.progress(done / max(len(target.pool), 1),
             text=f"{done} of {len(target.pool)} pooled documents judged by {choices.rater} for this query · "
-                 f"{store.count(key):,} judgements in this data set, by {len(store.raters(key))} "
-                 + ("rater" if len(store.raters(key)) == 1 else "raters"))
+                 f"{store.count(key):,} judgements in this data set, by {raters} "
+                 + ("rater" if raters == 1 else "raters"))
 st.caption(f"Scale: {SCALE_NAMES[scale]}. Keys: " + ", ".join(str(g) for g in SCALES[scale])
            + " grade, S skip, B back. Query id: " + query_id + (" (typed; it becomes a labelled query with its "
                                                                   "first grade)" if target.typed else ""))

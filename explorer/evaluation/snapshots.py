@@ -17,6 +17,7 @@ from typing import Sequence
 
 from explorer.errors import ConfigError
 from explorer.evaluation.runner import EvalConfig, Evaluation, QueryOutcome
+from explorer.sqlite_files import open_shared
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,8 @@ class SnapshotStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_shared(self.path, timeout=30.0, synchronous="FULL")  # SQLite's default, as before
         self._db.execute("CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, dataset TEXT NOT NULL, "
                          "saved_at REAL NOT NULL, label_version TEXT NOT NULL, evaluation TEXT NOT NULL)")
 

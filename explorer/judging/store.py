@@ -9,7 +9,6 @@ document again replaces only their own row. A typed query gets a stable id the f
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from explorer.errors import ConfigError
+from explorer.sqlite_files import open_shared
 
 Scale = Literal["graded", "binary"]
 SCALES: dict[str, tuple[int, ...]] = {"graded": (0, 1, 2, 3), "binary": (0, 1)}
@@ -63,11 +63,8 @@ class JudgementStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a grade acknowledged is on disk
+        self._db = open_shared(self.path, timeout=30.0, synchronous="FULL")  # a grade acknowledged is on disk
         for statement in _SCHEMA:
             self._db.execute(statement)
 

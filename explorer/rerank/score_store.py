@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Sequence, Tuple
 
+from explorer.sqlite_files import open_shared
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ROWS = 2_000_000  # about 120 MB on disk
@@ -29,11 +31,8 @@ class ScoreStore:
     def __init__(self, path: Path, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=5.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_shared(self.path, timeout=5.0)
         self._db.execute("CREATE TABLE IF NOT EXISTS scores (key BLOB PRIMARY KEY, score REAL NOT NULL, "
                          "truncated INTEGER NOT NULL, used REAL NOT NULL) WITHOUT ROWID")
         self._db.execute("CREATE INDEX IF NOT EXISTS scores_used ON scores (used)")
