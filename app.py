@@ -22,5 +22,6 @@ navigation = st.navigation([
     st.Page(PAGES / "8_Compare.py", title="Compare configurations", icon=":material/compare_arrows:",
             url_path="compare"),
     st.Page(PAGES / "9_Judge.py", title="Judge", icon=":material/gavel:", url_path="judge"),
+    st.Page(PAGES / "10_Snapshots.py", title="Snapshots", icon=":material/photo_library:", url_path="snapshots"),
 ])
 navigation.run()

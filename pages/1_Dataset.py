@@ -7,6 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.judging.dataset_copy import dataset_copy
+from explorer.judging.datasets import dataset_key
 from explorer.loading.store import saved_report
 from explorer.views.dataset_summary import document_table, labelled_query_table, summarise
 from ui import cache
@@ -38,6 +40,22 @@ cols[2].metric("Labelled queries", f"{summary.labelled_queries:,}")
 cols[3].metric("Labels", f"{summary.labels:,}")
 st.caption("Labels by grade: " + ", ".join(f"{g}: {n}" for g, n in summary.labels_by_grade.items())
            + " · queries by split: " + ", ".join(f"{s}: {n}" for s, n in summary.queries_by_split.items()))
+
+with st.expander("Copy this data set with the judgements made here"):
+    st.caption("A zip in BEIR layout: the data set's files, the queries typed or imported for judging, the "
+               "judgements as the split 'judged-here' (one label per pair, by the data set's rule) and every "
+               "rater's own grades in judgements.tsv.")
+    key = dataset_key(choices.dataset_path)
+    if st.button("Prepare the copy", key="copy_prepare"):
+        try:
+            st.session_state["_dataset_copy"] = (choices.dataset_path, dataset_copy(Path(choices.dataset_path),
+                                                                                   cache.judgements(), key))
+        except ExplorerError as exc:
+            st.error(str(exc))
+    prepared = st.session_state.get("_dataset_copy")
+    if prepared and prepared[0] == choices.dataset_path:
+        st.download_button(f"Download {key}.zip ({len(prepared[1]) / 1024:,.0f} KB)", prepared[1],
+                           file_name=f"{key}.zip", mime="application/zip", key="copy_download")
 
 length_report(choices)
 st.subheader("Labelled queries")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.judging.coverage import LOW_COVERAGE, UNJUDGED_CHOICES, coverage
-from explorer.judging.overlap import stage_agreement
 from explorer.evaluation.charts import depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report
 from explorer.evaluation.metrics import METRIC_NAMES, check_metric
 from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
+from explorer.judging.datasets import dataset_key, label_version
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
-from ui import evaluations
+from ui import cache, evaluations
 from ui.attention_link import open_attention
+from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.page_start import split_picker, start_page
 
 SEARCH_PAGE = "pages/0_Search.py"
@@ -24,13 +24,14 @@ choices, data = start_page("Evaluate", "Score the first stage and the reranked l
                            "with the settings in the sidebar (data set, first stage, models, depth k, blend).",
                            needs_labels=True)
 
-left, middle, right = st.columns(3)
+left, middle, right, fourth = st.columns(4)
 split = split_picker(data, "eval_split", left)
 cutoffs_text = middle.text_input("Cut-offs k", "10, 100", key="eval_cutoffs",
                                  help="Each metric is computed at each cut-off; MAP is also given without one.")
 relevant_grade = right.number_input("Relevant from grade", 1, 10, 1, key="eval_relevant_grade",
                                     help="Binary metrics (MRR, recall, precision, MAP) count this grade and above "
                                          "as relevant; nDCG uses the grades themselves.")
+unjudged = unjudged_picker("eval_unjudged", fourth)
 try:
     cutoffs = sorted({int(part) for part in cutoffs_text.replace(";", ",").split(",") if part.strip()})
     metrics = [f"{name}@{k}" for name in METRIC_NAMES for k in cutoffs] + ["map"]
@@ -55,7 +56,7 @@ if not evaluations.was_requested(request):
         st.stop()
     intro.empty()
 try:
-    evaluation = evaluations.run(request)
+    evaluation = evaluations.run(request).counting(unjudged)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -71,26 +72,10 @@ st.caption(f"{evaluation.name} · {len(evaluation.outcomes)} queries · depth {e
            f"query: encoding {latency['query_encoding']:,.0f} ms, first stage {latency['first_stage']:,.1f} ms, "
            f"reranking {latency['rerank']:,.0f} ms (measured when each query first ran) · recall counts every judged "
            "relevant document, including those the first stage never retrieved.")
-covered = [coverage(stage, evaluation.ranked(stage), evaluation.qrels, 10) for stage in evaluation.stages()]
-st.caption("judged@10 (the share of each list's top 10 that has a label): "
-           + ", ".join(f"{c.stage.replace('_', ' ')} {c.mean:.2f}" for c in covered)
-           + f" · {UNJUDGED_CHOICES['not relevant']}.")
-low = [c for c in covered if c.is_low]
-if low:
-    worst = low[-1].low_queries
-    st.warning(f"Under {LOW_COVERAGE:.0%} of the top 10 is judged ({', '.join(c.stage.replace('_', ' ') for c in low)}"
-               f"): unjudged documents count as not relevant, which biases these numbers. "
-               + (f"{len(worst)} queries have holes" if len(worst) != 1 else "1 query has holes")
-               + "; judging them makes the comparison fair.")
-    if st.button("Judge the unjudged, least covered query first", key="judge_unjudged"):
-        st.session_state["judge_query"] = evaluation.query_texts[worst[0]]
-        st.switch_page("pages/9_Judge.py")
+show_coverage([(stage.replace("_", " "), evaluation.ranked(stage)) for stage in evaluation.stages()],
+              evaluation.qrels, evaluation.query_texts, unjudged, "eval")
 if evaluation.has_reranker:
-    alike = stage_agreement(evaluation.ranked("first_stage"), evaluation.ranked("reranked"), 10)
-    rbo = sorted(alike.rbo.values())
-    st.caption(f"Without labels: the stages' top 10 agree with a rank-biased overlap (p = 0.9) of {rbo[0]:.2f} to "
-               f"{rbo[-1]:.2f} per query (median {rbo[len(rbo) // 2]:.2f}); where they differ most, judging tells "
-               "most: " + ", ".join(alike.most_different[:5]) + ".")
+    show_overlap(("the first stage", evaluation.ranked("first_stage")), ("the reranked list", evaluation.ranked("reranked")))
 ran = evaluations.opened(request).reranker
 if evaluation.has_reranker and ran is not None and not ran.info.trained_for_relevance:
     st.warning("This reranker is not trained for relevance: expect it to lower the scores.")
@@ -159,11 +144,25 @@ if columns[4].button("Build the HTML report", key="build_report"):
     swept = st.session_state.get("_depth_points")
     st.session_state["_report"] = (request, evaluation_report(
         evaluation, metrics, relevant_grade=int(relevant_grade),
-        depth_points=swept[1] if swept and swept[0] == request else ()))
+        depth_points=swept[1] if swept and swept[0] == request else (),
+        labels=label_version(cache.judgements(), dataset_key(choices.dataset_path), split)))
 built = st.session_state.get("_report")
 if built and built[0] == request:
     columns[4].download_button("Download the report (HTML)", built[1], file_name=f"{tag}.report.html",
                                mime="text/html", key="report")
+with st.form("snapshot_form", border=False):
+    left, right = st.columns([3, 1])
+    snapshot_name = left.text_input("Save this evaluation as a snapshot named", key="snapshot_name",
+                                    placeholder="e.g. dense + default reranker, before tuning")
+    replace = right.checkbox("Replace a snapshot of that name", key="snapshot_replace")
+    if st.form_submit_button("Save as a snapshot", key="snapshot_save"):
+        try:
+            store, key = cache.judgements(), dataset_key(choices.dataset_path)
+            saved = cache.snapshots().save(snapshot_name, key, evaluation, label_version(store, key, split),
+                                           replace=replace)
+            st.success(f"Saved as snapshot '{saved.name}' ({saved.label_version}); compare it on the Snapshots page.")
+        except ExplorerError as exc:
+            st.error(str(exc))
 with st.expander("Summary as the command line writes it"):
     st.json(summary_json(evaluation, relevant_grade=int(relevant_grade)))
     st.code(f"python -m explorer eval --data {choices.dataset_path} --split {split} --first-stage "

@@ -8,6 +8,7 @@ from explorer.errors import ExplorerError
 from explorer.evaluation.charts import threshold_curves_figure, threshold_distribution_figure
 from explorer.evaluation.thresholds import threshold_sweep
 from ui import evaluations
+from ui.coverage_note import show_coverage, unjudged_picker
 from ui.page_start import split_picker, start_page
 from ui.sidebar import adopt_threshold_next_run
 
@@ -18,8 +19,9 @@ if not choices.reranker:
     st.info("Thresholds are on the reranker's scores: choose a reranker in the sidebar.")
     st.stop()
 try:
-    left, middle, right = st.columns(3)
+    left, middle, right, fourth = st.columns(4)
     split = split_picker(data, "thr_split", left)
+    unjudged = unjudged_picker("thr_unjudged", fourth)
     relevant_grade = middle.number_input("Relevant from grade", 1, 10, 1, key="thr_relevant_grade")
     target = right.slider("Target precision", 0.05, 1.0, 0.8, step=0.05, key="thr_target")
     request = evaluations.request_from(choices, split)
@@ -27,7 +29,7 @@ try:
         st.info(f"Scores come from an evaluation of '{split}' ({evaluations.describe(request)}, depth {request.spec.depth}).")
         if not st.button("Run the evaluation", type="primary", key="thr_run"):
             st.stop()
-    evaluation = evaluations.run(request)
+    evaluation = evaluations.run(request).counting(unjudged)
     sweep = threshold_sweep(evaluation, top_n=choices.top_n, relevant_grade=int(relevant_grade))
 except ExplorerError as exc:
     st.error(str(exc))
@@ -37,6 +39,8 @@ suggestion = sweep.suggest(target)
 st.caption(f"{evaluation.name}: over the top {sweep.top_n} reranked results (n in the sidebar) of "
            f"{sweep.n_queries} queries, by "
            f"{sweep.score_kind}. Recall is the share of the relevant results in those lists that are kept.")
+show_coverage([("reranked list", evaluation.ranked("reranked"))], evaluation.qrels, evaluation.query_texts, unjudged,
+              "thr", k=sweep.top_n)
 if suggestion is None:
     st.warning(f"No threshold reaches precision {target:.2f} on these queries; the best is "
                f"{max((p.precision or 0.0) for p in sweep.points):.2f}.")

@@ -8,10 +8,11 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter
-from explorer.evaluation.comparison import compare
+from explorer.evaluation.comparison import compare, final_stage
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from ui import evaluations
+from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.page_start import split_picker, start_page
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model
 
@@ -30,7 +31,9 @@ rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_r
                            format_func=lambda name: describe_model(name, "reranker"),
                            key="cmp_rerankers",
                            help="Rerankers that cannot be loaded here (hub models offline) are reported and skipped.")
-test_name = st.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
+left, right = st.columns(2)
+test_name = left.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
+unjudged = unjudged_picker("cmp_unjudged", right)
 configurations = list(itertools.product(first_stages, rerankers))
 if not configurations:
     st.info("Choose at least one first stage and one reranker (or none).")
@@ -46,7 +49,7 @@ for first_stage, reranker_name in configurations:
     name = None if reranker_name == NO_RERANKER else reranker_name
     try:
         request = evaluations.request_from(choices, split, reranker=name, first_stage_method=first_stage)
-        done.append(evaluations.run(request))
+        done.append(evaluations.run(request).counting(unjudged))
     except ExplorerError as exc:
         problems.append(f"{first_stage} → {reranker_name}: {exc}")
 for problem in problems:
@@ -58,3 +61,11 @@ rows = compare(done, [metric, "ndcg@10", "mrr@10", "recall@100"], test_metric=me
 st.dataframe(comparison_table(rows), hide_index=True, key="cmp_table",
              column_config={"vs baseline": st.column_config.TextColumn(width="large")})
 st.plotly_chart(comparison_scatter(rows, metric), key="cmp_scatter")
+finals = [(evaluation.name, evaluation.ranked(final_stage(evaluation))) for evaluation in done]
+show_coverage(finals, done[0].qrels, done[0].query_texts, unjudged, "cmp")
+for other in finals[1:]:
+    show_overlap(finals[0], other)
+# the Judge page can pool every compared configuration's top n for a query
+st.session_state[evaluations.COMPARED_LISTS] = {
+    text: [ranked.get(query_id, []) for _, ranked in finals] for query_id, text in done[0].query_texts.items()}
+

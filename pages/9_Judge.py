@@ -10,7 +10,9 @@ from explorer.judging.datasets import dataset_key
 from explorer.judging.pool import judging_pool
 from explorer.judging.store import SCALE_NAMES, SCALES, Judgement, typed_query_id
 from ui import cache
+from ui.evaluations import COMPARED_LISTS
 from ui.judging import JudgingTarget, grade, move, my_grades, position
+from ui.judging_panel import import_and_export, import_query_set, queries_to_judge, raters_and_rule
 from ui.page_start import start_page
 
 GRADE_WORDS = {0: "not relevant", 1: "related", 2: "relevant", 3: "the answer"}
@@ -27,6 +29,7 @@ if not choices.rater:
     st.stop()
 
 scale = store.scale(key)
+queries_to_judge(store, key, choices.rater, data)
 left, middle, right = st.columns([3, 1, 1])
 by_text = {q.text: q.query_id for q in data.queries.values()}
 st.session_state.setdefault("judge_query", st.session_state.get("query", ""))
@@ -50,8 +53,21 @@ with st.expander("Judging guidelines for this data set"):
         store.set_guidelines(key, edited)
         st.rerun()
 
+# one view at a time: the others are not drawn, so each grade's rerun stays quick
+VIEWS = ["One at a time", "The whole pool as a list", "Raters, import and export"]
+view = st.radio("View", VIEWS, horizontal=True, key="judge_view", label_visibility="collapsed")
+if view == VIEWS[2]:
+    st.subheader("Raters and how their grades become one label")
+    raters_and_rule(store, key, data)
+    st.subheader("Import and export")
+    import_and_export(store, key, choices.rater, data)
+    st.subheader("Add a query set to judge")
+    import_query_set(store, key)
+    st.stop()
+
 if not query:
-    st.info("Type a query above (or open one from the Search page) to judge its results.")
+    st.info("Type a query above, pick one under 'Queries to judge', or open one from the Search page to judge its "
+            "results.")
     st.stop()
 
 try:
@@ -62,6 +78,10 @@ except ExplorerError as exc:
 lists = [[hit.doc_id for hit in result.first_stage]]
 if result.reranked is not None:
     lists.append([hit.doc_id for hit in result.reranked])
+compared = st.session_state.get(COMPARED_LISTS, {}).get(query, [])
+if compared and st.toggle(f"Also pool the top n of the {len(compared)} configurations compared on the Compare page",
+                          value=True, key="judge_pool_compared"):
+    lists += compared
 query_id = by_text.get(query) or typed_query_id(query)
 target = JudgingTarget(key, query_id, query, choices.rater, tuple(judging_pool(query_id, choices.rater, lists, depth)),
                        typed=query not in by_text)
@@ -78,8 +98,7 @@ st.caption(f"Scale: {SCALE_NAMES[scale]}. Keys: " + ", ".join(str(g) for g in SC
 if error := st.session_state.pop("_judge_error", None):
     st.error(error)
 
-one_at_a_time, as_list = st.tabs(["One at a time", "The whole pool as a list"])
-with one_at_a_time:
+if view == VIEWS[0]:
     at = position(target)
     if at >= len(target.pool):
         st.success(f"All {len(target.pool)} pooled documents have a grade from you. Evaluate now counts this query.")
@@ -104,7 +123,7 @@ with one_at_a_time:
         columns[-1].button("Back", key="judge_back", shortcut="B", on_click=move, args=(target, at - 1),
                            disabled=at == 0, width="stretch")
 
-with as_list:
+else:
     rows = [{"doc_id": doc_id, "title": data.document(doc_id).title,
              "text": data.document(doc_id).text[:300], "grade": graded.get(doc_id)} for doc_id in target.pool]
     edited_rows = st.data_editor(

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -23,10 +24,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class ServedApp:
+    """A running ``streamlit run app.py``: its URL and its process (a test may kill it)."""
+
+    url: str
+    process: subprocess.Popen
+
+
 @contextmanager
-def served_app(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run app.py`` on 127.0.0.1 with ``env`` added to this process's environment; yields its URL and
-    stops it afterwards. Its output goes to ``log`` (shown if it does not start)."""
+def serving(log: Path, env: dict[str, str] | None = None) -> Iterator[ServedApp]:
+    """``streamlit run app.py`` on 127.0.0.1 with ``env`` added to this process's environment, stopped afterwards
+    (unless it already stopped). Its output goes to ``log`` (shown if it does not start)."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -43,10 +52,18 @@ def served_app(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
                 if server.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"streamlit did not start:\n{log.read_text()}")
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/"
+        yield ServedApp(f"http://127.0.0.1:{port}/", server)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+@contextmanager
+def served_app(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The URL of ``serving(log, env)``."""
+    with serving(log, env) as served:
+        yield served.url
 
 
 def grid_texts(page, index: int) -> list[str]:

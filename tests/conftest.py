@@ -79,16 +79,25 @@ def cranfield_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def short_run(sample, bi_encoder, tmp_path_factory):
-    """A real, short training run (18 steps on six labelled groups of the sample data)."""
-    from explorer.pipeline import RetrievalPipeline
+def embedding_cache(settings):
+    """The corpus embeddings of the whole session, in the folder the pages use: the sample corpus is embedded once."""
     from explorer.retrieval.embedding_cache import EmbeddingCache
+
+    return EmbeddingCache(settings.cache_dir / "embeddings")
+
+
+@pytest.fixture(scope="session")
+def short_run(sample, bi_encoder, embedding_cache, tmp_path_factory):
+    """A real, short training run (18 steps on six labelled groups of the sample data) of a two-layer student, the
+    size the guide recommends for training on two CPU cores."""
+    from explorer.pipeline import RetrievalPipeline
     from explorer.training.data import labelled_groups
     from explorer.training.trainer import TrainSettings, train
 
-    base = RetrievalPipeline.build(sample, bi_encoder, None, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+    base = RetrievalPipeline.build(sample, bi_encoder, None, embedding_cache)
     groups = labelled_groups(sample, "train", base)[:6]
-    settings = TrainSettings(steps=18, learning_rate=1e-4, queries_per_step=2, max_length=128, log_every=1)
+    settings = TrainSettings(steps=18, learning_rate=1e-4, queries_per_step=2, max_length=128, log_every=1,
+                             student_layers=2)
     return train(groups, settings, training_device(), tmp_path_factory.mktemp("work"))
 
 
@@ -103,14 +112,12 @@ def trained_folder(short_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def sample_pipeline(sample, bi_encoder, reranker, tmp_path_factory):
+def sample_pipeline(sample, bi_encoder, reranker, embedding_cache):
     """The sample corpus indexed with the packaged bi-encoder, with the (offline) default reranker."""
     from explorer.pipeline import RetrievalPipeline
     from explorer.rerank.score_cache import ScoreCache
-    from explorer.retrieval.embedding_cache import EmbeddingCache
 
-    return RetrievalPipeline.build(sample, bi_encoder, reranker, EmbeddingCache(tmp_path_factory.mktemp("emb")),
-                                   score_cache=ScoreCache())
+    return RetrievalPipeline.build(sample, bi_encoder, reranker, embedding_cache, score_cache=ScoreCache())
 
 
 @pytest.fixture(scope="session")

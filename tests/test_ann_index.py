@@ -61,11 +61,10 @@ def test_measured_recall_is_the_share_of_exact_neighbours_found():
     assert report.recall == pytest.approx(expected)
 
 
-def test_pipeline_reports_the_index_it_built(sample, bi_encoder, tmp_path):
+def test_pipeline_reports_the_index_it_built(sample, bi_encoder, embedding_cache):
     from explorer.pipeline import RetrievalPipeline
-    from explorer.retrieval.embedding_cache import EmbeddingCache
 
-    cache = EmbeddingCache(tmp_path)
+    cache = embedding_cache
     exact = RetrievalPipeline.build(sample, bi_encoder, None, cache)
     assert exact.index_report.index_kind == "exact" and exact.index_report.recall is None
     approximate = RetrievalPipeline.build(sample, bi_encoder, None, cache,

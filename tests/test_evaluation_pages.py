@@ -41,6 +41,39 @@ def test_evaluate_page_runs_and_shows_metrics_significance_and_depth():
     assert app.get("download_button")
 
 
+def test_evaluations_saved_as_snapshots_are_listed_compared_and_reported_on():
+    import uuid
+
+    tag = uuid.uuid4().hex[:6]
+    app = page("6_Evaluate.py")
+    app.button(key="run_eval").click().run()  # read back from the evaluation the test above ran
+    app.text_input(key="snapshot_name").set_value(f"counted {tag}")
+    app.button(key="snapshot_save").click().run()
+    assert not app.exception, app.exception
+    assert f"Saved as snapshot 'counted {tag}' (test labels + judgements v" in app.success[-1].value
+    app.selectbox(key="eval_unjudged").set_value("removed").run()
+    assert "removed from each list before scoring" in " ".join(c.value for c in app.caption)
+    app.text_input(key="snapshot_name").set_value(f"condensed {tag}")
+    app.button(key="snapshot_save").click().run()
+    app.text_input(key="snapshot_name").set_value(f"condensed {tag}")
+    app.button(key="snapshot_save").click().run()
+    assert "exists; choose another name" in app.error[-1].value
+    snapshots = page("10_Snapshots.py", snap_picked=[f"counted {tag}", f"condensed {tag}"])
+    assert not snapshots.exception, snapshots.exception
+    listed = snapshots.dataframe[0].value.set_index("name")  # the list of snapshots
+    assert listed.loc[f"condensed {tag}", "unjudged"] == "removed" and listed.loc[f"counted {tag}", "queries"] == 53
+    # the sample qrels judge few of the documents: condensed lists score higher than counting them as not relevant
+    assert listed.loc[f"condensed {tag}", "nDCG@10"] > listed.loc[f"counted {tag}", "nDCG@10"]
+    compared = snapshots.dataframe[1].value  # the two side by side
+    assert list(compared["snapshot"]) == [f"counted {tag}", f"condensed {tag}"]
+    assert f"**condensed {tag}** against **counted {tag}**" in " ".join(m.value for m in snapshots.markdown)
+    assert len(snapshots.get("plotly_chart")) == 2  # per-query changes, quality against latency
+    snapshots.selectbox(key="snap_one").set_value(f"condensed {tag}")
+    snapshots.button(key="snap_build_report").click().run()
+    assert not snapshots.exception, snapshots.exception
+    assert snapshots.get("download_button")
+
+
 def test_evaluate_page_rejects_bad_cut_offs():
     app = page("6_Evaluate.py")
     app.text_input(key="eval_cutoffs").set_value("10, ten").run()
@@ -63,7 +96,8 @@ def test_threshold_page_suggests_and_hands_the_threshold_to_the_search_page():
 
 
 def test_compare_page_tests_each_configuration_against_the_first():
-    app = page("8_Compare.py", cmp_first_stages=["dense", "bm25"])
+    # hybrid shares most candidates with dense, whose reranker scores earlier tests left on disk
+    app = page("8_Compare.py", cmp_first_stages=["dense", "hybrid"])
     app.button(key="cmp_run").click().run()
     assert not app.exception, app.exception
     table = app.dataframe[0].value

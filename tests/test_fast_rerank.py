@@ -41,9 +41,14 @@ def fp32_predict(model, query: str, texts: list[str]) -> np.ndarray:
 
 
 def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=None, int8: bool = False,
-                   background: bool = False) -> LoadedModel:
-    """A model object of its own, so its engine settings touch no other test."""
+                   background: bool = False, layers: int | None = None) -> LoadedModel:
+    """A model object of its own, so its engine settings touch no other test; with ``layers``, only that many of
+    its lower transformer layers (a smaller model of the same architecture, quicker to convert and quantise)."""
     model = build_packaged_reranker(CPU32)
+    if layers is not None:
+        from explorer.training.trainer import keep_lower_layers
+
+        keep_lower_layers(model, layers)
     config = EngineConfig(backend=backend, compiled_dir=compiled_dir, int8=int8,  # type: ignore[arg-type]
                           int8_in_background=background)
     info = ModelInfo("packaged", "packaged", "packaged", "", trained_for_relevance=False, fingerprint="")
@@ -156,6 +161,8 @@ def test_int8_is_made_in_the_background_while_bf16_answers_then_ranks_like_fp32_
                                                                                           monkeypatch):
     import explorer.inference.openvino_backend as backend
 
+    # on a two-layer model of the reranker's architecture (the background preparation and int8's faithfulness to
+    # fp32 are the subject, not the depth of the model: half the time of the six-layer one on this machine);
     # the real quantisation, held until the test has scored in bf16, so the order of events is certain
     release, quantise = threading.Event(), backend._quantised
 
@@ -164,7 +171,7 @@ def test_int8_is_made_in_the_background_while_bf16_answers_then_ranks_like_fp32_
         return quantise(*args, **kwargs)
 
     monkeypatch.setattr(backend, "_quantised", held)
-    loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
+    loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True, layers=2)
     assert loaded.engine.info().label == "openvino · bf16"  # answers at once, before any int8 graph exists
     pending = loaded.engine.upgrading
     assert pending is not None and pending.answering_from == "openvino · bf16" and "background" in pending.note
@@ -194,7 +201,7 @@ def test_int8_is_made_in_the_background_while_bf16_answers_then_ranks_like_fp32_
         raise AssertionError("a kept int8 graph needs no calibration")
 
     monkeypatch.setattr(explorer.inference.calibration, "calibration_pairs", no_calibration)
-    again = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
+    again = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True, layers=2)
     assert again.engine.info().label == "openvino · int8" and again.engine.upgrading is None
     query, texts = cases[0]
     np.testing.assert_allclose(score_pairs(again, query, texts, cache=None).raw,

@@ -74,3 +74,32 @@ def test_back_shows_the_last_grade_and_skip_moves_on():
     assert "your grade so far: 2" in " ".join(m.value for m in app.markdown)
     app.button(key="judge_skip").click().run()
     assert "Document 2 of" in " ".join(m.value for m in app.markdown)
+
+
+def test_the_raters_view_shows_agreement_and_disagreements_sets_the_rule_and_opens_queries_to_judge(sample):
+    from explorer.judging.store import Judgement
+    from ui import cache
+
+    key, store, tag = dataset_key(SAMPLE_DATA), cache.judgements(), uuid.uuid4().hex[:6]
+    text = f"who keeps the on-call rota {tag}"
+    query_id = store.add_queries(key, [text])[0]  # as an imported query set records it
+    doc = sample.documents[0].doc_id
+    store.put_many(key, [Judgement(query_id, doc, f"ann-{tag}", 3), Judgement(query_id, doc, f"bob-{tag}", 0)])
+    app = page("9_Judge.py", rater=f"cat-{tag}", judge_view="Raters, import and export")
+    assert not app.exception, app.exception
+    assert "pairs judged by two raters or more" in " ".join(m.value for m in app.markdown)
+    disagreements = app.dataframe(key="judge_disagreements").value
+    row = disagreements[disagreements["query"] == text].iloc[0]
+    assert row["grades"] == f"ann-{tag} 3, bob-{tag} 0" and row["spread"] == 3
+    try:
+        app.selectbox(key="judge_rule").set_value("strictest").run()
+        assert store.rule(key) == "strictest"
+        assert cache.labelled_dataset(str(SAMPLE_DATA)).qrels_by_split[JUDGED_SPLIT][query_id][doc] == 0
+    finally:
+        store.set_rule(key, "mean")  # the other tests' labels use the default rule
+    # the recorded query waits for this rater; opening it judges it one document at a time
+    app.selectbox(key="judge_waiting").set_value(query_id).run()
+    app.button(key="judge_open_waiting").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["judge_query"] == text and app.session_state["judge_view"] == "One at a time"
+    assert "Document 1 of" in " ".join(m.value for m in app.markdown)

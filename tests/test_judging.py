@@ -263,7 +263,7 @@ def test_the_command_line_imports_measures_agreement_exports_and_evaluates_with_
     summary = json.loads((tmp_path / "eval.json").read_text())
     assert summary["n_queries"] == 2
     said = capsys.readouterr().err
-    assert "judged@10: first_stage" in said and "saved as snapshot 'before' (judged here labels + judgements v2)" in said
+    assert "judged@10: first_stage" in said and "saved as snapshot 'before' (judged here labels + judgements v2 (mean of raters))" in said
     # bob grades one more document; the same evaluation again, as a second snapshot, then both side by side
     (tmp_path / "more.qrels").write_text(f"{queries[0]} 0 {sample.documents[5].doc_id} 3\n")
     assert main(["judgements", "import", "--file", str(tmp_path / "more.qrels"), "--rater", "bob"]) == 0
@@ -292,3 +292,80 @@ def test_rank_biased_overlap_and_jaccard_by_hand():
     assert agreement.most_different == ["q2", "q1"] and agreement.jaccard["q2"] == pytest.approx(1 / 5)
     with pytest.raises(ValueError, match="persistence"):
         rank_biased_overlap(["a"], ["a"], p=1.0)
+
+
+def test_a_query_set_is_read_from_text_or_csv_without_blanks_or_repeats_and_sampled_the_same_way_each_time():
+    from explorer.judging.query_sets import read_query_set
+
+    text = "reset my password\n\n  Reset   my password \nvpn keeps dropping\n" + "x" * 3000 + "\nwhere are logs\n"
+    read = read_query_set(text, "log.txt")
+    assert read.queries == ("reset my password", "vpn keeps dropping", "where are logs")
+    assert read.read == 3 and len(read.skipped) == 1 and "line 5: 3,000 characters" in read.skipped[0]
+    table = 'id,Query,clicks\n1,"reset my password, again",4\n2,vpn keeps dropping,1\n'
+    assert read_query_set(table, "log.csv").queries == ("reset my password, again", "vpn keeps dropping")
+    assert read_query_set("first\tcolumn\nsecond\tcolumn\n", "log.tsv").queries == ("first", "second")
+    many = "\n".join(f"query {i}" for i in range(50))
+    sample = read_query_set(many, "log.txt", sample=5)
+    assert len(sample.queries) == 5 and sample == read_query_set(many, "log.txt", sample=5)
+    assert sample.summary == "5 queries to judge (a sample of 5 of 50)."
+    with pytest.raises(ConfigError, match="No query found"):
+        read_query_set("\n \n", "empty.txt")
+    with pytest.raises(ConfigError, match="at least 1"):
+        read_query_set(many, "log.txt", sample=0)
+
+
+def test_imported_queries_are_recorded_once_and_a_rule_chosen_for_the_data_set_makes_the_labels(store, sample):
+    from explorer.judging.datasets import JUDGED_SPLIT, label_version, with_judgements
+
+    ids = store.add_queries("kb", ["reset my password", "vpn keeps dropping"])
+    assert store.add_queries("kb", ["Reset my  password"]) == ids[:1]  # the same query, spaced differently
+    assert list(store.queries("kb")) == ids and store.version("kb") == 0  # queries alone are no labels
+    doc = sample.documents[0].doc_id
+    store.put_many("kb", [Judgement(ids[0], doc, "ann", 3), Judgement(ids[0], doc, "bob", 0)])
+    assert store.rule("kb") == "mean" and label_version(store, "kb", "test") == "test labels + judgements v1 (mean of raters)"
+    assert with_judgements(sample, store, "kb").qrels_by_split[JUDGED_SPLIT][ids[0]][doc] == 2  # (3 + 0) / 2 rounded up
+    store.set_rule("kb", "strictest")
+    assert store.rule("kb") == "strictest" and store.version("kb") == 2  # the labels changed: a new version
+    assert with_judgements(sample, store, "kb").qrels_by_split[JUDGED_SPLIT][ids[0]][doc] == 0
+    assert store.rule("other") == "mean"
+    with pytest.raises(ConfigError, match="mean, majority, strictest"):
+        store.set_rule("kb", "loudest")  # type: ignore[arg-type]
+
+
+def test_a_copy_of_a_saved_data_set_carries_its_judgements_and_reads_back_as_a_beir_folder(store, sample, tmp_path):
+    import io
+    import shutil
+    import zipfile
+
+    from explorer.judging.dataset_copy import COPY_SPLIT, dataset_copy
+    from explorer.loading import load_beir
+    from tests.conftest import SAMPLE
+
+    folder = shutil.copytree(SAMPLE, tmp_path / "kb")
+    typed = store.add_query("kb", "how do I rotate a key")
+    docs = [doc.doc_id for doc in sample.documents[:2]]
+    store.put_many("kb", [Judgement(typed, docs[0], "ann", 3), Judgement(typed, docs[1], "ann", 1),
+                          Judgement(typed, docs[1], "bob", 2, note="close call")])
+    with zipfile.ZipFile(io.BytesIO(dataset_copy(folder, store, "kb"))) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    copy = load_beir(tmp_path / "unzipped" / "kb")
+    assert copy.queries[typed].text == "how do I rotate a key" and len(copy.documents) == len(sample.documents)
+    assert copy.qrels_by_split[COPY_SPLIT] == {typed: {docs[0]: 3, docs[1]: 2}}  # mean of 1 and 2, rounded up
+    assert copy.qrels_by_split["test"] == sample.qrels_by_split["test"]
+    rows = (tmp_path / "unzipped" / "kb" / "judgements.tsv").read_text().splitlines()
+    assert len(rows) == 4 and rows[-1].split("\t")[2:4] == ["bob", "2"] and rows[-1].endswith("close call")
+    with pytest.raises(ConfigError, match="not a saved data set"):
+        dataset_copy(tmp_path, store, "kb")
+
+
+def test_the_command_line_imports_a_sampled_query_set(tmp_path, monkeypatch, capsys):
+    from explorer.cli import main
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))
+    (tmp_path / "log.csv").write_text("query\n" + "\n".join(f"question {i}" for i in range(30)) + "\n")
+    assert main(["judgements", "import-queries", "--file", str(tmp_path / "log.csv"), "--sample", "7"]) == 0
+    assert "7 queries to judge (a sample of 7 of 30)." in capsys.readouterr().err
+    from explorer.settings import Settings
+
+    assert len(JudgementStore(Settings.from_env().judgements_path).queries("sample_data")) == 7
+    assert main(["judgements", "import-queries", "--file", str(tmp_path / "missing.txt")]) == 2

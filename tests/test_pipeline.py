@@ -8,8 +8,8 @@ from explorer.retrieval.embedding_cache import EmbeddingCache
 
 
 @pytest.fixture(scope="module")
-def pipeline(sample, bi_encoder, reranker, tmp_path_factory):
-    return RetrievalPipeline.build(sample, bi_encoder, reranker, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+def pipeline(sample, bi_encoder, reranker, embedding_cache):
+    return RetrievalPipeline.build(sample, bi_encoder, reranker, embedding_cache)
 
 
 @pytest.fixture(scope="module")

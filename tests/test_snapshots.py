@@ -51,3 +51,37 @@ def test_names_are_unique_and_an_unknown_one_lists_the_known(tmp_path):
         store.save("  ", "kb", evaluation("a", {"q1": ["d1"]}), "v0")
     with pytest.raises(ConfigError, match="at least two"):
         diff([store.get("before")], ["mrr@10"], "mrr@10")
+
+
+def test_unjudged_documents_removed_give_the_hand_computed_condensed_metrics(tmp_path):
+    # q1: d9 (unjudged) then d1 (relevant): MRR 0.5 counting d9 as not relevant, 1.0 with it removed
+    # q2: d4, d5 (unjudged) then d3: MRR 1/3, or 1.0 condensed
+    counted = evaluation("a", {"q1": ["d9", "d1"], "q2": ["d4", "d5", "d3"]})
+    removed = counted.counting("removed")
+    assert counted.metrics(["mrr@10"])["first_stage"]["mrr@10"] == pytest.approx((0.5 + 1 / 3) / 2)
+    assert removed.metrics(["mrr@10"])["first_stage"]["mrr@10"] == pytest.approx(1.0)
+    assert removed.ranked("first_stage")["q2"] == ["d4", "d5", "d3"]  # the retrieved list itself is kept
+    assert removed.scored("first_stage")["q2"] == ["d3"]
+    assert counted.counting("not relevant") is counted
+    with pytest.raises(ConfigError, match="not relevant, removed"):
+        counted.counting("ignored")  # type: ignore[arg-type]
+    # a snapshot keeps how it counted, and reads the same
+    store = SnapshotStore(tmp_path / "snapshots.sqlite")
+    store.save("condensed", "kb", removed, "v0")
+    again = store.get("condensed").evaluation
+    assert again.unjudged == "removed" and again.metrics(["mrr@10"]) == removed.metrics(["mrr@10"])
+    store.remove("condensed")
+    assert store.names() == []
+
+
+def test_a_threshold_sweep_over_condensed_lists_keeps_only_judged_results():
+    from explorer.evaluation.thresholds import scored_results
+
+    outcome = QueryOutcome("q1", ("d9", "d1", "d2"), (0.3, 0.2, 0.1), ("d9", "d1", "d2"), (3.0, 2.0, 1.0), None,
+                           1.0, 0.5, 2.0)
+    evaluation = Evaluation("x", EvalConfig("test"), "bi", "r", (outcome,), {"q1": {"d1": 1, "d2": 0}},
+                            {"q1": "first query"})
+    _, counted = scored_results(evaluation, top_n=2)
+    _, removed = scored_results(evaluation.counting("removed"), top_n=2)
+    assert [(r.doc_id, r.relevant) for r in counted] == [("d9", False), ("d1", True)]
+    assert [(r.doc_id, r.relevant) for r in removed] == [("d1", True), ("d2", False)]

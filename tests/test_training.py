@@ -9,7 +9,6 @@ from explorer.models.packaged import TRAINED_RERANKER, build_packaged_reranker
 from explorer.models.resolution import load_reranker
 from explorer.models.trained import DEFAULT_RERANKER_DIR, read_card, save_reranker
 from explorer.pipeline import RetrievalPipeline
-from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.retrieval.fusion import blend_scores, z_scores
 from explorer.settings import DEFAULT_RERANKER, Settings
 from explorer.training.data import labelled_groups, pseudo_query_groups
@@ -21,8 +20,8 @@ TRAINING = training_device()
 
 
 @pytest.fixture(scope="module")
-def base_pipeline(sample, bi_encoder, tmp_path_factory):
-    return RetrievalPipeline.build(sample, bi_encoder, None, EmbeddingCache(tmp_path_factory.mktemp("emb")))
+def base_pipeline(sample, bi_encoder, embedding_cache):
+    return RetrievalPipeline.build(sample, bi_encoder, None, embedding_cache)
 
 
 def test_labelled_groups_use_near_misses_and_mined_negatives(sample, base_pipeline):
@@ -140,7 +139,8 @@ def test_train_and_evaluate_reports_before_and_after(tmp_path):
     lines = []
     request = TrainRequest(data=SAMPLE_DATA, out=tmp_path / "model", split="train", held_out="test", depth=10,
                            pseudo="title", pseudo_limit=20,
-                           settings=TrainSettings(steps=6, queries_per_step=2, max_length=128, log_every=1))
+                           settings=TrainSettings(steps=6, queries_per_step=2, max_length=128, log_every=1,
+                                                  student_layers=2))
     result = train_and_evaluate(request, Settings.from_env(), TRAINING, say=lines.append)
     assert set(result.before) >= {"first stage", "reranked", "blend 0.5"}
     assert result.before["first stage"] == result.after["first stage"]  # the first stage is not trained

@@ -13,6 +13,7 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer.attention.model_pass import PairAttention, read_attention
+from explorer.evaluation.snapshots import SnapshotStore
 from explorer.inference.device import DeviceChoice, choose_device
 from explorer.judging.datasets import dataset_key, with_judgements
 from explorer.judging.store import JudgementStore
@@ -56,6 +57,12 @@ def dataset(path: str) -> Dataset:
 def judgements() -> JudgementStore:
     """The server's one judgements file (in the workspace), shared by every session."""
     return JudgementStore(settings().judgements_path)
+
+
+@st.cache_resource(show_spinner=False)
+def snapshots() -> SnapshotStore:
+    """The server's one snapshots file (in the workspace), shared by every session."""
+    return SnapshotStore(settings().snapshots_path)
 
 
 def labelled_dataset(path: str) -> Dataset:

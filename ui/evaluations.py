@@ -17,6 +17,7 @@ from ui import cache
 from ui.sidebar import SidebarChoices
 
 REQUESTED = "_evaluations_requested"  # configurations the user has run in this session
+COMPARED_LISTS = "_compared_lists"  # query text -> each compared configuration's final ranked list (Judge page pool)
 
 
 @dataclass(frozen=True)

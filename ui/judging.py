@@ -10,7 +10,7 @@ from explorer.errors import ExplorerError
 from explorer.judging.store import Judgement
 from ui import cache
 
-POSITIONS = "_judge_positions"  # (data set, query id, rater) -> index in the pool
+POSITIONS = "_judge_positions"  # (data set, query id, rater, pool) -> index in the pool
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,9 @@ class JudgingTarget:
     typed: bool  # a typed query (recorded with its text when first judged)
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """Identifies the rater's place in this pool."""
-        return self.dataset, self.query_id, self.rater
+    def key(self) -> tuple[str, str, str, tuple[str, ...]]:
+        """Identifies the rater's place in this pool (a pool of another depth is another place: its own order)."""
+        return self.dataset, self.query_id, self.rater, self.pool
 
 
 def my_grades(target: JudgingTarget) -> dict[str, int]:

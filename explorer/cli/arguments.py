@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--csv", metavar="OUT", help="write the metrics table as CSV")
     evaluation.add_argument("--report", metavar="OUT", help="write a self-contained HTML report")
     evaluation.add_argument("--no-cache", action="store_true", help="rerun every query (ignore saved results)")
+    evaluation.add_argument("--unjudged", choices=["not relevant", "removed"], default="not relevant",
+                            help="how documents without a label count: as not relevant (the trec_eval default) or "
+                                 "removed from each list before scoring (condensed lists)")
     evaluation.add_argument("--snapshot", metavar="NAME", help="save the evaluation as a snapshot under this name")
     evaluation.add_argument("--replace", action="store_true", help="with --snapshot: replace a snapshot of that name")
 
@@ -124,13 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
     judged = commands.add_parser("judgements", help="export, import or measure the agreement of the judgements "
                                                     "made on the Judge page")
-    judged.add_argument("action", choices=["export", "import", "agreement"])
+    judged.add_argument("action", choices=["export", "import", "agreement", "import-queries"])
     judged.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder (default: the sample data)")
     judged.add_argument("--out", default=None, help="export: the qrels file to write (default: stdout)")
-    judged.add_argument("--rule", choices=["mean", "majority", "strictest"], default="mean",
-                        help="export: how several raters' grades become one (default: mean, rounded half up)")
-    judged.add_argument("--file", default=None, help="import: the TREC qrels file to read")
+    judged.add_argument("--rule", choices=["mean", "majority", "strictest"], default=None,
+                        help="export: how several raters' grades become one (default: the data set's rule, chosen on "
+                             "the Judge page; mean, rounded half up, when none was chosen)")
+    judged.add_argument("--file", default=None, help="import: the TREC qrels file to read; import-queries: a text "
+                                                     "file of one query per line, or a CSV with a 'query' column")
     judged.add_argument("--rater", default=None, help="import: whose grades these are")
+    judged.add_argument("--sample", type=int, default=None,
+                        help="import-queries: judge a random sample of this many (seeded, the same every time)")
     snapshots = commands.add_parser("snapshots", help="list saved evaluations, or compare two or more")
     snapshots.add_argument("action", choices=["list", "diff"])
     snapshots.add_argument("names", nargs="*", help="diff: the snapshots to compare, the first as the baseline")

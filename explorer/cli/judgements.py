@@ -1,4 +1,4 @@
-"""``python -m explorer judgements export|import|agreement``: the Judge page's judgements from the command line."""
+"""``python -m explorer judgements export|import|agreement|import-queries``: the Judge page's judgements from the command line."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def judgements(args: argparse.Namespace) -> int:
         return _export(args, store, key)
     if args.action == "import":
         return _import(args, store, key)
+    if args.action == "import-queries":
+        return _import_queries(args, store, key)
     return _agreement(store, key)
 
 
@@ -30,12 +32,13 @@ def _export(args: argparse.Namespace, store, key: str) -> int:
     from explorer.judging.labels import combined
     from explorer.judging.qrels_io import qrels_text
 
-    text = qrels_text(combined(store.judgements(key), args.rule))
+    rule = args.rule or store.rule(key)
+    text = qrels_text(combined(store.judgements(key), rule))
     if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
         Path(args.out).write_text(text, encoding="utf-8")
-        say(f"{text.count(chr(10))} labels ({args.rule} of {len(store.raters(key))} raters) written to {args.out}")
+        say(f"{text.count(chr(10))} labels ({rule} of {len(store.raters(key))} raters) written to {args.out}")
     return 0
 
 
@@ -55,6 +58,24 @@ def _import(args: argparse.Namespace, store, key: str) -> int:
     for problem in report.problems:
         say(f"  {problem}")
     return 0 if not report.problems else 1
+
+
+def _import_queries(args: argparse.Namespace, store, key: str) -> int:
+    from explorer.judging.query_sets import read_query_set
+
+    if not args.file:
+        raise ConfigError("Name the file of queries: judgements import-queries --file QUERIES.txt [--sample N].")
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}. Give a UTF-8 text or CSV file.") from None
+    query_set = read_query_set(text, path.name, args.sample)
+    store.add_queries(key, list(query_set.queries))
+    say(query_set.summary + " They are listed on the Judge page under 'Queries to judge'.")
+    for problem in query_set.skipped:
+        say(f"  {problem}")
+    return 0
 
 
 def _agreement(store, key: str) -> int:

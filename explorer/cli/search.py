@@ -78,7 +78,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from explorer.evaluation.runner import evaluate as run_evaluation
     from explorer.evaluation.tables import metrics_table, summary_json
     from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
-    from explorer.judging.datasets import dataset_key, with_judgements
+    from explorer.judging.datasets import dataset_key, label_version, with_judgements
     from explorer.judging.store import JudgementStore
 
     settings = Settings.from_env()
@@ -97,16 +97,16 @@ def evaluate(args: argparse.Namespace) -> int:
     # the data set's labels with the judgements made on the Judge page (or imported) merged in
     judgements = JudgementStore(settings.judgements_path)
     labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))
-    result = run_evaluation(opened.pipeline.with_dataset(labelled), config, cache_folder=cache, progress=progress)
+    result = run_evaluation(opened.pipeline.with_dataset(labelled), config, cache_folder=cache, progress=progress).counting(args.unjudged)
     summary = summary_json(result, metrics, args.relevant_grade)
     table = metrics_table([result], metrics, args.relevant_grade)
     print(table.to_string(index=False))
     covered = [coverage(stage, result.ranked(stage), result.qrels, 10) for stage in result.stages()]
-    say("judged@10: " + ", ".join(f"{c.stage} {c.mean:.3f}" for c in covered) + f" ({UNJUDGED_CHOICES['not relevant']})")
+    say("judged@10: " + ", ".join(f"{c.stage} {c.mean:.3f}" for c in covered) + f" ({UNJUDGED_CHOICES[args.unjudged]})")
     if args.snapshot:
         from explorer.evaluation.snapshots import SnapshotStore
 
-        version = f"{args.split} labels + judgements v{judgements.version(dataset_key(args.data))}"
+        version = label_version(judgements, dataset_key(args.data), args.split)
         SnapshotStore(settings.snapshots_path).save(args.snapshot, dataset_key(args.data), result, version,
                                                     replace=args.replace)
         say(f"saved as snapshot {args.snapshot!r} ({version})")

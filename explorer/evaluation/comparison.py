@@ -37,7 +37,7 @@ def compare(evaluations: Sequence[Evaluation], metrics: Sequence[str], test_metr
     scores = []
     for evaluation in evaluations:
         stage = final_stage(evaluation)
-        scores.append(per_query_metrics(evaluation.qrels, evaluation.ranked(stage), names, relevant_grade))
+        scores.append(per_query_metrics(evaluation.qrels, evaluation.scored(stage), names, relevant_grade))
     rows = []
     for position, (evaluation, per_query) in enumerate(zip(evaluations, scores)):
         latency = evaluation.latency_ms()

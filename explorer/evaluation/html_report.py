@@ -70,7 +70,7 @@ def html_report(title: str, sections: Sequence[ReportSection], generated: dt.dat
 
 def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
                       relevant_grade: int = 1, depth_points: Sequence[DepthPoint] = (),
-                      comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10) -> str:
+                      comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10, labels: str = "") -> str:
     """The evaluation as one self-contained HTML page: summary and metrics; with a reranker, the paired test and
     the threshold sweep; depth and comparison sections when their results are given; every query last."""
     config = evaluation.config
@@ -85,7 +85,8 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
              "list's top 10 that has a label): "
              + ", ".join(f"{stage.replace('_', ' ')} {coverage(stage, evaluation.ranked(stage), evaluation.qrels).mean:.2f}"
                          for stage in evaluation.stages())
-             + f"; {UNJUDGED_CHOICES['not relevant']}.")
+             + f"; {UNJUDGED_CHOICES[evaluation.unjudged]}."
+             + (f" Labels: {labels}." if labels else ""))
     sections = [ReportSection("Summary", about), ReportSection("Metrics", table=metrics_table([evaluation], metrics,
                                                                                                 relevant_grade))]
     if evaluation.has_reranker:

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from explorer.errors import ConfigError
 from explorer.evaluation.metrics import DEFAULT_METRICS, RankedLists, per_query_metrics
+from explorer.judging.coverage import UNJUDGED_CHOICES, Unjudged, condensed
 from explorer.pipeline import MAX_DEPTH, RetrievalPipeline
 from explorer.rerank.scoring import order_by_score
 from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
@@ -89,6 +90,8 @@ class Evaluation:
     query_texts: dict[str, str]
     # the reranker's name as asked for, where another model stood in for it (None: the one asked for ran)
     reranker_requested: str | None = None
+    # how documents without a label count in the metrics: "not relevant" (trec_eval) or "removed" (condensed)
+    unjudged: Unjudged = "not relevant"
     # per-query metric values already computed: the page, its tables and the report ask for the same ones
     _computed: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict, init=False, repr=False,
                                                                     compare=False)
@@ -107,6 +110,20 @@ class Evaluation:
                 raise ConfigError("This evaluation ran without a reranker; there is no reranked list.")
             return {o.query_id: list(o.reranked or ()) for o in self.outcomes}
         raise ConfigError(f"Unknown stage {stage!r}; use 'first_stage' or 'reranked'.")
+
+    def scored(self, stage: str) -> RankedLists:
+        """The lists the metrics score: ``ranked(stage)``, without the unjudged documents when they are "removed"."""
+        lists = self.ranked(stage)
+        if self.unjudged == "removed":
+            return {query_id: condensed(ranked, self.qrels.get(query_id, {})) for query_id, ranked in lists.items()}
+        return lists
+
+    def counting(self, unjudged: Unjudged) -> Evaluation:
+        """This evaluation with unjudged documents counted as ``unjudged`` (the same object when they already are)."""
+        if unjudged not in UNJUDGED_CHOICES:
+            raise ConfigError(f"Unknown choice {unjudged!r} for unjudged documents; use one of: "
+                              + ", ".join(UNJUDGED_CHOICES) + ".")
+        return self if unjudged == self.unjudged else replace(self, unjudged=unjudged)
 
     def stages(self) -> list[str]:
         """The stages that ran, in order: "first_stage", then "reranked" when a reranker ran."""
@@ -127,7 +144,7 @@ class Evaluation:
     def _per_query(self, stage: str, metric: str, relevant_grade: int) -> dict[str, float]:
         key = (stage, metric.strip().lower(), relevant_grade)
         if key not in self._computed:
-            self._computed[key] = per_query_metrics(self.qrels, self.ranked(stage), [key[1]], relevant_grade)[key[1]]
+            self._computed[key] = per_query_metrics(self.qrels, self.scored(stage), [key[1]], relevant_grade)[key[1]]
         return self._computed[key]
 
     def latency_ms(self) -> dict[str, float]:

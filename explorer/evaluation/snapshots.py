@@ -45,14 +45,16 @@ def _evaluation_json(evaluation: Evaluation) -> str:
     return json.dumps({"name": evaluation.name, "config": asdict(evaluation.config),
                        "bi_encoder": evaluation.bi_encoder, "reranker": evaluation.reranker,
                        "outcomes": [asdict(outcome) for outcome in evaluation.outcomes], "qrels": evaluation.qrels,
-                       "query_texts": evaluation.query_texts, "reranker_requested": evaluation.reranker_requested})
+                       "query_texts": evaluation.query_texts, "reranker_requested": evaluation.reranker_requested,
+                       "unjudged": evaluation.unjudged})
 
 
 def _evaluation_from(text: str) -> Evaluation:
     raw = json.loads(text)
     outcomes = tuple(QueryOutcome.from_json(json.dumps(outcome)) for outcome in raw["outcomes"])
     return Evaluation(raw["name"], EvalConfig(**raw["config"]), raw["bi_encoder"], raw["reranker"], outcomes,
-                      raw["qrels"], raw["query_texts"], reranker_requested=raw.get("reranker_requested"))
+                      raw["qrels"], raw["query_texts"], reranker_requested=raw.get("reranker_requested"),
+                      unjudged=raw.get("unjudged", "not relevant"))
 
 
 class SnapshotStore:
@@ -80,6 +82,11 @@ class SnapshotStore:
             except sqlite3.IntegrityError:
                 raise ConfigError(f"A snapshot named {name!r} exists; choose another name, or replace it.") from None
         return snapshot
+
+    def remove(self, name: str) -> None:
+        """Deletes the snapshot ``name`` (nothing happens when there is none)."""
+        with self._lock:
+            self._db.execute("DELETE FROM snapshots WHERE name = ?", (name,))
 
     def names(self, dataset: str | None = None) -> list[str]:
         """Snapshot names, newest first (of one data set, or all)."""

@@ -71,7 +71,10 @@ def scored_results(evaluation: Evaluation, top_n: int = 10, relevant_grade: int 
     for outcome in evaluation.outcomes:
         labels = evaluation.qrels.get(outcome.query_id, {})
         scores = outcome.probabilities if use_probability else outcome.reranker_scores
-        for doc_id, score in list(zip(outcome.reranked or (), scores or ()))[:top_n]:
+        ranked = list(zip(outcome.reranked or (), scores or ()))
+        if evaluation.unjudged == "removed":  # condensed: the top n of the results that have a label
+            ranked = [(doc_id, score) for doc_id, score in ranked if doc_id in labels]
+        for doc_id, score in ranked[:top_n]:
             results.append(ScoredResult(outcome.query_id, doc_id, float(score), labels.get(doc_id, 0) >= relevant_grade))
     return ("probability" if use_probability else "raw score"), results
 

@@ -22,13 +22,14 @@ def dataset_key(path: str | Path) -> str:
     return Path(path).expanduser().resolve().name
 
 
-def with_judgements(dataset: Dataset, store: JudgementStore, key: str, rule: Rule = "mean") -> Dataset:
-    """``dataset`` with the judgements stored under ``key`` merged into its labels (see the module docstring);
-    the same object when there are none."""
+def with_judgements(dataset: Dataset, store: JudgementStore, key: str, rule: Rule | None = None) -> Dataset:
+    """``dataset`` with the judgements stored under ``key`` merged into its labels (see the module docstring),
+    several raters' grades made one by ``rule`` (the data set's own rule when None); the same object when there
+    are none."""
     judgements = store.judgements(key)
     if not judgements:
         return dataset
-    judged = combined(judgements, rule)
+    judged = combined(judgements, rule or store.rule(key))
     queries = dict(dataset.queries)
     for query_id, text in store.queries(key).items():
         queries.setdefault(query_id, Query(query_id, text))
@@ -37,3 +38,8 @@ def with_judgements(dataset: Dataset, store: JudgementStore, key: str, rule: Rul
               for name, qrels in dataset.qrels_by_split.items()}
     splits[JUDGED_SPLIT] = merged({q: dataset.labels_for(q) for q in judged}, judged).qrels
     return Dataset(dataset.name, dataset.documents, queries, splits)
+
+
+def label_version(store: JudgementStore, key: str, split: str) -> str:
+    """What a snapshot records of the labels it was scored with: the split, the judgements' version and the rule."""
+    return f"{split} labels + judgements v{store.version(key)} ({store.rule(key)} of raters)"

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from explorer.errors import ConfigError
-from explorer.judging.store import Judgement
+from explorer.judging.store import RULES, Judgement, Rule
 
-Rule = Literal["mean", "majority", "strictest"]
-RULES: dict[str, str] = {
-    "mean": "the mean of the grades, rounded half up",
-    "majority": "the grade most raters gave (a tie goes to the lower grade)",
-    "strictest": "the lowest grade any rater gave",
-}
+__all__ = ["RULES", "MergedLabels", "Rule", "combined", "merged", "one_grade"]
+
 Qrels = dict[str, dict[str, int]]
 
 

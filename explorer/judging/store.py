@@ -22,6 +22,12 @@ Scale = Literal["graded", "binary"]
 SCALES: dict[str, tuple[int, ...]] = {"graded": (0, 1, 2, 3), "binary": (0, 1)}
 SCALE_NAMES = {"graded": "0-3 (0 not relevant, 1 related, 2 relevant, 3 the answer)",
                "binary": "0-1 (0 not relevant, 1 relevant)"}
+Rule = Literal["mean", "majority", "strictest"]
+RULES: dict[str, str] = {
+    "mean": "the mean of the grades, rounded half up",
+    "majority": "the grade most raters gave (a tie goes to the lower grade)",
+    "strictest": "the lowest grade any rater gave",
+}
 TYPED_PREFIX = "typed-"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS judgements (dataset TEXT NOT NULL, query_id TEXT NOT NULL, doc_id TEXT NOT NULL, "
@@ -33,6 +39,8 @@ _SCHEMA = (
     "guidelines TEXT NOT NULL DEFAULT '')",
     # every write bumps the data set's label version, so a snapshot can say which labels it used
     "CREATE TABLE IF NOT EXISTS versions (dataset TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    # the rule that makes several raters' grades one label, per data set (mean when not set)
+    "CREATE TABLE IF NOT EXISTS rules (dataset TEXT PRIMARY KEY, rule TEXT NOT NULL)",
 )
 
 _UPSERT = ("INSERT INTO judgements (dataset, query_id, doc_id, rater, grade, note, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -96,6 +104,18 @@ class JudgementStore:
         self._write("INSERT INTO datasets (dataset, scale, guidelines) VALUES (?, 'graded', ?) "
                     "ON CONFLICT(dataset) DO UPDATE SET guidelines = excluded.guidelines", (dataset, text))
 
+    def rule(self, dataset: str) -> Rule:
+        """The rule that turns several raters' grades into one label for this data set (see RULES)."""
+        row = self._one("SELECT rule FROM rules WHERE dataset = ?", (dataset,))
+        return row[0] if row and row[0] in RULES else "mean"  # type: ignore[return-value]
+
+    def set_rule(self, dataset: str, rule: Rule) -> None:
+        """Sets the data set's rule; the labels change with it, so the label version grows."""
+        if rule not in RULES:
+            raise ConfigError(f"Unknown rule {rule!r}; choose one of: {', '.join(RULES)}.")
+        sql = "INSERT INTO rules (dataset, rule) VALUES (?, ?) ON CONFLICT(dataset) DO UPDATE SET rule = excluded.rule"
+        self._write_many([(sql, (dataset, rule))])
+
     # ---- queries -------------------------------------------------------------------------------------------
 
     def add_query(self, dataset: str, text: str, query_id: str | None = None) -> str:
@@ -107,6 +127,20 @@ class JudgementStore:
         self._write("INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)",
                     (dataset, query_id, text, time.time()))
         return query_id
+
+    def add_queries(self, dataset: str, texts: list[str]) -> list[str]:
+        """Records several queries in one transaction (an imported query set); returns their ids, in order."""
+        rows = [(dataset, typed_query_id(text), " ".join(text.split()), time.time()) for text in texts if text.strip()]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)",
+                                     rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return [row[1] for row in rows]
 
     def queries(self, dataset: str) -> dict[str, str]:
         """Query id -> text of the queries recorded for the data set (typed or imported), oldest first."""
