@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -57,23 +58,25 @@ if len(picked) >= 2:
     chosen = [saved[name] for name in picked]
     try:
         changes = diff(chosen, METRICS, metric)
-        # snapshot names, not configuration names, label the rows: two snapshots may share a configuration
-        rows_compared = compare([s.evaluation for s in chosen], list(dict.fromkeys([metric, *METRICS])),
-                                test_metric=metric, test=test_name)
+        compared = compare([s.evaluation for s in chosen], list(dict.fromkeys([metric, *METRICS])),
+                           test_metric=metric, test=test_name)
     except ExplorerError as exc:
         st.error(str(exc))
         st.stop()
-    table = comparison_table(rows_compared)
-    table.insert(0, "snapshot", picked)
+    # snapshot names, not configuration names, label the rows: two snapshots may share a configuration
+    rows_compared = [replace(row, name=name) for row, name in zip(compared, picked)]
+    table = comparison_table(rows_compared).rename(columns={"configuration": "snapshot"})
     st.dataframe(table, hide_index=True, key="snap_table",
                  column_config={"vs baseline": st.column_config.TextColumn(width="large")})
     for name, per_query in changes.per_query.items():
         better = sum(1 for value in per_query.values() if value > 1e-9)
         worse = sum(1 for value in per_query.values() if value < -1e-9)
-        st.markdown(f"**{name}** against **{picked[0]}** ({metric}): {better} queries better, {worse} worse, "
-                    f"{len(per_query) - better - worse} the same.")
+        # snapshot names are typed by people: shown as plain text, never read as markdown
+        st.text(f"{name} against {picked[0]} ({metric}): {better} queries better, {worse} worse, "
+                f"{len(per_query) - better - worse} the same.")
         texts = chosen[0].evaluation.query_texts
-        st.plotly_chart(per_query_delta_figure(per_query, metric, texts), key=f"snap_delta_{name}")
+        st.plotly_chart(per_query_delta_figure(per_query, metric, texts, change=f"{name} − {picked[0]}"),
+                        key=f"snap_delta_{name}")
     st.plotly_chart(comparison_scatter(rows_compared, metric), key="snap_scatter")
 else:
     st.info("Pick two snapshots or more to compare them.")

@@ -19,15 +19,16 @@ FIRST_COLOUR, RERANKED_COLOUR, COST_COLOUR = "#0969da", "#8250df", "#bc4c00"
 WIN, LOSS, TIE = "#1a7f37", "#cf222e", "#8c959f"
 
 
-def per_query_delta_figure(deltas: dict[str, float], metric: str, texts: dict[str, str]) -> go.Figure:
-    """One bar per query, sorted: reranked minus first stage."""
+def per_query_delta_figure(deltas: dict[str, float], metric: str, texts: dict[str, str],
+                           change: str = "reranked − first stage") -> go.Figure:
+    """One bar per query, sorted: ``change`` (by default, reranked minus first stage)."""
     ordered = sorted(deltas.items(), key=lambda item: item[1])
     colours = [WIN if d > 1e-9 else LOSS if d < -1e-9 else TIE for _, d in ordered]
     hover = [plotly_text(texts.get(q, q)[:90]) for q, _ in ordered]
     figure = go.Figure(go.Bar(x=list(range(1, len(ordered) + 1)), y=[d for _, d in ordered], marker_color=colours,
                               customdata=[q for q, _ in ordered], hovertext=hover,
                               hovertemplate="query %{customdata}: %{hovertext}<br>Δ %{y:+.3f}<extra></extra>"))
-    figure.update_layout(title=f"Per-query change in {metric} (reranked − first stage)",
+    figure.update_layout(title=f"Per-query change in {metric} ({plotly_text(change)})",
                          xaxis_title="queries, sorted by change", yaxis_title=f"Δ {metric}", height=340,
                          margin=dict(l=10, r=10, t=50, b=10))
     return figure
