@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from explorer.errors import ConfigError
-from explorer.evaluation.metrics import per_query_metrics
 from explorer.evaluation.runner import Evaluation
 from explorer.evaluation.significance import PairedComparison, Test, paired_test
 
@@ -37,7 +36,8 @@ def compare(evaluations: Sequence[Evaluation], metrics: Sequence[str], test_metr
     scores = []
     for evaluation in evaluations:
         stage = final_stage(evaluation)
-        scores.append(per_query_metrics(evaluation.qrels, evaluation.scored(stage), names, relevant_grade))
+        # the evaluation's own per-query values: computed once, shared with its pages, tables and snapshots
+        scores.append({name: evaluation.stage_values(stage, name, relevant_grade) for name in names})
     rows = []
     for position, (evaluation, per_query) in enumerate(zip(evaluations, scores)):
         latency = evaluation.latency_ms()

@@ -133,15 +133,16 @@ class Evaluation:
         """{stage: {metric: mean over the queries}} for each stage that ran."""
         means: dict[str, dict[str, float]] = {}
         for stage in self.stages():
-            values = {name.strip().lower(): self._per_query(stage, name, relevant_grade) for name in names}
+            values = {name.strip().lower(): self.stage_values(stage, name, relevant_grade) for name in names}
             means[stage] = {name: sum(per_query.values()) / len(per_query) for name, per_query in values.items()}
         return means
 
     def per_query(self, metric: str, relevant_grade: int = 1) -> dict[str, dict[str, float]]:
         """{stage: {query id: value}}; each (stage, metric, grade) is computed once per evaluation."""
-        return {stage: self._per_query(stage, metric, relevant_grade) for stage in self.stages()}
+        return {stage: self.stage_values(stage, metric, relevant_grade) for stage in self.stages()}
 
-    def _per_query(self, stage: str, metric: str, relevant_grade: int) -> dict[str, float]:
+    def stage_values(self, stage: str, metric: str, relevant_grade: int = 1) -> dict[str, float]:
+        """{query id: value} of one stage, computed once per evaluation (as ``per_query``)."""
         key = (stage, metric.strip().lower(), relevant_grade)
         if key not in self._computed:
             self._computed[key] = per_query_metrics(self.qrels, self.scored(stage), [key[1]], relevant_grade)[key[1]]

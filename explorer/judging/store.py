@@ -43,6 +43,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rules (dataset TEXT PRIMARY KEY, rule TEXT NOT NULL)",
 )
 
+_ADD_QUERY = "INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)"
 _UPSERT = ("INSERT INTO judgements (dataset, query_id, doc_id, rater, grade, note, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT(dataset, query_id, doc_id, rater) DO UPDATE SET grade = excluded.grade, "
            "note = excluded.note, at = excluded.at")
@@ -124,22 +125,14 @@ class JudgementStore:
         if not text:
             raise ConfigError("The query is empty; type the question to judge results for.")
         query_id = query_id or typed_query_id(text)
-        self._write("INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)",
-                    (dataset, query_id, text, time.time()))
+        self._write(_ADD_QUERY, (dataset, query_id, text, time.time()))
         return query_id
 
     def add_queries(self, dataset: str, texts: list[str]) -> list[str]:
         """Records several queries in one transaction (an imported query set); returns their ids, in order."""
         rows = [(dataset, typed_query_id(text), " ".join(text.split()), time.time()) for text in texts if text.strip()]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)",
-                                     rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        if rows:  # queries are no labels: the label version stays
+            self._write_many([(_ADD_QUERY, row) for row in rows], new_version=False)
         return [row[1] for row in rows]
 
     def queries(self, dataset: str) -> dict[str, str]:
@@ -229,16 +222,18 @@ class JudgementStore:
         with self._lock:
             self._db.execute(sql, args)
 
-    def _write_many(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        """The statements and the version bump in one transaction: all of them are on disk, or none."""
+    def _write_many(self, statements: list[tuple[str, tuple[object, ...]]], new_version: bool = True) -> None:
+        """The statements (and, when the labels change, the version bump) in one transaction: all of them are on
+        disk, or none."""
         dataset = statements[0][1][0]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for sql, args in statements:
                     self._db.execute(sql, args)
-                self._db.execute("INSERT INTO versions (dataset, version) VALUES (?, 1) "
-                                 "ON CONFLICT(dataset) DO UPDATE SET version = version + 1", (dataset,))
+                if new_version:
+                    self._db.execute("INSERT INTO versions (dataset, version) VALUES (?, 1) "
+                                     "ON CONFLICT(dataset) DO UPDATE SET version = version + 1", (dataset,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
