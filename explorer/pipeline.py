@@ -18,16 +18,16 @@ from explorer.retrieval.bm25_index import Bm25Index
 from explorer.retrieval.dense_index import DenseIndex, IndexOptions, RecallReport
 from explorer.retrieval.embedding import Progress, embed_corpus, encode_query, query_length
 from explorer.retrieval.embedding_cache import EmbeddingCache
-from explorer.retrieval.first_stage import HYBRID_POOL, FirstStageMethod, check_first_stage_method, uses_bi_encoder
-from explorer.retrieval.fusion import blend_scores, reciprocal_rank_fusion
-from explorer.retrieval.passages import (
-    OverLength,
-    Passage,
-    PassageOptions,
-    best_passage_per_document,
-    count_over_length,
-    split_documents,
+from explorer.retrieval.first_stage import (
+    FIRST_STAGE_METHODS,
+    FirstStage,
+    FirstStageMethod,
+    check_first_stage_method,
+    uses_bi_encoder,
 )
+from explorer.retrieval.fusion import blend_scores
+from explorer.retrieval.passages import OverLength, Passage, PassageOptions, count_over_length, split_documents
+from explorer.retrieval.stages import Bm25Stage, DenseStage, HybridStage, PassageGrouping
 
 MAX_DEPTH = 1000
 
@@ -112,16 +112,15 @@ class IndexReport:
     index_description: str = ""
 
 
-# With passages, the first stage reads this many passages per wanted document before grouping.
-PASSAGE_FANOUT = 4
-
-
 class RetrievalPipeline:
-    """A loaded corpus with its index, ready to answer queries. Build once, query many times."""
+    """A loaded corpus with its first stages, ready to answer queries. Build once, query many times.
+
+    ``index`` is the FAISS index of the corpus (None for a pipeline over an attached Milvus collection, whose
+    documents are fetched as they are found); every first stage is reached through ``first_stage(method)``."""
 
     def __init__(self, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
-                 index: DenseIndex, index_report: IndexReport, passages: Sequence[Passage] = (),
-                 score_cache: ScoreCache | None = None) -> None:
+                 index: DenseIndex | None, index_report: IndexReport, passages: Sequence[Passage] = (),
+                 score_cache: ScoreCache | None = None, stages: dict[str, FirstStage] | None = None) -> None:
         self.dataset = dataset
         self.bi_encoder = bi_encoder
         self.reranker = reranker
@@ -131,8 +130,20 @@ class RetrievalPipeline:
         self.score_cache = score_cache  # reranker scores already computed (None: score every pair)
         self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
         self._passage_text = {p.passage_id: p.text for p in self.passages}
-        # one BM25 index for this corpus, shared by every copy made by with_reranker (built on first use)
-        self._bm25: dict[str, Bm25Index] = {}
+        # this corpus's first stages by method, shared by every copy made by with_reranker (BM25 built on first use)
+        self._stages: dict[str, FirstStage] = stages if stages is not None else self._corpus_stages()
+
+    def _corpus_stages(self) -> dict[str, FirstStage]:
+        stages: dict[str, FirstStage] = {}
+        if self.index is not None:
+            stages["dense"] = self.over_documents(DenseStage(self.index))
+            stages["bm25"] = self.over_documents(Bm25Stage(self._build_bm25))
+            stages["hybrid"] = HybridStage(stages["dense"], stages["bm25"])
+        return stages
+
+    def over_documents(self, units: FirstStage) -> FirstStage:
+        """A first stage over this pipeline's units (documents, or passages) answering with documents."""
+        return PassageGrouping(units, self._passage_doc) if self.passages else units
 
     @classmethod
     def build(cls, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
@@ -144,8 +155,7 @@ class RetrievalPipeline:
         Reranker scores are kept in ``score_cache`` when one is given (the caller decides how long it lives)."""
         tokenizer = bi_encoder.model.tokenizer
         units: list[Passage] = split_documents(dataset.documents, tokenizer, passages) if passages else []
-        ids = [p.passage_id for p in units] if passages else [doc.doc_id for doc in dataset.documents]
-        texts = [p.text for p in units] if passages else [doc.full_text for doc in dataset.documents]
+        ids, texts = unit_ids_and_texts(dataset, units)
         embeddings = embed_corpus(bi_encoder, texts, cache, progress=progress,
                                   options=passages.key if passages else "")
         index = DenseIndex(embeddings.vectors, ids, index_options or IndexOptions())
@@ -154,12 +164,20 @@ class RetrievalPipeline:
                              index_kind=index.kind, recall=index.recall, index_description=index.description)
         return cls(dataset, bi_encoder, reranker, index, report, units, score_cache)
 
+    def _copy(self, stages: dict[str, FirstStage] | None = None) -> "RetrievalPipeline":
+        return RetrievalPipeline(self.dataset, self.bi_encoder, self.reranker, self.index, self.index_report,
+                                 self.passages, self.score_cache, self._stages if stages is None else stages)
+
     def with_reranker(self, reranker: LoadedModel | None) -> "RetrievalPipeline":
-        """The same corpus and index with another reranker (nothing is re-embedded; BM25 is shared too)."""
-        other = RetrievalPipeline(self.dataset, self.bi_encoder, reranker, self.index, self.index_report, self.passages,
-                                  self.score_cache)
-        other._bm25 = self._bm25  # the same dict: an index built by any copy serves them all
+        """The same corpus and first stages with another reranker (nothing is re-embedded; BM25 is shared too)."""
+        other = self._copy()
+        other.reranker = reranker
         return other
+
+    def with_first_stage(self, stage: FirstStage) -> "RetrievalPipeline":
+        """A copy that also answers ``stage.method`` with ``stage`` (its hits are this pipeline's units: document
+        or passage ids); the other first stages are shared."""
+        return self._copy({**self._stages, stage.method: self.over_documents(stage)})
 
     def with_dataset(self, dataset: Dataset) -> "RetrievalPipeline":
         """The same index over a copy of the data set with other queries or labels (judgements merged in); the
@@ -167,13 +185,13 @@ class RetrievalPipeline:
         if dataset.documents is not self.dataset.documents and \
                 [d.doc_id for d in dataset.documents] != [d.doc_id for d in self.dataset.documents]:
             raise ConfigError("with_dataset needs the same documents; build a new pipeline for another corpus.")
-        other = self.with_reranker(self.reranker)
+        other = self._copy()
         other.dataset = dataset
         return other
 
     def with_score_cache(self, score_cache: ScoreCache | None) -> "RetrievalPipeline":
         """The same pipeline keeping reranker scores in ``score_cache`` (None: every pair is scored afresh)."""
-        other = self.with_reranker(self.reranker)
+        other = self._copy()
         other.score_cache = score_cache
         return other
 
@@ -181,41 +199,42 @@ class RetrievalPipeline:
         """The same pipeline scoring every pair afresh: for timing what a query costs, not what a repeat costs."""
         return self.with_score_cache(None)
 
-    def bm25(self) -> Bm25Index:
-        """The BM25 index over the same units as the dense index, built on first use (a second or two per 10k)."""
-        if "index" not in self._bm25:
-            if self.passages:
-                self._bm25["index"] = Bm25Index([p.text for p in self.passages], [p.passage_id for p in self.passages])
-            else:
-                self._bm25["index"] = Bm25Index([d.full_text for d in self.dataset.documents],
-                                                [d.doc_id for d in self.dataset.documents])
-        return self._bm25["index"]
+    @property
+    def first_stage_methods(self) -> tuple[FirstStageMethod, ...]:
+        """The first-stage methods this pipeline can answer with, in the usual order."""
+        return tuple(method for method in FIRST_STAGE_METHODS if method in self._stages)
 
-    def _documents(self, search_units: Callable[[int], list[Hit]], depth: int) -> list[Hit]:
-        """Top ``depth`` documents; with passages, by their best passage, reading more passages as needed."""
-        if not self.passages:
-            return search_units(depth)
-        wanted = min(depth * PASSAGE_FANOUT, len(self.index))
-        while True:
-            unit_hits = search_units(wanted)
-            documents = best_passage_per_document(unit_hits, self._passage_doc, depth)
-            if len(documents) >= depth or wanted >= len(self.index) or len(unit_hits) < wanted:
-                return documents
-            wanted = min(wanted * 2, len(self.index))
+    def first_stage(self, method: FirstStageMethod) -> FirstStage:
+        """The first stage answering ``method``; a ConfigError names the ones this pipeline has."""
+        check_first_stage_method(method)
+        if method not in self._stages:
+            have = ", ".join(self.first_stage_methods) or "none"
+            hint = (" Choose the Milvus first stage in the sidebar (or --first-stage milvus) to build it."
+                    if method == "milvus" else
+                    " This pipeline searches an attached Milvus collection; load the corpus here for dense, BM25 "
+                    "or hybrid." if self.index is None else "")
+            raise ConfigError(f"The first stage {method!r} is not open for this corpus (open: {have}).{hint}")
+        return self._stages[method]
+
+    def _build_bm25(self) -> Bm25Index:
+        """The BM25 index over the same units as the dense index (a second or two per 10k texts)."""
+        if self.passages:
+            return Bm25Index([p.text for p in self.passages], [p.passage_id for p in self.passages])
+        return Bm25Index([d.full_text for d in self.dataset.documents], [d.doc_id for d in self.dataset.documents])
+
+    def bm25(self) -> Bm25Index:
+        """The BM25 index over the same units as the dense index, built on first use."""
+        stage = self.first_stage("bm25")
+        units = stage.units if isinstance(stage, PassageGrouping) else stage
+        return units.index  # type: ignore[attr-defined]
 
     def retrieve(self, query: str, query_vector: np.ndarray | None, depth: int,
                  method: FirstStageMethod) -> list[Hit]:
-        """The first stage: the top ``depth`` documents by ``method`` (dense needs the encoded query)."""
-        check_first_stage_method(method)
-        if method == "dense":
-            if query_vector is None:
-                raise ConfigError("The dense first stage needs the encoded query; call search() instead.")
-            return self._documents(lambda k: self.index.search(query_vector, k), depth)
-        if method == "bm25":
-            return self._documents(lambda k: self.bm25().search(query, k), depth)
-        pool = max(depth, HYBRID_POOL)  # hybrid
-        return reciprocal_rank_fusion([self.retrieve(query, query_vector, pool, "dense"),
-                                       self.retrieve(query, None, pool, "bm25")], depth)
+        """The first stage: the top ``depth`` documents by ``method`` (all but BM25 need the encoded query)."""
+        stage = self.first_stage(method)
+        if stage.needs_vector and query_vector is None:
+            raise ConfigError(f"The {method} first stage needs the encoded query; call search() instead.")
+        return stage.search(query, query_vector, depth)
 
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""
@@ -228,14 +247,14 @@ class RetrievalPipeline:
                first_stage_method: FirstStageMethod = "dense") -> PipelineResult:
         """One query through both stages. ``blend`` is the reranker's weight against the first stage (1 = the
         reranker alone; see explorer.retrieval.fusion). ``first_stage_method``: "dense" (bi-encoder + FAISS),
-        "bm25", or "hybrid" (reciprocal rank fusion of both)."""
+        "bm25", "hybrid" (reciprocal rank fusion of both) or "milvus" (when the pipeline has it open)."""
         query = query.strip()
         if not query:
             raise ConfigError("The query is empty. Type a question or pick a labelled query.")
         if not 1 <= depth <= MAX_DEPTH:
             raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {depth}.")
-        check_first_stage_method(first_stage_method)
-        if first_stage_method != "dense":
+        self.first_stage(first_stage_method)  # a ConfigError now if it is not open
+        if first_stage_method in ("bm25", "hybrid"):
             self.bm25()  # built once, before the clock starts: index building is not query latency
         length = query_length(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else (0, 0)
         started = clock()
@@ -286,3 +305,9 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
     )
     return hits, scores.ran
 
+
+def unit_ids_and_texts(dataset: Dataset, units: Sequence[Passage]) -> tuple[list[str], list[str]]:
+    """What the first stage indexes: the passages when documents are split, else the documents."""
+    if units:
+        return [p.passage_id for p in units], [p.text for p in units]
+    return [doc.doc_id for doc in dataset.documents], [doc.full_text for doc in dataset.documents]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,24 @@ class Dataset:
                 if query_id in self.queries and query_id not in seen:
                     seen[query_id] = self.queries[query_id]
         return list(seen.values())
+
+
+@dataclass(frozen=True)
+class FetchedDataset(Dataset):
+    """Queries and labels held here, documents looked up elsewhere as they are needed (an attached Milvus
+    collection): ``documents`` lists only those held here, and ``document()`` asks ``lookup`` for the rest."""
+
+    lookup: Callable[[str], Document | None] | None = field(default=None, compare=False, repr=False)
+
+    def document(self, doc_id: str) -> Document:
+        """The document with this id, held here or looked up; raises KeyError when there is none."""
+        held = self._by_id.get(doc_id)  # type: ignore[attr-defined]
+        if held is not None:
+            return held
+        found = self.lookup(doc_id) if self.lookup is not None else None
+        if found is None:
+            raise KeyError(doc_id)
+        return found
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ class Settings:
     data_dirs: tuple[Path, ...] = ()
     # a team's shared workspace: every data set loaded on a page is listed for every session (EXPLORER_SHARED_WORKSPACE)
     shared_workspace: bool = False
+    # the Milvus first stage: "" = milvus-lite in the file ``milvus_lite_path``, or a server's URI such as
+    # http://host:19530 (EXPLORER_MILVUS_URI); its token comes from MILVUS_TOKEN only and is never written anywhere
+    milvus_uri: str = ""
+    milvus_token: str = field(default="", repr=False)
 
     @property
     def readable_roots(self) -> tuple[Path, ...]:
@@ -51,6 +55,11 @@ class Settings:
     def judgements_path(self) -> Path:
         """The workspace's judgements file (SQLite), shared by the pages and the command line."""
         return self.cache_dir / "judgements.sqlite"
+
+    @property
+    def milvus_lite_path(self) -> Path:
+        """The workspace's embedded Milvus (milvus-lite) database, used when no Milvus URI is set."""
+        return self.cache_dir / "milvus.db"
 
     @property
     def snapshots_path(self) -> Path:
@@ -79,6 +88,8 @@ class Settings:
             rerank_int8=env.get("EXPLORER_RERANK_INT8", "1").lower() not in {"0", "false", "no", "off"},
             bench_data=Path(env["EXPLORER_BENCH_DATA"]).expanduser() if env.get("EXPLORER_BENCH_DATA") else None,
             shared_workspace=env.get("EXPLORER_SHARED_WORKSPACE", "").lower() in {"1", "true", "yes", "on"},
+            milvus_uri=env.get("EXPLORER_MILVUS_URI", "").strip(),
+            milvus_token=env.get("MILVUS_TOKEN", ""),
             data_dirs=tuple(Path(part).expanduser() for part in env.get("EXPLORER_DATA_DIRS", "").split(os.pathsep)
                             if part.strip()),
         )

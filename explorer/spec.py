@@ -17,6 +17,7 @@ from explorer.pipeline import MAX_DEPTH, PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
 from explorer.rerank.score_cache import ScoreCache
 from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
+from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA, Settings
 
@@ -84,9 +85,13 @@ class PipelineSpec:
     passages: PassageOptions | None = None
     depth: int = 100
     blend: Blend = Blend()
+    milvus: MilvusSource = MilvusSource()  # with the ``milvus`` first stage: where, and which collection
 
     def __post_init__(self) -> None:
         check_first_stage_method(self.first_stage_method)
+        if self.first_stage_method == "milvus" and self.milvus.attached and self.passages is not None:
+            raise ConfigError("An attached collection is searched as it is; passages are split only in a corpus "
+                              "indexed here. Turn passage splitting off, or index the corpus here.")
         if not 1 <= self.depth <= MAX_DEPTH:
             raise ConfigError(f"Candidate depth must be between 1 and {MAX_DEPTH}, got {self.depth}.")
 
@@ -112,6 +117,9 @@ class PipelineParts(Protocol):
 
     def indexed(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
         """The spec's corpus embedded with its bi-encoder and indexed, without a reranker."""
+
+    def milvus(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
+        """The spec's pipeline with its Milvus first stage open (see ``open_milvus``), without a reranker."""
 
 
 class DirectParts:
@@ -148,6 +156,37 @@ class DirectParts:
                             self.bi_encoder(spec.bi_encoder_name, spec.device, spec.trust_remote_code),
                             spec.passages, self.settings, progress)
 
+    def milvus(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
+        """Opens the spec's Milvus first stage."""
+        return open_milvus(spec, self, self.settings, progress)
+
+
+class MilvusParts(Protocol):
+    """What opening a Milvus first stage needs of the parts."""
+
+    def dataset(self, path: str) -> Dataset:
+        """The data set in the BEIR folder ``path`` (its queries and labels)."""
+
+    def bi_encoder(self, name: str, device: str, trust_remote_code: bool) -> LoadedModel:
+        """The bi-encoder ``name`` loaded on ``device``."""
+
+    def indexed(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
+        """The spec's corpus embedded and indexed (FAISS), without a reranker."""
+
+
+def open_milvus(spec: PipelineSpec, parts: MilvusParts, settings: Settings,
+                progress: Progress | None = None) -> RetrievalPipeline:
+    """The spec's corpus with its own Milvus collection as the ``milvus`` first stage (built once, then
+    reopened), or, when the spec names a collection, that collection attached read-only with the data set's queries
+    and labels."""
+    from explorer.milvus_pipeline import attached_pipeline, milvus_target, with_corpus_collection
+
+    target = milvus_target(spec.milvus, settings)
+    if spec.milvus.attached:
+        bi_encoder = parts.bi_encoder(spec.bi_encoder_name, spec.device, spec.trust_remote_code)
+        return attached_pipeline(spec.milvus, target, bi_encoder, parts.dataset(spec.dataset))
+    return with_corpus_collection(parts.indexed(spec, progress), target, settings, progress)
+
 
 def index_corpus(dataset: Dataset, bi_encoder: LoadedModel, passages: PassageOptions | None, settings: Settings,
                  progress: Progress | None = None) -> RetrievalPipeline:
@@ -180,7 +219,7 @@ class OpenPipeline:
 def open_pipeline(spec: PipelineSpec, parts: PipelineParts, score_cache: ScoreCache | None,
                   progress: Progress | None = None) -> OpenPipeline:
     """The pipeline ``spec`` names. Reranker scores are kept in ``score_cache`` (None: every pair is scored)."""
-    base = parts.indexed(spec, progress)
+    base = parts.milvus(spec, progress) if spec.first_stage_method == "milvus" else parts.indexed(spec, progress)
     name = spec.reranker_name
     reranker = parts.reranker(name, spec.device, spec.trust_remote_code) if name else None
     pipeline = base.with_reranker(reranker).with_score_cache(score_cache)

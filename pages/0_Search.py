@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.judging.coverage import judged_at_k
 from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
+from explorer.records import FetchedDataset
 from explorer.views.result_tables import result_tables, with_label_text
 from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from ui import cache
@@ -58,6 +61,8 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 progress_slot.empty()
+if isinstance(opened.pipeline.dataset, FetchedDataset):  # an attached collection: documents are fetched as found
+    data = replace(opened.pipeline.dataset, queries=data.queries, qrels_by_split=data.qrels_by_split)
 model_status(device, opened.pipeline.bi_encoder, opened.reranker)
 truncation_notes(opened.pipeline, opened.reranker, choices)
 

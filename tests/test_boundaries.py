@@ -16,7 +16,7 @@ LAYERS = (
     {"inference"},  # running a model fast
     {"models"},  # which model, and where it came from
     {"retrieval", "rerank"},  # the two stages
-    {"pipeline", "spec"},  # both stages together, and the one way to open them
+    {"pipeline", "spec", "milvus_pipeline"},  # both stages together, and the one way to open them
     {"evaluation", "attention", "views", "training", "judging"},  # what is made of results
     {"bench"},
     {"cli", "__main__"},  # a door

@@ -26,7 +26,7 @@ from explorer.records import Dataset
 from explorer.rerank.score_cache import ScoreCache, persistent_score_cache
 from explorer.retrieval.passages import OverLength, count_over_length
 from explorer.settings import Settings
-from explorer.spec import OpenPipeline, PipelineSpec, Progress, index_corpus, open_pipeline
+from explorer.spec import OpenPipeline, PipelineSpec, Progress, index_corpus, open_milvus, open_pipeline
 
 
 @st.cache_resource(show_spinner=False)
@@ -121,6 +121,25 @@ class CachedParts:
                 model = bi_encoder(spec.bi_encoder_name, spec.device, spec.trust_remote_code)
                 slot.pipeline = index_corpus(dataset(spec.dataset), model, spec.passages, settings(), progress)
             return slot.pipeline
+
+
+    def bi_encoder(self, name: str, device_preference: str, trust_remote_code: bool) -> LoadedModel:
+        return bi_encoder(name, device_preference, trust_remote_code)
+
+    def milvus(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
+        """The spec's Milvus first stage, opened once per process (the collection is built once, then reopened)."""
+        slot = _milvus_slot(spec.dataset, spec.bi_encoder_name, spec.device, spec.trust_remote_code, spec.passages,
+                            spec.milvus)
+        with slot.lock:
+            if slot.pipeline is None:
+                slot.pipeline = open_milvus(spec, self, settings(), progress)
+            return slot.pipeline
+
+
+@st.cache_resource(show_spinner=False)
+def _milvus_slot(path: str, bi_name: str, device_preference: str, trust_remote_code: bool, passages: object,
+                 source: object) -> _IndexSlot:
+    return _IndexSlot()
 
 
 def opened(spec: PipelineSpec, progress: Progress | None = None) -> OpenPipeline:

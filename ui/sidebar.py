@@ -14,6 +14,7 @@ from explorer.models.catalog import Role, find_preset, presets
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
 from explorer.models.resolution import expected_stand_in
 from explorer.retrieval.first_stage import FirstStageMethod
+from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
 from explorer.spec import Blend, BlendMode, PipelineSpec
@@ -40,7 +41,11 @@ DEFAULTS: dict[str, object] = {
     "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense", "rater": "",
 }
 FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
-                      "hybrid": "hybrid (reciprocal rank fusion)"}
+                      "hybrid": "hybrid (reciprocal rank fusion)", "milvus": "Milvus (bi-encoder + Milvus)"}
+# The Milvus page's choice (a MilvusSource: where, and which collection), kept for the session
+MILVUS_SOURCE = "_milvus_source"
+# Set by the Milvus page: the first stage to select before the sidebar is drawn on the next run
+PENDING_FIRST_STAGE = "_pending_first_stage"
 # the sidebar's words for the blend rules of explorer.spec.Blend
 BLEND_MODES = ("as the reranker recommends", "reranker alone", "custom blend")
 BLEND_RULES: dict[str, BlendMode] = dict(zip(BLEND_MODES, ("card", "alone", "custom")))
@@ -64,6 +69,7 @@ class SidebarChoices:
     blend_weight: float = 0.5
     first_stage_method: FirstStageMethod = "dense"
     rater: str = ""  # who is judging in this session (the Judge page saves grades under this name)
+    milvus: MilvusSource = MilvusSource()  # with the Milvus first stage: where, and which collection
 
     def spec(self, reranker: str | None = "sidebar", first_stage_method: FirstStageMethod | None = None,
              depth: int | None = None) -> PipelineSpec:
@@ -72,7 +78,7 @@ class SidebarChoices:
             dataset=self.dataset_path, first_stage_method=first_stage_method or self.first_stage_method,
             bi_encoder=self.bi_encoder, reranker=self.reranker if reranker == "sidebar" else reranker,
             device=self.device, trust_remote_code=self.trust_remote_code, passages=self.passages,
-            depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight))
+            depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight), milvus=self.milvus)
 
 
 MINE = "_my_datasets"  # the saved data sets this browser session loaded
@@ -150,6 +156,8 @@ def sidebar() -> SidebarChoices:
     if PENDING_DATASET in st.session_state:
         st.session_state["dataset_choice"] = st.session_state.pop(PENDING_DATASET)
     st.session_state.update(st.session_state.pop(PENDING_THRESHOLD, {}))
+    if PENDING_FIRST_STAGE in st.session_state:
+        st.session_state["first_stage"] = st.session_state.pop(PENDING_FIRST_STAGE)
     if st.session_state["dataset_choice"] not in options:
         st.session_state["dataset_choice"] = SAMPLE_LABEL
     with st.sidebar:
@@ -162,7 +170,11 @@ def sidebar() -> SidebarChoices:
             path = _not_someone_elses(str(Path(path).expanduser())) if path else ""
         first_stage = st.selectbox("First stage", list(FIRST_STAGE_LABELS), key="first_stage",
                                    format_func=FIRST_STAGE_LABELS.get,
-                                   help="Dense uses the bi-encoder; hybrid fuses dense and BM25 by reciprocal rank.")
+                                   help="Dense uses the bi-encoder; hybrid fuses dense and BM25 by reciprocal rank; "
+                                        "Milvus searches the bi-encoder's vectors in Milvus (see the Milvus page).")
+        milvus = st.session_state.get(MILVUS_SOURCE, MilvusSource())
+        if first_stage == "milvus":
+            st.caption(milvus_summary(milvus) + " To attach your own collection or choose a server: the Milvus page.")
         bi = _model_choice("Bi-encoder", BI_ENCODERS, "bi_choice", "bi_other", "bi-encoder")
         rr = _model_choice("Reranker", RERANKERS, "rr_choice", "rr_other", "reranker")
         depth = st.slider("Candidate depth k", 10, 200, step=10, key="depth",
@@ -202,5 +214,16 @@ def sidebar() -> SidebarChoices:
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
-        first_stage_method=first_stage, rater=" ".join(str(rater).split()),
+        first_stage_method=first_stage, rater=" ".join(str(rater).split()), milvus=milvus,
     )
+
+
+def milvus_summary(source: MilvusSource) -> str:
+    """Where the Milvus first stage runs, in words for the sidebar (never a token)."""
+    from explorer.milvus_pipeline import milvus_target
+
+    where = milvus_target(source, cache.settings()).label
+    if source.attached:
+        return f"Collection **{source.collection}** at {where}, read only" + (
+            f", filter `{source.filter}`" if source.filter else "") + "."
+    return f"This corpus's own collection, built once in {where}."

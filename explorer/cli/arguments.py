@@ -25,7 +25,21 @@ def build_parser() -> argparse.ArgumentParser:
         """The options that decide a ranking, as the sidebar has them."""
         common(sub)
         sub.add_argument("--first-stage", choices=list(FIRST_STAGE_METHODS), default="dense",
-                         help="dense (bi-encoder + FAISS), bm25, or hybrid (reciprocal rank fusion of both)")
+                         help="dense (bi-encoder + FAISS), bm25, hybrid (reciprocal rank fusion of both), or milvus")
+        milvus = sub.add_argument_group("Milvus (with --first-stage milvus)")
+        milvus.add_argument("--milvus-uri", default="", metavar="URI",
+                            help="a milvus-lite folder, or a server such as http://host:19530 (default: "
+                                 "EXPLORER_MILVUS_URI, else milvus.db in the cache folder); the token is read from "
+                                 "MILVUS_TOKEN")
+        milvus.add_argument("--collection", default="", metavar="NAME",
+                            help="attach this existing collection, read only, instead of building one from --data "
+                                 "(whose queries and labels are still used)")
+        for role in ("id", "text", "title", "vector"):
+            milvus.add_argument(f"--{role}-field", default="", metavar="FIELD",
+                                help=f"with --collection: the field holding the {role} (default: guessed from "
+                                     "the schema)")
+        milvus.add_argument("--filter", default="", metavar="EXPR",
+                            help='a Milvus filter applied to every search, e.g. \'source == "runbook"\'')
         sub.add_argument("--passages", type=int, metavar="TOKENS", default=None,
                          help="split long documents into passages of this many tokens (a document scores as its "
                               "best passage)")
@@ -143,6 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.add_argument("names", nargs="*", help="diff: the snapshots to compare, the first as the baseline")
     snapshots.add_argument("--metric", default="ndcg@10", help="diff: the metric of the per-query changes")
     snapshots.add_argument("--json", metavar="OUT", help="diff: write the comparison as JSON ('-' = stdout)")
+    scale = commands.add_parser("bench-scale", help="FAISS HNSW and milvus-lite on many vectors (default 1,000,000): "
+                                                   "build time, memory, p50/p95 latency, recall@k against exact")
+    scale.add_argument("--vectors", type=int, default=1_000_000)
+    scale.add_argument("--queries", type=int, default=200)
+    scale.add_argument("-k", type=int, default=100)
+    scale.add_argument("--noise", type=float, default=0.03, help="Gaussian noise per dimension added to each mix")
+    scale.add_argument("--backends", nargs="+", choices=["faiss-hnsw", "milvus-lite"],
+                       default=["faiss-hnsw", "milvus-lite"])
+    scale.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder whose passages seed the vectors")
+    scale.add_argument("--extra-data", metavar="DIR", default=None, help="a second BEIR folder (e.g. Cranfield)")
+    scale.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+    scale.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
+
     sessions = commands.add_parser("bench-sessions",
                                    help="time several sessions querying at once, with shared model calls and without")
     sessions.add_argument("--sessions", type=int, default=10, help="sessions querying at the same moment (default 10)")

@@ -59,3 +59,45 @@ def bench_sessions(args: argparse.Namespace) -> int:
     if args.json:
         write_json(report.to_json(), args.json, "results")
     return 0
+
+
+def bench_scale(args: argparse.Namespace) -> int:
+    """FAISS HNSW and milvus-lite on many vectors made from real embeddings; prints one line per backend."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from explorer.bench.first_stage_scale import ScaleConfig, run_scale_bench
+    from explorer.inference.device import choose_device
+    from explorer.loading import load_beir
+    from explorer.models.resolution import load_bi_encoder
+    from explorer.retrieval.embedding import embed_corpus, encode_texts
+    from explorer.retrieval.embedding_cache import EmbeddingCache
+    from explorer.retrieval.passages import PassageOptions, split_documents
+    from explorer.settings import DEFAULT_BI_ENCODER
+
+    settings = Settings.from_env()
+    bi_encoder = load_bi_encoder(DEFAULT_BI_ENCODER, choose_device(args.device), settings)
+    folders = [Path(args.data)] + ([Path(args.extra_data).expanduser()] if args.extra_data else [])
+    texts, questions = [], []
+    for folder in folders:
+        data = load_beir(folder)
+        texts += [p.text for p in split_documents(data.documents, bi_encoder.model.tokenizer, PassageOptions(128, 32))]
+        questions += [q.text for q in data.labelled_queries()]
+    base = embed_corpus(bi_encoder, texts, EmbeddingCache(settings.cache_dir / "embeddings"), options="scale").vectors
+    query_base = encode_texts(bi_encoder, [bi_encoder.info.query_prefix + q for q in questions])
+    say(f"base: {len(base):,} passage embeddings and {len(query_base)} query embeddings from "
+        + ", ".join(str(f) for f in folders))
+    config = ScaleConfig(vectors=args.vectors, queries=args.queries, k=args.k, noise=args.noise,
+                         backends=tuple(args.backends))
+    with tempfile.TemporaryDirectory(prefix="explorer-scale-") as workdir:
+        report = run_scale_bench(np.asarray(base), np.asarray(query_base), config, Path(workdir), say)
+    for row in report["results"]:
+        print(f"{row['backend']} ({row['index']}): build {row['build_s']:.0f} s, "
+              f"memory +{row['memory_added_gb']:.2f} GB, "
+              f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms at k={config.k}, recall@{config.k} "
+              f"{row['recall']:.3f} (worst query {row['worst_recall']:.2f})")
+    if args.json:
+        write_json(report, args.json, "results")
+    return 0

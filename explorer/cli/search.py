@@ -10,6 +10,7 @@ from pathlib import Path
 
 from explorer.cli.output import say, write_json
 from explorer.records import Dataset
+from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.settings import Settings
 from explorer.spec import Blend, DirectParts, OpenPipeline, PipelineSpec, open_pipeline
 
@@ -20,11 +21,14 @@ def spec_from(args: argparse.Namespace) -> PipelineSpec:
 
     passages = PassageOptions(args.passages, args.passage_overlap) if args.passages else None
     reranker = getattr(args, "reranker", "none")
+    milvus = MilvusSource(uri=args.milvus_uri, collection=args.collection, id_field=args.id_field,
+                          text_field=args.text_field, title_field=args.title_field, vector_field=args.vector_field,
+                          filter=args.filter)
     return PipelineSpec(
         dataset=args.data, first_stage_method=args.first_stage, bi_encoder=args.bi_encoder,
         reranker=None if reranker == "none" else reranker, device=args.device,
         trust_remote_code=args.trust_remote_code, passages=passages, depth=getattr(args, "depth", 100),
-        blend=Blend.parse(getattr(args, "blend", "card")))
+        blend=Blend.parse(getattr(args, "blend", "card")), milvus=milvus)
 
 
 def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
@@ -48,6 +52,7 @@ def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
     report = opened.pipeline.index_report
     say(f"index: {report.documents} documents" + (f" in {report.units} passages" if report.passages else "")
         + f", {'from cache' if report.from_cache else 'embedded'} in {report.seconds:.2f} s")
+    say(f"first stage: {opened.pipeline.first_stage(spec.first_stage_method).description}")
     return opened
 
 

@@ -173,8 +173,10 @@ def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
     reranker = pipeline.reranker.info.fingerprint or pipeline.reranker.info.loaded if pipeline.reranker else "none"
     passages = pipeline.index_report.passages.key if pipeline.index_report.passages else ""
     # The blend is left out: outcomes are kept unblended and blended when read, so another blend costs no model call.
+    # the index's description names an attached collection (whose documents are not listed in the data set)
     digest.update(json.dumps([asdict(replace(config, blend=1.0)), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
-                              reranker if config.rerank else "none", passages]).encode())
+                              reranker if config.rerank else "none", passages,
+                              pipeline.index_report.index_description]).encode())
     return digest.hexdigest()[:32]
 
 

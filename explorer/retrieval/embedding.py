@@ -28,6 +28,7 @@ class CorpusEmbeddings:
     vectors: np.ndarray  # (n_docs, dim), float32, unit length
     from_cache: bool
     seconds: float
+    key: str = ""  # the embedding cache's key: model, texts and options (a Milvus collection is named after it)
 
 
 def encode_texts(
@@ -90,10 +91,10 @@ def embed_corpus(
     if cached is not None:
         if progress is not None:
             progress(len(texts), len(texts))
-        return CorpusEmbeddings(cached, True, time.perf_counter() - started)
+        return CorpusEmbeddings(cached, True, time.perf_counter() - started, key)
     vectors = encode_texts(bi_encoder, [prefix + text for text in texts] if prefix else texts, progress=progress)
     cache.save(key, vectors, {"model": bi_encoder.info.loaded, "precision": bi_encoder.device.precision, "engine": ran})
-    return CorpusEmbeddings(vectors, False, time.perf_counter() - started)
+    return CorpusEmbeddings(vectors, False, time.perf_counter() - started, key)
 
 
 def _renormalise(vectors: np.ndarray) -> np.ndarray:

@@ -1,0 +1,89 @@
+"""The Milvus page in AppTest: a collection read (schema, guessed fields), attached with a filter, and the Search page
+ranking what it returns."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.retrieval.embedding import embed_corpus
+from explorer.retrieval.milvus_connection import MilvusSource, MilvusTarget, connect
+from ui.sidebar import MILVUS_SOURCE
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def collection_folder(sample, bi_encoder, embedding_cache) -> Path:
+    """A milvus-lite folder under the temporary folder (one the pages may read), with a collection ``docs``."""
+    from pymilvus import DataType, MilvusClient
+
+    folder = Path(tempfile.mkdtemp(prefix="milvus-page-")) / f"{uuid.uuid4().hex[:6]}.db"
+    client = connect(MilvusTarget(str(folder.resolve())))
+    vectors = embed_corpus(bi_encoder, [d.full_text for d in sample.documents], embedding_cache).vectors
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("doc", DataType.VARCHAR, is_primary=True, max_length=100)
+    schema.add_field("title", DataType.VARCHAR, max_length=1000)
+    schema.add_field("content", DataType.VARCHAR, max_length=20000)
+    schema.add_field("team", DataType.VARCHAR, max_length=20)
+    schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=vectors.shape[1])
+    index = client.prepare_index_params()
+    index.add_index(field_name="embedding", index_type="FLAT", metric_type="IP")
+    client.create_collection("docs", schema=schema, index_params=index)
+    client.insert("docs", [{"doc": d.doc_id, "title": d.title, "content": d.text, "team": "ops" if i % 3 else "dev",
+                            "embedding": vectors[i].tolist()} for i, d in enumerate(sample.documents)])
+    return folder.resolve()
+
+
+def test_a_collection_is_read_attached_with_a_filter_and_searched(collection_folder, sample):
+    app = AppTest.from_file(str(ROOT / "pages" / "11_Milvus.py"), default_timeout=300)
+    app.session_state["depth"] = 10
+    app.run()
+    assert not app.exception, app.exception
+    app.text_input(key="milvus_uri").input(str(collection_folder))
+    app.text_input(key="milvus_collection").input("docs")
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert f"Collection docs: {len(sample.documents)} rows" in [h.value for h in app.subheader]
+    schema = app.dataframe[0].value
+    assert list(schema["field"]) == ["doc", "title", "content", "team", "embedding"]
+    guessed = [app.selectbox(key=f"milvus_{role}").value for role in ("id", "text", "title", "vector")]
+    assert guessed == ["doc", "content", "title", "embedding"]
+    app.text_input(key="milvus_filter").input('team == "ops"')
+    app.button[1].click().run()
+    assert not app.exception, app.exception
+    source = app.session_state[MILVUS_SOURCE]
+    assert source == MilvusSource(uri=str(collection_folder), collection="docs", id_field="doc", text_field="content",
+                                  title_field="title", vector_field="embedding", filter='team == "ops"')
+
+    search = AppTest.from_file(str(ROOT / "pages" / "0_Search.py"), default_timeout=300)
+    search.session_state["depth"] = 10
+    search.session_state["first_stage"] = "milvus"
+    search.session_state[MILVUS_SOURCE] = source
+    search.run()
+    assert not search.exception, search.exception
+    shown = " ".join(c.value for c in search.caption)
+    assert "Collection **docs**" in shown and 'team == "ops"' in shown
+    devs = {d.doc_id for i, d in enumerate(sample.documents) if i % 3 == 0}
+    first_stage = search.dataframe[0].value
+    ids = list(first_stage["doc_id"]) if "doc_id" in first_stage else list(first_stage.iloc[:, 1])
+    assert ids and not set(ids) & devs  # the filter kept only ops documents
+
+
+def test_a_missing_collection_and_a_folder_outside_the_data_folders_are_refused(collection_folder):
+    app = AppTest.from_file(str(ROOT / "pages" / "11_Milvus.py"), default_timeout=300).run()
+    app.text_input(key="milvus_uri").input(str(collection_folder))
+    app.text_input(key="milvus_collection").input("nope")
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert "has no collection 'nope'; it has: docs" in app.error[0].value
+    app.text_input(key="milvus_uri").input("/etc/milvus.db")
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert "reads files only under its data folders" in app.error[0].value
+    assert not Path("/etc/milvus.db").exists()
