@@ -218,9 +218,8 @@ class RetrievalPipeline:
 
     def _build_bm25(self) -> Bm25Index:
         """The BM25 index over the same units as the dense index (a second or two per 10k texts)."""
-        if self.passages:
-            return Bm25Index([p.text for p in self.passages], [p.passage_id for p in self.passages])
-        return Bm25Index([d.full_text for d in self.dataset.documents], [d.doc_id for d in self.dataset.documents])
+        ids, texts = unit_ids_and_texts(self.dataset, self.passages)
+        return Bm25Index(texts, ids)
 
     def bm25(self) -> Bm25Index:
         """The BM25 index over the same units as the dense index, built on first use."""

@@ -112,6 +112,9 @@ class PipelineParts(Protocol):
     def dataset(self, path: str) -> Dataset:
         """The data set in the BEIR folder ``path``."""
 
+    def bi_encoder(self, name: str, device: str, trust_remote_code: bool) -> LoadedModel:
+        """The bi-encoder ``name`` loaded on ``device``."""
+
     def reranker(self, name: str, device: str, trust_remote_code: bool) -> LoadedModel:
         """The reranker ``name`` loaded on ``device``."""
 
@@ -161,20 +164,7 @@ class DirectParts:
         return open_milvus(spec, self, self.settings, progress)
 
 
-class MilvusParts(Protocol):
-    """What opening a Milvus first stage needs of the parts."""
-
-    def dataset(self, path: str) -> Dataset:
-        """The data set in the BEIR folder ``path`` (its queries and labels)."""
-
-    def bi_encoder(self, name: str, device: str, trust_remote_code: bool) -> LoadedModel:
-        """The bi-encoder ``name`` loaded on ``device``."""
-
-    def indexed(self, spec: PipelineSpec, progress: Progress | None) -> RetrievalPipeline:
-        """The spec's corpus embedded and indexed (FAISS), without a reranker."""
-
-
-def open_milvus(spec: PipelineSpec, parts: MilvusParts, settings: Settings,
+def open_milvus(spec: PipelineSpec, parts: PipelineParts, settings: Settings,
                 progress: Progress | None = None) -> RetrievalPipeline:
     """The spec's corpus with its own Milvus collection as the ``milvus`` first stage (built once, then
     reopened), or, when the spec names a collection, that collection attached read-only with the data set's queries

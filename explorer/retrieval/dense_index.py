@@ -9,7 +9,7 @@ its recall@k against exact search on a sample of the corpus's own vectors, and r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
@@ -126,12 +126,18 @@ def recall_at_k(found: np.ndarray, exact: np.ndarray) -> np.ndarray:
 def measure_recall(index: DenseIndex, vectors: np.ndarray, queries: np.ndarray | None = None) -> RecallReport:
     """Recall@k of ``index`` against exact search, on ``queries`` or a seeded sample of the corpus vectors."""
     options = index.options
+    return recall_against_exact(lambda rows, k: index.search_rows(rows, k)[1], vectors, queries, options.recall_k,
+                                options.recall_queries, options.seed)
+
+
+def recall_against_exact(search_rows: Callable[[np.ndarray, int], np.ndarray], vectors: np.ndarray,
+                         queries: np.ndarray | None, k: int, sample: int, seed: int) -> RecallReport:
+    """Recall@k of ``search_rows`` (query rows, k -> row numbers of the hits, -1 for none) against exact search over
+    ``vectors``, on ``queries`` or a seeded sample of ``sample`` of the vectors themselves."""
     if queries is None:
-        rng = np.random.default_rng(options.seed)
-        take = min(options.recall_queries, len(vectors))
-        queries = vectors[rng.choice(len(vectors), size=take, replace=False)]
-    k = min(options.recall_k, len(vectors))
+        rng = np.random.default_rng(seed)
+        queries = vectors[rng.choice(len(vectors), size=min(sample, len(vectors)), replace=False)]
+    k = min(k, len(vectors))
     exact = exact_top_k(vectors, queries, k)
-    _, found = index.search_rows(queries, k)
-    shares = recall_at_k(found, exact)
+    shares = recall_at_k(search_rows(queries, k), exact)
     return RecallReport(k=k, queries=len(queries), recall=float(shares.mean()), worst=float(shares.min()))

@@ -18,7 +18,7 @@ import numpy as np
 
 from explorer.errors import ConfigError
 from explorer.records import Hit
-from explorer.retrieval.dense_index import RecallReport, exact_top_k, recall_at_k
+from explorer.retrieval.dense_index import RecallReport, recall_against_exact
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.milvus_connection import MilvusTarget, MilvusUnavailable
 
@@ -194,16 +194,13 @@ def measure_recall(stage: MilvusStage, vectors: np.ndarray, ids: Sequence[str], 
                    k: int = RECALL_K, seed: int = 0) -> RecallReport:
     """Recall@k of the collection against exact search over ``vectors`` (row i is ``ids[i]``), on ``queries`` or
     a seeded sample of the vectors themselves."""
-    if queries is None:
-        rng = np.random.default_rng(seed)
-        queries = vectors[rng.choice(len(vectors), size=min(RECALL_QUERIES, len(vectors)), replace=False)]
-    k = min(k, len(vectors))
-    exact = exact_top_k(vectors, queries, k)
     row_of = {doc_id: row for row, doc_id in enumerate(ids)}
-    found_rows = []
-    for start in range(0, len(queries), 50):
-        for hits in stage.search_rows(queries[start:start + 50], k):
-            found_rows.append([row_of.get(hit.doc_id, -1) for hit in hits] + [-1] * (k - len(hits)))
-    shares = recall_at_k(np.asarray(found_rows, dtype=np.int64), exact)
-    return RecallReport(k=k, queries=len(queries), recall=float(shares.mean()), worst=float(shares.min()))
 
+    def search_rows(rows: np.ndarray, wanted: int) -> np.ndarray:
+        found = []
+        for start in range(0, len(rows), 50):
+            for hits in stage.search_rows(rows[start:start + 50], wanted):
+                found.append([row_of.get(hit.doc_id, -1) for hit in hits] + [-1] * (wanted - len(hits)))
+        return np.asarray(found, dtype=np.int64)
+
+    return recall_against_exact(search_rows, vectors, queries, k, RECALL_QUERIES, seed)
