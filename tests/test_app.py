@@ -114,6 +114,14 @@ def test_forcing_a_missing_gpu_is_a_message():
     assert not app.exception and "CUDA" in app.error[0].value
 
 
+def test_every_page_is_in_the_navigation():
+    import ast
+
+    named = {node.value for node in ast.walk(ast.parse((ROOT / "app.py").read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".py")}
+    assert named == {Path(page).name for page in PAGES}  # a page left out is reached by no link, and its URL fails
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: Path(p).name)
 def test_every_page_runs(page):
     app = run_app(Path(page))

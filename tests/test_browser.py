@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.browser_support import grid_texts, no_error_on, settle
+from tests.browser_support import grid_texts, no_error_on, settle, wait_for_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 QUERY = "the vpn drops every few minutes on my laptop"
@@ -197,3 +197,48 @@ def test_the_search_page_answers_at_slash_search_too(app_url, browser):
     page.wait_for_timeout(1000)
     assert page.get_by_text("Page not found").count() == 0
     assert page.get_by_role("heading", name="Relevance explorer").count() == 1
+
+
+def test_the_milvus_page_attaches_a_collection_and_search_ranks_what_it_returns(
+        app_url, browser, sample, bi_encoder, embedding_cache, tmp_path):
+    from explorer.retrieval.embedding import embed_corpus
+    from explorer.retrieval.milvus_connection import MilvusTarget, connect, disconnect
+    from tests.milvus_support import UserCollection, create_user_collection
+
+    folder = tmp_path / "theirs.db"  # under the temporary folder, one the app may read
+    shape = UserCollection("handbook", id_field="key", title_field="heading", text_field="body", tag_field="team",
+                           vector_field="vec")
+    vectors = embed_corpus(bi_encoder, [d.full_text for d in sample.documents], embedding_cache).vectors
+    target = MilvusTarget(str(folder))
+    create_user_collection(connect(target), shape, sample.documents, vectors, lambda row: "ops" if row % 2 else "dev")
+    disconnect(target)  # milvus-lite serves one process: the app's server opens the folder next
+
+    page = browser.new_page(viewport={"width": 1500, "height": 2000})
+    page.goto(app_url)
+    page.get_by_role("link", name="Milvus").click()
+    page.get_by_role("textbox", name="Milvus URI").wait_for(timeout=300_000)
+    settle(page)
+    page.get_by_role("textbox", name="Milvus URI").fill(str(folder))
+    page.get_by_role("textbox", name="Collection to attach", exact=False).fill("handbook")
+    page.get_by_role("button", name="Read the collection").click()
+    wait_for_text(page, f"Collection handbook: {len(sample.documents)} rows", timeout=120)
+    settle(page)
+    assert grid_texts(page, 0)[:3] == ["key", "VARCHAR", ""]  # the schema: field, type, dimension, primary key
+    page.get_by_role("textbox", name="Filter (optional)").fill('team == "ops"')
+    page.get_by_role("button", name="Attach and use it as the first stage").click()
+    wait_for_text(page, "Attached handbook", timeout=120)
+    page.screenshot(path=str(tmp_path / "milvus.png"), full_page=True)
+    no_error_on(page)
+
+    page.get_by_role("link", name="Search").click()
+    wait_for_text(page, "Collection handbook", timeout=300)
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=300_000)  # both stages' tables
+    settle(page)
+    page.screenshot(path=str(tmp_path / "search_on_milvus.png"), full_page=True)
+    no_error_on(page)
+    shown = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+    assert any('team == "ops"' in text for text in shown), shown
+    first_stage = grid_texts(page, 0)
+    ops = {d.title for row, d in enumerate(sample.documents) if row % 2}
+    titles = [text for text in first_stage if text in {d.title for d in sample.documents}]
+    assert len(titles) >= 10 and set(titles) <= ops  # the filter kept ops documents only

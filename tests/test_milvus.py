@@ -30,6 +30,7 @@ from explorer.retrieval.milvus_connection import (
     disconnect,
 )
 from tests.browser_support import free_port
+from tests.milvus_support import UserCollection, create_user_collection
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = "the vpn drops every few minutes on my laptop"
@@ -103,6 +104,10 @@ def test_a_second_process_on_the_same_milvus_lite_folder_is_told_to_run_a_server
 
 # --- the user's own collection, attached ---------------------------------------------------------------------------
 
+KB = UserCollection("kb", id_field="pk", title_field="heading", text_field="passage", tag_field="source",
+                    vector_field="emb", metric="COSINE", integer_ids=True)
+
+
 @pytest.fixture(scope="module")
 def theirs(sample, bi_encoder, embedding_cache, tmp_path_factory):
     """A collection made as a user might have: integer keys ``pk``, text ``passage``, title ``heading``, vectors
@@ -111,27 +116,15 @@ def theirs(sample, bi_encoder, embedding_cache, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("user") / "theirs.db"
     client = connect(MilvusTarget(str(folder)))
-    texts = [doc.full_text for doc in sample.documents]
-    vectors = embed_corpus(bi_encoder, texts, embedding_cache).vectors
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("pk", DataType.INT64, is_primary=True)
-    schema.add_field("heading", DataType.VARCHAR, max_length=1000)
-    schema.add_field("passage", DataType.VARCHAR, max_length=20000)
-    schema.add_field("source", DataType.VARCHAR, max_length=20)
-    schema.add_field("emb", DataType.FLOAT_VECTOR, dim=vectors.shape[1])
-    index = client.prepare_index_params()
-    index.add_index(field_name="emb", index_type="FLAT", metric_type="COSINE")
-    client.create_collection("kb", schema=schema, index_params=index)
-    client.insert("kb", [{"pk": row + 1, "heading": doc.title, "passage": doc.text,
-                          "source": "runbook" if row % 2 == 0 else "wiki", "emb": vectors[row].tolist()}
-                         for row, doc in enumerate(sample.documents)])
+    vectors = embed_corpus(bi_encoder, [doc.full_text for doc in sample.documents], embedding_cache).vectors
+    create_user_collection(client, KB, sample.documents, vectors, lambda row: "runbook" if row % 2 == 0 else "wiki")
     small = MilvusClient.create_schema(auto_id=False)
     small.add_field("id", DataType.INT64, is_primary=True)
     small.add_field("text", DataType.VARCHAR, max_length=100)
     small.add_field("vector", DataType.FLOAT_VECTOR, dim=8)
     client.create_collection("tiny", schema=small)
     client.insert("tiny", [{"id": 1, "text": "eight", "vector": [0.1] * 8}])
-    key_of = {doc.doc_id: str(row + 1) for row, doc in enumerate(sample.documents)}
+    key_of = {doc.doc_id: str(KB.key(row, doc)) for row, doc in enumerate(sample.documents)}
     return folder, key_of
 
 
@@ -176,6 +169,18 @@ def test_an_attached_collection_with_its_own_field_names_is_searched_filtered_re
     assert 'filter source == "runbook"' in runbooks.first_stage("milvus").description
 
     assert not any(hasattr(ReadOnlyCollection, name) for name in ("insert", "upsert", "delete", "drop_collection"))
+    assert folder_digest(folder) == before
+
+
+def test_a_released_collection_as_a_new_process_finds_it_is_loaded_for_searching_and_still_not_written(
+        sample, bi_encoder, theirs):
+    folder, _ = theirs
+    target = MilvusTarget(str(folder))
+    disconnect(target)  # as the app's server finds a collection someone else made: released, not in memory
+    before = folder_digest(folder)
+    pipeline = attached_pipeline(MilvusSource(collection="kb"), target, bi_encoder, sample)
+    assert "loaded into memory for searching" in pipeline.first_stage("milvus").description
+    assert len(pipeline.search(QUERY, depth=10, rerank=False, first_stage_method="milvus").first_stage) == 10
     assert folder_digest(folder) == before
 
 
@@ -226,3 +231,23 @@ def test_a_milvus_lite_server_is_reached_by_uri_and_its_token_is_never_shown(sam
         connect(MilvusTarget(f"http://127.0.0.1:{free_port()}", token))
     assert token not in str(refused.value) and "Check that the server is running" in str(refused.value)
     assert os.environ.get("MILVUS_TOKEN", "") == ""  # the test's token never reached the environment
+
+
+def test_the_scale_benchmark_measures_both_backends_against_exact_search(sample, bi_encoder, embedding_cache,
+                                                                         tmp_path):
+    from explorer.bench.first_stage_scale import ScaleConfig, run_scale_bench
+
+    base = np.asarray(embed_corpus(bi_encoder, [d.text for d in sample.documents], embedding_cache).vectors)
+    queries = base[::50]  # sample passages' embeddings as queries
+    config = ScaleConfig(vectors=4000, queries=12, milvus_queries=5)
+    messages: list[str] = []
+    report = run_scale_bench(base, queries, config, tmp_path, messages.append)
+
+    faiss_row, milvus_row = report["results"]
+    assert faiss_row["backend"] == "FAISS" and faiss_row["index"].startswith("HNSW") and faiss_row["queries"] == 12
+    assert milvus_row["backend"] == "milvus-lite" and milvus_row["index"] == "FLAT" and milvus_row["queries"] == 5
+    assert milvus_row["recall"] == 1.0 and milvus_row["worst_query_hits"] == 100  # FLAT is exact
+    assert 0.9 <= faiss_row["recall"] <= 1.0 and faiss_row["worst_recall"] <= faiss_row["recall"]
+    for row in (faiss_row, milvus_row):
+        assert row["build_s"] > 0 and 0 < row["p50_ms"] <= row["p95_ms"]
+    assert any("made 4,000 vectors" in m for m in messages)

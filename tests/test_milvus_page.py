@@ -12,31 +12,22 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.retrieval.embedding import embed_corpus
 from explorer.retrieval.milvus_connection import MilvusSource, MilvusTarget, connect
+from tests.milvus_support import UserCollection, create_user_collection
 from ui.sidebar import MILVUS_SOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
+DOCS = UserCollection("docs", id_field="doc", title_field="title", text_field="content", tag_field="team",
+                      vector_field="embedding")
 
 
 @pytest.fixture(scope="module")
 def collection_folder(sample, bi_encoder, embedding_cache) -> Path:
     """A milvus-lite folder under the temporary folder (one the pages may read), with a collection ``docs``."""
-    from pymilvus import DataType, MilvusClient
-
     folder = Path(tempfile.mkdtemp(prefix="milvus-page-")) / f"{uuid.uuid4().hex[:6]}.db"
     client = connect(MilvusTarget(str(folder.resolve())))
     vectors = embed_corpus(bi_encoder, [d.full_text for d in sample.documents], embedding_cache).vectors
-    schema = MilvusClient.create_schema(auto_id=False)
-    schema.add_field("doc", DataType.VARCHAR, is_primary=True, max_length=100)
-    schema.add_field("title", DataType.VARCHAR, max_length=1000)
-    schema.add_field("content", DataType.VARCHAR, max_length=20000)
-    schema.add_field("team", DataType.VARCHAR, max_length=20)
-    schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=vectors.shape[1])
-    index = client.prepare_index_params()
-    index.add_index(field_name="embedding", index_type="FLAT", metric_type="IP")
-    client.create_collection("docs", schema=schema, index_params=index)
-    client.insert("docs", [{"doc": d.doc_id, "title": d.title, "content": d.text, "team": "ops" if i % 3 else "dev",
-                            "embedding": vectors[i].tolist()} for i, d in enumerate(sample.documents)])
+    create_user_collection(client, DOCS, sample.documents, vectors, lambda row: "ops" if row % 3 else "dev")
     return folder.resolve()
 
 

@@ -7,7 +7,8 @@ queries: the real test queries' embeddings, and seeded perturbations of them up 
 (FAISS IndexFlatIP over all rows) is the truth that recall@k is measured against.
 
 Measured for each backend: build time, resident memory added, p50 / p95 latency of one query at ``k`` (one query
-at a time, as the pipeline asks), and recall@k against exact.
+at a time, as the pipeline asks), and recall@k against exact, with the worst query's row and hit count. milvus-lite
+(FLAT: every vector read per query) is timed on the first ``milvus_queries`` queries only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ScaleConfig:
     k: int = 100
     noise: float = 0.03  # per dimension, before renormalising (a unit vector's entries are about 0.05)
     seed: int = 0
+    milvus_queries: int = 50  # milvus-lite's FLAT reads every vector per query: the first this many queries only
     backends: tuple[str, ...] = ("faiss-hnsw", "milvus-lite")
 
 
@@ -48,6 +50,9 @@ class BackendResult:
     p95_ms: float
     recall: float
     worst_recall: float
+    queries: int  # how many queries were timed and measured
+    worst_query: int  # the row of the query with the lowest recall
+    worst_query_hits: int  # how many hits the backend returned for it (k unless it returned fewer)
 
 
 def resident_gb() -> float:
@@ -71,6 +76,16 @@ def make_vectors(base: np.ndarray, count: int, noise: float, rng: np.random.Gene
     return out
 
 
+def _result(backend: str, index: str, build: float, memory: float, times: np.ndarray, found: np.ndarray,
+            exact: np.ndarray) -> BackendResult:
+    """The figures of one backend, from its per-query times and hits (row numbers, -1 for none)."""
+    shares = recall_at_k(found, exact)
+    worst = int(np.argmin(shares))
+    return BackendResult(backend, index, build, memory, float(np.percentile(times, 50)),
+                         float(np.percentile(times, 95)), float(shares.mean()), float(shares[worst]), len(times),
+                         worst, int((found[worst] >= 0).sum()))
+
+
 def _latencies(search: Callable[[np.ndarray], Any], queries: np.ndarray) -> tuple[list[Any], np.ndarray]:
     found, times = [], []
     for row in queries:
@@ -89,12 +104,9 @@ def bench_faiss_hnsw(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray
     build = time.perf_counter() - started
     say(f"faiss-hnsw: built in {build:.0f} s")
     found, times = _latencies(lambda row: index.search_rows(row.reshape(1, -1), k)[1][0], queries)
-    shares = recall_at_k(np.asarray(found), exact)
-    result = BackendResult("FAISS", f"HNSW M={options.hnsw_neighbours} efConstruction={options.ef_construction} "
-                           f"efSearch={max(options.ef_search, k)}", build, resident_gb() - before,
-                           float(np.percentile(times, 50)), float(np.percentile(times, 95)), float(shares.mean()),
-                           float(shares.min()))
-    return result
+    return _result("FAISS", f"HNSW M={options.hnsw_neighbours} efConstruction={options.ef_construction} "
+                   f"efSearch={max(options.ef_search, k)}", build, resident_gb() - before, times, np.asarray(found),
+                   exact)
 
 
 def bench_milvus_lite(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, k: int, folder: Path,
@@ -120,10 +132,7 @@ def bench_milvus_lite(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarra
     found, times = _latencies(lambda row: [int(h.doc_id) for h in stage.search_rows(row.reshape(1, -1), k)[0]],
                               queries)
     padded = np.asarray([row + [-1] * (k - len(row)) for row in found], dtype=np.int64)
-    shares = recall_at_k(padded, exact)
-    result = BackendResult("milvus-lite", stage.report.index_type, build, resident_gb() - before,
-                           float(np.percentile(times, 50)), float(np.percentile(times, 95)), float(shares.mean()),
-                           float(shares.min()))
+    result = _result("milvus-lite", stage.report.index_type, build, resident_gb() - before, times, padded, exact)
     disconnect(target)
     return result
 
@@ -144,6 +153,8 @@ def run_scale_bench(base: np.ndarray, query_base: np.ndarray, config: ScaleConfi
     if "faiss-hnsw" in config.backends:
         results.append(bench_faiss_hnsw(vectors, queries, exact, config.k, say))
     if "milvus-lite" in config.backends:
-        results.append(bench_milvus_lite(vectors, queries, exact, config.k, workdir / "scale-milvus.db", say))
+        few = min(config.milvus_queries, len(queries))
+        results.append(bench_milvus_lite(vectors, queries[:few], exact[:few], config.k, workdir / "scale-milvus.db",
+                                         say))
     return {"config": asdict(config), "base_vectors": len(base), "query_base": len(query_base),
             "dimension": int(vectors.shape[1]), "results": [asdict(r) for r in results]}

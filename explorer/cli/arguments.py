@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--vectors", type=int, default=1_000_000)
     scale.add_argument("--queries", type=int, default=200)
     scale.add_argument("-k", type=int, default=100)
+    scale.add_argument("--milvus-queries", type=int, default=50,
+                       help="milvus-lite (FLAT) is timed on the first this many queries only (default 50)")
     scale.add_argument("--noise", type=float, default=0.03, help="Gaussian noise per dimension added to each mix")
     scale.add_argument("--backends", nargs="+", choices=["faiss-hnsw", "milvus-lite"],
                        default=["faiss-hnsw", "milvus-lite"])

@@ -90,14 +90,15 @@ def bench_scale(args: argparse.Namespace) -> int:
     say(f"base: {len(base):,} passage embeddings and {len(query_base)} query embeddings from "
         + ", ".join(str(f) for f in folders))
     config = ScaleConfig(vectors=args.vectors, queries=args.queries, k=args.k, noise=args.noise,
-                         backends=tuple(args.backends))
+                         milvus_queries=args.milvus_queries, backends=tuple(args.backends))
     with tempfile.TemporaryDirectory(prefix="explorer-scale-") as workdir:
         report = run_scale_bench(np.asarray(base), np.asarray(query_base), config, Path(workdir), say)
     for row in report["results"]:
         print(f"{row['backend']} ({row['index']}): build {row['build_s']:.0f} s, "
               f"memory +{row['memory_added_gb']:.2f} GB, "
               f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms at k={config.k}, recall@{config.k} "
-              f"{row['recall']:.3f} (worst query {row['worst_recall']:.2f})")
+              f"{row['recall']:.3f} over {row['queries']} queries (worst: query {row['worst_query']}, "
+              f"{row['worst_recall']:.2f} with {row['worst_query_hits']} hits)")
     if args.json:
         write_json(report, args.json, "results")
     return 0

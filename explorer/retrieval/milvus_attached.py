@@ -79,6 +79,14 @@ class ReadOnlyCollection:
                 return str(described["metric_type"]).upper()
         return "IP"
 
+    def ensure_loaded(self) -> bool:
+        """Loads a released collection into the server's memory, which searching needs (it writes no data); True when
+        this call loaded it."""
+        if str(self._client.get_load_state(self.name).get("state", "")).endswith("Loaded"):
+            return False
+        self._client.load_collection(self.name)
+        return True
+
     def search(self, vector: list[float], field: str, k: int, expression: str, metric: str,
                output: list[str]) -> list[dict[str, Any]]:
         """The top ``k`` rows for one vector, with the ``output`` fields."""
@@ -133,6 +141,13 @@ class AttachedCollection:
         self._integer_ids = by_name[mapping.id_field].kind.startswith("INT")
         self.metric = collection.metric(mapping.vector_field)
         self.rows = collection.row_count()
+        try:
+            self.loaded_here = collection.ensure_loaded()
+        except Exception as exc:  # pymilvus's and the server's own exception types
+            raise MilvusUnavailable(
+                f"The collection {collection.name!r} is released (not in the server's memory) and could not be loaded "
+                f"for searching: {str(exc)[:300]}. Load it on the server (it needs an index on "
+                f"{mapping.vector_field!r}), then attach it again.") from None
         self._fetched: OrderedDict[str, Document] = OrderedDict()
 
     def _check(self, dimension: int, bi_encoder_name: str) -> None:
@@ -161,7 +176,7 @@ class AttachedCollection:
     def description(self) -> str:
         """Where the collection is, its size, metric and filter, for the index report."""
         where = (f"{self.target.label}, collection {self.collection.name} ({self.rows:,} rows, attached read-only, "
-                 f"{self.metric})")
+                 f"{self.metric}" + (", loaded into memory for searching" if self.loaded_here else "") + ")")
         return f"Milvus: {where}" + (f", filter {self.filter}" if self.filter else "")
 
     def search(self, query: str, query_vector: np.ndarray | None, k: int) -> list[Hit]:

@@ -124,13 +124,21 @@ def _open(target: MilvusTarget) -> Any:
         # for while waiting on a new index and does without; grpc would print that refusal as a traceback
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     try:
-        return MilvusClient(uri=target.uri, token=target.token, timeout=15)
+        return MilvusClient(uri=target.uri, token=target.token, timeout=15, **_channel_options(target))
     except Exception as exc:  # pymilvus raises its own exceptions, grpc ones, and OSError
         reason = str(exc).replace(target.token, "***") if target.token else str(exc)
         raise MilvusUnavailable(f"Could not open {target.label}: {reason[:300]}. " + (
             "Check that the folder is writable." if target.is_local else
             "Check that the server is running and reachable from here, and, when it needs one, that MILVUS_TOKEN "
             "holds its token.")) from None
+
+
+def _channel_options(target: MilvusTarget) -> dict[str, Any]:
+    """No keepalive pings while idle on this machine: milvus-lite's gRPC server (embedded, or `milvus-lite server`)
+    keeps gRPC's default ping policy and answers a client that pings an idle connection every 10 s (pymilvus's
+    default) with GOAWAY "too_many_pings", logged as an error. A remote server keeps pymilvus's defaults."""
+    loopback = urlsplit(target.uri).hostname in ("127.0.0.1", "localhost", "::1")
+    return {"grpc_options": {"grpc.keepalive_permit_without_calls": 0}} if target.is_local or loopback else {}
 
 
 def _locked_by_another_process(folder: Path) -> bool:
