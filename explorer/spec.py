@@ -24,8 +24,18 @@ from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA,
 BlendMode = Literal["card", "alone", "custom"]
 BLEND_MODES: tuple[BlendMode, ...] = ("card", "alone", "custom")
 DEFAULT = "default"
-# progress(done, total) while the corpus is embedded
-Progress = Callable[[int, int], None]
+# progress(done, total, what) while the pipeline is opened: what is EMBEDDING (the corpus's texts) or INSERTING (its
+# vectors into the Milvus collection built for it)
+Progress = Callable[[int, int, str], None]
+EMBEDDING = "Embedding the corpus"
+INSERTING = "Inserting the corpus's vectors into Milvus"
+
+
+def _told(progress: Progress | None, what: str) -> Callable[[int, int], None] | None:
+    """``progress`` as a step that reports (done, total) calls it, saying which step it is."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(done, total, what)
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,7 @@ def open_milvus(spec: PipelineSpec, parts: PipelineParts, settings: Settings,
     if spec.milvus.attached:
         bi_encoder = parts.bi_encoder(spec.bi_encoder_name, spec.device, spec.trust_remote_code)
         return attached_pipeline(spec.milvus, target, bi_encoder, parts.dataset(spec.dataset))
-    return with_corpus_collection(parts.indexed(spec, progress), target, settings, progress)
+    return with_corpus_collection(parts.indexed(spec, progress), target, settings, _told(progress, INSERTING))
 
 
 def index_corpus(dataset: Dataset, bi_encoder: LoadedModel, passages: PassageOptions | None, settings: Settings,
@@ -184,7 +194,7 @@ def index_corpus(dataset: Dataset, bi_encoder: LoadedModel, passages: PassageOpt
     from explorer.retrieval.embedding_cache import EmbeddingCache
 
     return RetrievalPipeline.build(dataset, bi_encoder, None, EmbeddingCache(settings.cache_dir / "embeddings"),
-                                   progress=progress, passages=passages)
+                                   progress=_told(progress, EMBEDDING), passages=passages)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -10,13 +9,12 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.judging.coverage import judged_at_k
 from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
-from explorer.records import FetchedDataset
 from explorer.views.result_tables import result_tables, with_label_text
 from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from ui import cache
 from ui.attention_link import attention_button
 from ui.fallback import with_loadable_models
-from ui.page_start import NO_DATASET
+from ui.page_start import NO_DATASET, with_attached_documents
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
 from ui.status import WATCHED, background_preparation, model_status, truncation_notes
 
@@ -45,8 +43,8 @@ def coverage_line(result, labels: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def show_progress(done: int, total: int) -> None:
-    progress_slot.progress(done / max(total, 1), text=f"Embedding the corpus: {done:,} of {total:,} documents")
+def show_progress(done: int, total: int, what: str) -> None:
+    progress_slot.progress(done / max(total, 1), text=f"{what}: {done:,} of {total:,}")
 
 
 try:
@@ -61,8 +59,7 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 progress_slot.empty()
-if isinstance(opened.pipeline.dataset, FetchedDataset):  # an attached collection: documents are fetched as found
-    data = replace(opened.pipeline.dataset, queries=data.queries, qrels_by_split=data.qrels_by_split)
+data = with_attached_documents(choices, data, opened)
 model_status(device, opened.pipeline.bi_encoder, opened.reranker)
 truncation_notes(opened.pipeline, opened.reranker, choices)
 

@@ -14,7 +14,7 @@ from explorer.errors import ExplorerError
 from explorer.records import Dataset
 from ui import cache
 from ui.attention_link import DOC_KEY, QUERY_KEY, current_pair, remember_pair
-from ui.page_start import start_page
+from ui.page_start import start_page, with_attached_documents
 
 VIEWS = ("Heatmap and words", "bertviz head view", "bertviz model view")
 HEATMAP_DOCUMENT_TOKENS = 100  # more columns than this cannot be read; a window around the most-attended part
@@ -37,6 +37,11 @@ def default_pair(dataset: Dataset) -> tuple[str, str]:
     return queries[0].text, max(labels, key=lambda doc_id: labels[doc_id])
 
 
+try:
+    data = with_attached_documents(choices, data)  # an attached Milvus collection's documents, by its keys
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
 current_pair(default_pair(data))
 left, right = st.columns([3, 2])
 query = left.text_input("Query", key=QUERY_KEY)

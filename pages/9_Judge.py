@@ -13,7 +13,7 @@ from ui import cache
 from ui.evaluations import COMPARED_LISTS
 from ui.judging import JudgingTarget, grade, move, my_grades, position
 from ui.judging_panel import import_and_export, import_query_set, queries_to_judge, raters_and_rule
-from ui.page_start import start_page
+from ui.page_start import start_page, with_attached_documents
 
 GRADE_WORDS = {0: "not relevant", 1: "related", 2: "relevant", 3: "the answer"}
 BINARY_WORDS = {0: "not relevant", 1: "relevant"}
@@ -72,6 +72,7 @@ if not query:
 
 try:
     result = cache.search(choices.spec(), query)
+    data = with_attached_documents(choices, data)  # an attached Milvus collection's documents, by its keys
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()

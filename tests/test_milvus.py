@@ -67,16 +67,18 @@ def test_a_pipeline_without_milvus_says_how_to_open_it(dense):
         dense.search(QUERY, first_stage_method="milvus")
 
 
-def _cli_summary(capsys, *args: str) -> dict:
+def _cli_summary(capsys, *args: str) -> tuple[dict, str]:
+    """The summary ``eval`` prints, and what it said on stderr."""
     assert main(["eval", "--reranker", "none", "--split", "test", "--json", "-", *args]) == 0
-    printed = capsys.readouterr().out
-    return json.loads(printed[printed.index("{"):])
+    printed = capsys.readouterr()
+    return json.loads(printed.out[printed.out.index("{"):]), printed.err
 
 
 def test_the_command_line_evaluates_milvus_as_it_evaluates_faiss_and_a_new_process_reopens_it(tmp_path, capsys):
     folder = tmp_path / "cli.db"
-    milvus = _cli_summary(capsys, "--first-stage", "milvus", "--milvus-uri", str(folder))
-    dense = _cli_summary(capsys, "--first-stage", "dense")
+    milvus, said = _cli_summary(capsys, "--first-stage", "milvus", "--milvus-uri", str(folder))
+    dense, _ = _cli_summary(capsys, "--first-stage", "dense")
+    assert "inserting the corpus's vectors into milvus: 510/510" in said  # not called embedding
     assert milvus["first_stage_method"] == "milvus"
     assert milvus["first_stage"]["ndcg@10"] == pytest.approx(dense["first_stage"]["ndcg@10"], abs=1e-9)
     assert milvus["first_stage"]["recall@100"] == pytest.approx(dense["first_stage"]["recall@100"], abs=1e-9)

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 DOCS = UserCollection("docs", id_field="doc", title_field="title", text_field="content", tag_field="team",
                       vector_field="embedding")
+NUMBERED = UserCollection("numbered", id_field="n", title_field="title", text_field="content", tag_field="team",
+                          vector_field="embedding", integer_ids=True)  # keys 1, 2, ...: not the data set's ids
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,7 @@ def collection_folder(sample, bi_encoder, embedding_cache) -> Path:
     client = connect(MilvusTarget(str(folder.resolve())))
     vectors = embed_corpus(bi_encoder, [d.full_text for d in sample.documents], embedding_cache).vectors
     create_user_collection(client, DOCS, sample.documents, vectors, lambda row: "ops" if row % 3 else "dev")
+    create_user_collection(client, NUMBERED, sample.documents, vectors, lambda row: "any")
     return folder.resolve()
 
 
@@ -72,9 +75,32 @@ def test_a_missing_collection_and_a_folder_outside_the_data_folders_are_refused(
     app.text_input(key="milvus_collection").input("nope")
     app.button[0].click().run()
     assert not app.exception, app.exception
-    assert "has no collection 'nope'; it has: docs" in app.error[0].value
+    assert "has no collection 'nope'; it has: docs, numbered" in app.error[0].value
     app.text_input(key="milvus_uri").input("/etc/milvus.db")
     app.button[0].click().run()
     assert not app.exception, app.exception
     assert "reads files only under its data folders" in app.error[0].value
     assert not Path("/etc/milvus.db").exists()
+
+
+def test_the_attention_and_judge_pages_read_an_attached_collections_documents_by_its_own_keys(collection_folder,
+                                                                                             sample):
+    from ui.attention_link import DOC_KEY, QUERY_KEY
+
+    attached = {"first_stage": "milvus", MILVUS_SOURCE: MilvusSource(uri=str(collection_folder), collection="numbered")}
+    attention = AppTest.from_file(str(ROOT / "pages" / "5_Attention.py"), default_timeout=300)
+    for key, value in {**attached, QUERY_KEY: "offboarding a contractor", DOC_KEY: "3"}.items():
+        attention.session_state[key] = value
+    attention.run()
+    assert not attention.exception, attention.exception
+    assert not attention.error, [e.value for e in attention.error]
+    assert f"3: {sample.documents[2].title}" in [t.value for t in attention.text]
+
+    judge = AppTest.from_file(str(ROOT / "pages" / "9_Judge.py"), default_timeout=300)
+    for key, value in {**attached, "rater": "ana", "judge_query": "offboarding a contractor", "depth": 10}.items():
+        judge.session_state[key] = value
+    judge.run()
+    assert not judge.exception, judge.exception
+    assert not judge.error, [e.value for e in judge.error]
+    shown = [t.value for t in judge.text]
+    assert any(text in shown for text in (d.text for d in sample.documents))  # a pooled document, read by its key

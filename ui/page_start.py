@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.records import Dataset
+from explorer.records import Dataset, FetchedDataset
+from explorer.spec import OpenPipeline
 from ui import cache
 from ui.fallback import with_loadable_models
 from ui.sidebar import SidebarChoices, sidebar
@@ -33,6 +36,17 @@ def start_page(title: str, caption: str, needs_labels: bool = False) -> tuple[Si
         st.warning(NO_LABELS)
         st.stop()
     return choices, data
+
+
+def with_attached_documents(choices: SidebarChoices, data: Dataset, opened: OpenPipeline | None = None) -> Dataset:
+    """``data``, or, when the first stage is a Milvus collection attached on the Milvus page, ``data``'s queries and
+    labels with the documents looked up in that collection (its keys are the document ids the stages return)."""
+    if choices.first_stage_method != "milvus" or not choices.milvus.attached:
+        return data
+    fetched = (opened or cache.opened(choices.spec())).pipeline.dataset
+    if not isinstance(fetched, FetchedDataset):
+        return data
+    return replace(fetched, queries=data.queries, qrels_by_split=data.qrels_by_split)
 
 
 def split_picker(data: Dataset, key: str, column=st) -> str:

@@ -37,8 +37,8 @@ def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
 
     spec = spec_from(args)
 
-    def progress(done: int, total: int) -> None:
-        print(f"\rembedding {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+    def progress(done: int, total: int, what: str) -> None:
+        print(f"\r{what.lower()}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
     opened = open_pipeline(spec, DirectParts(settings), persistent_score_cache(settings.cache_dir), progress=progress)
     bi, reranker = opened.pipeline.bi_encoder, opened.reranker
