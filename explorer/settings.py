@@ -44,6 +44,9 @@ class Settings:
     # http://host:19530 (EXPLORER_MILVUS_URI); its token comes from MILVUS_TOKEN only and is never written anywhere
     milvus_uri: str = ""
     milvus_token: str = field(default="", repr=False)
+    # Milvus server hosts a page may connect to besides this machine and milvus_uri's (EXPLORER_MILVUS_HOSTS, comma-
+    # separated): a typed URI makes this server open a connection and would be sent MILVUS_TOKEN
+    milvus_hosts: tuple[str, ...] = ()
 
     @property
     def readable_roots(self) -> tuple[Path, ...]:
@@ -90,6 +93,8 @@ class Settings:
             shared_workspace=env.get("EXPLORER_SHARED_WORKSPACE", "").lower() in {"1", "true", "yes", "on"},
             milvus_uri=env.get("EXPLORER_MILVUS_URI", "").strip(),
             milvus_token=env.get("MILVUS_TOKEN", ""),
+            milvus_hosts=tuple(part.strip().lower() for part in env.get("EXPLORER_MILVUS_HOSTS", "").split(",")
+                               if part.strip()),
             data_dirs=tuple(Path(part).expanduser() for part in env.get("EXPLORER_DATA_DIRS", "").split(os.pathsep)
                             if part.strip()),
         )

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.loading.paths import check_readable
-from explorer.milvus_pipeline import milvus_target
+from explorer.milvus_pipeline import check_server_allowed, milvus_target
 from explorer.retrieval.milvus_attached import CollectionOverview, read_collection
 from explorer.retrieval.milvus_connection import MilvusSource, MilvusTarget, connect
 from ui import cache
@@ -28,10 +28,12 @@ st.caption(f"Now: {milvus_target(current, settings).label}" + (
 
 
 def target_of(uri: str) -> MilvusTarget:
-    """The typed URI's target; a local milvus-lite folder only under the folders this server reads."""
+    """The typed URI's target: a local milvus-lite folder only under the folders this server reads, a server only on
+    the hosts it is allowed to connect to."""
     target = milvus_target(MilvusSource(uri=uri), settings)
     if target.is_local:
         check_readable(target.uri, settings.readable_roots)
+    check_server_allowed(target, settings)
     return target
 
 

@@ -81,6 +81,30 @@ def test_a_missing_collection_and_a_folder_outside_the_data_folders_are_refused(
     assert not app.exception, app.exception
     assert "reads files only under its data folders" in app.error[0].value
     assert not Path("/etc/milvus.db").exists()
+    app.text_input(key="milvus_uri").input("http://203.0.113.5:19530")  # a host this server was not told to reach
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert "not to '203.0.113.5'" in app.error[0].value and "EXPLORER_MILVUS_HOSTS" in app.error[0].value
+
+
+def test_a_server_host_is_allowed_on_this_machine_and_where_the_settings_say(settings):
+    from dataclasses import replace
+
+    from explorer.errors import ConfigError
+    from explorer.milvus_pipeline import check_server_allowed
+
+    check_server_allowed(MilvusTarget("http://127.0.0.1:19530"), settings)
+    check_server_allowed(MilvusTarget("/any/folder/milvus.db"), settings)  # folders are checked as typed paths are
+    with pytest.raises(ConfigError, match="EXPLORER_MILVUS_HOSTS"):
+        check_server_allowed(MilvusTarget("https://milvus.example.com:19530"), settings)
+    check_server_allowed(MilvusTarget("https://milvus.example.com:19530"),
+                         replace(settings, milvus_hosts=("milvus.example.com",)))
+    check_server_allowed(MilvusTarget("http://milvus.example.com:443"),
+                         replace(settings, milvus_uri="https://milvus.example.com:19530"))
+    from explorer.settings import Settings
+
+    assert Settings.from_env({"EXPLORER_MILVUS_HOSTS": " Milvus.Example.com , b "}).milvus_hosts == (
+        "milvus.example.com", "b")
 
 
 def test_the_attention_and_judge_pages_read_an_attached_collections_documents_by_its_own_keys(collection_folder,
