@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.export.pipeline_file import Threshold
 from explorer.judging.coverage import judged_at_k
 from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
 from explorer.views.result_tables import result_tables, with_label_text
 from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
 from ui import cache
 from ui.attention_link import attention_button
+from ui.export_button import export_button
 from ui.fallback import with_loadable_models
 from ui.page_start import NO_DATASET, with_attached_documents
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
@@ -135,10 +136,13 @@ st.caption(
     + (f" · judged@10: {coverage_line(result, labels)}" if labels is not None else "")
     + (f" · the stages' top 10 agree: {overlap_line(result)}" if result.reranked is not None else "")
 )
-if st.button("Judge these results", key="judge_these", help="Grade the pooled top 10 of both stages, blind, on the "
-             "Judge page (for a query without labels, or to fill the holes in its labels)."):
+judge_column, export_column = st.columns([1, 3])
+if judge_column.button("Judge these results", key="judge_these", help="Grade the pooled top 10 of both stages, blind, "
+                       "on the Judge page (for a query without labels, or to fill the holes in its labels)."):
     st.session_state["judge_query"] = query.strip()
     st.switch_page("pages/9_Judge.py")
+export_button(opened, Threshold(threshold, "probability" if has_probability else "raw") if threshold is not None
+              else None, None, "export_search", export_column)
 if engine is not None and (engine.upgrading is not None or st.session_state.get(WATCHED) == engine.token):
     background_preparation(engine)
 if result.reranked is not None and blend < 1.0:

@@ -66,6 +66,7 @@ def test_threshold_cuts_off_results(search_page):
     assert not app.exception
     assert len(app.dataframe) == 3 and len(app.dataframe[1].value) == 0 and len(app.dataframe[2].value) == 10
     assert any("Cut off" in m.value for m in app.markdown)
+    assert "Export this pipeline (JSON)" in [b.proto.label for b in app.get("download_button")]
     app.checkbox(key="use_threshold").uncheck().run()
 
 

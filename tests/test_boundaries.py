@@ -17,7 +17,7 @@ LAYERS = (
     {"models"},  # which model, and where it came from
     {"retrieval", "rerank"},  # the two stages
     {"pipeline", "spec", "milvus_pipeline"},  # both stages together, and the one way to open them
-    {"evaluation", "attention", "views", "training", "judging"},  # what is made of results
+    {"evaluation", "attention", "views", "training", "judging", "export"},  # what is made of results
     {"bench"},
     {"cli", "__main__"},  # a door
 )

@@ -88,6 +88,7 @@ def test_threshold_page_suggests_and_hands_the_threshold_to_the_search_page():
     assert len(app.get("plotly_chart")) == 2
     labels = {m.label: m.value for m in app.metric}
     assert "Suggested threshold" in labels
+    assert [b.proto.label for b in app.get("download_button")] == ["Export this pipeline (JSON)"]
     app.button(key="adopt_threshold").click().run()
     assert not app.exception, app.exception
     assert app.session_state["use_threshold"] is True

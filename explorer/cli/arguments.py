@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--snapshot", metavar="NAME", help="save the evaluation as a snapshot under this name")
     evaluation.add_argument("--replace", action="store_true", help="with --snapshot: replace a snapshot of that name")
 
+    exported = commands.add_parser("export", help="write the chosen pipeline as a pipeline file (JSON) a service runs")
+    ranking(exported)
+    exported.add_argument("--out", required=True, metavar="FILE", help="the pipeline file to write")
+    exported.add_argument("--threshold", type=float, default=None,
+                          help="keep results whose reranker score is at least this (on --threshold-scale)")
+    exported.add_argument("--threshold-scale", choices=["raw", "probability"], default="raw",
+                          help="the score the threshold applies to (probability: single-logit trained rerankers)")
+    exported.add_argument("--measure", metavar="SPLIT", default="",
+                          help="evaluate on this labelled split and record the figures in the file")
+    exported.add_argument("--snapshot", metavar="NAME", default="",
+                          help="record this saved evaluation's figures (it must be of the same configuration)")
+
     bench = commands.add_parser("bench", help="time the fast rerank and embedding engine against the naive baseline")
     bench.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     bench.add_argument("--quick", action="store_true", help="small sizes (for CI): same code paths, seconds not minutes")

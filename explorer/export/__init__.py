@@ -1,0 +1,1 @@
+"""From the decision to production: the chosen pipeline as a file a service can run."""

@@ -1,0 +1,237 @@
+"""The pipeline file: the configuration chosen in the explorer as one versioned JSON file that a service (or the
+explorer again) can run: first stage, models with their fingerprints, depth, blend, passages, the threshold with the
+scale it applies to, and the quality and latency it was chosen with.
+
+Read back, it is checked against ``SCHEMA`` (JSON Schema); every problem is named by its place in the file. The file
+never holds a token or key: a Milvus server's token stays in MILVUS_TOKEN of whoever runs the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from explorer.errors import ConfigError
+from explorer.evaluation.runner import Evaluation
+from explorer.evaluation.tables import summary_json
+from explorer.models.info import ModelInfo
+from explorer.retrieval.first_stage import FIRST_STAGE_METHODS
+from explorer.retrieval.milvus_connection import MilvusSource
+from explorer.retrieval.passages import PassageOptions
+from explorer.spec import Blend, OpenPipeline, PipelineSpec
+
+KIND = "relevance-explorer pipeline"
+VERSION = 1
+ThresholdScale = Literal["raw", "probability"]
+
+_MODEL = {"type": "object", "required": ["asked", "loaded", "fingerprint"], "additionalProperties": False,
+          "properties": {"asked": {"type": "string", "minLength": 1}, "loaded": {"type": "string", "minLength": 1},
+                         "fingerprint": {"type": "string"}}}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["kind", "version", "dataset", "first_stage", "reranker", "depth", "blend", "passages", "threshold",
+                 "measured", "created"],
+    "additionalProperties": False,
+    "properties": {
+        "kind": {"const": KIND},
+        "version": {"const": VERSION},
+        "dataset": {"type": "string", "minLength": 1},
+        "first_stage": {
+            "type": "object", "required": ["method", "bi_encoder", "index"], "additionalProperties": False,
+            "properties": {
+                "method": {"enum": list(FIRST_STAGE_METHODS)},
+                "bi_encoder": {"oneOf": [_MODEL, {"type": "null"}]},
+                "index": {"type": "string"},
+                "milvus": {"type": "object", "additionalProperties": False,
+                           "properties": {name: {"type": "string"} for name in MilvusSource.__dataclass_fields__}},
+            },
+        },
+        "reranker": {"oneOf": [_MODEL, {"type": "null"}]},
+        "depth": {"type": "integer", "minimum": 1},
+        "blend": {"type": "object", "required": ["mode", "weight"], "additionalProperties": False,
+                  "properties": {"mode": {"enum": ["card", "alone", "custom"]},
+                                 "weight": {"type": "number", "minimum": 0, "maximum": 1}}},
+        "passages": {"oneOf": [{"type": "null"}, {
+            "type": "object", "required": ["max_tokens", "overlap"], "additionalProperties": False,
+            "properties": {"max_tokens": {"type": "integer", "minimum": 16}, "overlap": {"type": "integer",
+                                                                                          "minimum": 0}}}]},
+        "threshold": {"oneOf": [{"type": "null"}, {
+            "type": "object", "required": ["value", "scale"], "additionalProperties": False,
+            "properties": {"value": {"type": "number"}, "scale": {"enum": ["raw", "probability"]}}}]},
+        "measured": {"oneOf": [{"type": "null"}, {
+            "type": "object", "required": ["source", "label_version", "summary"], "additionalProperties": False,
+            "properties": {"source": {"type": "string"}, "label_version": {"type": "string"},
+                           "summary": {"type": "object"}}}]},
+        "created": {"type": "string"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as asked for, the one that ran, and its fingerprint (its files' digest; "" where it has none)."""
+
+    asked: str
+    loaded: str
+    fingerprint: str = ""
+
+    @classmethod
+    def of(cls, info: ModelInfo) -> ModelRef:
+        """The reference of a loaded model."""
+        return cls(info.requested or info.loaded, info.loaded, info.fingerprint)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Keep results whose reranker score is at least ``value``, on the ``raw`` score or its ``probability``."""
+
+    value: float
+    scale: ThresholdScale = "raw"
+
+    def __post_init__(self) -> None:
+        if self.scale not in ("raw", "probability"):
+            raise ConfigError(f"A threshold's scale is 'raw' or 'probability', not {self.scale!r}.")
+        if self.scale == "probability" and not 0.0 <= self.value <= 1.0:
+            raise ConfigError(f"A probability threshold lies between 0 and 1, got {self.value}.")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The evaluation the configuration was chosen with: where it came from (an evaluation run, a snapshot), the
+    labels it was scored against, and its summary (metrics of both stages, median latency per stage)."""
+
+    source: str
+    label_version: str
+    summary: dict[str, Any]
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, source: str, label_version: str) -> Measured:
+        """The summary of ``evaluation`` (the command line's ``eval --json`` figures)."""
+        return cls(source, label_version, summary_json(evaluation))
+
+
+@dataclass(frozen=True)
+class PipelineFile:
+    """The pipeline as the file holds it; ``spec()`` opens it again."""
+
+    dataset: str
+    first_stage: str
+    bi_encoder: ModelRef | None  # None for BM25 alone
+    index: str  # the first stage's index report line
+    reranker: ModelRef | None
+    depth: int
+    blend: Blend
+    passages: PassageOptions | None = None
+    threshold: Threshold | None = None
+    measured: Measured | None = None
+    milvus: MilvusSource = MilvusSource()
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+    def spec(self) -> PipelineSpec:
+        """The spec that opens this pipeline: the models by the names asked for (resolved as the explorer resolves
+        them; ``differences`` says when another model loads), the blend at the weight it resolved to."""
+        blend = Blend("alone") if self.blend.mode == "alone" else Blend("custom", self.blend.weight)
+        return PipelineSpec(dataset=self.dataset, first_stage_method=self.first_stage,  # type: ignore[arg-type]
+                            bi_encoder=self.bi_encoder.asked if self.bi_encoder else "default",
+                            reranker=self.reranker.asked if self.reranker else None, passages=self.passages,
+                            depth=self.depth, blend=blend, milvus=self.milvus)
+
+    def differences(self, opened: OpenPipeline) -> list[str]:
+        """How the models ``opened`` loaded differ from the file's (another model, or other weights): [] when none."""
+        found = []
+        reranker = opened.reranker.info if opened.reranker is not None else None
+        for role, wanted, info in (("bi-encoder", self.bi_encoder, opened.pipeline.bi_encoder.info),
+                                   ("reranker", self.reranker, reranker)):
+            if wanted is None or info is None:
+                continue
+            if info.loaded != wanted.loaded:
+                found.append(f"the {role} {wanted.loaded} was exported, but {info.loaded} loaded here")
+            elif wanted.fingerprint and info.fingerprint != wanted.fingerprint:
+                found.append(f"the {role} {wanted.loaded} loaded here has other weights than the exported one "
+                             f"(fingerprint {info.fingerprint[:12] or 'none'} vs {wanted.fingerprint[:12]})")
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content."""
+        first_stage: dict[str, Any] = {"method": self.first_stage,
+                                       "bi_encoder": asdict(self.bi_encoder) if self.bi_encoder else None,
+                                       "index": self.index}
+        if self.first_stage == "milvus":
+            first_stage["milvus"] = asdict(self.milvus)
+        return {"kind": KIND, "version": VERSION, "dataset": self.dataset, "first_stage": first_stage,
+                "reranker": asdict(self.reranker) if self.reranker else None, "depth": self.depth,
+                "blend": {"mode": self.blend.mode, "weight": self.blend.weight},
+                "passages": asdict(self.passages) if self.passages else None,
+                "threshold": asdict(self.threshold) if self.threshold else None,
+                "measured": asdict(self.measured) if self.measured else None, "created": self.created}
+
+
+def pipeline_file(opened: OpenPipeline, threshold: Threshold | None = None,
+                  measured: Measured | None = None) -> PipelineFile:
+    """The file of an opened pipeline: the models that ran, the blend weight it resolved to, its first stage's
+    index. A probability threshold needs a reranker that gives one."""
+    spec, pipeline = opened.spec, opened.pipeline
+    reranker = opened.reranker
+    if threshold is not None:
+        if reranker is None:
+            raise ConfigError("A threshold applies to reranker scores; this pipeline has no reranker.")
+        if threshold.scale == "probability" and not reranker.info.has_probability:
+            raise ConfigError(f"{reranker.info.loaded} gives no probability (it is not a single-logit trained "
+                              "reranker); export the threshold on the raw score.")
+    uses_bi_encoder = spec.first_stage_method != "bm25"
+    blend = Blend("alone") if reranker is None else Blend(spec.blend.mode, opened.blend)
+    return PipelineFile(spec.dataset, spec.first_stage_method,
+                        ModelRef.of(pipeline.bi_encoder.info) if uses_bi_encoder else None,
+                        pipeline.first_stage(spec.first_stage_method).description,
+                        ModelRef.of(reranker.info) if reranker is not None else None, spec.depth, blend,
+                        spec.passages, threshold, measured, spec.milvus)
+
+
+def write_pipeline_file(file: PipelineFile, path: Path) -> Path:
+    """Writes ``file`` as indented JSON to ``path`` (checked against the schema first) and returns the path."""
+    content = file.to_json()
+    _check(content, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_pipeline_file(path: Path) -> PipelineFile:
+    """The pipeline in the file at ``path``; a ConfigError names each problem by its place in the file."""
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the pipeline file {path}: {exc.strerror or exc}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"The pipeline file {path} is not JSON: {exc}. Export it again from the explorer.") from None
+    _check(content, str(path))
+    return _from_json(content)
+
+
+def _check(content: Any, where: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = sorted(validator.iter_errors(content), key=lambda e: list(map(str, e.absolute_path)))
+    if problems:
+        lines = [f"{'.'.join(map(str, p.absolute_path)) or '(the top level)'}: {p.message}" for p in problems[:10]]
+        raise ConfigError(f"The pipeline file {where} is not valid:\n- " + "\n- ".join(lines))
+
+
+def _from_json(content: dict[str, Any]) -> PipelineFile:
+    first = content["first_stage"]
+    measured = content["measured"]
+    return PipelineFile(
+        content["dataset"], first["method"], _model(first["bi_encoder"]), first["index"], _model(content["reranker"]),
+        content["depth"], Blend(content["blend"]["mode"], content["blend"]["weight"]),
+        PassageOptions(**content["passages"]) if content["passages"] else None,
+        Threshold(**content["threshold"]) if content["threshold"] else None,
+        Measured(**measured) if measured else None, MilvusSource(**first.get("milvus", {})), content["created"])
+
+
+def _model(raw: dict[str, str] | None) -> ModelRef | None:
+    return ModelRef(**raw) if raw else None
