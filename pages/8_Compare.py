@@ -11,8 +11,11 @@ from explorer.evaluation.charts import comparison_scatter
 from explorer.evaluation.comparison import compare, final_stage
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
-from ui import evaluations
+from explorer.export.pipeline_file import Measured
+from explorer.judging.datasets import dataset_key, label_version
+from ui import cache, evaluations
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
+from ui.export_button import export_button
 from ui.page_start import split_picker, start_page
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model
 
@@ -44,12 +47,13 @@ if not st.button("Run the comparison", type="primary", key="cmp_run") and not st
     st.stop()
 st.session_state["_cmp_ran"] = True
 
-done, problems = [], []
+done, requests, problems = [], [], []
 for first_stage, reranker_name in configurations:
     name = None if reranker_name == NO_RERANKER else reranker_name
     try:
         request = evaluations.request_from(choices, split, reranker=name, first_stage_method=first_stage)
         done.append(evaluations.run(request).counting(unjudged))
+        requests.append(request)
     except ExplorerError as exc:
         problems.append(f"{first_stage} → {reranker_name}: {exc}")
 for problem in problems:
@@ -69,3 +73,14 @@ for other in finals[1:]:
 st.session_state[evaluations.COMPARED_LISTS] = {
     text: [ranked.get(query_id, []) for _, ranked in finals] for query_id, text in done[0].query_texts.items()}
 
+
+left, right = st.columns([2, 1])
+chosen = left.selectbox("Configuration to export", range(len(done)), format_func=lambda i: done[i].name,
+                        key="cmp_export_choice")
+try:
+    version = label_version(cache.judgements(), dataset_key(choices.dataset_path), split)
+    export_button(evaluations.opened(requests[chosen]), None,
+                  Measured.of(done[chosen], f"Compare page ({done[chosen].name}, split {split})", version),
+                  "cmp_export", right)
+except ExplorerError as exc:
+    right.caption(f"The pipeline cannot be exported: {exc}")

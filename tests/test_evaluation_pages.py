@@ -106,3 +106,5 @@ def test_compare_page_tests_each_configuration_against_the_first():
     assert table["vs baseline"].iloc[0] == "baseline"
     assert table["vs baseline"].iloc[1:].str.contains("p =|not computed").all()
     assert len(app.get("plotly_chart")) == 1
+    assert [b.proto.label for b in app.get("download_button")] == ["Export this pipeline (JSON)"]
+    assert len(app.selectbox(key="cmp_export_choice").options) == 4
