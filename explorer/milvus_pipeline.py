@@ -3,8 +3,6 @@ FAISS index uses, so both search the same vectors), or the user's collection att
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from explorer.errors import ConfigError
 from explorer.models.info import LoadedModel
 from explorer.pipeline import IndexReport, RetrievalPipeline, unit_ids_and_texts
@@ -33,17 +31,14 @@ def check_server_allowed(target: MilvusTarget, settings: Settings) -> None:
     """For a URI typed on a page: a server target must be on this machine, on EXPLORER_MILVUS_URI's host, or on a host
     in EXPLORER_MILVUS_HOSTS (the server would open a connection there and send it MILVUS_TOKEN). ConfigError
     otherwise, naming the setting. Local milvus-lite folders are checked as typed paths are, elsewhere."""
-    if target.is_local:
+    if target.on_this_machine:
         return
-    host = (urlsplit(target.uri).hostname or "").lower()
-    allowed = {"127.0.0.1", "localhost", "::1", *settings.milvus_hosts}
-    if settings.milvus_uri:
-        allowed.add((urlsplit(settings.milvus_uri).hostname or "").lower())
-    if host not in allowed:
+    allowed = {*settings.milvus_hosts, MilvusTarget(settings.milvus_uri).host} - {""}
+    if target.host not in allowed:
         raise ConfigError(
             f"This server connects only to the Milvus servers whoever runs it allows (this machine, "
-            f"EXPLORER_MILVUS_URI's host, and EXPLORER_MILVUS_HOSTS), not to {host or target.label!r}. Ask them to add "
-            f"it to EXPLORER_MILVUS_HOSTS (comma-separated host names), or use the command line's --milvus-uri.")
+            f"EXPLORER_MILVUS_URI's host, and EXPLORER_MILVUS_HOSTS), not to {target.host or target.label!r}. Ask them "
+            f"to add it to EXPLORER_MILVUS_HOSTS (comma-separated host names), or use the command line's --milvus-uri.")
 
 
 def with_corpus_collection(pipeline: RetrievalPipeline, target: MilvusTarget, settings: Settings,

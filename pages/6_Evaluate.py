@@ -11,8 +11,8 @@ from explorer.evaluation.html_report import evaluation_report
 from explorer.evaluation.metrics import METRIC_NAMES, check_metric
 from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
-from explorer.judging.datasets import dataset_key, label_version
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
+from explorer.judging.datasets import dataset_key, label_version
 from ui import cache, evaluations
 from ui.attention_link import open_attention
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
@@ -145,7 +145,7 @@ if columns[4].button("Build the HTML report", key="build_report"):
     st.session_state["_report"] = (request, evaluation_report(
         evaluation, metrics, relevant_grade=int(relevant_grade),
         depth_points=swept[1] if swept and swept[0] == request else (),
-        labels=label_version(cache.judgements(), dataset_key(choices.dataset_path), split)))
+        labels=evaluations.label_version_of(choices, split)))
 built = st.session_state.get("_report")
 if built and built[0] == request:
     columns[4].download_button("Download the report (HTML)", built[1], file_name=f"{tag}.report.html",

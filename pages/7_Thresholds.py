@@ -8,8 +8,7 @@ from explorer.errors import ExplorerError
 from explorer.evaluation.charts import threshold_curves_figure, threshold_distribution_figure
 from explorer.evaluation.thresholds import threshold_sweep
 from explorer.export.pipeline_file import Measured, Threshold
-from explorer.judging.datasets import dataset_key, label_version
-from ui import cache, evaluations
+from ui import evaluations
 from ui.coverage_note import show_coverage, unjudged_picker
 from ui.export_button import export_button
 from ui.page_start import split_picker, start_page
@@ -57,11 +56,10 @@ else:
         adopt_threshold_next_run(round(float(suggestion.threshold), 4), sweep.score_kind == "probability")
         st.session_state["_threshold_adopted"] = f"{suggestion.threshold:.4g} ({sweep.score_kind})"
         st.rerun()
-    label_version_now = label_version(cache.judgements(), dataset_key(choices.dataset_path), split)
     export_button(evaluations.opened(request),
                   Threshold(float(suggestion.threshold), "probability" if sweep.score_kind == "probability" else "raw"),
                   Measured.of(evaluation, f"Score threshold page ({evaluation.name}, split {split})",
-                              label_version_now), "export_threshold")
+                              evaluations.label_version_of(choices, split)), "export_threshold")
     if "_threshold_adopted" in st.session_state:
         st.success(f"The Search page cuts off results under {st.session_state.pop('_threshold_adopted')}; "
                    "change it in the sidebar.")

@@ -12,8 +12,7 @@ from explorer.evaluation.comparison import compare, final_stage
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
-from explorer.judging.datasets import dataset_key, label_version
-from ui import cache, evaluations
+from ui import evaluations
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.export_button import export_button
 from ui.page_start import split_picker, start_page
@@ -78,9 +77,9 @@ left, right = st.columns([2, 1])
 chosen = left.selectbox("Configuration to export", range(len(done)), format_func=lambda i: done[i].name,
                         key="cmp_export_choice")
 try:
-    version = label_version(cache.judgements(), dataset_key(choices.dataset_path), split)
     export_button(evaluations.opened(requests[chosen]), None,
-                  Measured.of(done[chosen], f"Compare page ({done[chosen].name}, split {split})", version),
+                  Measured.of(done[chosen], f"Compare page ({done[chosen].name}, split {split})",
+                              evaluations.label_version_of(choices, split)),
                   "cmp_export", right)
 except ExplorerError as exc:
     right.caption(f"The pipeline cannot be exported: {exc}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer.evaluation.runner import EvalConfig, Evaluation, evaluate
+from explorer.judging.datasets import dataset_key, label_version
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.spec import OpenPipeline, PipelineSpec
 from ui import cache
@@ -44,6 +45,12 @@ def request_from(choices: SidebarChoices, split: str, reranker: str | None = "si
 
 def was_requested(request: EvalRequest) -> bool:
     return request in st.session_state.get(REQUESTED, set())
+
+
+def label_version_of(choices: SidebarChoices, split: str) -> str:
+    """The labels of ``split`` in the sidebar's data set, with the judgements' version and rule (as snapshots and
+    reports record them)."""
+    return label_version(cache.judgements(), dataset_key(choices.dataset_path), split)
 
 
 def opened(request: EvalRequest) -> OpenPipeline:

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer.cli.output import say
-from explorer.cli.search import open_from
+from explorer.cli.search import labelled_evaluation, open_from
 from explorer.errors import ConfigError
 from explorer.settings import Settings
+from explorer.spec import OpenPipeline
+
+if TYPE_CHECKING:
+    from explorer.export.pipeline_file import Measured
 
 
 def export(args: argparse.Namespace) -> int:
     """Opens the pipeline, measures it (``--measure SPLIT``) or takes a snapshot's figures, and writes the file."""
-    from explorer.evaluation.runner import EvalConfig, evaluate
     from explorer.export.pipeline_file import Measured, Threshold, pipeline_file, write_pipeline_file
-    from explorer.judging.datasets import dataset_key, label_version, with_judgements
-    from explorer.judging.store import JudgementStore
 
     settings = Settings.from_env()
     if args.measure and args.snapshot:
@@ -26,14 +28,8 @@ def export(args: argparse.Namespace) -> int:
     threshold = Threshold(args.threshold, args.threshold_scale) if args.threshold is not None else None
     measured = None
     if args.measure:
-        judgements = JudgementStore(settings.judgements_path)
-        labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))
-        config = EvalConfig(split=args.measure, first_stage_method=args.first_stage, depth=args.depth,
-                            blend=opened.blend, rerank=opened.reranker is not None)
-        result = evaluate(opened.pipeline.with_dataset(labelled), config,
-                          cache_folder=settings.cache_dir / "evaluations")
-        measured = Measured.of(result, f"evaluated on export ({len(result.outcomes)} queries)",
-                               label_version(judgements, dataset_key(args.data), args.measure))
+        result, version = labelled_evaluation(args, opened, settings, args.measure)
+        measured = Measured.of(result, f"evaluated on export ({len(result.outcomes)} queries)", version)
     elif args.snapshot:
         measured = _snapshot_measured(args.snapshot, opened, settings)
     written = write_pipeline_file(pipeline_file(opened, threshold, measured), Path(args.out))
@@ -41,7 +37,7 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _snapshot_measured(name: str, opened, settings: Settings):
+def _snapshot_measured(name: str, opened: OpenPipeline, settings: Settings) -> Measured:
     """A snapshot's figures, refused when the snapshot evaluated another configuration than the one exported."""
     from explorer.evaluation.snapshots import SnapshotStore
     from explorer.export.pipeline_file import Measured

@@ -7,12 +7,16 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer.cli.output import say, write_json
 from explorer.records import Dataset
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.settings import Settings
 from explorer.spec import Blend, DirectParts, OpenPipeline, PipelineSpec, open_pipeline
+
+if TYPE_CHECKING:
+    from explorer.evaluation.runner import Evaluation
 
 
 def spec_from(args: argparse.Namespace) -> PipelineSpec:
@@ -75,16 +79,34 @@ def search(args: argparse.Namespace) -> int:
     return 0
 
 
+def labelled_evaluation(args: argparse.Namespace, opened: OpenPipeline, settings: Settings, split: str,
+                        use_cache: bool = True) -> tuple[Evaluation, str]:
+    """``opened`` evaluated on ``split`` of the data set's labels with the judgements made on the Judge page (or
+    imported) merged in, with progress on stderr; and the label version it was scored with."""
+    from explorer.evaluation.runner import EvalConfig, evaluate
+    from explorer.judging.datasets import dataset_key, label_version, with_judgements
+    from explorer.judging.store import JudgementStore
+
+    config = EvalConfig(split=split, first_stage_method=args.first_stage, depth=args.depth, blend=opened.blend,
+                        rerank=opened.reranker is not None)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\revaluating {done}/{total} queries", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    judgements = JudgementStore(settings.judgements_path)
+    labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))
+    result = evaluate(opened.pipeline.with_dataset(labelled), config,
+                      cache_folder=settings.cache_dir / "evaluations" if use_cache else None, progress=progress)
+    return result, label_version(judgements, dataset_key(args.data), split)
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """Both stages scored on a labelled split: the metrics table, and the exports asked for."""
     from explorer.evaluation.html_report import evaluation_report
     from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
-    from explorer.evaluation.runner import EvalConfig
-    from explorer.evaluation.runner import evaluate as run_evaluation
     from explorer.evaluation.tables import metrics_table, summary_json
     from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
-    from explorer.judging.datasets import dataset_key, label_version, with_judgements
-    from explorer.judging.store import JudgementStore
+    from explorer.judging.datasets import dataset_key
 
     settings = Settings.from_env()
     opened = open_from(args, settings)
@@ -92,17 +114,8 @@ def evaluate(args: argparse.Namespace) -> int:
     for required in ("ndcg@10", "mrr@10", "recall@100"):
         if required not in metrics:
             metrics.append(required)
-    config = EvalConfig(split=args.split, first_stage_method=args.first_stage, depth=args.depth, blend=opened.blend,
-                        rerank=opened.reranker is not None)
-
-    def progress(done: int, total: int) -> None:
-        print(f"\revaluating {done}/{total} queries", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-    cache = None if args.no_cache else settings.cache_dir / "evaluations"
-    # the data set's labels with the judgements made on the Judge page (or imported) merged in
-    judgements = JudgementStore(settings.judgements_path)
-    labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))
-    result = run_evaluation(opened.pipeline.with_dataset(labelled), config, cache_folder=cache, progress=progress).counting(args.unjudged)
+    result, version = labelled_evaluation(args, opened, settings, args.split, use_cache=not args.no_cache)
+    result = result.counting(args.unjudged)
     summary = summary_json(result, metrics, args.relevant_grade)
     table = metrics_table([result], metrics, args.relevant_grade)
     print(table.to_string(index=False))
@@ -111,7 +124,6 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.snapshot:
         from explorer.evaluation.snapshots import SnapshotStore
 
-        version = label_version(judgements, dataset_key(args.data), args.split)
         SnapshotStore(settings.snapshots_path).save(args.snapshot, dataset_key(args.data), result, version,
                                                     replace=args.replace)
         say(f"saved as snapshot {args.snapshot!r} ({version})")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from explorer.errors import ExplorerError
 
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_SERVER_PORT = 19530
 
 
@@ -59,6 +60,16 @@ class MilvusTarget:
     def is_local(self) -> bool:
         """milvus-lite in a local folder (no server)."""
         return not self.uri.startswith(SERVER_SCHEMES)
+
+    @property
+    def host(self) -> str:
+        """A server's host name, lower case ("" for a local folder)."""
+        return "" if self.is_local else (urlsplit(self.uri).hostname or "").lower()
+
+    @property
+    def on_this_machine(self) -> bool:
+        """milvus-lite in a local folder, or a server on a loopback address."""
+        return self.is_local or self.host in LOOPBACK_HOSTS
 
     @property
     def backend(self) -> str:
@@ -137,8 +148,7 @@ def _channel_options(target: MilvusTarget) -> dict[str, Any]:
     """No keepalive pings while idle on this machine: milvus-lite's gRPC server (embedded, or `milvus-lite server`)
     keeps gRPC's default ping policy and answers a client that pings an idle connection every 10 s (pymilvus's
     default) with GOAWAY "too_many_pings", logged as an error. A remote server keeps pymilvus's defaults."""
-    loopback = urlsplit(target.uri).hostname in ("127.0.0.1", "localhost", "::1")
-    return {"grpc_options": {"grpc.keepalive_permit_without_calls": 0}} if target.is_local or loopback else {}
+    return {"grpc_options": {"grpc.keepalive_permit_without_calls": 0}} if target.on_this_machine else {}
 
 
 def _locked_by_another_process(folder: Path) -> bool:
