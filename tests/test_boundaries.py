@@ -14,11 +14,11 @@ LAYERS = (
     {"records", "errors", "settings", "sqlite_files"},  # the shared basics
     {"loading"},  # data in
     {"inference"},  # running a model fast
-    {"models"},  # which model, and where it came from
+    {"models", "remote"},  # which model, and where it came from (here, or behind a rerank API)
     {"retrieval", "rerank"},  # the two stages
     {"pipeline", "spec", "milvus_pipeline"},  # both stages together, and the one way to open them
     {"evaluation", "attention", "views", "training", "judging", "export"},  # what is made of results
-    {"bench"},
+    {"bench", "serving", "integrations"},  # measuring; serving a pipeline; plugging it into other frameworks
     {"cli", "__main__"},  # a door
 )
 

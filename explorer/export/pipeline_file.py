@@ -14,10 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from explorer.errors import ConfigError
 from explorer.evaluation.runner import Evaluation
 from explorer.evaluation.tables import summary_json
 from explorer.models.info import ModelInfo
+from explorer.rerank.scoring import sigmoid
 from explorer.retrieval.first_stage import FIRST_STAGE_METHODS
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
@@ -154,6 +157,20 @@ class PipelineFile:
                 found.append(f"the {role} {wanted.loaded} loaded here has other weights than the exported one "
                              f"(fingerprint {info.fingerprint[:12] or 'none'} vs {wanted.fingerprint[:12]})")
         return found
+
+    def on_threshold_scale(self, raw: np.ndarray) -> np.ndarray:
+        """Reranker scores as the threshold reads them: the raw scores, or their probability of relevance."""
+        raw = np.asarray(raw, dtype=np.float32)
+        if self.threshold is not None and self.threshold.scale == "probability":
+            return sigmoid(raw)
+        return raw
+
+    def kept(self, raw: np.ndarray) -> np.ndarray:
+        """Which results the threshold keeps (all of them without a threshold), for reranker scores ``raw``."""
+        raw = np.asarray(raw, dtype=np.float32)
+        if self.threshold is None:
+            return np.ones(raw.shape, dtype=bool)
+        return self.on_threshold_scale(raw) >= self.threshold.value
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""
