@@ -23,3 +23,9 @@ class AttentionUnavailableError(ExplorerError):
 
 class BackendUnavailableError(ExplorerError):
     """A fast inference backend (OpenVINO) cannot be used here; the message says why and how to enable it."""
+
+
+class RemoteServiceError(ExplorerError):
+    """A remote reranking service (a vendor's rerank API, or a rerank endpoint) could not be reached, refused the
+    request, or answered with something that is not reranker scores; the message says what to do. It never holds
+    an API key."""

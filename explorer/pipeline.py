@@ -235,6 +235,15 @@ class RetrievalPipeline:
             raise ConfigError(f"The {method} first stage needs the encoded query; call search() instead.")
         return stage.search(query, query_vector, depth)
 
+    def candidates(self, query: str, depth: int, method: FirstStageMethod,
+                   clock: Callable[[], float] = time.perf_counter) -> tuple[tuple[Hit, ...], float, float]:
+        """The first stage's top ``depth`` for ``query`` (encoded first where ``method`` needs it), with the clock's
+        readings when the query was encoded and when the search ended."""
+        query_vector = encode_query(self.bi_encoder, query) if uses_bi_encoder(method) else None
+        encoded = clock()
+        hits = tuple(self.retrieve(query, query_vector, depth, method))
+        return hits, encoded, clock()
+
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""
         if hit.passage_id is not None:
@@ -257,10 +266,7 @@ class RetrievalPipeline:
             self.bm25()  # built once, before the clock starts: index building is not query latency
         length = query_length(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else (0, 0)
         started = clock()
-        query_vector = encode_query(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else None
-        encoded = clock() if query_vector is not None else started
-        candidates = tuple(self.retrieve(query, query_vector, depth, first_stage_method))
-        searched = clock()
+        candidates, encoded, searched = self.candidates(query, depth, first_stage_method, clock)
         reranked, ran = None, ""
         if rerank and self.reranker is not None:
             texts = [self.candidate_text(h) for h in candidates]
@@ -286,15 +292,22 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
             cache: ScoreCache | None = None) -> tuple[tuple[RerankedHit, ...], str]:
     """The candidates in the reranked (or blended) order, and how the reranker ran."""
     scores = score_pairs(reranker, query, texts, cache=cache)
-    raw = [float(s) for s in scores.raw]
+    return reranked_hits(candidates, scores.raw, scores.probability, blend), scores.ran
+
+
+def reranked_hits(candidates: Sequence[Hit], raw: Sequence[float], probability: Sequence[float] | None,
+                  blend: float = 1.0) -> tuple[RerankedHit, ...]:
+    """The candidates in the order of the reranker's ``raw`` scores (one per candidate, in candidate order), or of
+    their blend with the first stage's scores when ``blend`` < 1 (the reranker's weight)."""
+    raw = [float(s) for s in raw]
     fused = blend_scores(raw, [hit.score for hit in candidates], blend) if blend < 1.0 else None
     order = order_by_score(fused if fused is not None else raw)
-    hits = tuple(
+    return tuple(
         RerankedHit(
             rank=new_rank,
             doc_id=candidates[position].doc_id,
-            score=float(scores.raw[position]),
-            probability=float(scores.probability[position]) if scores.probability is not None else None,
+            score=raw[position],
+            probability=float(probability[position]) if probability is not None else None,
             first_stage_rank=candidates[position].rank,
             first_stage_score=candidates[position].score,
             passage_id=candidates[position].passage_id,
@@ -302,7 +315,6 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
         )
         for new_rank, position in enumerate(order, start=1)
     )
-    return hits, scores.ran
 
 
 def unit_ids_and_texts(dataset: Dataset, units: Sequence[Passage]) -> tuple[list[str], list[str]]:

@@ -47,6 +47,23 @@ class Settings:
     # Milvus server hosts a page may connect to besides this machine and milvus_uri's (EXPLORER_MILVUS_HOSTS, comma-
     # separated): a typed URI makes this server open a connection and would be sent MILVUS_TOKEN
     milvus_hosts: tuple[str, ...] = ()
+    # Hosted rerankers (explorer.remote): each vendor's key from its own variable only (never shown, logged or
+    # saved), and each vendor's base URL (EXPLORER_COHERE_URL, ...; tests point them at local stubs). A vendor's key
+    # is sent only to that vendor's base URL; RERANK_API_KEY (optional) goes to ``rerank-api:URL`` services.
+    cohere_api_key: str = field(default="", repr=False)
+    voyage_api_key: str = field(default="", repr=False)
+    jina_api_key: str = field(default="", repr=False)
+    rerank_api_key: str = field(default="", repr=False)
+    cohere_url: str = "https://api.cohere.com"
+    voyage_url: str = "https://api.voyageai.com"
+    jina_url: str = "https://api.jina.ai"
+    # rerank-api hosts a page may send queries to besides this machine and the vendors' base URLs
+    # (EXPLORER_RERANK_HOSTS, comma-separated): a URL typed on a page makes this server connect there
+    rerank_hosts: tuple[str, ...] = ()
+    # seconds a remote reranker may take to answer one request (EXPLORER_REMOTE_TIMEOUT), and how many times a
+    # request answered 429 or 5xx is tried again (EXPLORER_REMOTE_RETRIES)
+    remote_timeout_s: float = 30.0
+    remote_retries: int = 3
 
     @property
     def readable_roots(self) -> tuple[Path, ...]:
@@ -97,6 +114,17 @@ class Settings:
                                if part.strip()),
             data_dirs=tuple(Path(part).expanduser() for part in env.get("EXPLORER_DATA_DIRS", "").split(os.pathsep)
                             if part.strip()),
+            cohere_api_key=env.get("COHERE_API_KEY", "").strip(),
+            voyage_api_key=env.get("VOYAGE_API_KEY", "").strip(),
+            jina_api_key=env.get("JINA_API_KEY", "").strip(),
+            rerank_api_key=env.get("RERANK_API_KEY", "").strip(),
+            cohere_url=env.get("EXPLORER_COHERE_URL", "").strip() or cls.cohere_url,
+            voyage_url=env.get("EXPLORER_VOYAGE_URL", "").strip() or cls.voyage_url,
+            jina_url=env.get("EXPLORER_JINA_URL", "").strip() or cls.jina_url,
+            rerank_hosts=tuple(part.strip().lower() for part in env.get("EXPLORER_RERANK_HOSTS", "").split(",")
+                               if part.strip()),
+            remote_timeout_s=_positive_float(env.get("EXPLORER_REMOTE_TIMEOUT"), default=30.0),
+            remote_retries=_count(env.get("EXPLORER_REMOTE_RETRIES"), default=3),
         )
 
 
@@ -106,3 +134,20 @@ def _positive_int(text: str | None, default: int) -> int:
     except ValueError:
         return default
     return value if value > 0 else default
+
+
+def _positive_float(text: str | None, default: float) -> float:
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _count(text: str | None, default: int) -> int:
+    """A whole number from 0 up (a retry count: 0 means no retry)."""
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default

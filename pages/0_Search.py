@@ -10,12 +10,18 @@ from explorer.export.pipeline_file import Threshold
 from explorer.judging.coverage import judged_at_k
 from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
 from explorer.views.result_tables import result_tables, with_label_text
-from explorer.views.search_charts import latency_figure, rank_shift_figure, score_distribution_figure
+from explorer.views.search_charts import (
+    REMOTE_RERANKING,
+    latency_figure,
+    rank_shift_figure,
+    score_distribution_figure,
+)
 from ui import cache
 from ui.attention_link import attention_button
 from ui.export_button import export_button
 from ui.fallback import with_loadable_models
 from ui.page_start import NO_DATASET, with_attached_documents
+from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
 from ui.status import WATCHED, background_preparation, model_status, truncation_notes
 
@@ -126,16 +132,20 @@ if choices.use_threshold and result.reranked is not None:
 tables = result_tables(result, data, labels, top_n=choices.top_n, threshold=threshold)
 
 t = result.timings
+remote = bool(result.reranker and result.reranker.source == "remote")
 st.caption(
     f"{len(result.first_stage)} candidates ({choices.first_stage_method}) · "
     + ("" if fresh else "cached answer; when first computed: ")
-    + f"query encoding {t.query_encoding_ms:,.0f} ms · first-stage search {t.first_stage_ms:,.1f} ms · reranking "
-    f"{t.reranking_ms:,.0f} ms" + (f" ({result.reranker_engine})" if result.reranker_engine else "")
+    + f"query encoding {t.query_encoding_ms:,.0f} ms · first-stage search {t.first_stage_ms:,.1f} ms · "
+    + (REMOTE_RERANKING if remote else "reranking")
+    + f" {t.reranking_ms:,.0f} ms" + (f" ({result.reranker_engine})" if result.reranker_engine else "")
     + f" · total {t.total_ms:,.0f} ms"
     + (f" · labels: query {query_id}" if labels is not None else " · this query has no labels")
     + (f" · judged@10: {coverage_line(result, labels)}" if labels is not None else "")
     + (f" · the stages' top 10 agree: {overlap_line(result)}" if result.reranked is not None else "")
 )
+if remote:
+    st.caption(remote_price_line(result.reranker.loaded, len(result.first_stage)))
 judge_column, export_column = st.columns([1, 3])
 if judge_column.button("Judge these results", key="judge_these", help="Grade the pooled top 10 of both stages, blind, "
                        "on the Judge page (for a query without labels, or to fill the holes in its labels)."):
@@ -188,7 +198,7 @@ with chart_left:
         st.plotly_chart(rank_shift_figure(result, data, labels, choices.top_n), key="rank_shift_chart")
 with chart_right:
     st.plotly_chart(score_distribution_figure(result, labels), key="score_chart")
-st.plotly_chart(latency_figure(result.timings, cached=not fresh), key="latency_chart")
+st.plotly_chart(latency_figure(result.timings, cached=not fresh, remote=remote), key="latency_chart")
 
 with st.expander("Read a document in full"):
     shown = tables.reranked if tables.reranked is not None else tables.first_stage

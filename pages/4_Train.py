@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.remote.names import check_remote_allowed
 from explorer.settings import DEFAULT_RERANKER
 from explorer.training.run import TrainRequest
 from explorer.training.trainer import TrainSettings
@@ -71,6 +72,7 @@ if st.button("Start training", type="primary", disabled=bool(job and job.running
             teacher=(DEFAULT_RERANKER if teacher == "default" else teacher.strip()) if teacher else None,
         )
         try:
+            check_remote_allowed(request.teacher, settings)  # a typed rerank-api URL would get the training queries
             job = start_job(request, settings, cache.device(choices.device))
         except ExplorerError as exc:
             st.error(str(exc))

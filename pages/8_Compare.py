@@ -12,10 +12,12 @@ from explorer.evaluation.comparison import compare, final_stage
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
+from explorer.remote.names import is_remote_name
 from ui import evaluations
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.export_button import export_button
 from ui.page_start import split_picker, start_page
+from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model
 
 choices, data = start_page("Compare configurations", "Every chosen first stage with every chosen reranker, on the "
@@ -64,6 +66,8 @@ rows = compare(done, [metric, "ndcg@10", "mrr@10", "recall@100"], test_metric=me
 st.dataframe(comparison_table(rows), hide_index=True, key="cmp_table",
              column_config={"vs baseline": st.column_config.TextColumn(width="large")})
 st.plotly_chart(comparison_scatter(rows, metric), key="cmp_scatter")
+for remote_name in dict.fromkeys(name for _, name in configurations if is_remote_name(name)):
+    st.caption(remote_price_line(remote_name, choices.depth) + " Its latency includes the network.")
 finals = [(evaluation.name, evaluation.ranked(final_stage(evaluation))) for evaluation in done]
 show_coverage(finals, done[0].qrels, done[0].query_texts, unjudged, "cmp")
 for other in finals[1:]:

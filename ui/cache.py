@@ -23,6 +23,7 @@ from explorer.models.info import LoadedModel
 from explorer.models.resolution import load_bi_encoder, load_reranker
 from explorer.pipeline import PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
+from explorer.remote.names import check_remote_allowed
 from explorer.rerank.score_cache import ScoreCache, persistent_score_cache
 from explorer.retrieval.passages import OverLength, count_over_length
 from explorer.settings import Settings
@@ -86,6 +87,8 @@ def bi_encoder(name: str, device_preference: str, trust_remote_code: bool) -> Lo
 
 @st.cache_resource(show_spinner="Loading the reranker…")
 def reranker(name: str, device_preference: str, trust_remote_code: bool) -> LoadedModel:
+    # a rerank-api URL typed on a page must be on a host whoever runs the server allows (it would get the queries)
+    check_remote_allowed(name, settings())
     return load_reranker(name, device(device_preference), settings(), trust_remote_code=trust_remote_code)
 
 

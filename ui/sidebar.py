@@ -13,6 +13,7 @@ from explorer.loading.store import saved_datasets
 from explorer.models.catalog import Role, find_preset, presets
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
 from explorer.models.resolution import expected_stand_in
+from explorer.remote.names import EXAMPLES, is_remote_name, key_status
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
@@ -28,6 +29,7 @@ PENDING_DATASET = "_pending_dataset_choice"
 # Set by the Thresholds page: {widget key: value}, applied before the threshold widgets are drawn.
 PENDING_THRESHOLD = "_pending_threshold"
 OTHER = "Other (hub id or local folder)…"
+REMOTE = "Remote API (Cohere, Voyage, Jina or a rerank endpoint)…"
 NO_RERANKER = "none (first stage only)"
 BI_ENCODERS = [p.name for p in presets("bi-encoder")]
 RERANKERS = [p.name for p in presets("reranker")] + [TRAINED_RERANKER, PACKAGED_RERANKER, NO_RERANKER]
@@ -35,7 +37,7 @@ RERANKERS = [p.name for p in presets("reranker")] + [TRAINED_RERANKER, PACKAGED_
 # Widget values that must survive moving between pages, with their defaults.
 DEFAULTS: dict[str, object] = {
     "dataset_choice": SAMPLE_LABEL, "dataset_path": "", "bi_choice": DEFAULT_BI_ENCODER, "bi_other": "",
-    "rr_choice": DEFAULT_RERANKER, "rr_other": "", "depth": 100, "top_n": 10, "use_threshold": False,
+    "rr_choice": DEFAULT_RERANKER, "rr_other": "", "rr_remote": "", "depth": 100, "top_n": 10, "use_threshold": False,
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
     "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense", "rater": "",
@@ -141,13 +143,34 @@ def describe_model(name: str, role: Role) -> str:
 
 
 def _model_choice(label: str, options: list[str], choice_key: str, other_key: str, role: Role) -> str:
-    choice = st.selectbox(label, options + [OTHER], key=choice_key, format_func=lambda name: describe_model(name, role))
+    choice = st.selectbox(label, options + [OTHER], key=choice_key,
+                          format_func=lambda name: name if name == REMOTE else describe_model(name, role))
+    if choice == REMOTE:
+        return _remote_choice()
     if choice == OTHER:
         return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model")
     stand_in = expected_stand_in(choice, role, cache.settings())
     if stand_in:  # the picker's box is narrow: the model that runs is said in full beneath it
         st.caption(f"Runs here as {stand_in}.")
     return choice
+
+
+def _remote_choice() -> str:
+    """A reranker behind an HTTP API, by name, with whether its key variable is set (never the key)."""
+    name = st.text_input("Remote reranker", key="rr_remote", placeholder=EXAMPLES[0],
+                         help="cohere:MODEL, voyage:MODEL, jina:MODEL, or rerank-api:URL (a service answering "
+                              "POST URL/v1/rerank, such as `python -m explorer serve`), e.g. "
+                              + ", ".join(f"`{e}`" for e in EXAMPLES) + ". Keys (COHERE_API_KEY, VOYAGE_API_KEY, "
+                              "JINA_API_KEY, RERANK_API_KEY) are read from the server's environment only."
+                         ).strip()
+    if is_remote_name(name):
+        try:
+            st.caption(key_status(name, cache.settings()))
+        except ExplorerError as exc:
+            st.caption(str(exc))
+    elif name:
+        st.caption("Start the name with cohere:, voyage:, jina: or rerank-api:.")
+    return name
 
 
 def sidebar() -> SidebarChoices:
@@ -176,7 +199,7 @@ def sidebar() -> SidebarChoices:
         if first_stage == "milvus":
             st.caption(milvus_summary(milvus) + " To attach your own collection or choose a server: the Milvus page.")
         bi = _model_choice("Bi-encoder", BI_ENCODERS, "bi_choice", "bi_other", "bi-encoder")
-        rr = _model_choice("Reranker", RERANKERS, "rr_choice", "rr_other", "reranker")
+        rr = _model_choice("Reranker", RERANKERS + [REMOTE], "rr_choice", "rr_other", "reranker")
         depth = st.slider("Candidate depth k", 10, 200, step=10, key="depth",
                           help="How many first-stage candidates the reranker reads.")
         top_n = st.slider("Results shown n", 1, 50, key="top_n")

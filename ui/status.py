@@ -9,6 +9,7 @@ from explorer.inference.device import DeviceChoice
 from explorer.inference.engine import InferenceEngine
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
+from explorer.remote.names import is_remote_name
 from ui import cache
 from ui.sidebar import SidebarChoices
 
@@ -22,6 +23,8 @@ def model_status(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | 
     st.caption(f"Reranker: **{reranker.info.loaded}** · source: {reranker.info.source}")
     if not reranker.info.trained_for_relevance:
         st.warning(f"This reranker is not trained for relevance. {reranker.info.note}", icon="⚠️")
+    elif reranker.info.source == "remote":
+        st.caption(reranker.info.note)
     elif reranker.info.source == "trained here" or reranker.info.requested != reranker.info.loaded:
         st.info(reranker.info.note)
 
@@ -37,7 +40,9 @@ def truncation_notes(pipeline: RetrievalPipeline, reranker: LoadedModel | None, 
         st.caption(f"✂ {over.count:,} of {over.total:,} {unit} are longer than the bi-encoder's {over.max_tokens} "
                    f"tokens (longest: {over.longest:,}); it reads only their start."
                    + ("" if report.passages else " Splitting documents into passages (sidebar) searches all of it."))
-    if reranker is not None and choices.reranker:
+    if reranker is not None and reranker.info.source == "remote":
+        st.caption("The remote reranker reads and truncates documents on its own side (its limit is the service's).")
+    elif reranker is not None and choices.reranker:
         rr_over = cache.over_length(choices.dataset_path, "reranker", choices.reranker, choices.device,
                                     choices.trust_remote_code)
         if rr_over.count:
@@ -47,7 +52,8 @@ def truncation_notes(pipeline: RetrievalPipeline, reranker: LoadedModel | None, 
 
 def length_report(choices: SidebarChoices) -> None:
     """For the data set pages: how many documents each selected model will truncate."""
-    roles = [("bi-encoder", choices.bi_encoder)] + ([("reranker", choices.reranker)] if choices.reranker else [])
+    local = choices.reranker and not is_remote_name(choices.reranker)  # a remote one truncates on its own side
+    roles = [("bi-encoder", choices.bi_encoder)] + ([("reranker", choices.reranker)] if local else [])
     lines = []
     for role, name in roles:
         try:

@@ -71,6 +71,10 @@ def read_attention(reranker: LoadedModel, query: str, document: str, max_length:
     to the model's position limit. The reranker's own model is not changed: when it runs an attention
     kernel that cannot return weights (sdpa, flash), a twin sharing its weights runs with eager attention.
     """
+    if reranker.info.source == "remote":
+        raise AttentionUnavailableError(
+            f"The attention view needs a local model: {reranker.info.loaded} runs behind a remote API, which returns "
+            "scores only. Choose a local reranker in the sidebar to see what it attends to.")
     if not query.strip():
         raise ConfigError("The query is empty. Type a query to see what it attends to.")
     if not document.strip():

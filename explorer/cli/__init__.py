@@ -11,15 +11,15 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from explorer.cli import bench, data, export, judgements, models, search, snapshots
+from explorer.cli import bench, data, export, judgements, models, search, serve, snapshots
 from explorer.cli.arguments import build_parser
 from explorer.errors import ExplorerError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "load": data.load, "build-default-reranker": models.build_default, "train": models.train, "bench": bench.bench,
-    "bench-sessions": bench.bench_sessions, "bench-scale": bench.bench_scale,
+    "bench-sessions": bench.bench_sessions, "bench-serve": bench.bench_serve, "bench-scale": bench.bench_scale,
     "index": search.index, "search": search.search, "eval": search.evaluate, "judgements": judgements.judgements,
-    "snapshots": snapshots.snapshots, "export": export.export,
+    "snapshots": snapshots.snapshots, "export": export.export, "serve": serve.serve,
 }
 
 

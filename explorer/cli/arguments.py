@@ -139,6 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     exported.add_argument("--snapshot", metavar="NAME", default="",
                           help="record this saved evaluation's figures (it must be of the same configuration)")
 
+    served = commands.add_parser("serve", help="answer rerank and search requests over HTTP with a pipeline file")
+    served.add_argument("--pipeline", required=True, metavar="FILE", help="the pipeline file (from export)")
+    served.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: this machine only; 0.0.0.0 opens it to the network)")
+    served.add_argument("--port", type=int, default=8000)
+    served.add_argument("--budget-ms", type=float, default=5000.0,
+                        help="per request: past it, the answer is the first-stage order, marked fallback")
+    served.add_argument("--max-documents", type=int, default=1000, help="documents per rerank request")
+    served.add_argument("--max-document-chars", type=int, default=20000, help="characters per document")
+    served.add_argument("--max-pending", type=int, default=64,
+                        help="requests in the service at once; more are answered 503 with Retry-After")
+    served.add_argument("--batch-wait-ms", type=float, default=5.0,
+                        help="how long a request waits for others to share its model call")
+    served.add_argument("--no-batching", action="store_true", help="one model call per request")
+
     bench = commands.add_parser("bench", help="time the fast rerank and embedding engine against the naive baseline")
     bench.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     bench.add_argument("--quick", action="store_true", help="small sizes (for CI): same code paths, seconds not minutes")
@@ -190,4 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--depth", type=int, default=100, help="candidates each session reranks (default 100)")
     sessions.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
     sessions.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
+    load = commands.add_parser("bench-serve", help="many clients at once against serve on this machine: latency, "
+                                                   "throughput and memory, with micro-batching and without")
+    load.add_argument("--pipeline", required=True, metavar="FILE", help="the pipeline file to serve")
+    load.add_argument("--clients", type=int, default=50, help="clients sending at once (default 50)")
+    load.add_argument("--seconds", type=float, default=60.0, help="how long each way is loaded (default 60)")
+    load.add_argument("--documents", type=int, default=10, help="documents per rerank request (default 10)")
+    load.add_argument("--budget-ms", type=float, default=120_000.0,
+                      help="the service's time budget (default: large, so latency is measured, not cut)")
+    load.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     return parser

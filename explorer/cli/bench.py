@@ -61,6 +61,25 @@ def bench_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_serve(args: argparse.Namespace) -> int:
+    """Loads the service with many clients, with micro-batching and without; prints both, and JSON on request."""
+    from pathlib import Path
+
+    from explorer.bench.serve_load import LoadConfig, run_serve_load
+
+    config = LoadConfig(args.clients, args.seconds, args.documents, args.budget_ms)
+    report = run_serve_load(Path(args.pipeline), config, say)
+    for run in report.runs:
+        figures = run.summary()
+        print(f"{run.way}: {figures['requests']} requests ({figures['statuses']}), {figures['fallbacks']} fallbacks, "
+              f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, {figures['requests_per_s']} requests/s, "
+              f"{figures['pairs_per_s']} pairs/s, {figures['model_calls']} model calls, memory "
+              f"{figures['memory_mb']['first']} -> {figures['memory_mb']['last']} MB (max {figures['memory_mb']['max']})")
+    if args.json:
+        write_json(report.to_json(), args.json, "results")
+    return 0
+
+
 def bench_scale(args: argparse.Namespace) -> int:
     """FAISS HNSW and milvus-lite on many vectors made from real embeddings; prints one line per backend."""
     import tempfile

@@ -21,3 +21,8 @@ def write_json(data: object, target: str, what: str) -> None:
 def say(text: str) -> None:
     """``text`` on stderr, flushed at once: progress and notes, kept apart from results on stdout."""
     print(text, file=sys.stderr, flush=True)
+
+
+def show_progress(done: int, total: int, what: str) -> None:
+    """A step's progress on one line of stderr, ended when the step is done."""
+    print(f"\r{what.lower()}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from explorer.cli.output import say, write_json
+from explorer.cli.output import say, show_progress, write_json
 from explorer.records import Dataset
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.settings import Settings
@@ -40,11 +40,8 @@ def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
     from explorer.rerank.score_cache import persistent_score_cache
 
     spec = spec_from(args)
-
-    def progress(done: int, total: int, what: str) -> None:
-        print(f"\r{what.lower()}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-
-    opened = open_pipeline(spec, DirectParts(settings), persistent_score_cache(settings.cache_dir), progress=progress)
+    opened = open_pipeline(spec, DirectParts(settings), persistent_score_cache(settings.cache_dir),
+                           progress=show_progress)
     bi, reranker = opened.pipeline.bi_encoder, opened.reranker
     say(f"device: {bi.device.label} ({bi.device.reason})")
     say(f"bi-encoder: {bi.info.loaded} [{bi.info.source}]")
@@ -160,5 +157,7 @@ def _print_result(result, dataset: Dataset, top: int) -> None:
             print(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
                   f"{dataset.document(hit.doc_id).title[:64]}")
     t = result.timings
+    remote = result.reranker is not None and result.reranker.source == "remote"
     print(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, first-stage search {t.first_stage_ms:.1f}, "
-          f"reranking {t.reranking_ms:.1f}, total {t.total_ms:.1f}")
+          f"{'reranking (remote, incl. network)' if remote else 'reranking'} {t.reranking_ms:.1f}, "
+          f"total {t.total_ms:.1f}")

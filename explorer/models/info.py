@@ -8,7 +8,8 @@ from typing import Any, Literal
 from explorer.inference.device import DeviceChoice
 from explorer.inference.engine import InferenceEngine
 
-Source = Literal["local path", "local cache", "hub", "packaged", "trained here"]
+# "remote": scored by a service over HTTP (a vendor's rerank API or a rerank endpoint; see explorer.remote)
+Source = Literal["local path", "local cache", "hub", "packaged", "trained here", "remote"]
 
 
 @dataclass(frozen=True)

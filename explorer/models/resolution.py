@@ -39,6 +39,7 @@ from explorer.models.trained import (
     trained_info,
     unreadable_weights,
 )
+from explorer.remote.names import is_remote_name
 from explorer.settings import DEFAULT_BI_ENCODER, Settings
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,12 @@ def load_reranker(
     hub_check: Callable[[Settings], bool] = hub_reachable,
 ) -> LoadedModel:
     """The reranker ``name`` (a hub id, a folder, or a packaged or trained name), resolved in the order above, with its
-    engine. Raises ModelLoadError when it cannot be had."""
+    engine. Raises ModelLoadError when it cannot be had. A remote name (``cohere:MODEL``, ``voyage:MODEL``,
+    ``jina:MODEL``, ``rerank-api:URL``) is a reranker behind an HTTP API: nothing is downloaded (explorer.remote)."""
+    if is_remote_name(name):
+        from explorer.remote.loading import load_remote_reranker
+
+        return load_remote_reranker(name, device, settings)
     from sentence_transformers import CrossEncoder
 
     build = _builder(CrossEncoder, device, trust_remote_code)
@@ -265,7 +271,9 @@ def expected_stand_in(name: str, role: Literal["bi-encoder", "reranker"], settin
     of the stand-in, or None when ``name`` itself would load (or fail to). For pickers and summaries that name a
     model before it is loaded."""
     name = name.strip()
-    if not name or name.startswith(("packaged/", "trained/")) or Path(name).expanduser().is_dir():
+    if not name or name.startswith(("packaged/", "trained/")) or is_remote_name(name):
+        return None
+    if Path(name).expanduser().is_dir():
         return None
     if _looks_like_path(name) or _in_local_cache(name) or hub_check(settings):
         return None

@@ -49,11 +49,7 @@ def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
     cut = np.array([found[1] if found is not None else False for found in known], dtype=bool)
     if missing:
         output = engine.run_shared([(query, texts[position]) for position in missing], "scores")
-        scores = output.values
-        if scores.ndim > 1:
-            # Multi-label models: the last column is the "relevant" class by convention.
-            scores = scores[:, -1]
-        raw[missing] = scores
+        raw[missing] = relevance_column(output.values)
         cut[missing] = output.truncated
         if output.ran is not None and output.ran.label != ran:  # the engine's stages changed (int8 made meanwhile)
             ran, key = output.ran.label, model_key(reranker, engine, output.ran)
@@ -63,6 +59,12 @@ def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
     probability = sigmoid(raw) if reranker.info.has_probability else None
     return PairScores(raw, probability, truncated=int(cut.sum()), max_length=engine.max_length,
                       from_cache=len(texts) - len(missing), ran=ran)
+
+
+def relevance_column(values: np.ndarray) -> np.ndarray:
+    """One score per pair from a model's outputs: multi-label models give one column per class, and the last is
+    the "relevant" class by convention."""
+    return values[:, -1] if values.ndim > 1 else values
 
 
 def model_key(reranker: LoadedModel, engine: InferenceEngine, ran: EngineInfo) -> str:

@@ -1,0 +1,175 @@
+"""What a hosted reranker costs per 1,000 queries, from a small table you can edit.
+
+The default figures are as listed by the vendors on their public pricing pages when this table was written
+(``LISTED``); this machine cannot check them, and vendors change them: check before relying on them. The table
+lives in ``remote_prices.json`` in the cache folder (written with the defaults the first time it is read); edit
+that file to change a price or add one (a ``rerank-api`` entry prices another team's service, for example).
+
+Vendors price in two ways, converted to a price per 1,000 queries at the candidate depth k:
+
+- per search (Cohere): one query with up to ``documents_per_search`` documents (100) is one search; a document
+  longer than ``tokens_per_document_unit`` tokens (500, query included) counts as several documents;
+- per million tokens (Voyage, Jina): Voyage counts (query tokens x documents + the documents' tokens) per request.
+  The estimate assumes ``query_tokens`` and ``document_tokens`` (stated with the figure) unless the caller gives
+  the real lengths.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from explorer.errors import ConfigError
+from explorer.remote.names import is_remote_name, parse_remote_name
+from explorer.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PRICES_FILE = "remote_prices.json"
+LISTED = "2025 (figures gathered then from the vendors' pricing pages)"
+WARNING = "as listed by the vendor, check before relying on them"
+Unit = Literal["1,000 queries", "1,000 searches", "1M tokens"]
+UNITS: tuple[Unit, ...] = ("1,000 queries", "1,000 searches", "1M tokens")
+# assumed lengths when the caller does not know them (about 15 words of query, 225 words of passage)
+QUERY_TOKENS = 20
+DOCUMENT_TOKENS = 300
+
+
+@dataclass(frozen=True)
+class Price:
+    """One vendor's (or service's) price: ``usd`` per ``unit`` for ``model`` ("*": any of its models); ``usd`` None
+    when there is no figure yet."""
+
+    vendor: str
+    model: str
+    usd: float | None
+    unit: Unit
+    documents_per_search: int = 100  # with unit "1,000 searches": documents one search covers
+    tokens_per_document_unit: int = 500  # with unit "1,000 searches": a longer document counts as several
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """The prices in use, where they come from, and when the figures were listed."""
+
+    prices: tuple[Price, ...]
+    source: str
+    listed: str = LISTED
+
+    def find(self, vendor: str, model: str) -> Price | None:
+        """The price of ``vendor``'s ``model``: its own entry, else the vendor's "*" entry, else None."""
+        exact = [p for p in self.prices if p.vendor == vendor and p.model == model]
+        if exact:
+            return exact[0]
+        return next((p for p in self.prices if p.vendor == vendor and p.model == "*"), None)
+
+
+@dataclass(frozen=True)
+class PriceEstimate:
+    """The price per 1,000 queries of one reranker at one depth (None when the table has no figure), and how it was
+    worked out, in a sentence to show beside it."""
+
+    usd_per_1000_queries: float | None
+    explanation: str
+
+
+DEFAULT_PRICES: tuple[Price, ...] = (
+    Price("cohere", "*", 2.00, "1,000 searches",
+          note="Rerank 3.5 and later: one search is a query with up to 100 documents."),
+    Price("voyage", "rerank-2.5", 0.05, "1M tokens", note="The first 200M tokens of an account are free."),
+    Price("voyage", "rerank-2.5-lite", 0.02, "1M tokens", note="The first 200M tokens of an account are free."),
+    Price("voyage", "rerank-2", 0.05, "1M tokens"),
+    Price("voyage", "rerank-2-lite", 0.02, "1M tokens"),
+    Price("jina", "*", None, "1M tokens",
+          note="Jina sells token packages; put your plan's price per 1M tokens here."),
+)
+
+
+def default_price_table() -> PriceTable:
+    """The figures shipped with the explorer (see ``LISTED``; check them before relying on them)."""
+    return PriceTable(DEFAULT_PRICES, f"the explorer's defaults, {WARNING}")
+
+
+def price_table(settings: Settings) -> PriceTable:
+    """The price table in use: ``remote_prices.json`` in the cache folder (written with the defaults the first
+    time, for you to edit), or the defaults when the folder cannot be written. ConfigError names what is wrong in
+    an edited file that cannot be read."""
+    path = settings.cache_dir / PRICES_FILE
+    if not path.is_file():
+        try:
+            write_price_table(default_price_table(), path)
+        except OSError as exc:
+            logger.info("the price table could not be written to %s (%s); using the defaults", path, exc)
+            return default_price_table()
+    return read_price_table(path)
+
+
+def write_price_table(table: PriceTable, path: Path) -> Path:
+    """Writes ``table`` as JSON to ``path``, with a note on where the figures come from; returns the path."""
+    content = {"note": f"Prices of hosted rerankers, {WARNING}. Default figures listed {table.listed}. "
+                       f"unit: one of {', '.join(UNITS)}; usd: null when unknown; model '*': any model of the vendor.",
+               "listed": table.listed, "prices": [asdict(price) for price in table.prices]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_price_table(path: Path) -> PriceTable:
+    """The price table in the JSON file ``path``; ConfigError names the entry that cannot be read."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+        rows = content["prices"]
+        if not isinstance(rows, list):
+            raise TypeError("'prices' is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"The price table {path} cannot be read ({exc}). Fix it, or delete it to get the "
+                          "defaults back.") from None
+    prices = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            price = Price(**row)
+            if price.unit not in UNITS:
+                raise ValueError(f"unit must be one of {', '.join(UNITS)}")
+            if price.usd is not None and (not isinstance(price.usd, (int, float)) or price.usd < 0):
+                raise ValueError("usd must be a number from 0 up, or null")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"Entry {number} of the price table {path} cannot be used: {exc}. Fix it, or delete "
+                              "the file to get the defaults back.") from None
+        prices.append(price)
+    return PriceTable(tuple(prices), f"{path} ({WARNING})", str(content.get("listed", LISTED)))
+
+
+def estimate_price(name: str, depth: int, table: PriceTable, query_tokens: int = QUERY_TOKENS,
+                   document_tokens: int = DOCUMENT_TOKENS) -> PriceEstimate:
+    """The price per 1,000 queries of the remote reranker ``name`` reranking ``depth`` candidates per query, with
+    queries of ``query_tokens`` and documents of ``document_tokens`` tokens."""
+    if not is_remote_name(name):
+        return PriceEstimate(None, f"{name} runs on this machine: no per-query price.")
+    remote = parse_remote_name(name)
+    vendor, model = remote.vendor, remote.model or "*"
+    price = table.find(vendor, model)
+    if price is None or price.usd is None:
+        why = ("another team's or this project's own service" if vendor == "rerank-api" else remote.title)
+        return PriceEstimate(None, f"No price for {remote.name} in the price table ({why}); add one to "
+                                   f"{PRICES_FILE} in the cache folder to see it here.")
+    if price.unit == "1,000 queries":
+        usd = price.usd
+        how = f"${price.usd:g} per 1,000 queries"
+    elif price.unit == "1,000 searches":
+        units_per_document = max(1, math.ceil((query_tokens + document_tokens) / price.tokens_per_document_unit))
+        searches = max(1, math.ceil(depth * units_per_document / price.documents_per_search))
+        usd = price.usd * searches
+        how = (f"${price.usd:g} per 1,000 searches; a query of {depth} documents is {searches} search"
+               f"{'es' if searches > 1 else ''} (up to {price.documents_per_search} documents each)")
+    else:
+        tokens = depth * (query_tokens + document_tokens)
+        usd = price.usd * tokens * 1000 / 1_000_000
+        how = (f"${price.usd:g} per 1M tokens; about {tokens:,} tokens per query ({depth} documents × "
+               f"({query_tokens} query + {document_tokens} document tokens), lengths assumed)")
+    note = f" {price.note}" if price.note else ""
+    return PriceEstimate(usd, f"{how}. Prices from {table.source}; listed {table.listed}.{note}")

@@ -1,0 +1,79 @@
+"""Starting the service: the pipeline file read and checked, its pipeline opened and warmed, uvicorn on a port.
+
+A bad pipeline file stops the start with a ConfigError naming each problem (the command line prints it on one
+line); nothing listens until the models are loaded and have answered once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from explorer.errors import ConfigError
+from explorer.export.pipeline_file import read_pipeline_file
+from explorer.serving.limits import ServiceLimits
+from explorer.serving.service import RerankService, logger
+from explorer.settings import Settings
+from explorer.spec import DirectParts, Progress, open_pipeline
+
+
+def open_service(path: Path, settings: Settings, limits: ServiceLimits | None = None,
+                 progress: Progress | None = None) -> RerankService:
+    """The service of the pipeline file at ``path``, warmed: one query through both stages before it listens."""
+    file = read_pipeline_file(path)
+    if file.reranker is None:
+        raise ConfigError(f"The pipeline file {path} has no reranker; the service reranks. Export a pipeline with "
+                          "a reranker.")
+    opened = open_pipeline(file.spec(), DirectParts(settings), None, progress)
+    service = RerankService(file, opened, limits)
+    for difference in service.differences:
+        logger.warning(json.dumps({"event": "start", "warning": difference}))
+    queries = opened.pipeline.dataset.queries
+    service.warm_up(next(iter(queries.values())).text if queries else "warm up")
+    return service
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time, level, logger, and the record's own fields when its message is a JSON
+    object (the service's request records), else its message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(), "logger": record.name}
+        message = record.getMessage()
+        try:
+            fields = json.loads(message) if message.startswith("{") else None
+        except json.JSONDecodeError:
+            fields = None
+        line.update(fields if isinstance(fields, dict) else {"message": message})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+def log_as_json_lines(level: int = logging.INFO) -> None:
+    """Every log line of this process (the service's, uvicorn's) as JSON on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("explorer.serving", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).setLevel(level)
+
+
+def serve_forever(service: RerankService, host: str, port: int) -> None:
+    """Answers on ``host``:``port`` until interrupted (uvicorn; its access log is off: the service logs each
+    request itself, with its timings)."""
+    import uvicorn
+
+    from explorer.serving.http_app import create_app
+
+    try:
+        uvicorn.run(create_app(service), host=host, port=port, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=5)
+    finally:
+        service.close()

@@ -1,0 +1,329 @@
+"""The service: a pipeline file exported, served over real HTTP on 127.0.0.1, and asked by an HTTP client. It ranks
+as the explorer does; a failing or slow reranker gives the first-stage order marked as a fallback, with the reason
+logged; a full service answers 503; bad input gets a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from explorer.errors import ConfigError
+from explorer.export.pipeline_file import Threshold, pipeline_file, read_pipeline_file, write_pipeline_file
+from explorer.serving.batching import MicroBatcher
+from explorer.serving.http_app import create_app
+from explorer.serving.limits import ServiceLimits
+from explorer.serving.service import RerankService, model_scores
+from explorer.serving.startup import open_service
+from explorer.settings import SAMPLE_DATA
+from explorer.spec import Blend, DirectParts, PipelineSpec, open_pipeline
+from tests.browser_support import free_port
+from tests.serve_support import http_server
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPTH = 10
+
+
+@pytest.fixture(scope="module")
+def explorer_side(settings):
+    """The pipeline as the explorer opens it (no score cache: every pair scored)."""
+    return open_pipeline(PipelineSpec(depth=DEPTH, blend=Blend("card")), DirectParts(settings), None)
+
+
+@pytest.fixture(scope="module")
+def pipeline_path(explorer_side, tmp_path_factory):
+    return write_pipeline_file(pipeline_file(explorer_side), tmp_path_factory.mktemp("serve") / "pipeline.json")
+
+
+@pytest.fixture(scope="module")
+def service(pipeline_path, settings):
+    """The service as ``serve`` starts it: from the file alone, models loaded afresh."""
+    started = open_service(pipeline_path, settings)
+    yield started
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def url(service):
+    with http_server(create_app(service)) as base:
+        yield base
+
+
+def test_the_service_ranks_twenty_sample_queries_as_the_explorer_does(explorer_side, service, url, sample):
+    queries = [query.text for query in list(sample.queries.values())[:20]]
+    assert len(queries) == 20
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for number, query in enumerate(queries):
+            answer = client.post("/v1/search", json={"query": query})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            expected = explorer_side.search(query).reranked
+            assert body["fallback"] is False
+            assert [hit["id"] for hit in body["results"]] == [hit.doc_id for hit in expected]
+            assert [hit["relevance_score"] for hit in body["results"]] == pytest.approx(
+                [hit.score for hit in expected], abs=1e-4)
+            assert [hit["ranking_score"] for hit in body["results"]] == pytest.approx(
+                [hit.score if hit.fused_score is None else hit.fused_score for hit in expected], abs=1e-4)
+            if number < 3:  # the rerank door: the same candidates' texts give the same raw scores
+                candidates = explorer_side.search(query).first_stage
+                texts = [explorer_side.pipeline.candidate_text(hit) for hit in candidates]
+                reranked = client.post("/v1/rerank", json={"query": query, "documents": texts, "top_n": 4,
+                                                           "return_documents": True}).json()
+                by_doc = {hit.doc_id: hit.score for hit in expected}
+                assert len(reranked["results"]) == 4
+                for result in reranked["results"]:
+                    assert result["document"]["text"] == texts[result["index"]]
+                    assert result["relevance_score"] == pytest.approx(by_doc[candidates[result["index"]].doc_id],
+                                                                      abs=1e-4)
+                scores = [result["relevance_score"] for result in reranked["results"]]
+                assert scores == sorted(scores, reverse=True)
+        health = client.get("/health").json()
+        metrics = client.get("/metrics").text
+    assert health["reranker"] == explorer_side.reranker.info.loaded and health["differences_from_file"] == []
+    assert sample_value(metrics, "explorer_requests_total", endpoint="search", outcome="reranked") == 20
+
+
+def test_the_threshold_in_the_file_drops_what_it_says(explorer_side, settings, tmp_path):
+    query = "the vpn drops every few minutes"
+    scores = sorted(hit.score for hit in explorer_side.search(query).reranked)
+    cut = float(np.median(scores))
+    path = write_pipeline_file(pipeline_file(explorer_side, Threshold(cut, "raw")), tmp_path / "p.json")
+    service = RerankService(read_pipeline_file(path), explorer_side)
+    try:
+        answer = service.search(query)
+    finally:
+        service.close()
+    assert answer.dropped_by_threshold == sum(score < cut for score in scores) > 0
+    assert all(hit.relevance_score >= cut for hit in answer.results)
+
+
+def sample_value(metrics: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with exactly ``labels`` in Prometheus text ``metrics`` (None: absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
+
+
+def _fallback_service(explorer_side, pipeline_path, score, **limits) -> RerankService:
+    return RerankService(read_pipeline_file(pipeline_path), explorer_side, ServiceLimits(**limits), score=score)
+
+
+@pytest.mark.parametrize("kind", ["fails", "slower than the budget"])
+def test_a_failing_or_slow_reranker_gives_the_first_stage_order_marked_and_logged(kind, explorer_side, pipeline_path,
+                                                                                caplog):
+    real = model_scores(explorer_side.reranker)
+
+    def failing(pairs):
+        raise RuntimeError("the reranker's device went away")
+
+    def slow(pairs):
+        time.sleep(3.0)
+        return real(pairs)
+
+    service = _fallback_service(explorer_side, pipeline_path, failing if kind == "fails" else slow, budget_ms=1000)
+    query = "how do I reset my password"
+    try:
+        with http_server(create_app(service)) as base, caplog.at_level(logging.INFO, logger="explorer.serving"):
+            searched = httpx.post(f"{base}/v1/search", json={"query": query}, timeout=60).json()
+            documents = ["first text", "second text", "third text"]
+            reranked = httpx.post(f"{base}/v1/rerank", json={"query": query, "documents": documents},
+                                  timeout=60).json()
+            metrics = httpx.get(f"{base}/metrics").text
+    finally:
+        service.close()
+    first_stage = explorer_side.search(query).first_stage
+    assert searched["fallback"] is True and reranked["fallback"] is True
+    assert [hit["id"] for hit in searched["results"]] == [hit.doc_id for hit in first_stage]
+    assert all(hit["relevance_score"] is None for hit in searched["results"])
+    assert [result["index"] for result in reranked["results"]] == [0, 1, 2]
+    reason = "device went away" if kind == "fails" else "did not answer within the 1000 ms budget"
+    assert reason in searched["fallback_reason"]
+    logged = [json.loads(record.getMessage()) for record in caplog.records if record.name == "explorer.serving"]
+    assert [line["event"] for line in logged if line["fallback"]] == ["search", "rerank"]
+    assert all(reason in line["reason"] and "reranking" in line["timings_ms"] for line in logged)
+    cause = "failure" if kind == "fails" else "budget"
+    assert sample_value(metrics, "explorer_fallbacks_total", endpoint="search", cause=cause) == 1.0
+
+
+def test_a_full_service_answers_503_with_retry_after(explorer_side, pipeline_path):
+    real = model_scores(explorer_side.reranker)
+
+    def slow(pairs):
+        time.sleep(1.0)
+        return real(pairs)
+
+    service = _fallback_service(explorer_side, pipeline_path, slow, max_pending=1, budget_ms=20_000, retry_after_s=2)
+    statuses: list[tuple[int, str | None]] = []
+
+    def ask(base: str) -> None:
+        answer = httpx.post(f"{base}/v1/rerank", json={"query": "vpn", "documents": ["a vpn", "a printer"]},
+                            timeout=60)
+        statuses.append((answer.status_code, answer.headers.get("retry-after")))
+
+    try:
+        with http_server(create_app(service)) as base:
+            askers = [threading.Thread(target=ask, args=(base,)) for _ in range(4)]
+            for asker in askers:
+                asker.start()
+                time.sleep(0.05)
+            for asker in askers:
+                asker.join()
+            metrics = httpx.get(f"{base}/metrics").text
+    finally:
+        service.close()
+    assert (200, None) in statuses and (503, "2") in statuses
+    assert {status for status, _ in statuses} == {200, 503}
+    refused = sum(status == 503 for status, _ in statuses)
+    assert sample_value(metrics, "explorer_refused_total") == refused
+
+
+BAD = [
+    ("empty query", {"query": "  ", "documents": ["a"]}, 400, "query is empty"),
+    ("no documents", {"query": "vpn", "documents": []}, 400, "at least one"),
+    ("100,000 documents", {"query": "vpn", "documents": ["a"] * 100_000}, 400, "at most 1,000"),
+    ("a number as a document", {"query": "vpn", "documents": ["a", 7]}, 400, "documents.1: should be a string"),
+    ("a list as the query", {"query": ["vpn"], "documents": ["a"]}, 400, "query: Input should be a valid string"),
+    ("top_n as text", {"query": "vpn", "documents": ["a"], "top_n": "3"}, 400, "top_n"),
+    ("top_n zero", {"query": "vpn", "documents": ["a"], "top_n": 0}, 400, "top_n must be between"),
+    ("no query", {"documents": ["a"]}, 400, "query: Field required"),
+    ("a document too long", {"query": "vpn", "documents": ["word " * 5000]}, 400, "Document 0 has 25,000"),
+]
+
+
+@pytest.mark.parametrize("case, body, status, message", BAD, ids=[case[0] for case in BAD])
+def test_bad_input_gets_a_4xx_that_says_what_is_wrong(case, body, status, message, url):
+    answer = httpx.post(f"{url}/v1/rerank", json=body, timeout=60)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["error"]
+
+
+@pytest.mark.parametrize("content, status, message", [
+    (b"\xff\xfe{\x00}\x00", 400, "not UTF-8"),
+    (b'{"query": "vpn", "documents": ["a"', 400, "not JSON"),
+    (b"", 400, "body is empty"),
+    (b'["vpn"]', 400, "must be a JSON object"),
+    (b"x" * 9_000_000, 413, "at most 8,000,000"),
+])
+def test_bodies_that_are_not_json_objects_or_too_large_get_a_4xx(content, status, message, url):
+    for path in ("/v1/rerank", "/v1/search"):
+        answer = httpx.post(f"{url}{path}", content=content, headers={"content-type": "application/json"},
+                            timeout=60)
+        assert answer.status_code == status and message in answer.json()["error"]
+
+
+def test_the_search_door_refuses_an_empty_query_and_metrics_count_refusals(url):
+    answer = httpx.post(f"{url}/v1/search", json={"query": ""}, timeout=60)
+    assert answer.status_code == 400 and "query is empty" in answer.json()["error"]
+    assert sample_value(httpx.get(f"{url}/metrics").text, "explorer_bad_requests_total", status="400") >= 1
+
+
+def test_requests_waiting_together_share_one_model_call_and_get_their_own_scores():
+    calls: list[int] = []
+
+    def score(pairs):
+        calls.append(len(pairs))
+        time.sleep(0.2)
+        return np.array([len(query) * 100 + len(text) for query, text in pairs], dtype=np.float32)
+
+    for batching, most_calls in ((True, 4), (False, 8)):
+        calls.clear()
+        batcher = MicroBatcher(score, queue_size=16, wait_s=0.05, batching=batching)
+        futures = [batcher.submit([("q" * n, "d" * k) for k in range(1, n + 1)], time.monotonic() + 30)
+                   for n in range(1, 9)]
+        results = [future.result(timeout=30) for future in futures]
+        batcher.close()
+        for n, result in enumerate(results, start=1):
+            assert result.tolist() == [n * 100 + k for k in range(1, n + 1)]
+        assert sum(calls) == sum(range(1, 9))
+        assert len(calls) <= most_calls if batching else len(calls) == most_calls
+
+
+def test_serve_refuses_a_damaged_pipeline_file_before_loading_anything(tmp_path, pipeline_path):
+    content = json.loads(pipeline_path.read_text())
+    del content["reranker"]
+    content["depth"] = "ten"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(content))
+    for path, says in ((bad, ["is not valid", "depth: 'ten' is not of type 'integer'", "'reranker' is a required"]),
+                       (tmp_path / "missing.json", ["Cannot read the pipeline file"])):
+        done = subprocess.run([sys.executable, "-m", "explorer", "serve", "--pipeline", str(path)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert all(text in done.stderr for text in says), done.stderr
+
+
+def test_the_serve_command_answers_over_http_and_logs_json_lines(pipeline_path, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--pipeline", str(pipeline_path),
+                                   "--port", str(port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 240
+        while True:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "serve did not start: " + log.read_text()
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        answer = httpx.post(f"{base}/v1/rerank", json={"query": "printer out of toner",
+                                                        "documents": ["vpn drops", "replace the toner cartridge"]},
+                            timeout=60).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [result["index"] for result in answer["results"]] == [1, 0] and answer["fallback"] is False
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "rerank"]
+    assert requests and requests[-1]["documents"] == 2 and requests[-1]["timings_ms"]["reranking"] > 0
+
+
+def test_the_explorer_ranks_through_the_service_as_a_remote_reranker_as_it_does_locally(explorer_side, url,
+                                                                                        settings, sample):
+    from explorer.models.resolution import load_reranker
+
+    remote = load_reranker(f"rerank-api:{url}", explorer_side.reranker.device, settings)
+    assert remote.info.source == "remote"
+    through_service = explorer_side.pipeline.with_reranker(remote).uncached()
+    for query in [query.text for query in list(sample.queries.values())[20:25]]:
+        local = explorer_side.search(query).reranked
+        served = through_service.search(query, depth=DEPTH, blend=explorer_side.blend).reranked
+        assert [hit.doc_id for hit in served] == [hit.doc_id for hit in local]
+        assert [hit.score for hit in served] == pytest.approx([hit.score for hit in local], abs=1e-4)
+
+
+def test_the_load_driver_counts_every_answer_the_service_gave(url):
+    import asyncio
+
+    from explorer.bench.serve_load import LoadConfig, drive, load_run, request_bodies
+
+    config = LoadConfig(clients=3, seconds=2, documents=3)
+    bodies = request_bodies(str(SAMPLE_DATA), config)
+    assert all(len(body["documents"]) == 3 for body in bodies)
+    before = sample_value(httpx.get(f"{url}/metrics").text, "explorer_requests_total", endpoint="rerank",
+                          outcome="reranked") or 0
+    answers, memory, seconds = asyncio.run(drive(url, bodies, config, lambda: 1.0))
+    run = load_run("micro-batching", answers, memory, seconds, model_calls=0)
+    after = sample_value(httpx.get(f"{url}/metrics").text, "explorer_requests_total", endpoint="rerank",
+                         outcome="reranked")
+    assert run.statuses == {"200": run.requests} and run.requests >= 3 and run.errors == 0
+    assert after - before == run.requests and run.pairs == 3 * run.requests
+    assert 0 < run.percentile_ms(0.5) <= run.percentile_ms(0.95) and seconds >= 2
+    with pytest.raises(ConfigError, match="this machine only"):
+        asyncio.run(drive("http://example.org:80", bodies, config))
