@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from explorer.errors import ExplorerError
@@ -9,6 +11,7 @@ from explorer.evaluation.charts import threshold_curves_figure, threshold_distri
 from explorer.evaluation.thresholds import threshold_sweep
 from explorer.export.pipeline_file import Measured, Threshold
 from ui import evaluations
+from ui.calibration_panel import calibration_panel
 from ui.coverage_note import show_coverage, unjudged_picker
 from ui.export_button import export_button
 from ui.page_start import split_picker, start_page
@@ -32,7 +35,14 @@ try:
         if not st.button("Run the evaluation", type="primary", key="thr_run"):
             st.stop()
     evaluation = evaluations.run(request).counting(unjudged)
-    sweep = threshold_sweep(evaluation, top_n=choices.top_n, relevant_grade=int(relevant_grade))
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+report = calibration_panel(choices, data, evaluation, unjudged, int(relevant_grade))
+calibration = report.calibration if report is not None else None
+try:
+    sweep = threshold_sweep(evaluation, top_n=choices.top_n, relevant_grade=int(relevant_grade),
+                            calibration=calibration)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -43,6 +53,8 @@ st.caption(f"{evaluation.name}: over the top {sweep.top_n} reranked results (n i
            f"{sweep.score_kind}. Recall is the share of the relevant results in those lists that are kept.")
 show_coverage([("reranked list", evaluation.ranked("reranked"))], evaluation.qrels, evaluation.query_texts, unjudged,
               "thr", k=sweep.top_n)
+measured = Measured.of(evaluation, f"Score threshold page ({evaluation.name}, split {split})",
+                      evaluations.label_version_of(choices, split))
 if suggestion is None:
     st.warning(f"No threshold reaches precision {target:.2f} on these queries; the best is "
                f"{max((p.precision or 0.0) for p in sweep.points):.2f}.")
@@ -52,16 +64,46 @@ else:
     b.metric("Precision", f"{suggestion.precision:.2f}")
     c.metric("Recall", f"{suggestion.recall:.2f}")
     d.metric("Queries left with no result", f"{suggestion.queries_left_empty:.0%}")
-    if st.button("Use this threshold on the Search page", key="adopt_threshold"):
-        adopt_threshold_next_run(round(float(suggestion.threshold), 4), sweep.score_kind == "probability")
-        st.session_state["_threshold_adopted"] = f"{suggestion.threshold:.4g} ({sweep.score_kind})"
+    # the Search page thresholds the raw score (or the reranker's own probability): a calibrated probability is
+    # handed over as the raw score where the calibration reaches it, which keeps the same results
+    raw_equivalent = calibration.raw_threshold(suggestion.threshold) if calibration is not None else None
+    if raw_equivalent is not None and not math.isfinite(raw_equivalent):
+        st.caption("The Search page cannot take this threshold: every score or none reaches it once calibrated.")
+    elif st.button("Use this threshold on the Search page", key="adopt_threshold"):
+        if raw_equivalent is not None:
+            # a reranker with a probability of its own is cut on it there: the same cut-off, through its sigmoid
+            own_probability = all(o.probabilities is not None for o in evaluation.outcomes)
+            handed = 0.5 * (1.0 + math.tanh(raw_equivalent / 2)) if own_probability else raw_equivalent
+            adopt_threshold_next_run(round(float(handed), 4), own_probability)
+            scale = "the reranker's own probability" if own_probability else "raw score"
+            st.session_state["_threshold_adopted"] = (f"{handed:.4g} ({scale}; calibrated probability "
+                                                      f"{suggestion.threshold:.4g})")
+        else:
+            adopt_threshold_next_run(round(float(suggestion.threshold), 4), sweep.score_kind == "probability")
+            st.session_state["_threshold_adopted"] = f"{suggestion.threshold:.4g} ({sweep.score_kind})"
         st.rerun()
-    export_button(evaluations.opened(request),
-                  Threshold(float(suggestion.threshold), "probability" if sweep.score_kind == "probability" else "raw"),
-                  Measured.of(evaluation, f"Score threshold page ({evaluation.name}, split {split})",
-                              evaluations.label_version_of(choices, split)), "export_threshold")
+    if calibration is None:
+        export_button(evaluations.opened(request),
+                      Threshold(float(suggestion.threshold),
+                                "probability" if sweep.score_kind == "probability" else "raw"),
+                      measured, "export_threshold")
     if "_threshold_adopted" in st.session_state:
         st.success(f"The Search page cuts off results under {st.session_state.pop('_threshold_adopted')}; "
                    "change it in the sidebar.")
+chosen = suggestion.threshold if suggestion else None
+if calibration is not None:
+    keep = st.slider("Keep results with a calibrated probability of at least", 0.0, 1.0, 0.7, step=0.01,
+                     key="thr_cal_keep", help="The threshold the exported pipeline applies, with its calibration.")
+    at = sweep.at(keep)
+    a, b, c, d = st.columns(4)
+    a.metric("Results kept", f"{at.kept} of {len(sweep.results)}")
+    b.metric("Precision", f"{at.precision:.2f}" if at.precision is not None else "nothing kept")
+    c.metric("Recall", f"{at.recall:.2f}")
+    d.metric("Queries left with no result", f"{at.queries_left_empty:.0%}")
+    st.caption(f"On '{split}', which the calibration was not fitted on. The exported file holds the calibration, so a "
+               f"service keeps the results whose calibrated probability is at least {keep:.2f}, as here.")
+    export_button(evaluations.opened(request), Threshold(float(keep), "probability"), measured, "export_threshold",
+                  calibration=calibration)
+    chosen = keep
 st.plotly_chart(threshold_distribution_figure(sweep), key="threshold_distribution")
-st.plotly_chart(threshold_curves_figure(sweep, suggestion.threshold if suggestion else None), key="threshold_curves")
+st.plotly_chart(threshold_curves_figure(sweep, chosen), key="threshold_curves")

@@ -12,6 +12,8 @@ import logging
 import re
 import sys
 
+from pathlib import Path
+
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -26,13 +28,15 @@ from explorer.spec import OpenPipeline, PipelineSpec
 
 QUERY_ID = "q003"  # four judged documents in the sample's test split, graded 0 to 3
 # The README's lines, run as they are printed there (``retriever`` and ``query`` are the reader's own).
-README_LINES = """\
-from explorer.integrations.langchain_compressor import ExplorerReranker
+def readme_lines() -> str:
+    """The code block of the README's LangChain section, as a reader copies it."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Use the pipeline in LangChain"):]
+    block = section[section.index("```python\n") + len("```python\n"):]
+    return block[:block.index("```")]
 
-compressor = ExplorerReranker.from_pipeline_file("pipeline.json", top_n=5)
-documents = retriever.invoke(query)  # any LangChain retriever
-best = compressor.compress_documents(documents, query)  # best first, scores in metadata
-"""
+
+README_LINES = readme_lines()
 
 
 @pytest.fixture(scope="module")

@@ -327,3 +327,28 @@ def test_the_load_driver_counts_every_answer_the_service_gave(url):
     assert 0 < run.percentile_ms(0.5) <= run.percentile_ms(0.95) and seconds >= 2
     with pytest.raises(ConfigError, match="this machine only"):
         asyncio.run(drive("http://example.org:80", bodies, config))
+
+
+def test_a_calibrated_probability_threshold_keeps_in_the_service_what_the_file_says(explorer_side, tmp_path):
+    from explorer.evaluation.score_calibration import Calibration
+
+    query = "my laptop cannot connect to the office wifi"
+    raw = np.array([hit.score for hit in explorer_side.search(query).reranked], dtype=np.float32)
+    middle = float(np.median(raw))
+    calibration = Calibration("platt", "train", pairs=100, reranker=explorer_side.reranker.info.loaded, slope=1.0,
+                              intercept=-middle)  # p = 0.5 at the median score
+    exported = pipeline_file(explorer_side, Threshold(0.5, "probability"), calibration=calibration)
+    service = RerankService(read_pipeline_file(write_pipeline_file(exported, tmp_path / "p.json")), explorer_side)
+    try:
+        searched = service.search(query)
+        reranked = service.rerank(query, ["wifi will not connect on my laptop", "order a new badge"])
+    finally:
+        service.close()
+    expected = 1 / (1 + np.exp(-(raw.astype(np.float64) - middle)))
+    assert searched.dropped_by_threshold == int((expected < 0.5).sum()) > 0
+    assert all(hit.probability >= 0.5 for hit in searched.results)
+    assert sorted(hit.probability for hit in searched.results) == pytest.approx(
+        sorted(p for p in expected if p >= 0.5), abs=1e-4)
+    for result in reranked.results:
+        assert result.probability == pytest.approx(1 / (1 + np.exp(-(result.relevance_score - middle))), abs=1e-5)
+        assert result.above_threshold == (result.probability >= 0.5)

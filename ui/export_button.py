@@ -7,15 +7,17 @@ import json
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.evaluation.score_calibration import Calibration
 from explorer.export.pipeline_file import Measured, Threshold, pipeline_file
 from explorer.spec import OpenPipeline
 
 
 def export_button(opened: OpenPipeline, threshold: Threshold | None, measured: Measured | None, key: str,
-                  place=st) -> None:
-    """A download button for the pipeline file of ``opened`` (or, when it cannot be made, the reason)."""
+                  place=st, calibration: Calibration | None = None) -> None:
+    """A download button for the pipeline file of ``opened`` (or, when it cannot be made, the reason), with the
+    ``calibration`` of its reranker's scores when there is one."""
     try:
-        content = pipeline_file(opened, threshold, measured).to_json()
+        content = pipeline_file(opened, threshold, measured, calibration).to_json()
     except ExplorerError as exc:
         place.caption(f"The pipeline cannot be exported as it is: {exc}")
         return
@@ -23,5 +25,6 @@ def export_button(opened: OpenPipeline, threshold: Threshold | None, measured: M
         "Export this pipeline (JSON)", json.dumps(content, indent=2) + "\n", file_name="pipeline.json",
         mime="application/json", key=key,
         help="The first stage, models (with fingerprints), depth, blend, passages and threshold"
-             + (", with the figures measured here" if measured else "") + ", as one file a service runs "
+             + (", with the figures measured here" if measured else "")
+            + (" and the calibration of the reranker's scores" if calibration else "") + ", as one file a service runs "
              "(`python -m explorer export` writes the same from the command line).")

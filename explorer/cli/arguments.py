@@ -133,7 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     exported.add_argument("--threshold", type=float, default=None,
                           help="keep results whose reranker score is at least this (on --threshold-scale)")
     exported.add_argument("--threshold-scale", choices=["raw", "probability"], default="raw",
-                          help="the score the threshold applies to (probability: single-logit trained rerankers)")
+                          help="the score the threshold applies to (probability: the calibrated probability with "
+                               "--calibrate, else the sigmoid of single-logit trained rerankers)")
+    exported.add_argument("--calibrate", choices=["platt", "isotonic"], default=None,
+                          help="fit a map from the reranker's score to a probability of relevance on labelled "
+                               "results (each query's top 10) and store it in the file")
+    exported.add_argument("--calibration-split", metavar="SPLIT", default=None,
+                          help="with --calibrate: the labelled split to fit it on (default: train); measured on the "
+                               "--measure split when that is another one")
     exported.add_argument("--measure", metavar="SPLIT", default="",
                           help="evaluate on this labelled split and record the figures in the file")
     exported.add_argument("--snapshot", metavar="NAME", default="",

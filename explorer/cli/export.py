@@ -14,7 +14,11 @@ from explorer.settings import Settings
 from explorer.spec import OpenPipeline
 
 if TYPE_CHECKING:
+    from explorer.evaluation.runner import Evaluation
+    from explorer.evaluation.score_calibration import Calibration
     from explorer.export.pipeline_file import Measured
+
+CALIBRATION_TOP_N = 10  # results per query a calibration is fitted on: the explorer's default n
 
 
 def export(args: argparse.Namespace) -> int:
@@ -24,17 +28,49 @@ def export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.measure and args.snapshot:
         raise ConfigError("Give --measure SPLIT (evaluate now) or --snapshot NAME (a saved evaluation), not both.")
+    if args.calibration_split and not args.calibrate:
+        raise ConfigError("--calibration-split names where a calibration is fitted; add --calibrate platt (or "
+                          "isotonic).")
     opened = open_from(args, settings)
+    if args.calibrate and opened.reranker is None:
+        raise ConfigError("--calibrate maps reranker scores to a probability; this pipeline has no reranker. "
+                          "Choose one with --reranker, or leave out --calibrate.")
     threshold = Threshold(args.threshold, args.threshold_scale) if args.threshold is not None else None
-    measured = None
+    measured, result = None, None
     if args.measure:
         result, version = labelled_evaluation(args, opened, settings, args.measure)
         measured = Measured.of(result, f"evaluated on export ({len(result.outcomes)} queries)", version)
     elif args.snapshot:
         measured = _snapshot_measured(args.snapshot, opened, settings)
-    written = write_pipeline_file(pipeline_file(opened, threshold, measured), Path(args.out))
+    calibration = _calibration(args, opened, settings, result) if args.calibrate else None
+    written = write_pipeline_file(pipeline_file(opened, threshold, measured, calibration), Path(args.out))
     say(f"pipeline file written to {written}" + ("" if measured else " (no measured quality: add --measure SPLIT)"))
     return 0
+
+
+def _calibration(args: argparse.Namespace, opened: OpenPipeline, settings: Settings,
+                 measured_on: Evaluation | None) -> Calibration:
+    """The calibration ``--calibrate`` asks for, fitted on ``--calibration-split``; with its Brier score and calibration
+    error on the ``--measure`` split when that is another split (the figures are printed, not stored)."""
+    from explorer.evaluation.score_calibration import calibrate, calibration_pairs, fit_calibration
+
+    split = args.calibration_split or "train"
+    fit_on, _ = labelled_evaluation(args, opened, settings, split)
+    if measured_on is not None and measured_on.config.split != split:
+        report = calibrate(fit_on, measured_on, args.calibrate, top_n=CALIBRATION_TOP_N)
+        before = (f"; the reranker's own probability: Brier {report.before.brier:.4f}, ECE {report.before.ece:.4f}"
+                  if report.before else "")
+        say(f"calibration ({args.calibrate}, fitted on {report.calibration.pairs} results of '{split}') measured on "
+            f"the held-out split '{report.held_out_split}' ({report.after.pairs} results): Brier "
+            f"{report.after.brier:.4f}, expected calibration error {report.after.ece:.4f} (always answering the "
+            f"share relevant: Brier {report.no_skill_brier:.4f}){before}")
+        return report.calibration
+    raw, relevant = calibration_pairs(fit_on, CALIBRATION_TOP_N)
+    calibration = fit_calibration(raw, relevant, args.calibrate, split=split, top_n=CALIBRATION_TOP_N,
+                                  reranker=fit_on.reranker or "")
+    say(f"calibration ({args.calibrate}) fitted on {calibration.pairs} results of '{split}'; not measured on held-out "
+        "queries: add --measure with another labelled split")
+    return calibration
 
 
 def _snapshot_measured(name: str, opened: OpenPipeline, settings: Settings) -> Measured:

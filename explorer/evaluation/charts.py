@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.depth_sweep import DepthPoint
+from explorer.evaluation.score_calibration import CalibrationReport, Reliability
 from explorer.evaluation.thresholds import ThresholdSweep
 from explorer.views.plotly_text import plotly_text
 
@@ -80,6 +81,38 @@ def threshold_curves_figure(sweep: ThresholdSweep, chosen: float | None = None) 
                          annotation_text=f"threshold {chosen:.3g}", annotation_position="top left")
     figure.update_layout(title="Kept results against the threshold", xaxis_title=f"threshold ({sweep.score_kind})",
                          yaxis_title="share", yaxis_range=[0, 1.02], height=360, margin=dict(l=10, r=10, t=50, b=10))
+    return figure
+
+
+def calibration_figure(report: CalibrationReport) -> go.Figure:
+    """The calibration curve on the held-out split: per bin of probability, the mean probability against the share
+    of its results that are relevant, after calibration and (where the reranker has one) before; the diagonal is a
+    perfect calibration."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="perfect calibration", mode="lines",
+                                line=dict(dash="dash", color=TIE), hoverinfo="skip"))
+
+    def curve(figures: Reliability, name: str, colour: str) -> None:
+        bins = figures.bins
+        figure.add_trace(go.Scatter(
+            x=[b.mean_probability for b in bins], y=[b.fraction_relevant for b in bins], name=name,
+            mode="lines+markers", line=dict(color=colour), marker=dict(size=[6 + 14 * (b.count / figures.pairs) ** 0.5
+                                                                              for b in bins]),
+            customdata=[[b.count, b.lower, b.upper] for b in bins],
+            hovertemplate=("probability %{customdata[1]:.1f}-%{customdata[2]:.1f}: %{customdata[0]} results, mean "
+                           "%{x:.3f}, relevant %{y:.3f}<extra></extra>")))
+
+    if report.before is not None:
+        curve(report.before, f"reranker's own probability (Brier {report.before.brier:.3f}, ECE "
+                             f"{report.before.ece:.3f})", FIRST_COLOUR)
+    curve(report.after, f"calibrated, {report.calibration.method} (Brier {report.after.brier:.3f}, ECE "
+                        f"{report.after.ece:.3f})", RERANKED_COLOUR)
+    figure.update_layout(
+        title=plotly_text(f"Calibration on '{report.held_out_split}' (held out; fitted on "
+                          f"'{report.calibration.split}')"),
+        xaxis_title="predicted probability of relevance (mean of the bin)", yaxis_title="share relevant",
+        xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=400, margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.25))
     return figure
 
 

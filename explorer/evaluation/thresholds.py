@@ -4,17 +4,24 @@ Over each query's top ``top_n`` reranked results, a result is kept when its scor
 threshold. Precision is the share of kept results that are relevant; recall is the share of relevant results
 in those top-n lists that are kept (so it is 1 at the lowest threshold); F1 combines the two. The score is the
 reranker's probability when it has one (a trained single-logit model), else its raw score, as on the search
-page.
+page; or, given a calibration fitted on labels (``explorer.evaluation.score_calibration``), the calibrated
+probability of the raw score.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from explorer.errors import ConfigError
 from explorer.evaluation.runner import Evaluation
+
+if TYPE_CHECKING:  # score_calibration imports this module
+    from explorer.evaluation.score_calibration import Calibration
+
+ScoreScale = Literal["auto", "raw score"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class ThresholdPoint:
 class ThresholdSweep:
     """The results swept and one point per threshold tried (ascending), with the score kind and top n used."""
 
-    score_kind: str  # "probability" or "raw score"
+    score_kind: str  # "probability", "raw score" or "calibrated probability"
     top_n: int
     relevant_grade: int
     results: tuple[ScoredResult, ...]
@@ -57,53 +64,77 @@ class ThresholdSweep:
         reaching = [p for p in self.points if p.precision is not None and p.precision >= target_precision]
         return min(reaching, key=lambda p: p.threshold) if reaching else None
 
+    def at(self, threshold: float) -> ThresholdPoint:
+        """What ``threshold`` keeps of the swept results (any value, not only an observed score)."""
+        scores = np.array([r.score for r in self.results])
+        relevant = np.array([r.relevant for r in self.results])
+        return _point(float(threshold), scores, relevant, _owners(self.results), self.n_queries)
 
-def scored_results(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1) -> tuple[str, list[ScoredResult]]:
+
+def scored_results(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1, scale: ScoreScale = "auto",
+                   calibration: Calibration | None = None) -> tuple[str, list[ScoredResult]]:
     """The score kind and each query's top ``top_n`` reranked results, relevant when graded ``relevant_grade`` or more.
 
-    The scores are probabilities when every query has them ("probability"), else raw scores ("raw score")."""
+    With ``scale`` "auto" the scores are probabilities when every query has them ("probability"), else raw scores
+    ("raw score"); "raw score" always gives raw scores. With a ``calibration``, the scores are its probabilities of
+    the raw scores ("calibrated probability")."""
     if not evaluation.has_reranker:
         raise ConfigError("Thresholds need reranker scores; evaluate with a reranker first.")
     if top_n < 1:
         raise ConfigError(f"top n must be at least 1, got {top_n}.")
-    use_probability = all(o.probabilities is not None for o in evaluation.outcomes)
+    if scale not in ("auto", "raw score"):
+        raise ConfigError(f"Unknown score scale {scale!r}; use 'auto' or 'raw score'.")
+    use_probability = (calibration is None and scale == "auto"
+                       and all(o.probabilities is not None for o in evaluation.outcomes))
     results = []
     for outcome in evaluation.outcomes:
         labels = evaluation.qrels.get(outcome.query_id, {})
         scores = outcome.probabilities if use_probability else outcome.reranker_scores
+        if calibration is not None and scores is not None:
+            scores = tuple(calibration.probability(np.asarray(scores, dtype=np.float64)).tolist())
         ranked = list(zip(outcome.reranked or (), scores or ()))
         if evaluation.unjudged == "removed":  # condensed: the top n of the results that have a label
             ranked = [(doc_id, score) for doc_id, score in ranked if doc_id in labels]
         for doc_id, score in ranked[:top_n]:
             results.append(ScoredResult(outcome.query_id, doc_id, float(score), labels.get(doc_id, 0) >= relevant_grade))
-    return ("probability" if use_probability else "raw score"), results
+    kind = "calibrated probability" if calibration is not None else "probability" if use_probability else "raw score"
+    return kind, results
 
 
 def threshold_sweep(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1,
-                    steps: int = 200) -> ThresholdSweep:
-    """Precision, recall, F1 and empty-query share at up to ``steps`` thresholds taken from the observed scores."""
-    kind, results = scored_results(evaluation, top_n, relevant_grade)
+                    steps: int = 200, calibration: Calibration | None = None) -> ThresholdSweep:
+    """Precision, recall, F1 and empty-query share at up to ``steps`` thresholds taken from the observed scores (the
+    calibrated probabilities, given a ``calibration``)."""
+    kind, results = scored_results(evaluation, top_n, relevant_grade, calibration=calibration)
     if not results:
         raise ConfigError("No reranked results to sweep; the evaluation is empty.")
     scores = np.array([r.score for r in results])
     relevant = np.array([r.relevant for r in results])
-    query_index = {q: i for i, q in enumerate(dict.fromkeys(r.query_id for r in results))}
-    owner = np.array([query_index[r.query_id] for r in results])
+    owner = _owners(results)
     n_queries = len(evaluation.outcomes)
     # thresholds are observed scores (every one, or ``steps`` of them at even quantiles), so a suggested
     # threshold is a score some result really had
     thresholds = np.unique(scores)
     if len(thresholds) > steps:
         thresholds = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, steps), method="inverted_cdf"))
-    total_relevant = int(relevant.sum())
-    points = []
-    for threshold in thresholds:
-        kept = scores >= threshold
-        hits = int((kept & relevant).sum())
-        precision = hits / int(kept.sum()) if kept.any() else None
-        recall = hits / total_relevant if total_relevant else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0
-        answered = len(np.unique(owner[kept]))
-        points.append(ThresholdPoint(float(threshold), int(kept.sum()), precision, recall, f1,
-                                     (n_queries - answered) / n_queries if n_queries else 0.0))
+    points = [_point(float(threshold), scores, relevant, owner, n_queries) for threshold in thresholds]
     return ThresholdSweep(kind, top_n, relevant_grade, tuple(results), tuple(points), n_queries)
+
+
+def _owners(results: tuple[ScoredResult, ...] | list[ScoredResult]) -> np.ndarray:
+    """For each result, the index of its query (in order of first appearance)."""
+    query_index = {q: i for i, q in enumerate(dict.fromkeys(r.query_id for r in results))}
+    return np.array([query_index[r.query_id] for r in results], dtype=int)
+
+
+def _point(threshold: float, scores: np.ndarray, relevant: np.ndarray, owner: np.ndarray,
+           n_queries: int) -> ThresholdPoint:
+    kept = scores >= threshold
+    total_relevant = int(relevant.sum())
+    hits = int((kept & relevant).sum())
+    precision = hits / int(kept.sum()) if kept.any() else None
+    recall = hits / total_relevant if total_relevant else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0
+    answered = len(np.unique(owner[kept]))
+    return ThresholdPoint(threshold, int(kept.sum()), precision, recall, f1,
+                          (n_queries - answered) / n_queries if n_queries else 0.0)

@@ -1,6 +1,7 @@
 """The pipeline file: the configuration chosen in the explorer as one versioned JSON file that a service (or the
 explorer again) can run: first stage, models with their fingerprints, depth, blend, passages, the threshold with the
-scale it applies to, and the quality and latency it was chosen with.
+scale it applies to, the calibration of the reranker's scores into a probability of relevance (optional), and the
+quality and latency it was chosen with.
 
 Read back, it is checked against ``SCHEMA`` (JSON Schema); every problem is named by its place in the file. The file
 never holds a token or key: a Milvus server's token stays in MILVUS_TOKEN of whoever runs the pipeline.
@@ -18,6 +19,7 @@ import numpy as np
 
 from explorer.errors import ConfigError
 from explorer.evaluation.runner import Evaluation
+from explorer.evaluation.score_calibration import CALIBRATION_METHODS, Calibration, calibration_problems
 from explorer.evaluation.tables import summary_json
 from explorer.models.info import ModelInfo
 from explorer.rerank.scoring import sigmoid
@@ -70,6 +72,30 @@ SCHEMA: dict[str, Any] = {
             "properties": {"source": {"type": "string"}, "label_version": {"type": "string"},
                            "summary": {"type": "object"}}}]},
         "created": {"type": "string"},
+        # optional, so files written before calibration existed stay valid; the values are checked further by
+        # ``calibration_problems`` (sorted steps, equal lengths)
+        "calibration": {
+            "type": "object", "required": ["method", "split", "pairs", "top_n", "relevant_grade", "parameters"],
+            "additionalProperties": False,
+            "properties": {
+                "method": {"enum": list(CALIBRATION_METHODS)}, "split": {"type": "string", "minLength": 1},
+                "pairs": {"type": "integer", "minimum": 2}, "top_n": {"type": "integer", "minimum": 1},
+                "relevant_grade": {"type": "integer", "minimum": 1}, "reranker": {"type": "string"},
+                "parameters": {"type": "object"}},
+            "allOf": [
+                {"if": {"properties": {"method": {"const": "platt"}}},
+                 "then": {"properties": {"parameters": {
+                     "required": ["slope", "intercept"], "additionalProperties": False,
+                     "properties": {"slope": {"type": "number", "exclusiveMinimum": 0},
+                                    "intercept": {"type": "number"}}}}}},
+                {"if": {"properties": {"method": {"const": "isotonic"}}},
+                 "then": {"properties": {"parameters": {
+                     "required": ["thresholds", "probabilities"], "additionalProperties": False,
+                     "properties": {"thresholds": {"type": "array", "minItems": 1, "items": {"type": "number"}},
+                                    "probabilities": {"type": "array", "minItems": 1,
+                                                      "items": {"type": "number", "minimum": 0, "maximum": 1}}}}}}},
+            ],
+        },
     },
 }
 
@@ -133,6 +159,7 @@ class PipelineFile:
     measured: Measured | None = None
     milvus: MilvusSource = MilvusSource()
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    calibration: Calibration | None = None  # the reranker's raw score -> probability of relevance
 
     def spec(self) -> PipelineSpec:
         """The spec that opens this pipeline: the models by the names asked for (resolved as the explorer resolves
@@ -158,11 +185,19 @@ class PipelineFile:
                              f"(fingerprint {info.fingerprint[:12] or 'none'} vs {wanted.fingerprint[:12]})")
         return found
 
+    def probability(self, raw: np.ndarray, reranker_gives_one: bool = True) -> np.ndarray | None:
+        """The probability of relevance of reranker scores ``raw``: the file's calibration of the raw score when it
+        has one, else the reranker's own sigmoid where it gives one (``reranker_gives_one``), else None."""
+        if self.calibration is not None:
+            return self.calibration.probability(raw)
+        return sigmoid(np.asarray(raw, dtype=np.float32)) if reranker_gives_one else None
+
     def on_threshold_scale(self, raw: np.ndarray) -> np.ndarray:
-        """Reranker scores as the threshold reads them: the raw scores, or their probability of relevance."""
+        """Reranker scores as the threshold reads them: the raw scores, or their probability of relevance (see
+        ``probability``; a probability threshold was exported only where there is one)."""
         raw = np.asarray(raw, dtype=np.float32)
         if self.threshold is not None and self.threshold.scale == "probability":
-            return sigmoid(raw)
+            return self.probability(raw)  # type: ignore[return-value]
         return raw
 
     def kept(self, raw: np.ndarray) -> np.ndarray:
@@ -179,33 +214,44 @@ class PipelineFile:
                                        "index": self.index}
         if self.first_stage == "milvus":
             first_stage["milvus"] = asdict(self.milvus)
-        return {"kind": KIND, "version": VERSION, "dataset": self.dataset, "first_stage": first_stage,
-                "reranker": asdict(self.reranker) if self.reranker else None, "depth": self.depth,
-                "blend": {"mode": self.blend.mode, "weight": self.blend.weight},
-                "passages": asdict(self.passages) if self.passages else None,
-                "threshold": asdict(self.threshold) if self.threshold else None,
-                "measured": asdict(self.measured) if self.measured else None, "created": self.created}
+        content = {"kind": KIND, "version": VERSION, "dataset": self.dataset, "first_stage": first_stage,
+                   "reranker": asdict(self.reranker) if self.reranker else None, "depth": self.depth,
+                   "blend": {"mode": self.blend.mode, "weight": self.blend.weight},
+                   "passages": asdict(self.passages) if self.passages else None,
+                   "threshold": asdict(self.threshold) if self.threshold else None,
+                   "measured": asdict(self.measured) if self.measured else None, "created": self.created}
+        if self.calibration is not None:  # absent rather than null: the files of before stay as they were
+            content["calibration"] = self.calibration.to_json()
+        return content
 
 
 def pipeline_file(opened: OpenPipeline, threshold: Threshold | None = None,
-                  measured: Measured | None = None) -> PipelineFile:
+                  measured: Measured | None = None, calibration: Calibration | None = None) -> PipelineFile:
     """The file of an opened pipeline: the models that ran, the blend weight it resolved to, its first stage's
-    index. A probability threshold needs a reranker that gives one."""
+    index. A probability threshold needs a calibration, or a reranker that gives a probability; a calibration must
+    have been fitted on this reranker's scores."""
     spec, pipeline = opened.spec, opened.pipeline
     reranker = opened.reranker
+    if calibration is not None:
+        if reranker is None:
+            raise ConfigError("A calibration applies to reranker scores; this pipeline has no reranker.")
+        if calibration.reranker and calibration.reranker != reranker.info.loaded:
+            raise ConfigError(f"The calibration was fitted on the scores of {calibration.reranker}, but this pipeline "
+                              f"reranks with {reranker.info.loaded}; fit it again with this reranker.")
     if threshold is not None:
         if reranker is None:
             raise ConfigError("A threshold applies to reranker scores; this pipeline has no reranker.")
-        if threshold.scale == "probability" and not reranker.info.has_probability:
+        if threshold.scale == "probability" and calibration is None and not reranker.info.has_probability:
             raise ConfigError(f"{reranker.info.loaded} gives no probability (it is not a single-logit trained "
-                              "reranker); export the threshold on the raw score.")
+                              "reranker); calibrate its scores (on the Score threshold page, or `export --calibrate "
+                              "platt`), or export the threshold on the raw score.")
     uses_bi_encoder = spec.first_stage_method != "bm25"
     blend = Blend("alone") if reranker is None else Blend(spec.blend.mode, opened.blend)
     return PipelineFile(spec.dataset, spec.first_stage_method,
                         ModelRef.of(pipeline.bi_encoder.info) if uses_bi_encoder else None,
                         pipeline.first_stage(spec.first_stage_method).description,
                         ModelRef.of(reranker.info) if reranker is not None else None, spec.depth, blend,
-                        spec.passages, threshold, measured, spec.milvus)
+                        spec.passages, threshold, measured, spec.milvus, calibration=calibration)
 
 
 def write_pipeline_file(file: PipelineFile, path: Path) -> Path:
@@ -234,8 +280,10 @@ def _check(content: Any, where: str) -> None:
 
     validator = jsonschema.Draft202012Validator(SCHEMA)
     problems = sorted(validator.iter_errors(content), key=lambda e: list(map(str, e.absolute_path)))
-    if problems:
-        lines = [f"{'.'.join(map(str, p.absolute_path)) or '(the top level)'}: {p.message}" for p in problems[:10]]
+    lines = [f"{'.'.join(map(str, p.absolute_path)) or '(the top level)'}: {p.message}" for p in problems[:10]]
+    if not problems and "calibration" in content:  # what a schema cannot say: steps in order, lengths that match
+        lines = calibration_problems(content["calibration"])
+    if lines:
         raise ConfigError(f"The pipeline file {where} is not valid:\n- " + "\n- ".join(lines))
 
 
@@ -247,7 +295,8 @@ def _from_json(content: dict[str, Any]) -> PipelineFile:
         content["depth"], Blend(content["blend"]["mode"], content["blend"]["weight"]),
         PassageOptions(**content["passages"]) if content["passages"] else None,
         Threshold(**content["threshold"]) if content["threshold"] else None,
-        Measured(**measured) if measured else None, MilvusSource(**first.get("milvus", {})), content["created"])
+        Measured(**measured) if measured else None, MilvusSource(**first.get("milvus", {})), content["created"],
+        Calibration.from_json(content["calibration"]) if "calibration" in content else None)
 
 
 def _model(raw: dict[str, str] | None) -> ModelRef | None:

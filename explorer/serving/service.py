@@ -27,7 +27,7 @@ from explorer.export.pipeline_file import PipelineFile
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RerankedHit, reranked_hits
 from explorer.records import Hit
-from explorer.rerank.scoring import relevance_column, sigmoid
+from explorer.rerank.scoring import relevance_column
 from explorer.serving.batching import DeadlinePassed, MicroBatcher, QueueFull, ScoreFunction
 from explorer.serving.limits import ServiceLimits
 from explorer.serving.metrics import ServiceMetrics
@@ -246,9 +246,7 @@ class RerankService:
         return raw, ""
 
     def _probability(self, raw: np.ndarray) -> np.ndarray | None:
-        if self.reranker.info.has_probability:
-            return sigmoid(raw)
-        return None
+        return self.file.probability(raw, self.reranker.info.has_probability)
 
     def _checked_query(self, query: str) -> str:
         if not isinstance(query, str) or not query.strip():
