@@ -85,7 +85,10 @@ class LoadRun:
                 "mean_ms": round(statistics.fmean(self.latencies_ms), 1) if self.latencies_ms else 0.0,
                 "requests_per_s": round(self.statuses.get("200", 0) / self.seconds, 2),
                 "pairs_per_s": round(self.pairs / self.seconds, 1), "model_calls": self.model_calls,
-                "memory_mb": {"first": round(memory[0]), "last": round(memory[-1]), "max": round(max(memory))}}
+                "memory_mb": {"first": round(memory[0]), "at_one_quarter": round(memory[len(memory) // 4]),
+                              "at_half": round(memory[len(memory) // 2]), "last": round(memory[-1]),
+                              "max": round(max(memory)),
+                              "every_10_s": [round(mb) for mb in memory[::10]]}}
 
 
 @dataclass(frozen=True)
@@ -178,14 +181,19 @@ def load_run(way: str, answers: list[tuple[int, float, bool, int]], memory: list
                                                               if not fallback), model_calls, tuple(memory))
 
 
-def run_serve_load(pipeline: Path, config: LoadConfig, say: Say) -> LoadReport:
-    """Both ways, each on a fresh ``serve`` process with the same pipeline file, under the same load."""
+WAYS = {"micro-batching": [], "one call per request": ["--no-batching"]}
+
+
+def run_serve_load(pipeline: Path, config: LoadConfig, say: Say, ways: tuple[str, ...] = tuple(WAYS)) -> LoadReport:
+    """Each of ``ways`` (default both) on a fresh ``serve`` process with the same pipeline file, under the same
+    load."""
     import psutil
 
     file = read_pipeline_file(pipeline)
     bodies = request_bodies(file.dataset, config)
     runs = []
-    for way, flags in (("micro-batching", []), ("one call per request", ["--no-batching"])):
+    for way in ways:
+        flags = WAYS[way]
         with _served(pipeline, config, flags, say) as (base_url, pid):
             process = psutil.Process(pid)
             say(f"{way}: {config.clients} clients for {config.seconds:g} s against {base_url}")

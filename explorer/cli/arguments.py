@@ -220,5 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--documents", type=int, default=10, help="documents per rerank request (default 10)")
     load.add_argument("--budget-ms", type=float, default=120_000.0,
                       help="the service's time budget (default: large, so latency is measured, not cut)")
+    load.add_argument("--ways", choices=["both", "batched", "unbatched"], default="both",
+                      help="micro-batching, one call per request, or both one after the other (default)")
     load.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     return parser

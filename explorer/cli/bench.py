@@ -68,13 +68,17 @@ def bench_serve(args: argparse.Namespace) -> int:
     from explorer.bench.serve_load import LoadConfig, run_serve_load
 
     config = LoadConfig(args.clients, args.seconds, args.documents, args.budget_ms)
-    report = run_serve_load(Path(args.pipeline), config, say)
+    ways = {"both": ("micro-batching", "one call per request"), "batched": ("micro-batching",),
+            "unbatched": ("one call per request",)}[args.ways]
+    report = run_serve_load(Path(args.pipeline), config, say, ways)
     for run in report.runs:
         figures = run.summary()
+        memory = figures["memory_mb"]
         print(f"{run.way}: {figures['requests']} requests ({figures['statuses']}), {figures['fallbacks']} fallbacks, "
               f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, {figures['requests_per_s']} requests/s, "
-              f"{figures['pairs_per_s']} pairs/s, {figures['model_calls']} model calls, memory "
-              f"{figures['memory_mb']['first']} -> {figures['memory_mb']['last']} MB (max {figures['memory_mb']['max']})")
+              f"{figures['pairs_per_s']} pairs/s, {figures['model_calls']} model calls, server memory (MB) at the start, "
+              f"a quarter, half way and the end: {memory['first']}, {memory['at_one_quarter']}, {memory['at_half']}, "
+              f"{memory['last']} (max {memory['max']})")
     if args.json:
         write_json(report.to_json(), args.json, "results")
     return 0

@@ -8,13 +8,13 @@ optional key in RERANK_API_KEY. A vendor's key is only ever sent to that vendor'
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from explorer.errors import ConfigError
+from explorer.hosts import host_of, is_loopback
 from explorer.settings import Settings
 
 Vendor = Literal["cohere", "voyage", "jina", "rerank-api"]
@@ -29,7 +29,6 @@ TITLES: dict[Vendor, str] = {"cohere": "Cohere", "voyage": "Voyage AI", "jina": 
 EXAMPLES = ("cohere:rerank-v3.5", "voyage:rerank-2.5", "jina:jina-reranker-v2-base-multilingual",
             "rerank-api:http://127.0.0.1:8000")
 RERANK_PATH = "/v1/rerank"
-LOOPBACK_NAMES = ("localhost",)
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:@+]{0,199}$")
 
 
@@ -136,24 +135,6 @@ def checked_url(url: str, where: str) -> str:
     host = parts.hostname.lower()
     netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
     return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
-
-
-def host_of(url: str) -> str:
-    """The host of ``url`` in lower case, without port ("" when it has none)."""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine (localhost, 127.0.0.0/8, ::1)."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_remote_allowed(name: str | None, settings: Settings) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from explorer.errors import ExplorerError
+from explorer.hosts import host_of, is_loopback
 
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_SERVER_PORT = 19530
 
 
@@ -64,12 +64,12 @@ class MilvusTarget:
     @property
     def host(self) -> str:
         """A server's host name, lower case ("" for a local folder)."""
-        return "" if self.is_local else (urlsplit(self.uri).hostname or "").lower()
+        return "" if self.is_local else host_of(self.uri)
 
     @property
     def on_this_machine(self) -> bool:
         """milvus-lite in a local folder, or a server on a loopback address."""
-        return self.is_local or self.host in LOOPBACK_HOSTS
+        return self.is_local or is_loopback(self.host)
 
     @property
     def backend(self) -> str:

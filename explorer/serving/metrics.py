@@ -46,14 +46,13 @@ class ServiceMetrics:
                 ("explorer_queue_waiting", "Requests waiting for the reranker", lambda: batcher.waiting)):
             Gauge(name, text, registry=self.registry).set_function(read)
 
-    def answered(self, endpoint: str, timings_ms: dict[str, float], fallback_reason: str) -> None:
-        """Counts an answer, its stage times and, when it is a fallback, its cause."""
-        self.requests.labels(endpoint, "fallback" if fallback_reason else "reranked").inc()
+    def answered(self, endpoint: str, timings_ms: dict[str, float], fallback_cause: str | None) -> None:
+        """Counts an answer, its stage times and, when it is a fallback, its cause ("budget" or "failure")."""
+        self.requests.labels(endpoint, "fallback" if fallback_cause else "reranked").inc()
         for stage, ms in timings_ms.items():
             self.stage_seconds.labels(stage).observe(ms / 1000)
-        if fallback_reason:
-            cause = "budget" if "budget" in fallback_reason else "failure"
-            self.fallbacks.labels(endpoint, cause).inc()
+        if fallback_cause:
+            self.fallbacks.labels(endpoint, fallback_cause).inc()
 
     def rejected(self) -> None:
         """Counts a request refused because the service was full."""

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -30,10 +30,12 @@ from explorer.records import Hit
 from explorer.rerank.scoring import relevance_column
 from explorer.serving.batching import DeadlinePassed, MicroBatcher, QueueFull, ScoreFunction
 from explorer.serving.limits import ServiceLimits
+from explorer.serving.memory import heap_trimmer
 from explorer.serving.metrics import ServiceMetrics
 from explorer.spec import OpenPipeline
 
 logger = logging.getLogger("explorer.serving")
+FallbackCause = Literal["budget", "failure"]
 
 
 class ServiceBusy(ExplorerError):
@@ -57,18 +59,6 @@ class RerankedDocument:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """What the service answers: the results in order, whether they are the fallback and why, and stage times."""
-
-    request_id: str
-    results: tuple
-    fallback: bool
-    reason: str
-    timings_ms: dict[str, float]
-    dropped_by_threshold: int = 0
-
-
-@dataclass(frozen=True)
 class ServedHit:
     """One result of /v1/search: the document, the reranker's raw score and its probability, the score it was
     ranked by (the blend with the first stage, or the raw score), and where the first stage had it."""
@@ -81,6 +71,19 @@ class ServedHit:
     first_stage_rank: int
     first_stage_score: float
     passage_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the service answers: the results in order, whether they are the fallback and why, and stage times."""
+
+    request_id: str
+    results: tuple[RerankedDocument, ...] | tuple[ServedHit, ...]
+    fallback: bool
+    reason: str
+    timings_ms: dict[str, float]
+    dropped_by_threshold: int = 0
+    cause: FallbackCause | None = None  # why it fell back: the budget ran out, or the reranker failed
 
 
 @dataclass
@@ -98,10 +101,16 @@ class _Clock:
 
 
 def model_scores(reranker: LoadedModel) -> ScoreFunction:
-    """The reranker's raw scores for (query, document) pairs, through its engine (as the explorer scores them)."""
+    """The reranker's raw scores for (query, document) pairs, through its engine (as the explorer scores them); after
+    each call the heap's free pages go back to the system, so the service's memory stays flat
+    (``explorer.serving.memory``)."""
+    trim = heap_trimmer()
 
     def score(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        return relevance_column(reranker.engine.run(list(pairs), "scores").values)
+        try:
+            return relevance_column(reranker.engine.run(list(pairs), "scores").values)
+        finally:
+            trim()
 
     return score
 
@@ -156,7 +165,7 @@ class RerankService:
         self._check_documents(documents)
         top_n = self._checked_top_n(top_n, len(documents))
         request_id, clock = uuid.uuid4().hex, _Clock()
-        raw, reason = self._scores(query, list(documents), clock)
+        raw, reason, cause = self._scores(query, list(documents), clock)
         if raw is None:
             count = len(documents)
             results = tuple(RerankedDocument(i, (count - i) / count) for i in range(count))
@@ -167,7 +176,7 @@ class RerankService:
             results = tuple(RerankedDocument(i, float(raw[i]),
                                              float(probability[i]) if probability is not None else None,
                                              bool(kept[i]) if kept is not None else None) for i in order)
-        answer = Answer(request_id, results[:top_n], raw is None, reason, clock.total())
+        answer = Answer(request_id, results[:top_n], raw is None, reason, clock.total(), cause=cause)
         self._log("rerank", answer, documents=len(documents))
         return answer
 
@@ -183,8 +192,8 @@ class RerankService:
         candidates, encoded, searched = pipeline.candidates(query, depth, self.opened.spec.first_stage_method)
         clock.marks["query encoding"] = (encoded - clock.started) * 1000
         clock.marks["first-stage search"] = (searched - encoded) * 1000
-        raw, reason = self._scores(query, [pipeline.candidate_text(hit) for hit in candidates], clock) \
-            if candidates else (np.zeros(0, dtype=np.float32), "")
+        raw, reason, cause = self._scores(query, [pipeline.candidate_text(hit) for hit in candidates], clock) \
+            if candidates else (np.zeros(0, dtype=np.float32), "", None)
         dropped = 0
         if raw is None:
             hits: tuple[ServedHit, ...] = tuple(_first_stage_hit(hit) for hit in candidates)
@@ -194,7 +203,7 @@ class RerankService:
             kept = self.file.kept(np.array([hit.score for hit in reranked], dtype=np.float32))
             dropped = int((~kept).sum())
             hits = tuple(_served(hit) for hit, keep in zip(reranked, kept) if keep)
-        answer = Answer(request_id, hits[:top_n], raw is None, reason, clock.total(), dropped)
+        answer = Answer(request_id, hits[:top_n], raw is None, reason, clock.total(), dropped, cause)
         self._log("search", answer, candidates=len(candidates))
         return answer
 
@@ -221,14 +230,15 @@ class RerankService:
         """Stops the reranker's worker."""
         self._batcher.close()
 
-    def _scores(self, query: str, texts: list[str], clock: _Clock) -> tuple[np.ndarray | None, str]:
-        """The reranker's raw scores within what is left of the budget, or None and why not."""
+    def _scores(self, query: str, texts: list[str],
+                clock: _Clock) -> tuple[np.ndarray | None, str, FallbackCause | None]:
+        """The reranker's raw scores within what is left of the budget, or None, why not and its cause."""
         budget_s = self.limits.budget_ms / 1000
         left = budget_s - (time.perf_counter() - clock.started)
         since = time.perf_counter()
         if left <= 0:
             return None, (f"the {self.limits.budget_ms:.0f} ms budget ran out in the first stage, before "
-                          "reranking")
+                          "reranking"), "budget"
         try:
             future = self._batcher.submit([(query, text) for text in texts], time.monotonic() + left)
         except QueueFull:
@@ -238,12 +248,12 @@ class RerankService:
             raw = future.result(timeout=left)
         except (FutureTimeout, DeadlinePassed):
             clock.mark("reranking", since)
-            return None, f"the reranker did not answer within the {self.limits.budget_ms:.0f} ms budget"
+            return None, f"the reranker did not answer within the {self.limits.budget_ms:.0f} ms budget", "budget"
         except Exception as exc:  # noqa: BLE001 - any reranker failure is answered with the fallback, and said
             clock.mark("reranking", since)
-            return None, f"the reranker failed: {type(exc).__name__}: {exc}"
+            return None, f"the reranker failed: {type(exc).__name__}: {exc}", "failure"
         clock.mark("reranking", since)
-        return raw, ""
+        return raw, "", None
 
     def _probability(self, raw: np.ndarray) -> np.ndarray | None:
         return self.file.probability(raw, self.reranker.info.has_probability)
@@ -276,7 +286,7 @@ class RerankService:
         return top_n
 
     def _log(self, endpoint: str, answer: Answer, **sizes: int) -> None:
-        self.metrics.answered(endpoint, answer.timings_ms, answer.reason if answer.fallback else "")
+        self.metrics.answered(endpoint, answer.timings_ms, answer.cause)
         record = {"event": endpoint, "request_id": answer.request_id, **sizes, "results": len(answer.results),
                   "timings_ms": {stage: round(ms, 2) for stage, ms in answer.timings_ms.items()},
                   "fallback": answer.fallback}
