@@ -4,8 +4,8 @@ Measured under load (``bench-serve``, 10 clients for 540 s): the server's reside
 although nothing is kept from one request to the next. The model's activations are large blocks of varying size;
 glibc's allocator keeps freed ones in its heap (its mmap threshold grows after each large free), where they
 fragment. Handing the heap's free pages back after each model call (``malloc_trim``) kept it between 788 and 967 MB
-from the first minute to the end of 300 s of the same load, with no trend, at about the same speed (fixing the mmap threshold at 64 KB also kept it flat, but cost about a
-fifth of the throughput).
+from the first minute to the end of 300 s of the same load, with no trend, at about the same speed (fixing the
+mmap threshold at 64 KB also kept it flat, but cost about a fifth of the throughput).
 """
 
 from __future__ import annotations
