@@ -352,3 +352,11 @@ def test_a_calibrated_probability_threshold_keeps_in_the_service_what_the_file_s
     for result in reranked.results:
         assert result.probability == pytest.approx(1 / (1 + np.exp(-(result.relevance_score - middle))), abs=1e-5)
         assert result.above_threshold == (result.probability >= 0.5)
+
+
+def test_the_start_warns_when_a_search_costs_more_than_the_budget(pipeline_path, settings, caplog):
+    with caplog.at_level(logging.WARNING, logger="explorer.serving"):
+        started = open_service(pipeline_path, settings, ServiceLimits(budget_ms=1))
+    started.close()
+    warnings = [json.loads(record.getMessage()) for record in caplog.records if record.name == "explorer.serving"]
+    assert any("over the 1 ms budget" in line.get("warning", "") for line in warnings)

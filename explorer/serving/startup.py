@@ -31,7 +31,16 @@ def open_service(path: Path, settings: Settings, limits: ServiceLimits | None = 
     for difference in service.differences:
         logger.warning(json.dumps({"event": "start", "warning": difference}))
     queries = opened.pipeline.dataset.queries
-    service.warm_up(next(iter(queries.values())).text if queries else "warm up")
+    query = next(iter(queries.values())).text if queries else "warm up"
+    service.warm_up(query)  # the first run prepares the engines; the second is what a request will cost
+    started = time.perf_counter()
+    service.warm_up(query)
+    took_ms = (time.perf_counter() - started) * 1000
+    if took_ms > service.limits.budget_ms:
+        logger.warning(json.dumps({"event": "start", "warning": (
+            f"a search through both stages took {took_ms:,.0f} ms here, over the {service.limits.budget_ms:,.0f} ms "
+            "budget: most searches would be answered with the fallback. Raise --budget-ms, or export the pipeline "
+            "with a smaller depth.")}))
     return service
 
 
