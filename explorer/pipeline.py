@@ -236,11 +236,11 @@ class RetrievalPipeline:
         return stage.search(query, query_vector, depth)
 
     def candidates(self, query: str, depth: int, method: FirstStageMethod,
-                   clock: Callable[[], float] = time.perf_counter) -> tuple[tuple[Hit, ...], float, float]:
+                   clock: Callable[[], float] = time.perf_counter) -> tuple[tuple[Hit, ...], float | None, float]:
         """The first stage's top ``depth`` for ``query`` (encoded first where ``method`` needs it), with the clock's
-        readings when the query was encoded and when the search ended."""
+        readings when the query was encoded (None: ``method`` needs no encoding) and when the search ended."""
         query_vector = encode_query(self.bi_encoder, query) if uses_bi_encoder(method) else None
-        encoded = clock()
+        encoded = clock() if query_vector is not None else None
         hits = tuple(self.retrieve(query, query_vector, depth, method))
         return hits, encoded, clock()
 
@@ -267,6 +267,7 @@ class RetrievalPipeline:
         length = query_length(self.bi_encoder, query) if uses_bi_encoder(first_stage_method) else (0, 0)
         started = clock()
         candidates, encoded, searched = self.candidates(query, depth, first_stage_method, clock)
+        encoded = started if encoded is None else encoded
         reranked, ran = None, ""
         if rerank and self.reranker is not None:
             texts = [self.candidate_text(h) for h in candidates]

@@ -4,7 +4,6 @@ keeps, returns at most top_n scored copies, and runs inside a langchain-core cha
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import importlib
 import json
@@ -25,6 +24,7 @@ from explorer.export.pipeline_file import Threshold, pipeline_file, write_pipeli
 from explorer.integrations.langchain_compressor import ExplorerReranker
 from explorer.rerank.scoring import order_by_score, score_pairs
 from explorer.spec import OpenPipeline, PipelineSpec
+from tests.serve_support import run_coroutine
 
 QUERY_ID = "q003"  # four judged documents in the sample's test split, graded 0 to 3
 # The README's lines, run as they are printed there (``retriever`` and ``query`` are the reader's own).
@@ -185,7 +185,7 @@ def test_it_compresses_inside_a_langchain_core_chain_and_asynchronously(exported
     assert ids(found) == ids(direct)
     assert [d.metadata["relevance_score"] for d in found] == pytest.approx(
         [d.metadata["relevance_score"] for d in direct])
-    assert ids(asyncio.run(compressor.acompress_documents(documents, query))) == ids(direct)
+    assert ids(run_coroutine(compressor.acompress_documents(documents, query))) == ids(direct)
 
 
 def test_the_readme_lines_run(exported, reranker, query, documents, tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from explorer.serving.startup import open_service
 from explorer.settings import SAMPLE_DATA
 from explorer.spec import Blend, DirectParts, PipelineSpec, open_pipeline
 from tests.browser_support import free_port
-from tests.serve_support import http_server
+from tests.serve_support import http_server, run_coroutine
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPTH = 10
@@ -309,8 +309,6 @@ def test_the_explorer_ranks_through_the_service_as_a_remote_reranker_as_it_does_
 
 
 def test_the_load_driver_counts_every_answer_the_service_gave(url):
-    import asyncio
-
     from explorer.bench.serve_load import LoadConfig, drive, load_run, request_bodies
 
     config = LoadConfig(clients=3, seconds=2, documents=3)
@@ -318,7 +316,7 @@ def test_the_load_driver_counts_every_answer_the_service_gave(url):
     assert all(len(body["documents"]) == 3 for body in bodies)
     before = sample_value(httpx.get(f"{url}/metrics").text, "explorer_requests_total", endpoint="rerank",
                           outcome="reranked") or 0
-    answers, memory, seconds = asyncio.run(drive(url, bodies, config, lambda: 1.0))
+    answers, memory, seconds = run_coroutine(drive(url, bodies, config, lambda: 1.0))
     run = load_run("micro-batching", answers, memory, seconds, model_calls=0)
     after = sample_value(httpx.get(f"{url}/metrics").text, "explorer_requests_total", endpoint="rerank",
                          outcome="reranked")
@@ -326,7 +324,7 @@ def test_the_load_driver_counts_every_answer_the_service_gave(url):
     assert after - before == run.requests and run.pairs == 3 * run.requests
     assert 0 < run.percentile_ms(0.5) <= run.percentile_ms(0.95) and seconds >= 2
     with pytest.raises(ConfigError, match="this machine only"):
-        asyncio.run(drive("http://example.org:80", bodies, config))
+        run_coroutine(drive("http://example.org:80", bodies, config))
 
 
 def test_a_calibrated_probability_threshold_keeps_in_the_service_what_the_file_says(explorer_side, tmp_path):

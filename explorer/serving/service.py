@@ -190,6 +190,7 @@ class RerankService:
         request_id, clock = uuid.uuid4().hex, _Clock()
         pipeline = self.opened.pipeline
         candidates, encoded, searched = pipeline.candidates(query, depth, self.opened.spec.first_stage_method)
+        encoded = clock.started if encoded is None else encoded
         clock.marks["query encoding"] = (encoded - clock.started) * 1000
         clock.marks["first-stage search"] = (searched - encoded) * 1000
         raw, reason, cause = self._scores(query, [pipeline.candidate_text(hit) for hit in candidates], clock) \
