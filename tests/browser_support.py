@@ -93,3 +93,11 @@ def settle(page, timeout: float = 300) -> None:
 def wait_for_text(page, text: str, timeout: float = 300) -> None:
     """Waits until ``text`` shows somewhere on the page."""
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout * 1000)
+
+
+def drawn_grid_texts(page, index: int, timeout: float = 60) -> list[str]:
+    """``grid_texts(page, index)`` once the table has drawn its cells (a table shown a moment ago may not have)."""
+    deadline = time.time() + timeout
+    while not (cells := grid_texts(page, index)) and time.time() < deadline:
+        page.wait_for_timeout(250)
+    return cells

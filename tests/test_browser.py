@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.browser_support import grid_texts, no_error_on, settle, wait_for_text
+from tests.browser_support import drawn_grid_texts, grid_texts, no_error_on, settle, wait_for_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 QUERY = "the vpn drops every few minutes on my laptop"
@@ -223,7 +223,7 @@ def test_the_milvus_page_attaches_a_collection_and_search_ranks_what_it_returns(
     page.get_by_role("button", name="Read the collection").click()
     wait_for_text(page, f"Collection handbook: {len(sample.documents)} rows", timeout=120)
     settle(page)
-    assert grid_texts(page, 0)[:3] == ["key", "VARCHAR", ""]  # the schema: field, type, dimension, primary key
+    assert drawn_grid_texts(page, 0)[:3] == ["key", "VARCHAR", ""]  # the schema: field, type, dimension, primary key
     page.get_by_role("textbox", name="Filter (optional)").fill('team == "ops"')
     page.get_by_role("button", name="Attach and use it as the first stage").click()
     wait_for_text(page, "Attached handbook", timeout=120)
