@@ -4,6 +4,7 @@ against its schema with every problem named, and opened again to rank as the exp
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -52,6 +53,18 @@ def test_a_pipeline_file_read_back_opens_the_pipeline_that_ranks_as_the_explorer
     before, after = opened.search(QUERY), again.search(QUERY)
     assert [(h.doc_id, round(h.score, 5)) for h in after.reranked] == [
         (h.doc_id, round(h.score, 5)) for h in before.reranked]
+
+
+def test_a_file_whose_models_differ_from_the_ones_that_loaded_names_each_difference(opened):
+    exported = pipeline_file(opened)
+    other_weights = replace(exported, reranker=replace(exported.reranker, fingerprint="0" * 64))
+    assert other_weights.differences(opened) == [
+        f"the reranker {exported.reranker.loaded} loaded here has other weights than the exported one "
+        f"(fingerprint {opened.reranker.info.fingerprint[:12]} vs 000000000000)"]
+    other_model = replace(exported, bi_encoder=replace(exported.bi_encoder, loaded="intfloat/e5-small-v2"))
+    assert other_model.differences(opened) == [
+        f"the bi-encoder intfloat/e5-small-v2 was exported, but {opened.pipeline.bi_encoder.info.loaded} loaded here"]
+    assert exported.differences(opened) == []
 
 
 @pytest.mark.parametrize("change, problem", [

@@ -143,6 +143,17 @@ class Measured:
         return cls(source, label_version, summary_json(evaluation))
 
 
+def model_difference(role: str, wanted: ModelRef, loaded: ModelInfo) -> str | None:
+    """How the model that loaded for ``role`` ("reranker", "bi-encoder") differs from the exported one ``wanted``:
+    another model, or the same name with other weights (None when it does not differ)."""
+    if loaded.loaded != wanted.loaded:
+        return f"the {role} {wanted.loaded} was exported, but {loaded.loaded} loaded here"
+    if wanted.fingerprint and loaded.fingerprint != wanted.fingerprint:
+        return (f"the {role} {wanted.loaded} loaded here has other weights than the exported one "
+                f"(fingerprint {loaded.fingerprint[:12] or 'none'} vs {wanted.fingerprint[:12]})")
+    return None
+
+
 @dataclass(frozen=True)
 class PipelineFile:
     """The pipeline as the file holds it; ``spec()`` opens it again."""
@@ -172,18 +183,12 @@ class PipelineFile:
 
     def differences(self, opened: OpenPipeline) -> list[str]:
         """How the models ``opened`` loaded differ from the file's (another model, or other weights): [] when none."""
-        found = []
         reranker = opened.reranker.info if opened.reranker is not None else None
-        for role, wanted, info in (("bi-encoder", self.bi_encoder, opened.pipeline.bi_encoder.info),
-                                   ("reranker", self.reranker, reranker)):
-            if wanted is None or info is None:
-                continue
-            if info.loaded != wanted.loaded:
-                found.append(f"the {role} {wanted.loaded} was exported, but {info.loaded} loaded here")
-            elif wanted.fingerprint and info.fingerprint != wanted.fingerprint:
-                found.append(f"the {role} {wanted.loaded} loaded here has other weights than the exported one "
-                             f"(fingerprint {info.fingerprint[:12] or 'none'} vs {wanted.fingerprint[:12]})")
-        return found
+        found = (model_difference(role, wanted, info)
+                 for role, wanted, info in (("bi-encoder", self.bi_encoder, opened.pipeline.bi_encoder.info),
+                                            ("reranker", self.reranker, reranker))
+                 if wanted is not None and info is not None)
+        return [difference for difference in found if difference is not None]
 
     def probability(self, raw: np.ndarray, reranker_gives_one: bool = True) -> np.ndarray | None:
         """The probability of relevance of reranker scores ``raw``: the file's calibration of the raw score when it

@@ -15,8 +15,8 @@ import numpy as np
 from pydantic import ConfigDict, InstanceOf, field_validator
 
 from explorer.errors import ConfigError
-from explorer.export.pipeline_file import ModelRef, PipelineFile, read_pipeline_file
-from explorer.models.info import LoadedModel, ModelInfo
+from explorer.export.pipeline_file import ModelRef, PipelineFile, model_difference, read_pipeline_file
+from explorer.models.info import LoadedModel
 from explorer.rerank.scoring import order_by_score, score_pairs
 from explorer.settings import Settings
 
@@ -86,7 +86,7 @@ class ExplorerReranker(BaseDocumentCompressor):
                               "build ExplorerReranker(reranker=...) from a reranker you loaded.")
         if reranker is None:
             reranker = _load_reranker(file.reranker, settings or Settings.from_env(), device, trust_remote_code)
-        difference = _difference(file.reranker, reranker.info)
+        difference = model_difference("reranker", file.reranker, reranker.info)
         if difference is not None:
             logger.warning("Pipeline file %s: %s; its scores may not match the file's threshold.", path, difference)
         for unused in _not_applied(file, reranker):
@@ -124,17 +124,6 @@ def _load_reranker(wanted: ModelRef, settings: Settings, device: str, trust_remo
 
     return load_reranker(model_name(wanted.asked, "reranker"), choose_device(device),  # type: ignore[arg-type]
                          settings, trust_remote_code=trust_remote_code)
-
-
-def _difference(wanted: ModelRef, loaded: ModelInfo) -> str | None:
-    """How the reranker that loaded differs from the exported one (None when it does not). The same comparison as
-    ``PipelineFile.differences``, which needs a whole opened pipeline; here the reranker is loaded on its own."""
-    if loaded.loaded != wanted.loaded:
-        return f"the reranker {wanted.loaded} was exported, but {loaded.loaded} loaded here"
-    if wanted.fingerprint and loaded.fingerprint != wanted.fingerprint:
-        return (f"the reranker {wanted.loaded} loaded here has other weights than the exported one "
-                f"(fingerprint {loaded.fingerprint[:12] or 'none'} vs {wanted.fingerprint[:12]})")
-    return None
 
 
 def _not_applied(file: PipelineFile, reranker: LoadedModel) -> list[str]:
