@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, TypeVar
+
+_Number = TypeVar("_Number", int, float)
 
 HubMode = Literal["auto", "online", "offline"]
 
@@ -102,8 +104,8 @@ class Settings:
             cache_dir=Path(cache).expanduser() if cache else cls().cache_dir,
             hub_mode=hub_mode,
             hub_endpoint=env.get("HF_ENDPOINT", "https://huggingface.co"),
-            max_upload_mb=_positive_int(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
-            max_document_mb=_positive_int(env.get("EXPLORER_MAX_DOCUMENT_MB"), default=4),
+            max_upload_mb=_number(env.get("EXPLORER_MAX_UPLOAD_MB"), default=200),
+            max_document_mb=_number(env.get("EXPLORER_MAX_DOCUMENT_MB"), default=4),
             models_dir=Path(env["EXPLORER_MODELS_DIR"]).expanduser() if env.get("EXPLORER_MODELS_DIR") else cls().models_dir,
             rerank_int8=env.get("EXPLORER_RERANK_INT8", "1").lower() not in {"0", "false", "no", "off"},
             bench_data=Path(env["EXPLORER_BENCH_DATA"]).expanduser() if env.get("EXPLORER_BENCH_DATA") else None,
@@ -123,31 +125,16 @@ class Settings:
             jina_url=env.get("EXPLORER_JINA_URL", "").strip() or cls.jina_url,
             rerank_hosts=tuple(part.strip().lower() for part in env.get("EXPLORER_RERANK_HOSTS", "").split(",")
                                if part.strip()),
-            remote_timeout_s=_positive_float(env.get("EXPLORER_REMOTE_TIMEOUT"), default=30.0),
-            remote_retries=_count(env.get("EXPLORER_REMOTE_RETRIES"), default=3),
+            remote_timeout_s=_number(env.get("EXPLORER_REMOTE_TIMEOUT"), default=30.0),
+            remote_retries=_number(env.get("EXPLORER_REMOTE_RETRIES"), default=3, zero_allowed=True),
         )
 
 
-def _positive_int(text: str | None, default: int) -> int:
+def _number(text: str | None, default: _Number, zero_allowed: bool = False) -> _Number:
+    """``text`` read as a number of ``default``'s type when it is above 0 (or 0 where ``zero_allowed``: a retry count
+    of 0 means no retry); ``default`` when it is unset, not a number or out of range."""
     try:
-        value = int(text) if text else default
+        value = type(default)(text) if text else default
     except ValueError:
         return default
-    return value if value > 0 else default
-
-
-def _positive_float(text: str | None, default: float) -> float:
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
-def _count(text: str | None, default: int) -> int:
-    """A whole number from 0 up (a retry count: 0 means no retry)."""
-    try:
-        value = int(text) if text else default
-    except ValueError:
-        return default
-    return value if value >= 0 else default
+    return value if value > 0 or (zero_allowed and value == 0) else default
