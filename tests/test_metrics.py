@@ -1,4 +1,4 @@
-"""The ranx adapter against nDCG and MRR worked out by hand."""
+"""The metrics (trec_eval's code, through ir-measures) against values worked out by hand."""
 
 import math
 
@@ -50,6 +50,15 @@ def test_ties_are_broken_by_the_list_order():
     qrels = {"q1": {"a": 1}}
     assert mean_metrics(qrels, {"q1": ["a", "b"]}, ["mrr@10"])["mrr@10"] == 1.0
     assert mean_metrics(qrels, {"q1": ["b", "a"]}, ["mrr@10"])["mrr@10"] == 0.5
+
+
+def test_every_cut_off_applies_mrr_included():
+    # trec_eval's reciprocal rank has no cut-off of its own: mrr@1 must not see the relevant document at rank 2
+    qrels = {"q1": {"a": 1}, "q2": {"c": 2, "d": 1}}
+    ranked = {"q1": ["b", "a"], "q2": ["c", "x", "d"]}
+    assert mean_metrics(qrels, ranked, ["mrr@1", "mrr@2", "precision@1", "recall@1", "map@1", "ndcg@1"]) == \
+        pytest.approx({"mrr@1": 0.5, "mrr@2": 0.75, "precision@1": 0.5, "recall@1": 0.25, "map@1": 0.25,
+                       "ndcg@1": 0.5})
 
 
 def test_k_larger_than_the_list():

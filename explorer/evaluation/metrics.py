@@ -1,11 +1,12 @@
-"""Ranking metrics over labelled queries, computed by ranx.
+"""Ranking metrics over labelled queries, computed by trec_eval's own code (pytrec_eval, through ir-measures).
 
 Names: ``ndcg@k`` (graded, linear gains as in trec_eval: gain = grade, discount log2(rank + 1)), ``mrr@k``,
 ``recall@k``, ``precision@k``, ``map@k`` or ``map``. Binary metrics count a document as relevant when its
 grade is at least ``relevant_grade`` (1 by default: any positive grade).
 
-Runs are given as ranked lists; they are passed to ranx as descending scores derived from rank, so ties in
-the models' scores are broken exactly as the pipeline broke them. Recall is measured against every judged
+Runs are given as ranked lists; they are passed on as descending scores derived from rank, so ties in the
+models' scores are broken exactly as the pipeline broke them. trec_eval's reciprocal rank has no cut-off, so
+``mrr@k`` reads the first k of each list. Recall is measured against every judged
 relevant document, so positives the first stage never retrieved count against it. Queries without a
 relevant document are left out of the means (and named by ``evaluated_queries``).
 """
@@ -13,8 +14,7 @@ relevant document are left out of the means (and named by ``evaluated_queries``)
 from __future__ import annotations
 
 import re
-import warnings
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from explorer.errors import ConfigError
 
@@ -42,8 +42,7 @@ def evaluated_queries(qrels: Qrels, ranked: RankedLists, relevant_grade: int = 1
 def per_query_metrics(qrels: Qrels, ranked: RankedLists, metrics: Sequence[str],
                       relevant_grade: int = 1) -> dict[str, dict[str, float]]:
     """{metric: {query id: value}} for every evaluated query (see ``evaluated_queries``)."""
-    from ranx import Qrels as RanxQrels
-    from ranx import Run, evaluate
+    import ir_measures
 
     names = [name.strip().lower() for name in metrics]
     for name in names:
@@ -54,19 +53,29 @@ def per_query_metrics(qrels: Qrels, ranked: RankedLists, metrics: Sequence[str],
     if not queries:
         raise ConfigError("No query of this run has a relevant label; nothing to evaluate. Check the split "
                           "and that the labels' query ids match the queries.")
-    run = Run({q: {d: float(len(ranked[q]) - i) for i, d in enumerate(ranked[q])} or {"__none__": 0.0}
-               for q in queries})
-    graded = RanxQrels({q: {d: int(g) for d, g in qrels[q].items() if g > 0} for q in queries})
-    binary = RanxQrels({q: {d: 1 for d, g in qrels[q].items() if g >= relevant_grade} for q in queries})
+    graded = {q: {d: int(g) for d, g in qrels[q].items() if g > 0} for q in queries}
+    binary = {q: {d: 1 for d, g in qrels[q].items() if g >= relevant_grade} for q in queries}
     out: dict[str, dict[str, float]] = {}
     for name in names:
-        judged = graded if name.startswith("ndcg") else binary
-        with warnings.catch_warnings():
-            # ranx's compiled nDCG casts its counters between integer types; harmless, and noisy on every call
-            warnings.filterwarnings("ignore", message="unsafe cast from uint64 to int64")
-            values = evaluate(judged, run, name, return_mean=False, make_comparable=True)
-        out[name] = {q: float(v) for q, v in zip(run.keys(), values)}
+        kind, k = check_metric(name)
+        lists = {q: ranked[q][:k] for q in queries} if kind == "mrr" else ranked
+        run = {q: {d: float(len(lists[q]) - i) for i, d in enumerate(lists[q])} or {"__none__": 0.0}
+               for q in queries}
+        judged = graded if kind == "ndcg" else binary
+        values = {found.query_id: float(found.value)
+                  for found in ir_measures.pytrec_eval.iter_calc([_measure(kind, k)], judged, run)}
+        out[name] = {q: values.get(q, 0.0) for q in queries}
     return out
+
+
+def _measure(kind: str, k: int | None) -> Any:
+    """The ir-measures measure of a metric (``check_metric``'s kind and cut-off) that trec_eval computes."""
+    from ir_measures import AP, RR, P, R, nDCG
+
+    if kind == "mrr":
+        return RR  # trec_eval's has no cut-off: the lists are cut at k before
+    measure = {"ndcg": nDCG, "recall": R, "precision": P, "map": AP}[kind]
+    return measure if k is None else measure @ k
 
 
 def mean_metrics(qrels: Qrels, ranked: RankedLists, metrics: Sequence[str],
