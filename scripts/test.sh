@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
 set +e
-.venv/bin/python -m pytest "$@"
+# two workers (EXPLORER_TEST_WORKERS=0 runs in this process alone); tests/conftest.py groups them by file
+workers="${EXPLORER_TEST_WORKERS:-2}"
+.venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -19,10 +19,24 @@ os.environ.setdefault("EXPLORER_DATA_DIRS", os.pathsep.join([
     str(Path(__file__).resolve().parent.parent.parent / "shared" / "data")]))
 # The hub is out of reach here; say so, so that no test waits on a connection attempt.
 os.environ.setdefault("EXPLORER_HUB", "offline")
+# Under pytest-xdist (scripts/test.sh runs two workers), each worker's models get an equal share of the cores, set
+# before torch is imported: two workers each running two threads on two cores would slow both.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 CRANFIELD = ROOT.parent / "shared" / "data" / "cranfield"
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist's ``--dist loadgroup``: each test file runs whole on one worker (its module fixtures are
+    built once), and every real-browser test runs on the same worker, so that no more app servers and browsers
+    run at once than in a run without workers."""
+    for item in items:
+        group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
