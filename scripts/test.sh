@@ -4,9 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
 set +e
-# two workers (EXPLORER_TEST_WORKERS=0 runs in this process alone); tests/conftest.py groups them by file
+# two workers (EXPLORER_TEST_WORKERS=0 runs in this process alone); tests/conftest.py hands them whole files
 workers="${EXPLORER_TEST_WORKERS:-2}"
-.venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"
+.venv/bin/python -m pytest -n "$workers" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

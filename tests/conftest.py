@@ -30,13 +30,33 @@ SAMPLE = ROOT / "sample_data"
 CRANFIELD = ROOT.parent / "shared" / "data" / "cranfield"
 
 
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist's ``--dist loadgroup``: each test file runs whole on one worker (its module fixtures are
-    built once), and every real-browser test runs on the same worker, so that no more app servers and browsers
-    run at once than in a run without workers."""
-    for item in items:
-        group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (scripts/test.sh runs two workers): each test file runs whole on one worker (its module
+    fixtures are built once), and every real-browser file (tests/test_browser*.py) on the same worker, so that no
+    more app servers and browsers run at once than in a run without workers. (pytest-xdist's own ``loadgroup``
+    does not group under pytest 9, whose node ids it can no longer rewrite.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileBrowsersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return "browser tests" if Path(path).name.startswith("test_browser") else path
+
+    return ByFileBrowsersTogether(config, log)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the last test of each file (its module fixtures gone), the freed memory goes back to the system: glibc
+    keeps freed model activations in its heap otherwise, and two workers' heaps add up."""
+    yield
+    if nextitem is None or nextitem.path != item.path:
+        import gc
+
+        from explorer.serving.memory import heap_trimmer
+
+        gc.collect()
+        heap_trimmer()()
 
 
 @pytest.fixture(scope="session")
