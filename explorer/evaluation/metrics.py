@@ -45,8 +45,7 @@ def per_query_metrics(qrels: Qrels, ranked: RankedLists, metrics: Sequence[str],
     import ir_measures
 
     names = [name.strip().lower() for name in metrics]
-    for name in names:
-        check_metric(name)
+    parsed = {name: check_metric(name) for name in names}
     if relevant_grade < 1:
         raise ConfigError(f"The relevant grade must be at least 1, got {relevant_grade}.")
     queries = evaluated_queries(qrels, ranked, relevant_grade)
@@ -55,17 +54,21 @@ def per_query_metrics(qrels: Qrels, ranked: RankedLists, metrics: Sequence[str],
                           "and that the labels' query ids match the queries.")
     graded = {q: {d: int(g) for d, g in qrels[q].items() if g > 0} for q in queries}
     binary = {q: {d: 1 for d, g in qrels[q].items() if g >= relevant_grade} for q in queries}
+    whole = _run(ranked, queries)
     out: dict[str, dict[str, float]] = {}
-    for name in names:
-        kind, k = check_metric(name)
-        lists = {q: ranked[q][:k] for q in queries} if kind == "mrr" else ranked
-        run = {q: {d: float(len(lists[q]) - i) for i, d in enumerate(lists[q])} or {"__none__": 0.0}
-               for q in queries}
+    for name, (kind, k) in parsed.items():
+        run = _run({q: ranked[q][:k] for q in queries}, queries) if kind == "mrr" else whole
         judged = graded if kind == "ndcg" else binary
         values = {found.query_id: float(found.value)
                   for found in ir_measures.pytrec_eval.iter_calc([_measure(kind, k)], judged, run)}
         out[name] = {q: values.get(q, 0.0) for q in queries}
     return out
+
+
+def _run(ranked: RankedLists, queries: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The lists of ``queries`` as trec_eval reads a run: descending scores from rank (an empty list gets one
+    placeholder document, so that the query is still scored, as 0)."""
+    return {q: {d: float(len(ranked[q]) - i) for i, d in enumerate(ranked[q])} or {"__none__": 0.0} for q in queries}
 
 
 def _measure(kind: str, k: int | None) -> Any:
