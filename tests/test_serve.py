@@ -20,10 +20,10 @@ import pytest
 from explorer.errors import ConfigError
 from explorer.export.pipeline_file import Threshold, pipeline_file, read_pipeline_file, write_pipeline_file
 from explorer.serving.batching import MicroBatcher
-from explorer.serving.http_app import create_app
-from explorer.serving.limits import ServiceLimits
+from explorer.serving.http_app import create_app, lone_surrogate, nesting_depth
+from explorer.serving.limits import ServiceLimits, measured_budget_ms
 from explorer.serving.service import RerankService, model_scores
-from explorer.serving.startup import open_service
+from explorer.serving.startup import open_service, settle_budget
 from explorer.settings import SAMPLE_DATA
 from explorer.spec import Blend, DirectParts, PipelineSpec, open_pipeline
 from tests.browser_support import free_port
@@ -89,6 +89,7 @@ def test_the_service_ranks_twenty_sample_queries_as_the_explorer_does(explorer_s
         health = client.get("/health").json()
         metrics = client.get("/metrics").text
     assert health["reranker"] == explorer_side.reranker.info.loaded and health["differences_from_file"] == []
+    assert health["budget_source"] == "measured" and health["budget_ms"] >= 5000 and health["measured_search_ms"] > 0
     assert sample_value(metrics, "explorer_requests_total", endpoint="search", outcome="reranked") == 20
 
 
@@ -358,3 +359,113 @@ def test_the_start_warns_when_a_search_costs_more_than_the_budget(pipeline_path,
     started.close()
     warnings = [json.loads(record.getMessage()) for record in caplog.records if record.name == "explorer.serving"]
     assert any("over the 1 ms budget" in line.get("warning", "") for line in warnings)
+    assert started.budget.ms == 1 and started.budget.source == "given"
+
+
+DEEP = b"[" * 1000 + b"]" * 1000
+
+
+@pytest.mark.parametrize("path, content", [
+    ("/v1/rerank", b'{"query": "vpn", "documents": ["a"], "extra": ' + DEEP + b"}"),
+    ("/v2/rerank", b'{"model": "m", "query": "vpn", "documents": ' + DEEP + b"}"),
+    ("/v1/search", b'{"query": "vpn", "top_n": ' + DEEP + b"}"),
+    ("/v1/search", b'{"a":' * 5000 + b"1" + b"}" * 5000),
+])
+def test_a_body_nested_too_deep_gets_a_400_that_says_so(path, content, url):
+    answer = httpx.post(f"{url}{path}", content=content, headers={"content-type": "application/json"}, timeout=60)
+    assert answer.status_code == 400, answer.text
+    assert "levels deep; at most 32 are accepted" in answer.json()["error"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(url):
+    body = {"query": "[[[[ vpn {{{{" * 20, "documents": ["]]]] " * 50, '\\"[[[[[' * 40]}
+    answer = httpx.post(f"{url}/v1/rerank", json=body, timeout=60)
+    assert answer.status_code == 200 and answer.json()["fallback"] is False, answer.text
+
+
+@pytest.mark.parametrize("text, depth", [
+    (b'{"query": "vpn", "documents": ["a", {"text": "b"}]}', 3),
+    (b'{"a": [1, [2]], "b": "[[[["}', 3),
+    (b'"]]]]"', 0),
+    (b"[]", 1),
+    (b'{"a": "\\"[", "b": {}}', 2),  # an escaped quote does not end the string
+    (b'{"\xc3\xa9[": "\xe2\x80\x9c{"}', 1),  # UTF-8 characters around the brackets
+    (b"7", 0),
+])
+def test_nesting_depth_counts_arrays_and_objects_outside_strings(text, depth):
+    assert nesting_depth(text) == depth
+
+
+@pytest.mark.parametrize("path, content, place", [
+    ("/v1/rerank", b'{"query": "vpn \\ud800", "documents": ["a"]}', "query"),
+    ("/v1/rerank", b'{"query": "vpn", "documents": ["a", "b \\udfff c"]}', "documents.1"),
+    ("/v1/rerank", b'{"query": "vpn", "documents": ["a", {"text": "\\ud83d"}]}', "documents.1.text"),
+    ("/v2/rerank", b'{"model": "m", "query": "\\ud800", "documents": ["a"]}', "query"),
+    ("/v1/search", b'{"query": "\\ud800"}', "query"),
+    ("/v1/search", b'{"query": "vpn", "\\udc00": 1}', "body (a key)"),
+])
+def test_a_lone_surrogate_gets_a_400_naming_where_it_is(path, content, place, url):
+    answer = httpx.post(f"{url}{path}", content=content, headers={"content-type": "application/json"}, timeout=60)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(f"{place}: holds a lone surrogate")
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_before_u_are_valid_text(url):
+    for query in (b'"vpn \\ud83d\\ude00 drops"', b'"vpn \\\\ud800 drops"'):  # an emoji; a backslash, then "ud800"
+        for path, content in (("/v1/search", b'{"query": ' + query + b', "top_n": 2}'),
+                              ("/v1/rerank", b'{"query": ' + query + b', "documents": ["vpn drops"]}')):
+            answer = httpx.post(f"{url}{path}", content=content, headers={"content-type": "application/json"},
+                                timeout=60)
+            assert answer.status_code == 200 and answer.json()["fallback"] is False, answer.text
+    assert lone_surrogate({"query": "vpn \U0001f600", "documents": ["a", {"text": "b"}]}) is None
+    assert lone_surrogate(["a", ["b", "\udbff"]]) == ("1.1", 0xDBFF)
+
+
+@pytest.mark.parametrize("search_ms, budget_ms", [(0.0, 5000), (100.0, 5000), (1700.01, 5200), (5600.0, 16800)])
+def test_a_measured_budget_is_three_searches_rounded_up_and_at_least_the_default(search_ms, budget_ms):
+    assert measured_budget_ms(search_ms) == budget_ms
+
+
+def test_without_a_budget_the_start_sets_it_from_the_measured_search(explorer_side, pipeline_path, caplog):
+    real = model_scores(explorer_side.reranker)
+
+    def slow(pairs):  # a pipeline whose search costs 2 s here: three of them exceed the 5,000 ms default
+        time.sleep(2.0)
+        return real(pairs)
+
+    service = _fallback_service(explorer_side, pipeline_path, slow)
+    assert service.budget.ms == 5000 and service.budget.source == "default"
+    try:
+        with caplog.at_level(logging.INFO, logger="explorer.serving"):
+            took_ms = settle_budget(service, "how do I reset my password")
+        health = service.health()
+        searched = service.search("the vpn drops every few minutes")
+    finally:
+        service.close()
+    assert took_ms >= 2000
+    assert service.budget.ms == measured_budget_ms(took_ms) > 6000 and service.budget.source == "measured"
+    assert health["budget_ms"] == service.budget.ms and health["budget_source"] == "measured"
+    assert health["measured_search_ms"] == pytest.approx(took_ms, abs=0.1)
+    logged = [json.loads(record.getMessage()) for record in caplog.records if record.name == "explorer.serving"]
+    assert [line["budget_source"] for line in logged if "budget_source" in line] == ["measured"]
+    assert "from a search through both stages measured at start" in logged[-1]["budget"]
+    assert not any("warning" in line for line in logged)
+    assert searched.fallback is False
+
+
+def test_a_budget_given_is_kept_whatever_the_start_measures(explorer_side, pipeline_path):
+    service = _fallback_service(explorer_side, pipeline_path, model_scores(explorer_side.reranker), budget_ms=750)
+    try:
+        settle_budget(service, "how do I reset my password")
+    finally:
+        service.close()
+    assert service.budget.ms == 750 and service.budget.source == "given"
+    assert service.health()["budget_source"] == "given" and service.health()["measured_search_ms"] > 0
+
+
+def test_serve_leaves_the_budget_to_the_measurement_unless_given():
+    from explorer.cli.arguments import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--pipeline", "p.json"]).budget_ms is None
+    assert parser.parse_args(["serve", "--pipeline", "p.json", "--budget-ms", "800"]).budget_ms == 800

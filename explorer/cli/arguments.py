@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: this machine only; 0.0.0.0 opens it to the network)")
     served.add_argument("--port", type=int, default=8000)
-    served.add_argument("--budget-ms", type=float, default=5000.0,
-                        help="per request: past it, the answer is the first-stage order, marked fallback")
+    served.add_argument("--budget-ms", type=float, default=None,
+                        help="per request: past it, the answer is the first-stage order, marked fallback (default: "
+                             "3 times a search measured at start, at least 5000)")
     served.add_argument("--max-documents", type=int, default=1000, help="documents per rerank request")
     served.add_argument("--max-document-chars", type=int, default=20000, help="characters per document")
     served.add_argument("--max-pending", type=int, default=64,

@@ -19,7 +19,7 @@ def serve(args: argparse.Namespace) -> int:
                            batch_wait_ms=args.batch_wait_ms)
     log_as_json_lines()
     service = open_service(Path(args.pipeline), Settings.from_env(), limits, progress=show_progress)
-    say(f"serving {service.model_name} on http://{args.host}:{args.port} (POST /v1/rerank, POST /v1/search, "
-        "GET /health, GET /metrics)")
+    say(f"serving {service.model_name} on http://{args.host}:{args.port} (POST /v1/rerank, POST /v2/rerank, "
+        f"POST /v1/search, GET /health, GET /metrics); time budget {service.budget.said()}")
     serve_forever(service, args.host, args.port)
     return 0

@@ -1,11 +1,12 @@
 """The service behind the HTTP doors: a pipeline file opened once, answering rerank and search requests.
 
-Each request has a time budget. The first stage runs in the request's thread; the reranker runs on the
-micro-batcher's worker (``explorer.serving.batching``). When the reranker fails, or the budget runs out before it
-answers, the request is answered with the first-stage order, marked ``fallback`` with the reason, and the reason
-is logged. At most ``max_pending`` requests are in the service at once; the next one is refused (``ServiceBusy``,
-HTTP 503 with Retry-After) instead of queueing without bound. Every request is logged as one JSON line with its
-stage timings, and counted in the Prometheus metrics.
+Each request has a time budget: the one given, else one set at start from a search's measured cost with headroom
+(``TimeBudget``, ``explorer.serving.limits.measured_budget_ms``). The first stage runs in the request's thread; the
+reranker runs on the micro-batcher's worker (``explorer.serving.batching``). When the reranker fails, or the budget
+runs out before it answers, the request is answered with the first-stage order, marked ``fallback`` with the
+reason, and the reason is logged. At most ``max_pending`` requests are in the service at once; the next one is
+refused (``ServiceBusy``, HTTP 503 with Retry-After) instead of queueing without bound. Every request is logged as
+one JSON line with its stage timings, and counted in the Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import numpy as np
 
 from explorer.errors import ConfigError, ExplorerError
 from explorer.export.pipeline_file import PipelineFile
+from explorer.inference.tokenizing import tokenizing
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RerankedHit, reranked_hits
 from explorer.records import Hit
 from explorer.rerank.scoring import relevance_column
 from explorer.serving.batching import DeadlinePassed, MicroBatcher, QueueFull, ScoreFunction
-from explorer.serving.limits import ServiceLimits
+from explorer.serving.limits import DEFAULT_BUDGET_MS, ServiceLimits, measured_budget_ms
 from explorer.serving.memory import heap_trimmer
 from explorer.serving.metrics import ServiceMetrics
 from explorer.spec import OpenPipeline
@@ -86,6 +88,25 @@ class Answer:
     cause: FallbackCause | None = None  # why it fell back: the budget ran out, or the reranker failed
 
 
+@dataclass(frozen=True)
+class TimeBudget:
+    """The time budget per request and where it came from: "given" (``--budget-ms``), "measured" (set at start from
+    one search's cost, ``measured_search_ms``), or "default" (none given, nothing measured yet)."""
+
+    ms: float
+    source: Literal["given", "measured", "default"]
+    measured_search_ms: float | None = None
+
+    def said(self) -> str:
+        """The budget and its source, in words, for the start log."""
+        if self.source == "given":
+            return f"{self.ms:,.0f} ms, as given"
+        if self.source == "default":
+            return f"{self.ms:,.0f} ms, the default"
+        return (f"{self.ms:,.0f} ms, from a search through both stages measured at start "
+                f"({self.measured_search_ms:,.0f} ms) with headroom; --budget-ms sets another")
+
+
 @dataclass
 class _Clock:
     started: float = field(default_factory=time.perf_counter)
@@ -128,6 +149,8 @@ class RerankService:
         self.limits = limits = limits or ServiceLimits()
         self.reranker = opened.reranker
         self.differences = file.differences(opened)
+        self.budget = TimeBudget(limits.budget_ms, "given") if limits.budget_ms is not None else \
+            TimeBudget(DEFAULT_BUDGET_MS, "default")
         self.metrics = ServiceMetrics()
         self._batcher = MicroBatcher(score or model_scores(self.reranker), queue_size=limits.max_pending,
                                      wait_s=limits.batch_wait_ms / 1000, max_pairs=limits.max_batch_pairs,
@@ -158,14 +181,26 @@ class RerankService:
                 self._pending -= 1
                 self.metrics.pending.set(self._pending)
 
-    def rerank(self, query: str, documents: Sequence[str], top_n: int | None = None) -> Answer:
+    def budget_from_measurement(self, search_ms: float) -> TimeBudget:
+        """Records what one search through both stages cost at start; where no budget was given, the budget becomes
+        ``measured_budget_ms(search_ms)``. A given budget is kept. Call it before the service listens."""
+        if self.budget.source == "given":
+            self.budget = TimeBudget(self.budget.ms, "given", search_ms)
+        else:
+            self.budget = TimeBudget(measured_budget_ms(search_ms), "measured", search_ms)
+        return self.budget
+
+    def rerank(self, query: str, documents: Sequence[str], top_n: int | None = None,
+               max_tokens_per_doc: int | None = None) -> Answer:
         """``documents`` ordered by the reranker for ``query`` (the first ``top_n``); in a fallback, in the order
-        given."""
+        given. ``max_tokens_per_doc``: each document is read up to its first that many tokens (of the reranker's
+        tokenizer), as Cohere's v2 API cuts them."""
         query = self._checked_query(query)
         self._check_documents(documents)
         top_n = self._checked_top_n(top_n, len(documents))
         request_id, clock = uuid.uuid4().hex, _Clock()
-        raw, reason, cause = self._scores(query, list(documents), clock)
+        texts = self._cut_to_tokens(list(documents), max_tokens_per_doc)
+        raw, reason, cause = self._scores(query, texts, clock)
         if raw is None:
             count = len(documents)
             results = tuple(RerankedDocument(i, (count - i) / count) for i in range(count))
@@ -225,7 +260,10 @@ class RerankService:
                 "threshold": None if self.file.threshold is None else
                 {"value": self.file.threshold.value, "scale": self.file.threshold.scale},
                 "differences_from_file": self.differences, "pending": self._pending,
-                "model_calls": stats.calls, "batching": self.limits.batching}
+                "model_calls": stats.calls, "batching": self.limits.batching,
+                "budget_ms": self.budget.ms, "budget_source": self.budget.source,
+                "measured_search_ms": None if self.budget.measured_search_ms is None else
+                round(self.budget.measured_search_ms, 1)}
 
     def close(self) -> None:
         """Stops the reranker's worker."""
@@ -234,12 +272,11 @@ class RerankService:
     def _scores(self, query: str, texts: list[str],
                 clock: _Clock) -> tuple[np.ndarray | None, str, FallbackCause | None]:
         """The reranker's raw scores within what is left of the budget, or None, why not and its cause."""
-        budget_s = self.limits.budget_ms / 1000
-        left = budget_s - (time.perf_counter() - clock.started)
+        budget_ms = self.budget.ms
+        left = budget_ms / 1000 - (time.perf_counter() - clock.started)
         since = time.perf_counter()
         if left <= 0:
-            return None, (f"the {self.limits.budget_ms:.0f} ms budget ran out in the first stage, before "
-                          "reranking"), "budget"
+            return None, f"the {budget_ms:.0f} ms budget ran out in the first stage, before reranking", "budget"
         try:
             future = self._batcher.submit([(query, text) for text in texts], time.monotonic() + left)
         except QueueFull:
@@ -249,7 +286,7 @@ class RerankService:
             raw = future.result(timeout=left)
         except (FutureTimeout, DeadlinePassed):
             clock.mark("reranking", since)
-            return None, f"the reranker did not answer within the {self.limits.budget_ms:.0f} ms budget", "budget"
+            return None, f"the reranker did not answer within the {budget_ms:.0f} ms budget", "budget"
         except Exception as exc:  # noqa: BLE001 - any reranker failure is answered with the fallback, and said
             clock.mark("reranking", since)
             return None, f"the reranker failed: {type(exc).__name__}: {exc}", "failure"
@@ -278,6 +315,29 @@ class RerankService:
                 raise ConfigError(f"Document {position} has {len(text):,} characters; at most "
                                   f"{self.limits.max_document_chars:,} are accepted per document (the reranker "
                                   "reads only its first few hundred tokens). Send passages.")
+
+    def _cut_to_tokens(self, texts: list[str], max_tokens: int | None) -> list[str]:
+        """Each text up to its first ``max_tokens`` tokens. A limit at or over the reranker's own (query and
+        document together) changes nothing the reranker reads, so the texts are not tokenised for it."""
+        if max_tokens is None:
+            return texts
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens_per_doc must be at least 1, got {max_tokens}.")
+        limit = self.reranker.engine.max_length
+        if limit and max_tokens >= limit:
+            return texts
+        tokenizer = getattr(self.reranker.model, "tokenizer", None)
+        if tokenizer is None or not getattr(tokenizer, "is_fast", False):
+            raise ConfigError(f"This service's reranker ({self.model_name}) has no fast tokenizer here to cut "
+                              "documents at max_tokens_per_doc; leave max_tokens_per_doc out, or cut the documents "
+                              "before sending them.")
+        with tokenizing(tokenizer):
+            encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens,
+                                return_offsets_mapping=True)
+        cut = []
+        for text, offsets in zip(texts, encoded["offset_mapping"]):
+            cut.append(text[:offsets[-1][1]] if len(offsets) == max_tokens else text)
+        return cut
 
     def _checked_top_n(self, top_n: int | None, count: int) -> int:
         if top_n is None:

@@ -31,17 +31,27 @@ def open_service(path: Path, settings: Settings, limits: ServiceLimits | None = 
     for difference in service.differences:
         logger.warning(json.dumps({"event": "start", "warning": difference}))
     queries = opened.pipeline.dataset.queries
-    query = next(iter(queries.values())).text if queries else "warm up"
+    settle_budget(service, next(iter(queries.values())).text if queries else "warm up")
+    return service
+
+
+def settle_budget(service: RerankService, query: str) -> float:
+    """Warms the service with ``query`` through both stages and measures a second run, what a request will cost;
+    where no budget was given, the budget is set from it with headroom (``measured_budget_ms``). Logs the budget and
+    its source, and warns when a given budget is under the measured cost. Returns the measured milliseconds."""
     service.warm_up(query)  # the first run prepares the engines; the second is what a request will cost
     started = time.perf_counter()
     service.warm_up(query)
     took_ms = (time.perf_counter() - started) * 1000
-    if took_ms > service.limits.budget_ms:
+    budget = service.budget_from_measurement(took_ms)
+    logger.info(json.dumps({"event": "start", "measured_search_ms": round(took_ms, 1), "budget_ms": budget.ms,
+                            "budget_source": budget.source, "budget": budget.said()}))
+    if took_ms > budget.ms:
         logger.warning(json.dumps({"event": "start", "warning": (
-            f"a search through both stages took {took_ms:,.0f} ms here, over the {service.limits.budget_ms:,.0f} ms "
-            "budget: most searches would be answered with the fallback. Raise --budget-ms, or export the pipeline "
-            "with a smaller depth.")}))
-    return service
+            f"a search through both stages took {took_ms:,.0f} ms here, over the {budget.ms:,.0f} ms "
+            "budget given: most searches would be answered with the fallback. Raise --budget-ms (or leave it out: the "
+            "budget is then set from this measurement), or export the pipeline with a smaller depth.")}))
+    return took_ms
 
 
 class JsonLines(logging.Formatter):
