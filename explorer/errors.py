@@ -29,3 +29,8 @@ class RemoteServiceError(ExplorerError):
     """A remote reranking service (a vendor's rerank API, or a rerank endpoint) could not be reached, refused the
     request, or answered with something that is not reranker scores; the message says what to do. It never holds
     an API key."""
+
+
+class DamagedFileError(ExplorerError):
+    """A file the explorer keeps (the judgements, a score store) is damaged and could not be used or set right; the
+    message says where it is and what to do."""

@@ -7,9 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, TypeVar
 
+from explorer.errors import ConfigError
+
 _Number = TypeVar("_Number", int, float)
 
 HubMode = Literal["auto", "online", "offline"]
+# How models run on the CPU (EXPLORER_ENGINE): "auto" as the CPU suits; "fp32" PyTorch exactly, as on a CPU without
+# bf16 units; "bf16" the bf16 path; "int8" the int8 path for rerankers (OpenVINO; bf16 elsewhere, where the CPU has it)
+EnginePath = Literal["auto", "fp32", "bf16", "int8"]
+ENGINE_PATHS: tuple[EnginePath, ...] = ("auto", "fp32", "bf16", "int8")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = PROJECT_ROOT / "sample_data"
@@ -33,6 +39,10 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "relevance-explorer" / "models")
     # rerankers on a CPU with bf16 units run their matrix products in int8 (EXPLORER_RERANK_INT8=0: bf16 only)
     rerank_int8: bool = True
+    # the path every engine takes on the CPU, forced (EXPLORER_ENGINE): so a test run or a user can take on this
+    # machine the path another CPU kind would take. Read by Settings() too, not only from_env(), so that a whole test
+    # suite run with EXPLORER_ENGINE set takes that path in every engine it builds.
+    engine_path: EnginePath = field(default_factory=lambda: engine_path_from(os.environ))
     # a reranker's first int8 graph is quantised in the background while it answers from bf16 (the app sets this;
     # the CLI and the benchmark quantise first, so every query of a run is scored the same way)
     int8_in_background: bool = False
@@ -59,7 +69,7 @@ class Settings:
     cohere_url: str = "https://api.cohere.com"
     voyage_url: str = "https://api.voyageai.com"
     jina_url: str = "https://api.jina.ai"
-    # rerank-api hosts a page may send queries to besides this machine and the vendors' base URLs
+    # rerank-api hosts a page may send queries to besides the vendors' base URLs (this machine's own included)
     # (EXPLORER_RERANK_HOSTS, comma-separated): a URL typed on a page makes this server connect there
     rerank_hosts: tuple[str, ...] = ()
     # seconds a remote reranker may take to answer one request (EXPLORER_REMOTE_TIMEOUT), and how many times a
@@ -108,6 +118,7 @@ class Settings:
             max_document_mb=_number(env.get("EXPLORER_MAX_DOCUMENT_MB"), default=4),
             models_dir=Path(env["EXPLORER_MODELS_DIR"]).expanduser() if env.get("EXPLORER_MODELS_DIR") else cls().models_dir,
             rerank_int8=env.get("EXPLORER_RERANK_INT8", "1").lower() not in {"0", "false", "no", "off"},
+            engine_path=engine_path_from(env),
             bench_data=Path(env["EXPLORER_BENCH_DATA"]).expanduser() if env.get("EXPLORER_BENCH_DATA") else None,
             shared_workspace=env.get("EXPLORER_SHARED_WORKSPACE", "").lower() in {"1", "true", "yes", "on"},
             milvus_uri=env.get("EXPLORER_MILVUS_URI", "").strip(),
@@ -128,6 +139,15 @@ class Settings:
             remote_timeout_s=_number(env.get("EXPLORER_REMOTE_TIMEOUT"), default=30.0),
             remote_retries=_number(env.get("EXPLORER_REMOTE_RETRIES"), default=3, zero_allowed=True),
         )
+
+
+def engine_path_from(environ: Mapping[str, str]) -> EnginePath:
+    """EXPLORER_ENGINE's path; an unknown one is an error that lists the paths (a forced path silently ignored
+    would let a test run claim a path it never took)."""
+    wanted = environ.get("EXPLORER_ENGINE", "").strip().lower() or "auto"
+    if wanted not in ENGINE_PATHS:
+        raise ConfigError(f"EXPLORER_ENGINE={wanted!r} is not a path; choose one of: {', '.join(ENGINE_PATHS)}.")
+    return wanted  # type: ignore[return-value]
 
 
 def _number(text: str | None, default: _Number, zero_allowed: bool = False) -> _Number:

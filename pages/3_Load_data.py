@@ -26,7 +26,7 @@ from explorer.loading.problems import ProblemLog
 from explorer.loading.store import save_dataset
 from ui import cache
 from ui.load_report import show_report
-from ui.sidebar import LOADED_PREFIX, remember_my_dataset, select_dataset_next_run, sidebar
+from ui.sidebar import LOADED_PREFIX, not_private, remember_my_dataset, select_dataset_next_run, sidebar
 from ui.status import length_report
 
 KINDS = {
@@ -54,9 +54,10 @@ kind = st.radio("Format", list(KINDS), format_func=KINDS.get, key="load_kind")
 
 
 def readable(path: str) -> Path | None:
-    """``path`` when it lies under the server's data folders; else None, with the reason shown."""
+    """``path`` when it lies under the server's data folders and not in another session's private data set; else
+    None, with the reason shown."""
     try:
-        return check_readable(path, settings.readable_roots)
+        return not_private(check_readable(path, settings.readable_roots))
     except ExplorerError as exc:
         st.error(str(exc))
         return None

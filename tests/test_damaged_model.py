@@ -25,6 +25,39 @@ def damaged(trained_folder, tmp_path):
     return settings
 
 
+@pytest.fixture
+def damaged_copy(tmp_path):
+    """Settings whose models folder holds a default reranker (a copy of the packaged encoder with a card, as the
+    set-up leaves one, without training) whose weights were cut in half, as an interrupted copy leaves them."""
+    import json
+
+    from explorer.models.packaged import packaged_encoder_path
+    from explorer.models.trained import CARD
+
+    settings = Settings(cache_dir=tmp_path / "cache", hub_mode="offline", models_dir=tmp_path / "models")
+    folder = shutil.copytree(packaged_encoder_path(), settings.models_dir / DEFAULT_RERANKER_DIR)
+    (folder / CARD).write_text(json.dumps({"base": "all-MiniLM-L6-v2", "steps": 1}), encoding="utf-8")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return settings
+
+
+@pytest.mark.slow
+def test_the_command_line_says_the_default_rerankers_weights_are_damaged_and_how_to_rebuild(damaged_copy, monkeypatch,
+                                                                                            caplog, capsys):
+    """It used to switch to the untrained stand-in saying only that it is not trained for relevance."""
+    import logging
+
+    monkeypatch.setenv("EXPLORER_MODELS_DIR", str(damaged_copy.models_dir))  # the session's cache: its embeddings
+    with caplog.at_level(logging.WARNING):
+        assert main(["search", "vpn drops", "--depth", "10", "--top", "3", "--device", "cpu"]) == 0
+    assert "reranker: MiniLM-L6 joint encoder (packaged encoder, no relevance training)" in capsys.readouterr().err
+    said = [r.getMessage() for r in caplog.records if r.name == "explorer.models.resolution"]
+    assert len(said) == 1
+    assert "cannot be read" in said[0] and "damaged" in said[0]
+    assert "python -m explorer build-default-reranker" in said[0] and PACKAGED_RERANKER in said[0]
+
+
 def test_the_stand_in_runs_in_its_place_and_says_why(damaged, cpu):
     stand_in = load_reranker(DEFAULT_RERANKER, cpu, damaged)
     assert not stand_in.info.trained_for_relevance

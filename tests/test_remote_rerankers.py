@@ -387,8 +387,6 @@ def test_a_url_with_credentials_is_refused_without_repeating_them(url):
 
 
 def test_pages_send_queries_only_to_allowed_hosts(settings):
-    check_remote_allowed("rerank-api:http://127.0.0.1:8000", settings)
-    check_remote_allowed("rerank-api:http://localhost:8000", settings)
     check_remote_allowed("cohere:rerank-v3.5", settings)
     check_remote_allowed("cross-encoder/ms-marco-MiniLM-L-6-v2", settings)
     with pytest.raises(ConfigError, match="not to 'rerank.other-team.example'.*EXPLORER_RERANK_HOSTS"):
@@ -396,6 +394,55 @@ def test_pages_send_queries_only_to_allowed_hosts(settings):
     check_remote_allowed("rerank-api:https://rerank.other-team.example",
                          replace(settings, rerank_hosts=("rerank.other-team.example",)))
     check_remote_allowed("rerank-api:https://api.cohere.com", settings)  # a vendor's configured base URL
+
+
+@pytest.mark.parametrize("url, host", [("http://127.0.0.1:8000", "127.0.0.1"), ("http://127.0.0.1:6379", "127.0.0.1"),
+                                       ("http://localhost:9200", "localhost"), ("http://[::1]:8000", "::1"),
+                                       ("http://127.8.9.10:22", "127.8.9.10")])
+def test_this_machines_own_addresses_need_the_setting_like_any_other_host(settings, url, host):
+    # whatever listens on a port of this machine would get the visitor's queries and RERANK_API_KEY
+    with pytest.raises(ConfigError, match=rf"not to '{re.escape(host)}'.*EXPLORER_RERANK_HOSTS={re.escape(host)} "):
+        check_remote_allowed(f"rerank-api:{url}", settings)
+    with pytest.raises(ConfigError, match=rf"EXPLORER_RERANK_HOSTS=a.internal,{re.escape(host)} "):
+        check_remote_allowed(f"rerank-api:{url}", replace(settings, rerank_hosts=("a.internal",)))
+    check_remote_allowed(f"rerank-api:{url}", replace(settings, rerank_hosts=(host,)))
+
+
+@pytest.mark.slow
+def test_the_search_page_sends_no_key_to_a_typed_local_url_until_its_host_is_allowed(stubs, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from ui import cache
+    from ui.sidebar import REMOTE
+
+    monkeypatch.setenv("RERANK_API_KEY", OTHER_KEY)
+    monkeypatch.delenv("EXPLORER_RERANK_HOSTS", raising=False)
+    page = str(Path(__file__).resolve().parent.parent / "pages" / "0_Search.py")
+    served = stubs["rerank-api"]
+    served.reset()
+    try:
+        cache.settings.clear()
+        app = AppTest.from_file(page, default_timeout=300)
+        app.session_state["rr_choice"] = REMOTE
+        app.session_state["rr_remote"] = f"rerank-api:{served.url}"
+        app.run()
+        assert not app.exception, app.exception
+        shown = " ".join(e.value for e in app.error)
+        assert "not to '127.0.0.1'" in shown and "EXPLORER_RERANK_HOSTS=127.0.0.1" in shown
+        assert not served.requests  # nothing, and so no key, went to the stub
+
+        monkeypatch.setenv("EXPLORER_RERANK_HOSTS", "127.0.0.1")
+        cache.settings.clear()
+        app = AppTest.from_file(page, default_timeout=300)
+        app.session_state["rr_choice"] = REMOTE
+        app.session_state["rr_remote"] = f"rerank-api:{served.url}"
+        app.run()
+        assert not app.exception, app.exception
+        assert not app.error, [e.value for e in app.error]
+        assert served.requests and served.requests[0]["headers"]["Authorization"] == f"Bearer {OTHER_KEY}"
+    finally:
+        monkeypatch.undo()
+        cache.settings.clear()
 
 
 def test_the_key_status_says_set_or_not_never_the_key(remote_settings):

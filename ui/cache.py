@@ -20,7 +20,7 @@ from explorer.judging.store import JudgementStore
 from explorer.loading import load_beir
 from explorer.loading.paths import check_readable
 from explorer.models.info import LoadedModel
-from explorer.models.resolution import load_bi_encoder, load_reranker
+from explorer.models.resolution import load_bi_encoder, load_reranker, page_model_roots
 from explorer.pipeline import PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
 from explorer.remote.names import check_remote_allowed
@@ -51,7 +51,8 @@ def score_cache() -> ScoreCache:
 @st.cache_resource(show_spinner="Reading the data set…")
 def dataset(path: str) -> Dataset:
     """The BEIR folder ``path``, read only when it lies under the server's data folders."""
-    return load_beir(check_readable(path, settings().readable_roots))
+    roots = settings().readable_roots
+    return load_beir(check_readable(path, roots), readable_roots=roots)  # links inside it are checked too
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,9 +67,17 @@ def snapshots() -> SnapshotStore:
     return SnapshotStore(settings().snapshots_path)
 
 
+_RECOVERY_SAID = "_judgements_recovery_said"  # in a session's state: the recovery of the judgements file was said
+
+
 def labelled_dataset(path: str) -> Dataset:
-    """The data set with the judgements made here merged into its labels (read afresh: a grade just saved counts)."""
-    return with_judgements(dataset(path), judgements(), dataset_key(path))
+    """The data set with the judgements made here merged into its labels (read afresh: a grade just saved counts).
+    A judgements file found damaged and recovered is said once in each session (what was kept, what came back)."""
+    store = judgements()
+    if store.recovery is not None and not st.session_state.get(_RECOVERY_SAID):
+        st.session_state[_RECOVERY_SAID] = True
+        st.warning(store.recovery.message)
+    return with_judgements(dataset(path), store, dataset_key(path))
 
 
 @st.cache_resource(show_spinner=False)
@@ -82,14 +91,16 @@ def over_length(path: str, role: str, name: str, device_preference: str, trust_r
 
 @st.cache_resource(show_spinner="Loading the bi-encoder…")
 def bi_encoder(name: str, device_preference: str, trust_remote_code: bool) -> LoadedModel:
-    return load_bi_encoder(name, device(device_preference), settings(), trust_remote_code=trust_remote_code)
+    return load_bi_encoder(name, device(device_preference), settings(), trust_remote_code=trust_remote_code,
+                           folder_roots=page_model_roots(settings()))  # a typed folder: under the server's folders
 
 
 @st.cache_resource(show_spinner="Loading the reranker…")
 def reranker(name: str, device_preference: str, trust_remote_code: bool) -> LoadedModel:
     # a rerank-api URL typed on a page must be on a host whoever runs the server allows (it would get the queries)
     check_remote_allowed(name, settings())
-    return load_reranker(name, device(device_preference), settings(), trust_remote_code=trust_remote_code)
+    return load_reranker(name, device(device_preference), settings(), trust_remote_code=trust_remote_code,
+                         folder_roots=page_model_roots(settings()))
 
 
 class _IndexSlot:

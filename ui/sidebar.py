@@ -9,17 +9,18 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.inference.device import DEVICE_CHOICES
-from explorer.loading.store import saved_datasets
+from explorer.loading.store import check_not_private, saved_datasets
 from explorer.models.catalog import Role, find_preset, presets
+from explorer.models.measured_speed import measured_speed
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
-from explorer.models.resolution import expected_stand_in
+from explorer.models.resolution import expected_stand_in, out_of_reach, page_model_roots
 from explorer.remote.names import EXAMPLES, is_remote_name, key_status
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
 from explorer.spec import Blend, BlendMode, PipelineSpec
-from ui import cache
+from ui import address, cache, kept_state
 
 SAMPLE_LABEL = "Sample: engineering knowledge base"
 FOLDER_LABEL = "A BEIR folder on this machine…"
@@ -91,11 +92,20 @@ def remember_my_dataset(folder: Path) -> None:
     st.session_state.setdefault(MINE, set()).add(folder.name)
 
 
+def session_datasets() -> set[str] | None:
+    """The saved data sets this session loaded, by folder name (None: every one, in a shared workspace)."""
+    return None if cache.settings().shared_workspace else st.session_state.get(MINE, set())
+
+
 def visible_datasets() -> list[Path]:
     """The saved data sets this session may open: the shared ones and its own (all, in a shared workspace)."""
-    settings = cache.settings()
-    mine = None if settings.shared_workspace else st.session_state.get(MINE, set())
-    return saved_datasets(settings.cache_dir / "datasets", mine)
+    return saved_datasets(cache.settings().cache_dir / "datasets", session_datasets())
+
+
+def not_private(path: str | Path) -> Path:
+    """``path`` resolved, unless it is in another session's private data set: DataLoadError (the rule of
+    ``explorer.loading.store.check_not_private``, for every path a visitor types)."""
+    return check_not_private(path, cache.settings().cache_dir / "datasets", session_datasets())
 
 
 def dataset_options() -> dict[str, str]:
@@ -109,11 +119,10 @@ def dataset_options() -> dict[str, str]:
 
 def _not_someone_elses(path: str) -> str:
     """``path``, unless it is another session's private data set (then "", with the reason shown)."""
-    saved = (cache.settings().cache_dir / "datasets").resolve()
-    folder = Path(path).resolve()
-    if folder.is_relative_to(saved) and folder != saved and folder not in {p.resolve() for p in visible_datasets()}:
-        st.error("That data set was loaded in another session and not shared. Load it here, or ask whoever "
-                 "loaded it to share it with everyone on this server.")
+    try:
+        not_private(path)
+    except ExplorerError as exc:
+        st.error(str(exc))
         return ""
     return path
 
@@ -128,18 +137,18 @@ def adopt_threshold_next_run(value: float, probability: bool) -> None:
     st.session_state[PENDING_THRESHOLD] = {key: value, "use_threshold": True}
 
 
-def _keep_state_across_pages() -> None:
-    """Streamlit drops a widget's state when a page without it runs; re-assigning keeps it."""
-    for key, default in DEFAULTS.items():
-        st.session_state[key] = st.session_state.get(key, default)
-
-
 def describe_model(name: str, role: Role) -> str:
-    """A picker's entry: the preset's size and speed, and the model that runs here when another stands in."""
+    """A picker's entry: the preset's size and its speed as measured here, the model that runs here when another
+    stands in, and whether it cannot be had here at all (the hub out of reach), before anyone chooses it."""
     known = find_preset(name)
-    label = known.label if known else name
-    stand_in = expected_stand_in(name, role, cache.settings())
-    return f"{label} → runs here as {stand_in}" if stand_in else label
+    settings = cache.settings()
+    label = known.label(measured_speed(settings.cache_dir, role)) if known else name
+    stand_in = expected_stand_in(name, role, settings, folder_roots=page_model_roots(settings))
+    if stand_in:
+        return f"{label} → runs here as {stand_in}"
+    if known and out_of_reach(name, settings):
+        return f"{label} · cannot load here: the model hub is out of reach"
+    return label
 
 
 def _model_choice(label: str, options: list[str], choice_key: str, other_key: str, role: Role) -> str:
@@ -148,8 +157,10 @@ def _model_choice(label: str, options: list[str], choice_key: str, other_key: st
     if choice == REMOTE:
         return _remote_choice()
     if choice == OTHER:
-        return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model")
-    stand_in = expected_stand_in(choice, role, cache.settings())
+        return st.text_input(f"{label}: hub id or folder", key=other_key, placeholder="owner/model or /path/to/model",
+                             help="A folder is opened only under the server's data folders (EXPLORER_DATA_DIRS) or "
+                                  "its models folder (EXPLORER_MODELS_DIR); any other name is a hub id.")
+    stand_in = expected_stand_in(choice, role, cache.settings(), folder_roots=page_model_roots(cache.settings()))
     if stand_in:  # the picker's box is narrow: the model that runs is said in full beneath it
         st.caption(f"Runs here as {stand_in}.")
     return choice
@@ -173,8 +184,13 @@ def _remote_choice() -> str:
     return name
 
 
+def _address_labels() -> dict[str, str]:
+    return {"sample": SAMPLE_LABEL, "loaded": LOADED_PREFIX, "folder": FOLDER_LABEL, "other": OTHER, "remote": REMOTE}
+
+
 def sidebar() -> SidebarChoices:
-    _keep_state_across_pages()
+    address.read_once(cache.settings().cache_dir, _address_labels())
+    kept_state.restore(DEFAULTS)
     options = dataset_options()
     if PENDING_DATASET in st.session_state:
         st.session_state["dataset_choice"] = st.session_state.pop(PENDING_DATASET)
@@ -232,8 +248,14 @@ def sidebar() -> SidebarChoices:
         rater = st.text_input("Rater (your name, for judging)", key="rater", max_chars=60,
                               help="Grades saved on the Judge page are kept under this name, so raters never "
                                    "overwrite each other and their agreement can be measured.")
+        if address.NOTE in st.session_state:
+            st.warning(st.session_state.pop(address.NOTE))
+    kept_state.remember(DEFAULTS)
+    reranker = None if rr == NO_RERANKER else rr.strip()
+    address.write(cache.settings().cache_dir, source, path, _address_labels(), first_stage, reranker,
+                  " ".join(str(rater).split()))
     return SidebarChoices(
-        dataset_path=path, bi_encoder=bi.strip(), reranker=None if rr == NO_RERANKER else rr.strip(), depth=int(depth),
+        dataset_path=path, bi_encoder=bi.strip(), reranker=reranker, depth=int(depth),
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),

@@ -4,19 +4,28 @@ Each grade is written the moment it is given, in its own transaction, in WAL mod
 killed in the middle of a judging loop loses at most the grade being written, and two raters in two sessions
 (or two processes) never overwrite each other, since each row is a rater's own. A rater who grades the same
 document again replaces only their own row. A typed query gets a stable id the first time it is judged.
+
+Judgements are not a cache: a damaged file (cut short, or overwritten) is never deleted. Opening it sets it aside
+under a new name, reads back every row that still reads, and writes those to a fresh file, saying how many grades
+came back (``JudgementStore.recovery``, and a warning in the log).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal, Sequence
 
-from explorer.errors import ConfigError
-from explorer.sqlite_files import open_shared
+from explorer.errors import ConfigError, DamagedFileError
+from explorer.sqlite_files import check_intact, is_damage, open_shared, readable_rows, set_aside
+
+logger = logging.getLogger(__name__)
 
 Scale = Literal["graded", "binary"]
 SCALES: dict[str, tuple[int, ...]] = {"graded": (0, 1, 2, 3), "binary": (0, 1)}
@@ -43,6 +52,15 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rules (dataset TEXT PRIMARY KEY, rule TEXT NOT NULL)",
 )
 
+# each table's columns, and what a recovered row must hold to be kept (a damaged page can read as other values)
+_COLUMNS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
+    "judgements": (("dataset", (str,)), ("query_id", (str,)), ("doc_id", (str,)), ("rater", (str,)),
+                   ("grade", (int,)), ("note", (str,)), ("at", (float, int))),
+    "queries": (("dataset", (str,)), ("query_id", (str,)), ("text", (str,)), ("at", (float, int))),
+    "datasets": (("dataset", (str,)), ("scale", (str,)), ("guidelines", (str,))),
+    "versions": (("dataset", (str,)), ("version", (int,))),
+    "rules": (("dataset", (str,)), ("rule", (str,))),
+}
 _ADD_QUERY = "INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)"
 _UPSERT = ("INSERT INTO judgements (dataset, query_id, doc_id, rater, grade, note, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT(dataset, query_id, doc_id, rater) DO UPDATE SET grade = excluded.grade, "
@@ -61,6 +79,25 @@ class Judgement:
     at: float = 0.0  # seconds since the epoch, when it was saved
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What became of a damaged judgements file: where it was kept, and the rows read back from it."""
+
+    path: Path  # the judgements file, now fresh
+    aside: Path  # the damaged file, renamed and kept
+    reason: str  # what SQLite said of it
+    grades: int  # grades read back and written to the fresh file
+    queries: int  # recorded queries read back
+
+    @property
+    def message(self) -> str:
+        """The recovery in words, for the page and the log."""
+        return (f"The judgements file {self.path} was damaged ({self.reason}). It was kept as {self.aside} (never "
+                f"deleted), and the {self.grades:,} grade(s) and {self.queries:,} recorded query(ies) that could "
+                "still be read were recovered into a fresh file. Grades on the lost part of the file could not be "
+                "read: import them again from an export (judgements import) if you have one.")
+
+
 def typed_query_id(text: str) -> str:
     """A stable id for a typed query: the same text (up to spacing and case) always gets the same id."""
     normal = " ".join(text.split()).lower()
@@ -73,9 +110,64 @@ class JudgementStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = open_shared(self.path, timeout=30.0, synchronous="FULL")  # a grade acknowledged is on disk
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        self.recovery: Recovery | None = None  # set when the file was found damaged and recovered
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self.recovery = self._recover(str(exc))
+            if self.recovery is not None:
+                logger.warning("%s", self.recovery.message)
+
+    def _open(self) -> sqlite3.Connection:
+        """The file opened, its tables made if missing, and checked whole (it is small, and read by every page)."""
+        connection = open_shared(self.path, timeout=30.0, synchronous="FULL")  # a grade acknowledged is on disk
+        try:
+            for statement in _SCHEMA:
+                connection.execute(statement)
+            check_intact(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _recover(self, reason: str) -> Recovery | None:
+        """Sets the damaged file aside, opens a fresh one and writes into it every row that still reads from the old
+        one (rows written meanwhile by another process are kept: theirs are newer). None when another process had
+        set the file aside first; DamagedFileError when it cannot be set aside."""
+        try:
+            aside = set_aside(self.path)
+        except FileNotFoundError:  # another process is recovering it: use the fresh file it made
+            self._db = self._open()
+            return None
+        except OSError as exc:
+            raise DamagedFileError(
+                f"The judgements file {self.path} is damaged ({reason}) and could not be set aside to recover it "
+                f"({exc.strerror or exc}). Make its folder writable, or move the file away yourself, and start "
+                "again: the grades that still read are then recovered from it.") from None
+        self._db = self._open()
+        counts = {}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, columns in _COLUMNS.items():
+                    rows = [row for row in readable_rows(aside, table, [name for name, _ in columns])
+                            if all(isinstance(value, kinds) and not isinstance(value, bool)
+                                   for value, (_, kinds) in zip(row, columns))]
+                    marks = ", ".join("?" * len(columns))
+                    names = ", ".join(name for name, _ in columns)
+                    self._db.executemany(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})", rows)
+                    counts[table] = len(rows)
+                # the labels are not those a snapshot saw before the damage: every data set's version moves on
+                self._db.execute("INSERT INTO versions (dataset, version) SELECT dataset, 1 FROM (SELECT dataset FROM "
+                                 "judgements UNION SELECT dataset FROM versions) WHERE true "
+                                 "ON CONFLICT(dataset) DO UPDATE SET version = version + 1")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return Recovery(self.path, aside, reason, counts["judgements"], counts["queries"])
 
     # ---- the scale and guidelines of a data set -----------------------------------------------------------
 
@@ -94,7 +186,9 @@ class JudgementStore:
         if scale not in SCALES:
             raise ConfigError(f"Unknown scale {scale!r}; choose one of: {', '.join(SCALES)}.")
         top = self._one("SELECT MAX(grade) FROM judgements WHERE dataset = ?", (dataset,))
-        if top and top[0] is not None and top[0] > max(SCALES[scale]):
+        # only binary can be too narrow: "graded" is the data set's own scale (explorer.judging.scale), which the
+        # grades saved were checked against
+        if scale == "binary" and top and top[0] is not None and top[0] > max(SCALES[scale]):
             raise ConfigError(f"This data set already has grades up to {top[0]}, which the {scale} scale cannot "
                               "hold. Keep the graded scale, or export the judgements and start again.")
         self._write("INSERT INTO datasets (dataset, scale) VALUES (?, ?) "
@@ -142,27 +236,32 @@ class JudgementStore:
 
     # ---- judgements ----------------------------------------------------------------------------------------
 
-    def put(self, dataset: str, judgement: Judgement) -> Judgement:
+    def put(self, dataset: str, judgement: Judgement, grades: Sequence[int] | None = None) -> Judgement:
         """Saves one grade at once (replacing only this rater's earlier grade of this pair); returns it as saved.
-        A grade outside the data set's scale is refused with a message."""
-        return self.put_many(dataset, [judgement])[0]
+        A grade outside the data set's scale (``grades``, the grades its labels allow, else the stored scale's) is
+        refused with a message."""
+        return self.put_many(dataset, [judgement], grades)[0]
 
-    def put_many(self, dataset: str, judgements: list[Judgement]) -> list[Judgement]:
+    def put_many(self, dataset: str, judgements: list[Judgement],
+                 grades: Sequence[int] | None = None) -> list[Judgement]:
         """Saves several grades in one transaction (an import): all of them, or, if one is refused, none."""
         scale = self.scale(dataset)
         now = time.time()
-        saved = [self.checked(judgement, scale, now) for judgement in judgements]
+        saved = [self.checked(judgement, scale, now, grades) for judgement in judgements]
         if saved:
             self._write_many([(_UPSERT, (dataset, j.query_id, j.doc_id, j.rater, j.grade, j.note, j.at))
                               for j in saved])
         return saved
 
     @staticmethod
-    def checked(judgement: Judgement, scale: Scale, now: float) -> Judgement:
-        """``judgement`` as it would be saved at ``now``; a grade off the scale or a missing name is refused."""
+    def checked(judgement: Judgement, scale: Scale, now: float, grades: Sequence[int] | None = None) -> Judgement:
+        """``judgement`` as it would be saved at ``now``; a grade off the scale (``grades`` when given: a data set's
+        own, see ``explorer.judging.scale``) or a missing name is refused."""
         grade = judgement.grade
-        if isinstance(grade, bool) or not isinstance(grade, int) or grade not in SCALES[scale]:
-            raise ConfigError(f"Grade {grade!r} is outside this data set's scale, {SCALE_NAMES[scale]}.")
+        allowed = SCALES["binary"] if scale == "binary" else tuple(grades) if grades else SCALES[scale]
+        if isinstance(grade, bool) or not isinstance(grade, int) or grade not in allowed:
+            named = SCALE_NAMES[scale] if scale == "binary" or not grades else f"{min(allowed)}-{max(allowed)}"
+            raise ConfigError(f"Grade {grade!r} is outside this data set's scale, {named}.")
         if not judgement.rater.strip():
             raise ConfigError("Judgements need a rater name: type yours in the sidebar.")
         if not judgement.query_id or not judgement.doc_id:
@@ -211,22 +310,35 @@ class JudgementStore:
     # ---- SQL -----------------------------------------------------------------------------------------------
 
     def _one(self, sql: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
-        with self._lock:
+        with self._lock, self._damage_said():
             return self._db.execute(sql, args).fetchone()
 
     def _all(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
-        with self._lock:
+        with self._lock, self._damage_said():
             return self._db.execute(sql, args).fetchall()
 
     def _write(self, sql: str, args: tuple[object, ...]) -> None:
-        with self._lock:
+        with self._lock, self._damage_said():
             self._db.execute(sql, args)
+
+    @contextlib.contextmanager
+    def _damage_said(self) -> Iterator[None]:
+        """Damage found after the file was opened (it was checked whole then) becomes a message, not a traceback."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            raise DamagedFileError(
+                f"The judgements file {self.path} was damaged while in use ({exc}). Nothing more is written to it. "
+                "Restart the app (or run the command again): the file is then kept aside and every grade that "
+                "still reads is recovered into a fresh one.") from None
 
     def _write_many(self, statements: list[tuple[str, tuple[object, ...]]], new_version: bool = True) -> None:
         """The statements (and, when the labels change, the version bump) in one transaction: all of them are on
         disk, or none."""
         dataset = statements[0][1][0]
-        with self._lock:
+        with self._lock, self._damage_said():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for sql, args in statements:

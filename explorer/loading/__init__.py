@@ -84,7 +84,7 @@ def read_dataset(spec: LoadSpec, progress: Callable[[int, int], None] | None = N
             check_readable(path, spec.readable_roots)
     if spec.kind == "beir":
         # a BEIR folder carries its own queries and labels
-        return read_beir(_need(spec.folder, "folder"), spec.name or None)
+        return read_beir(_need(spec.folder, "folder"), spec.name or None, spec.readable_roots)
     if spec.kind == "ir_datasets":
         return read_ir_dataset(_need(spec.ir_datasets_id, "ir_datasets id"))
     log = ProblemLog(progress)
@@ -111,7 +111,7 @@ def read_dataset(spec: LoadSpec, progress: Callable[[int, int], None] | None = N
         builder.add_documents(iter_table_documents(corpus, fmt, mapping, log, spec.delimiter))
     elif spec.kind == "text_folder":
         builder.add_documents(iter_folder_documents(_need(spec.folder, "folder"), log,
-                                                    spec.max_document_mb * 1024 * 1024))
+                                                    spec.max_document_mb * 1024 * 1024, spec.readable_roots))
     elif spec.kind == "text_zip":
         builder.add_documents(iter_zip_documents(_need(spec.corpus, "zip file"), log, spec.max_upload_mb * 1024 * 1024,
                                                  spec.max_document_mb * 1024 * 1024))

@@ -118,6 +118,25 @@ def saved_datasets(root: Path, mine: Collection[str] | None = None) -> list[Path
     return sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def check_not_private(path: str | Path, root: Path, mine: Collection[str] | None) -> Path:
+    """``path`` resolved, unless it lies in the saved data sets folder ``root`` but not in a data set this session may
+    open (see ``saved_datasets``: a shared one, or one named in ``mine``; any, when ``mine`` is None): then
+    DataLoadError. For every path a page lets a visitor type: the sidebar's folder and the Load data page's paths
+    alike, so a private data set is not reached by typing its folder (or a file in it) instead of choosing it."""
+    resolved = Path(path).expanduser().resolve()
+    saved = Path(root).expanduser().resolve()
+    if mine is None or not resolved.is_relative_to(saved):
+        return resolved
+    parts = resolved.relative_to(saved).parts
+    if not parts:
+        raise DataLoadError(f"{path} is the folder of every saved data set, private ones among them. Choose a data "
+                            "set in the sidebar, or give the folder of one of them.")
+    if not parts[0].startswith(".") and (parts[0] in mine or is_shared(saved / parts[0])):
+        return resolved
+    raise DataLoadError("That data set was loaded in another session and not shared. Load it here, or ask whoever "
+                        "loaded it to share it with everyone on this server.")
+
+
 def saved_report(folder: Path) -> LoadReport | None:
     """The load report saved in a data set folder, or None when it is missing or unreadable."""
     path = folder / "report.json"

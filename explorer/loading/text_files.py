@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from explorer.errors import DataLoadError
 from explorer.loading.assemble import DocRecord
+from explorer.loading.paths import LINK_OUTSIDE, is_readable
 from explorer.loading.problems import ProblemLog
 from explorer.loading.reading import SNIFF_BYTES, TextSource, decode, text_encoding
 from explorer.records import Document
@@ -21,6 +23,7 @@ MAX_EXPANSION = 5
 DEFAULT_MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 # Text compresses about 3-10 to 1; a member compressed far more than this is refused as a likely zip bomb.
 MAX_COMPRESSION_RATIO = 100
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def split_title(content: str) -> tuple[str, str]:
@@ -34,6 +37,13 @@ def split_title(content: str) -> tuple[str, str]:
     return "", ""
 
 
+def leaves_the_folder(name: str) -> bool:
+    """Whether the zip member ``name`` would be written outside the folder it is unpacked in: it climbs with
+    ``..``, starts at the root, or names a Windows drive (backslashes read as separators, as unzip tools read them)."""
+    path = name.replace("\\", "/")
+    return path.startswith("/") or ".." in PurePosixPath(path).parts or bool(_DRIVE.match(path))
+
+
 def _doc_id(relative: PurePosixPath) -> str:
     return str(relative.with_suffix(""))
 
@@ -44,19 +54,26 @@ def _too_large(name: str, size: int, limit: int, log: ProblemLog) -> DataLoadErr
                                  "few pages each, or raise EXPLORER_MAX_DOCUMENT_MB.")
 
 
-def iter_folder_documents(folder: Path, log: ProblemLog,
-                          max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> Iterator[DocRecord]:
+def iter_folder_documents(folder: Path, log: ProblemLog, max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+                          readable_roots: Sequence[Path] | None = None) -> Iterator[DocRecord]:
     """A document per .txt or .md file under ``folder`` (sub-folders too, hidden ones skipped), in path order.
 
-    Other files are skipped with a warning. Raises DataLoadError when the folder is missing or has no text file."""
+    Other files are skipped with a warning, and so are symbolic links that lead outside ``readable_roots`` (None:
+    anywhere, the command line); links to folders are not followed. Raises DataLoadError when the folder is missing
+    or has no text file."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise log.fatal(str(folder), None, "no such folder. Give the folder that holds the .txt or .md files.")
     found = 0
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
+    for path in sorted(folder.rglob("*")):  # rglob lists a linked folder but does not go into it
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
         relative = PurePosixPath(path.relative_to(folder).as_posix())
+        if path.is_symlink() and not is_readable(path, readable_roots):
+            log.warn("link outside", str(relative), None, LINK_OUTSIDE)
+            continue
+        if not path.is_file():
+            continue
         if path.suffix.lower() not in TEXT_SUFFIXES:
             log.warn("skipped file", str(relative), None, "not a .txt or .md file; skipped.")
             continue
@@ -85,8 +102,17 @@ def iter_zip_documents(source: TextSource, log: ProblemLog, max_bytes: int,
     except zipfile.BadZipFile as exc:
         raise log.fatal(source.name, None, f"not a readable zip file ({exc}). Choose the format that matches.") from exc
     with archive:
-        members = [m for m in archive.infolist()
-                   if not m.is_dir() and not any(p.startswith((".", "__MACOSX")) for p in PurePosixPath(m.filename).parts)]
+        members = []
+        for member in archive.infolist():
+            if member.is_dir():
+                continue
+            if leaves_the_folder(member.filename):
+                log.warn("unsafe path", f"{source.name}:{member.filename}", None,
+                         "its path leads outside the zip's folder (through '..', or from the root or a drive), as "
+                         "in a path-traversal attack; skipped, not read. Zip the files with paths inside one folder.")
+                continue
+            if not any(part.startswith((".", "__MACOSX")) for part in PurePosixPath(member.filename).parts):
+                members.append(member)
         total = sum(m.file_size for m in members)
         if total > max_bytes * MAX_EXPANSION:
             raise log.fatal(source.name, None, f"the zip expands to {total / 1e6:,.0f} MB, over the "

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import socket
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 from urllib.parse import urlparse
 
 from explorer.errors import ModelLoadError
 from explorer.inference.backends import EngineConfig
-from explorer.inference.device import DeviceChoice
+from explorer.inference.device import DeviceChoice, on_engine_path
 from explorer.inference.engine import InferenceEngine
+from explorer.loading.paths import is_readable
 from explorer.models.catalog import find_preset
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.models.packaged import (
@@ -71,9 +73,11 @@ def load_bi_encoder(
     settings: Settings,
     trust_remote_code: bool = False,
     hub_check: Callable[[Settings], bool] = hub_reachable,
+    folder_roots: Sequence[Path] | None = None,
 ) -> LoadedModel:
     """The bi-encoder ``name`` (a hub id or a folder), resolved in the order above, with its engine and the query and
-    document prefixes its preset names. Raises ModelLoadError when it cannot be had."""
+    document prefixes its preset names. Raises ModelLoadError when it cannot be had. ``folder_roots``: see
+    ``page_model_roots`` (None: any folder, the command line)."""
     from sentence_transformers import SentenceTransformer
 
     build = _builder(SentenceTransformer, device, trust_remote_code)
@@ -91,7 +95,7 @@ def load_bi_encoder(
         )
         return build(str(path), True), info
 
-    model, info = _resolve(name, build, packaged, settings, hub_check, "bi-encoder")
+    model, info = _resolve(name, build, packaged, settings, hub_check, "bi-encoder", folder_roots=folder_roots)
     known = find_preset(name.strip())
     if known is not None and (known.query_prefix or known.document_prefix):
         info = replace(info, query_prefix=known.query_prefix, document_prefix=known.document_prefix)
@@ -104,10 +108,12 @@ def load_reranker(
     settings: Settings,
     trust_remote_code: bool = False,
     hub_check: Callable[[Settings], bool] = hub_reachable,
+    folder_roots: Sequence[Path] | None = None,
 ) -> LoadedModel:
     """The reranker ``name`` (a hub id, a folder, or a packaged or trained name), resolved in the order above, with its
     engine. Raises ModelLoadError when it cannot be had. A remote name (``cohere:MODEL``, ``voyage:MODEL``,
-    ``jina:MODEL``, ``rerank-api:URL``) is a reranker behind an HTTP API: nothing is downloaded (explorer.remote)."""
+    ``jina:MODEL``, ``rerank-api:URL``) is a reranker behind an HTTP API: nothing is downloaded (explorer.remote).
+    ``folder_roots``: see ``page_model_roots`` (None: any folder, the command line)."""
     if is_remote_name(name):
         from explorer.remote.loading import load_remote_reranker
 
@@ -128,6 +134,9 @@ def load_reranker(
                 if name == TRAINED_RERANKER:
                     raise
                 damaged = f"{exc} Until then, the untrained stand-in runs. "  # the page shows it with the warning
+                # the command line shows no note: the log's warning is what says the weights are damaged there
+                logger.warning("%s Until then, the untrained stand-in (%s) runs in place of %s; its scores are not "
+                               "those of a reranker trained for relevance.", exc, PACKAGED_RERANKER, name)
         if name == TRAINED_RERANKER:
             raise ModelLoadError(f"The default reranker has not been trained on this machine yet (looked in "
                                  f"{trained}). Build it with: python -m explorer build-default-reranker")
@@ -137,7 +146,7 @@ def load_reranker(
         return build_packaged_reranker(device), replace(info, note=damaged + info.note)
 
     model, info = _resolve(name, build, packaged, settings, hub_check, "reranker",
-                           local_loader=_local_reranker_loader(device))
+                           local_loader=_local_reranker_loader(device), folder_roots=folder_roots)
     if info.source not in ("packaged", "trained here"):
         info = replace(info, has_probability=model.num_labels == 1)
     return _with_engine(model, info, device, settings)
@@ -173,6 +182,7 @@ def _resolve(
     hub_check: Callable[[Settings], bool],
     kind: str,
     local_loader: Callable[[Path], tuple[Any, ModelInfo] | None] | None = None,
+    folder_roots: Sequence[Path] | None = None,
 ) -> tuple[Any, ModelInfo]:
     name = name.strip()
     if not name:
@@ -182,15 +192,15 @@ def _resolve(
         if found is None:
             raise ModelLoadError(f"There is no packaged {kind} called {name!r}.")
         return found
-    local = Path(name).expanduser()
-    if local.is_dir():
+    local = _allowed_folder(name, kind, folder_roots)
+    if local is not None and local.is_dir():
         special = local_loader(local) if local_loader is not None else None
         if special is not None:
             return special
         model = _attempt(lambda: build(str(local), True), name, kind, "the local folder")
         return model, ModelInfo(name, str(local.resolve()), "local path", "Loaded from the folder you gave.",
                                 fingerprint=folder_fingerprint(local))
-    if _looks_like_path(name):
+    if local is not None and _looks_like_path(name):
         raise ModelLoadError(f"The {kind} folder {name!r} does not exist. Check the path, or give a hub id.")
     try:
         model = build(name, True)
@@ -240,6 +250,31 @@ def _remote_code_refusal(kind: str, name: str, exc: Exception) -> str:
             "(trust_remote_code; --trust-remote-code on the command line).")
 
 
+def page_model_roots(settings: Settings) -> tuple[Path, ...]:
+    """The folders a page may open a model folder from: the data folders (``Settings.readable_roots``) and the models
+    folder, where the rerankers trained here are kept. Whoever can open a page can type a path into its model box, so
+    a folder anywhere else is not opened, nor said to exist."""
+    return (*settings.readable_roots, settings.models_dir)
+
+
+def _allowed_folder(name: str, kind: str, folder_roots: Sequence[Path] | None) -> Path | None:
+    """The folder ``name`` may name (None: it is read as a hub id only). Under ``folder_roots`` (None: anywhere) a
+    name is a folder; outside them, a path-like name is refused whether or not the folder exists, and any other
+    (owner/model) is a hub id. A hub id that also names something in the server's working folder is refused too:
+    the model libraries would open that as a model folder rather than ask the hub."""
+    local = Path(name).expanduser()
+    if is_readable(local, folder_roots):
+        return local
+    if _looks_like_path(name) or local.exists():
+        listed = ", ".join(str(root) for root in folder_roots or ())
+        raise ModelLoadError(
+            f"{name!r}: this server opens {kind} folders only under its data folders and its models folder "
+            f"({listed}). Give a hub id (owner/model), copy the model into one of them, or have whoever runs the "
+            f"server add its folder to EXPLORER_DATA_DIRS (folders separated by '{os.pathsep}') or set "
+            "EXPLORER_MODELS_DIR.")
+    return None
+
+
 def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
 
@@ -253,7 +288,8 @@ def _with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Se
     """The loaded model with its own engine: converted fast-inference graphs (OpenVINO IR) are kept in the
     cache folder; rerankers run in int8 where the settings allow it (the engine falls back to bf16 where it
     cannot)."""
-    config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=settings.rerank_int8,
+    device, int8 = on_engine_path(device, settings.engine_path, settings.rerank_int8)
+    config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=int8,
                           int8_in_background=settings.int8_in_background)
     model = _to_precision(model, device)
     return LoadedModel(model=model, info=info, device=device, engine=InferenceEngine(model, device, config))
@@ -266,14 +302,15 @@ def _to_precision(model: Any, device: DeviceChoice) -> Any:
 
 
 def expected_stand_in(name: str, role: Literal["bi-encoder", "reranker"], settings: Settings,
-                      hub_check: Callable[[Settings], bool] = hub_reachable) -> str | None:
+                      hub_check: Callable[[Settings], bool] = hub_reachable,
+                      folder_roots: Sequence[Path] | None = None) -> str | None:
     """What would run in place of ``name`` if it were loaded now (without loading anything): a short description
     of the stand-in, or None when ``name`` itself would load (or fail to). For pickers and summaries that name a
-    model before it is loaded."""
+    model before it is loaded; ``folder_roots`` as for ``load_reranker`` (a folder outside them is not looked at)."""
     name = name.strip()
     if not name or name.startswith(("packaged/", "trained/")) or is_remote_name(name):
         return None
-    if Path(name).expanduser().is_dir():
+    if is_readable(Path(name).expanduser(), folder_roots) and Path(name).expanduser().is_dir():
         return None
     if _looks_like_path(name) or _in_local_cache(name) or hub_check(settings):
         return None
@@ -298,3 +335,12 @@ def _in_local_cache(name: str) -> bool:
     except ValueError:  # not a valid repository id
         return False
     return isinstance(found, str)
+
+
+def out_of_reach(name: str, settings: Settings, hub_check: Callable[[Settings], bool] = hub_reachable) -> bool:
+    """Whether the hub id ``name`` cannot be loaded here: the hub does not answer and the model is not in the local
+    Hugging Face cache (and nothing stands in for it, see ``expected_stand_in``). For pickers, before a user chooses."""
+    name = name.strip()
+    if not name or name.startswith(("packaged/", "trained/")) or is_remote_name(name) or _looks_like_path(name):
+        return False
+    return not _in_local_cache(name) and not hub_check(settings)

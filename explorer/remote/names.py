@@ -138,10 +138,12 @@ def checked_url(url: str, where: str) -> str:
 
 
 def check_remote_allowed(name: str | None, settings: Settings) -> None:
-    """For a reranker chosen on a page: a ``rerank-api:URL`` must be on this machine, on a vendor's configured base
-    URL, or on a host listed in EXPLORER_RERANK_HOSTS (the server would send it the visitor's queries, and
-    RERANK_API_KEY). ConfigError otherwise, naming the setting. Other names pass (vendors' URLs are the server's
-    own settings). The command line is not limited: whoever types the URL there runs it on their own behalf."""
+    """For a reranker chosen on a page: a ``rerank-api:URL`` must be on a vendor's configured base URL or on a host
+    listed in EXPLORER_RERANK_HOSTS (the server would send it the visitor's queries, and RERANK_API_KEY).
+    ConfigError otherwise, naming the setting to add. This machine's own addresses (localhost, 127.0.0.1, ::1) need
+    the setting too: whatever listens on any of their ports would get the key. Other names pass (vendors' URLs are
+    the server's own settings). The command line is not limited: whoever types the URL there runs it on their own
+    behalf."""
     if not is_remote_name(name):
         return
     remote = parse_remote_name(name or "")
@@ -149,11 +151,14 @@ def check_remote_allowed(name: str | None, settings: Settings) -> None:
         return
     host = host_of(remote.target)
     vendor_hosts = {host_of(url) for url in (settings.cohere_url, settings.voyage_url, settings.jina_url)}
-    if is_loopback(host) or host in vendor_hosts or host in settings.rerank_hosts:
+    if host in vendor_hosts or host in settings.rerank_hosts:
         return
-    raise ConfigError(f"This server sends queries only to the rerank services whoever runs it allows (this machine, "
-                      f"the vendors' base URLs and the hosts in EXPLORER_RERANK_HOSTS), not to {host!r}. Ask them to "
-                      "add it to EXPLORER_RERANK_HOSTS (comma-separated host names), or use the command line.")
+    setting = "EXPLORER_RERANK_HOSTS=" + ",".join((*settings.rerank_hosts, host))
+    where = " (this machine: any program listening on one of its ports would get them)" if is_loopback(host) else ""
+    raise ConfigError(f"This server sends queries and RERANK_API_KEY only to the rerank services whoever runs it "
+                      f"allows (the vendors' base URLs and the hosts in EXPLORER_RERANK_HOSTS), not to {host!r}"
+                      f"{where}. Ask them to start it with {setting} (comma-separated host names), or use the "
+                      "command line.")
 
 
 def key_status(name: str, settings: Settings) -> str:

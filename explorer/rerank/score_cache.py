@@ -12,6 +12,8 @@ memory does not have them: a restarted app or a second command answers pairs sco
 from __future__ import annotations
 
 import hashlib
+import logging
+import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,6 +22,9 @@ from typing import Sequence, Tuple
 
 from explorer.errors import ConfigError
 from explorer.rerank.score_store import ScoreStore
+from explorer.sqlite_files import is_damage, set_aside
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 200_000  # about 50 MB (2,000 queries of 100 candidates)
 
@@ -112,5 +117,28 @@ class ScoreCache:
 
 def persistent_score_cache(cache_dir: Path) -> ScoreCache:
     """A score cache backed by the score store in ``cache_dir`` (``scores.sqlite3``): what the app and the
-    command line use, so scores outlive the process."""
-    return ScoreCache(store=ScoreStore(Path(cache_dir) / "scores.sqlite3"))
+    command line use, so scores outlive the process.
+
+    The store is a cache: found damaged, it is moved aside (``scores.sqlite3.damaged-...``, to look at or delete) and
+    a new one is started, with a warning; scores are then computed again as they are asked for. When it cannot be
+    moved aside, scores are kept in memory only, with a warning."""
+    path = Path(cache_dir) / "scores.sqlite3"
+    try:
+        return ScoreCache(store=ScoreStore(path))
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        reason = str(exc)
+    try:
+        aside = set_aside(path)
+    except FileNotFoundError:  # another process moved it aside first
+        return ScoreCache(store=ScoreStore(path))
+    except OSError as exc:
+        logger.warning("The score store %s is damaged (%s) and could not be moved aside (%s): scores are kept in "
+                       "memory only until it is. Delete the file (it is a cache) to have them kept on disk again.",
+                       path, reason, exc.strerror or exc)
+        return ScoreCache()
+    logger.warning("The score store %s was damaged (%s). It is a cache, so it was moved aside to %s (delete it when "
+                   "you wish) and a new one was started: scores are computed again as they are asked for.",
+                   path, reason, aside)
+    return ScoreCache(store=ScoreStore(path))

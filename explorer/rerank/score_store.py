@@ -48,7 +48,7 @@ class ScoreStore:
                 try:
                     rows = self._db.execute(f"SELECT key, score, truncated FROM scores WHERE key IN ({marks})",
                                             chunk).fetchall()
-                except sqlite3.OperationalError as exc:  # busy or locked by another process: a miss, not an error
+                except sqlite3.DatabaseError as exc:  # busy or locked by another process, or damaged: a miss
                     logger.warning("score store %s not read: %s", self.path, exc)
                     return found
                 found.update({key: (float(score), bool(truncated)) for key, score, truncated in rows})
@@ -74,7 +74,7 @@ class ScoreStore:
                                          "(SELECT key FROM scores ORDER BY used LIMIT ?)", (over,))
                         self._rows -= over
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:  # busy, locked or damaged: the scores are not kept, the search goes on
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 logger.warning("score store %s not written: %s", self.path, exc)
