@@ -42,11 +42,11 @@ try:
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
-current_pair(default_pair(data))
+current_pair(default_pair(data), choices.dataset_path)
 left, right = st.columns([3, 2])
 query = left.text_input("Query", key=QUERY_KEY)
 doc_id = right.text_input("Document id", key=DOC_KEY, help="Pick a row on the Search page to fill both.").strip()
-remember_pair(query, doc_id)
+remember_pair(query, doc_id, choices.dataset_path)
 if not query.strip():
     st.info("Type a query to see what it attends to.")
     st.stop()

@@ -155,3 +155,55 @@ def test_the_search_and_models_pages_keep_working_with_a_damaged_default_reranke
         page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.get_by_text("cannot be read", exact=False).count() >= 1
+
+
+def sidebar_text(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def test_a_loaded_data_set_and_the_rater_survive_the_train_page_and_a_reload(app_url, browser, tmp_path):
+    """Leaving "Train a reranker" (whose progress fragment runs once more after the switch) kept the data set; a
+    reload (a new session) opens the private data set from the page's address, with its key, and keeps the rater and
+    the first stage; the address without its key opens nothing private."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(app_url + "load")
+    wait_for_text(page, "Table file: JSONL, CSV, TSV or Parquet")
+    settle(page)
+    name = f"kept{uuid.uuid4().hex[:6]}"
+    choose_upload(page, write_table(tmp_path / "kept.csv", "kept", 30), name)
+    page.get_by_role("button", name="Load", exact=True).click()
+    wait_for_text(page, "Last load")
+    settle(page)
+    rater = page.get_by_label("Rater (your name, for judging)")
+    rater.fill("Ana Lima")
+    rater.press("Enter")
+    settle(page)
+    page.get_by_role("link", name="Train a reranker").click()
+    page.get_by_role("heading", name="Train a reranker").wait_for(timeout=120_000)
+    settle(page)
+    page.wait_for_timeout(4500)  # the page's progress fragment runs every 2 s
+    page.get_by_role("link", name="Data set", exact=True).click()
+    settle(page)
+    page.wait_for_timeout(2500)
+    settle(page)
+    assert f"Loaded: {name}" in sidebar_text(page), sidebar_text(page)
+    address = page.url
+    assert f"data={name}" in address and "key=" in address and "rater=Ana" in address, address
+
+    page.reload()
+    settle(page)
+    page.screenshot(path=str(tmp_path / "reloaded.png"), full_page=True)
+    assert f"Loaded: {name}" in sidebar_text(page), sidebar_text(page)
+    assert page.get_by_label("Rater (your name, for judging)").input_value() == "Ana Lima"
+    no_error_on(page)
+
+    stranger = browser.new_context(viewport=VIEWPORT).new_page()
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(address)
+    keyless = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "key"])
+    stranger.goto(parts._replace(query=keyless).geturl())
+    settle(stranger)
+    assert f"Loaded: {name}" not in sidebar_text(stranger)
+    assert stranger.get_by_text("loaded privately", exact=False).count() >= 1

@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from explorer.errors import ConfigError
 from explorer.inference.backends import EngineConfig
 from explorer.inference.calibration import CALIBRATION_PAIRS, calibration_pairs
-from explorer.inference.device import DeviceChoice
+from explorer.inference.device import DeviceChoice, detect_accelerators
 from explorer.inference.engine import InferenceEngine
 from explorer.inference.length_batching import plan_batches
 from explorer.inference.openvino_backend import int8_unavailable_reason, unavailable_reason
@@ -24,6 +24,8 @@ from explorer.rerank.scoring import score_pairs
 
 CPU32 = DeviceChoice("cpu", "fp32", "tests")
 BF16 = DeviceChoice("cpu", "bf16", "tests")
+# what OpenVINO computes in when bf16 is asked for: fp32 on a CPU without bf16 units (AVX2), and the label says so
+OPENVINO_BF16 = "openvino · " + ("bf16" if detect_accelerators().cpu_bf16 else "fp32")
 QUERIES = ("rotate the database password", "vpn drops every few minutes", "how long are application logs kept")
 
 
@@ -103,10 +105,21 @@ def test_engine_returns_scores_in_input_order(reranker, cases):
 
 # ---- agreement with plain fp32 predict ---------------------------------------------------------------------
 
-def test_fp32_engine_matches_plain_predict(reranker, cases):
+def test_fp32_engine_matches_plain_predict(cases):
+    loaded = fresh_reranker(CPU32)  # fp32 asked for: exact, whatever the CPU and EXPLORER_ENGINE
     for query, texts in cases:
-        fast = score_pairs(reranker, query, texts, cache=None).raw
-        np.testing.assert_allclose(fast, fp32_predict(reranker.model, query, texts), atol=1e-3)
+        fast = score_pairs(loaded, query, texts, cache=None).raw
+        np.testing.assert_allclose(fast, fp32_predict(loaded.model, query, texts), atol=1e-3)
+
+
+def test_the_session_reranker_takes_the_forced_engine_path_and_stays_faithful(reranker, settings, cases):
+    """The suite's shared reranker runs on the path EXPLORER_ENGINE forces (auto: this CPU's own), and ranks as
+    fp32 does on it."""
+    label = reranker.engine.info().label
+    expected = {"fp32": "torch · fp32", "int8": "openvino · int8", "bf16": OPENVINO_BF16}.get(settings.engine_path)
+    if expected is not None:
+        assert label == expected, reranker.engine.info()
+    _assert_faithful(reranker, reranker.model, cases)
 
 
 def _assert_faithful(loaded: LoadedModel, reference_model, cases) -> None:
@@ -149,7 +162,7 @@ def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monke
     monkeypatch.setattr(backend, "int8_unavailable_reason", lambda: "NNCF is not installed (simulated).")
     loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True)
     info = loaded.engine.info()
-    assert info.label == "openvino · bf16"
+    assert info.label == OPENVINO_BF16
     assert "int8 not used: NNCF is not installed (simulated)." in info.note
     _assert_faithful(loaded, loaded.model, cases[:1])
 
@@ -172,13 +185,13 @@ def test_int8_is_made_in_the_background_while_bf16_answers_then_ranks_like_fp32_
 
     monkeypatch.setattr(backend, "_quantised", held)
     loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True, layers=2)
-    assert loaded.engine.info().label == "openvino · bf16"  # answers at once, before any int8 graph exists
+    assert loaded.engine.info().label == OPENVINO_BF16  # answers at once, before any int8 graph exists
     pending = loaded.engine.upgrading
-    assert pending is not None and pending.answering_from == "openvino · bf16" and "background" in pending.note
+    assert pending is not None and pending.answering_from == OPENVINO_BF16 and "background" in pending.note
     query, texts = cases[0]
     cache = ScoreCache()
     meanwhile = score_pairs(loaded, query, texts, cache=cache)
-    assert meanwhile.ran == "openvino · bf16" and meanwhile.from_cache == 0
+    assert meanwhile.ran == OPENVINO_BF16 and meanwhile.from_cache == 0
     release.set()
     assert loaded.engine.settled(timeout=600).label == "openvino · int8"
     assert loaded.engine.upgrading is None and pending.done.is_set()
@@ -221,10 +234,10 @@ def test_a_background_int8_preparation_that_fails_leaves_bf16_running_and_says_w
     monkeypatch.setattr(backend, "_quantised", broken)
     loaded = fresh_reranker(BF16, compiled_dir=tmp_path, int8=True, background=True)
     info = loaded.engine.settled(timeout=600)
-    assert info.label == "openvino · bf16" and "int8 not used: quantisation failed (simulated)" in info.note
+    assert info.label == OPENVINO_BF16 and "int8 not used: quantisation failed (simulated)" in info.note
     assert loaded.engine.upgrading is None
     query, texts = cases[0]
-    assert score_pairs(loaded, query, texts, cache=None).ran == "openvino · bf16"
+    assert score_pairs(loaded, query, texts, cache=None).ran == OPENVINO_BF16
 
 
 def test_int8_calibration_pairs_come_from_the_train_queries_only(sample):

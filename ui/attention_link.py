@@ -49,19 +49,22 @@ def attention_button(query: str, table: pd.DataFrame | None, event: Any, key: st
         open_attention(query, doc_id)
 
 
-def current_pair(default: tuple[str, str]) -> tuple[str, str]:
-    """For the attention page: the pair asked for by another page, else the one shown last, else ``default``.
+def current_pair(default: tuple[str, str], dataset: str) -> tuple[str, str]:
+    """For the attention page: the pair asked for by another page, else the one shown last on this data set, else
+    ``default`` (a pair of ``dataset``'s: after a switch of data set, the last pair's document is not in it).
 
     Call it before the page draws its query and document widgets; it fills them.
     """
     request = st.session_state.pop(REQUEST, None)
-    pair = request or st.session_state.get(PAIR) or default
-    if request is not None or QUERY_KEY not in st.session_state:
+    shown = st.session_state.get(PAIR)
+    last = shown[:2] if shown is not None and shown[2] == dataset else None
+    pair = request or last or default
+    if request is not None or last is None or QUERY_KEY not in st.session_state:
         st.session_state[QUERY_KEY] = pair[0]
-    if request is not None or DOC_KEY not in st.session_state:
+    if request is not None or last is None or DOC_KEY not in st.session_state:
         st.session_state[DOC_KEY] = pair[1]
     return pair
 
 
-def remember_pair(query: str, doc_id: str) -> None:
-    st.session_state[PAIR] = (query, doc_id)
+def remember_pair(query: str, doc_id: str, dataset: str) -> None:
+    st.session_state[PAIR] = (query, doc_id, dataset)

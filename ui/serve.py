@@ -36,12 +36,36 @@ def warm() -> None:
         first = next(iter(data.labelled_queries("test") or data.labelled_queries()), None)
         if first is not None:
             opened.search(first.text)  # its reranker scores stay in the shared score cache
+            _measure_speeds(opened, data)
     except (ExplorerError, OSError, RuntimeError, ValueError) as exc:
         print(f"warm-up: not done ({exc}); the pages load what they need on the first visit", file=sys.stderr,
               flush=True)
         return
     print(f"warm-up: default models, engines and the sample index ready in {time.perf_counter() - started:.1f} s",
           file=sys.stderr, flush=True)
+
+
+def _measure_speeds(opened, data) -> None:
+    """Times the default models once on the sample's texts (engines already prepared), for the pickers' speeds."""
+    from explorer.models.catalog import find_preset
+    from explorer.models.measured_speed import record_speed, speed_of
+    from explorer.rerank.scoring import score_pairs
+    from explorer.retrieval.embedding import encode_texts
+    from ui import cache
+
+    texts = [document.text for document in data.documents[:64]]
+    query = next(iter(data.queries.values())).text if data.queries else "a query"
+    for role, loaded in (("reranker", opened.reranker), ("bi-encoder", opened.pipeline.bi_encoder)):
+        known = find_preset(loaded.info.requested) if loaded is not None else None
+        if known is None:
+            continue
+        started = time.perf_counter()
+        if role == "reranker":
+            score_pairs(loaded, query, texts)
+        else:
+            encode_texts(loaded, texts)
+        record_speed(cache.settings().cache_dir, role, speed_of(
+            known.name, known.params_m, len(texts), time.perf_counter() - started, loaded.engine.info().label))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from ui.sidebar import SidebarChoices
 
 
 def model_status(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | None) -> None:
+    """Which models run where, and why: every line of it (on the Models page)."""
     st.caption(f"Device: **{device.label}** ({device.reason})")
     st.caption(f"Bi-encoder: **{bi.info.loaded}** · source: {bi.info.source}. {bi.info.note}")
     if reranker is None:
@@ -27,6 +28,24 @@ def model_status(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | 
         st.caption(reranker.info.note)
     elif reranker.info.source == "trained here" or reranker.info.requested != reranker.info.loaded:
         st.info(reranker.info.note)
+
+
+def model_summary(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel | None,
+                  pipeline: RetrievalPipeline, choices: SidebarChoices) -> None:
+    """For the Search page, above the query: one line of what runs, a short warning where the reranker is not
+    trained for relevance, and the details (sources, notes, truncation) folded away beneath."""
+    ranked_by = f"**{reranker.info.loaded}**" if reranker is not None else "no reranker (first stage only)"
+    st.caption(f"Runs: **{bi.info.loaded}** → {ranked_by} · {device.label}")
+    if reranker is not None and not reranker.info.trained_for_relevance:
+        st.warning("This reranker is not trained for relevance: its order means little (details below).", icon="⚠️")
+    with st.expander("Models, device and how much of each text they read"):
+        st.caption(f"Device: **{device.label}** ({device.reason})")
+        st.caption(f"Bi-encoder: **{bi.info.loaded}** · source: {bi.info.source}. {bi.info.note}")
+        if reranker is None:
+            st.caption("Reranker: none; only the first stage runs.")
+        else:
+            st.caption(f"Reranker: **{reranker.info.loaded}** · source: {reranker.info.source}. {reranker.info.note}")
+        truncation_notes(pipeline, reranker, choices)
 
 
 def truncation_notes(pipeline: RetrievalPipeline, reranker: LoadedModel | None, choices: SidebarChoices) -> None:

@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 from explorer.cli import bench, data, export, judgements, models, search, serve, snapshots
 from explorer.cli.arguments import build_parser
+from explorer.cli.output import results_apart
 from explorer.errors import ExplorerError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -24,11 +25,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs one command; an error the explorer explains is printed on one line (exit status 2), not a traceback."""
+    """Runs one command; an error the explorer explains is printed on one line (exit status 2), not a traceback.
+    Only the command's results reach stdout; whatever libraries print while it runs goes to stderr."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return COMMANDS[args.command](args)
+        with results_apart():
+            return COMMANDS[args.command](args)
     except ExplorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

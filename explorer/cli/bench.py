@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.cli.output import say, write_json
+from explorer.cli.output import emit, say, write_json
 from explorer.settings import Settings
 
 
@@ -22,26 +22,26 @@ def bench(args: argparse.Namespace) -> int:
     config = BenchConfig.quick(**where, **sizes) if args.quick else BenchConfig(**where, **sizes)
     report = run_benchmark(config, settings, say=say).to_json()
     rerank, embed, e2e, machine = report["rerank"], report["embed"], report["end_to_end"], report["machine"]
-    print(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
+    emit(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
           f"openvino {machine['openvino'] or 'not used'}, {machine['device']}; load average "
           f"{machine['load_average_before']} (before) / {machine['load_average_after']} (after)")
-    print(f"rerank {rerank['details']['pairs_per_query']} pairs: baseline {rerank['baseline_ms']:.0f} ms "
+    emit(f"rerank {rerank['details']['pairs_per_query']} pairs: baseline {rerank['baseline_ms']:.0f} ms "
           f"(p95 {rerank['baseline_p95_ms']:.0f}), engine {rerank['engine_ms']:.0f} ms (p95 {rerank['engine_p95_ms']:.0f}, "
           f"{rerank['details']['engine_label']}): {rerank['speedup']:.2f}x, Spearman {rerank['spearman']:.4f}, "
           f"top-10 overlap {rerank['top10_overlap']:.2f}")
     for label, other in rerank["details"]["alternatives"].items():
-        print(f"  the engine as {label}: {other['median_ms']:.0f} ms (p95 {other['p95_ms']:.0f}): "
+        emit(f"  the engine as {label}: {other['median_ms']:.0f} ms (p95 {other['p95_ms']:.0f}): "
               f"{other['speedup']:.2f}x, Spearman {other['spearman']:.4f}, top-10 overlap {other['top10_overlap']:.2f}")
-    print(f"embed {embed['details']['documents']} documents: baseline {embed['baseline_ms']:.0f} ms, engine "
+    emit(f"embed {embed['details']['documents']} documents: baseline {embed['baseline_ms']:.0f} ms, engine "
           f"{embed['engine_ms']:.0f} ms ({embed['details']['engine_label']}): {embed['speedup']:.2f}x, "
           f"min cosine {embed['min_cosine']:.5f}")
-    print(f"end to end, {e2e['details']['documents']} documents, k={e2e['details']['depth']}: median "
+    emit(f"end to end, {e2e['details']['documents']} documents, k={e2e['details']['depth']}: median "
           f"{e2e['median_ms']:.0f} ms, p95 {e2e['p95_ms']:.0f} ms (" + ", ".join(
               f"{name} {ms:.0f}" for name, ms in e2e["details"]["stages_median_ms"].items()) + ")")
     index = report["index"]
-    print(f"index: exact {index['exact_ms']:.2f} ms, HNSW {index['hnsw_ms']:.2f} ms per query, "
+    emit(f"index: exact {index['exact_ms']:.2f} ms, HNSW {index['hnsw_ms']:.2f} ms per query, "
           f"HNSW recall@{index['k']} {index['recall']:.3f}")
-    print("goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in report["goals"].items()))
+    emit("goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in report["goals"].items()))
     if args.json:
         write_json(report, args.json, "results")
     return 0
@@ -54,7 +54,7 @@ def bench_sessions(args: argparse.Namespace) -> int:
 
     report = run_sessions(Settings.from_env(), choose_device(args.device), args.sessions, args.depth, say=say)
     for run in report.runs:
-        print(f"{run.way}: {report.sessions} sessions at depth {report.depth}: median {run.median_s:.1f} s, "
+        emit(f"{run.way}: {report.sessions} sessions at depth {report.depth}: median {run.median_s:.1f} s, "
               f"max {run.max_s:.1f} s, {run.model_calls} reranker calls ({report.engine})")
     if args.json:
         write_json(report.to_json(), args.json, "results")
@@ -74,7 +74,7 @@ def bench_serve(args: argparse.Namespace) -> int:
     for run in report.runs:
         figures = run.summary()
         memory = figures["memory_mb"]
-        print(f"{run.way}: {figures['requests']} requests ({figures['statuses']}), {figures['fallbacks']} fallbacks, "
+        emit(f"{run.way}: {figures['requests']} requests ({figures['statuses']}), {figures['fallbacks']} fallbacks, "
               f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, {figures['requests_per_s']} requests/s, "
               f"{figures['pairs_per_s']} pairs/s, {figures['model_calls']} model calls, server memory (MB) at the start, "
               f"a quarter, half way and the end: {memory['first']}, {memory['at_one_quarter']}, {memory['at_half']}, "
@@ -117,7 +117,7 @@ def bench_scale(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="explorer-scale-") as workdir:
         report = run_scale_bench(np.asarray(base), np.asarray(query_base), config, Path(workdir), say)
     for row in report["results"]:
-        print(f"{row['backend']} ({row['index']}): build {row['build_s']:.0f} s, "
+        emit(f"{row['backend']} ({row['index']}): build {row['build_s']:.0f} s, "
               f"memory +{row['memory_added_gb']:.2f} GB, "
               f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms at k={config.k}, recall@{config.k} "
               f"{row['recall']:.3f} over {row['queries']} queries (worst: query {row['worst_query']}, "

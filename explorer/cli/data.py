@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from explorer.cli.output import emit
 from explorer.settings import Settings
 
 
@@ -36,10 +37,10 @@ def load(args: argparse.Namespace) -> int:
         saved = save_dataset(result, settings.cache_dir / "datasets")
         print(f"saved to {saved}", file=sys.stderr)
     if args.json:
-        print(json.dumps(asdict(report), indent=1, default=str))
+        emit(json.dumps(asdict(report), indent=1, default=str))
         return 0
-    print(f"{report.documents} documents, {report.queries} queries, {report.labelled_queries} labelled queries, "
+    emit(f"{report.documents} documents, {report.queries} queries, {report.labelled_queries} labelled queries, "
           f"{report.labels} labels, {report.warnings} warning(s)")
     for problem in report.problems:
-        print(f"  warning: {problem}")
+        emit(f"  warning: {problem}")
     return 0

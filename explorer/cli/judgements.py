@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from explorer.cli.output import say
+from explorer.cli.output import emit, say
 from explorer.errors import ConfigError
 from explorer.settings import Settings
 
@@ -35,7 +34,7 @@ def _export(args: argparse.Namespace, store, key: str) -> int:
     rule = args.rule or store.rule(key)
     text = qrels_text(combined(store.judgements(key), rule))
     if args.out in (None, "-"):
-        sys.stdout.write(text)
+        emit(text, end="")
     else:
         Path(args.out).write_text(text, encoding="utf-8")
         say(f"{text.count(chr(10))} labels ({rule} of {len(store.raters(key))} raters) written to {args.out}")
@@ -83,8 +82,8 @@ def _agreement(store, key: str) -> int:
     from explorer.judging.store import SCALES
 
     result = agreement(store.judgements(key), SCALES[store.scale(key)])
-    print(result.summary)
+    emit(result.summary)
     for disagreement in result.disagreements[:20]:
         grades = ", ".join(f"{rater} {grade}" for rater, grade in disagreement.grades.items())
-        print(f"  {disagreement.query_id} / {disagreement.doc_id}: {grades}")
+        emit(f"  {disagreement.query_id} / {disagreement.doc_id}: {grades}")
     return 0

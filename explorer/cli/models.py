@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from explorer.cli.output import say
+from explorer.cli.output import emit, say
 from explorer.settings import Settings
 from explorer.spec import model_name
 
@@ -83,6 +83,6 @@ def train(args: argparse.Namespace) -> int:
             say(f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else ""))
 
     result = train_and_evaluate(request, Settings.from_env(), choose_device(args.device), say=say, progress=show)
-    print(json.dumps({"folder": str(result.folder), "before": result.before, "after": result.after,
+    emit(json.dumps({"folder": str(result.folder), "before": result.before, "after": result.after,
                       "steps": result.steps, "losses": list(result.losses)}, indent=1))
     return 0

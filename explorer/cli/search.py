@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from explorer.cli.output import say, show_progress, write_json
+from explorer.cli.output import emit, say, show_progress, write_json
 from explorer.records import Dataset
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.settings import Settings
@@ -69,8 +69,10 @@ def search(args: argparse.Namespace) -> int:
     result = opened.search(args.query)
     if result.query_cut:
         say(f"note: {result.query_cut}")
+    if opened.reranker is not None and opened.reranker.engine.is_prepared:
+        say(f"reranker engine: {opened.reranker.engine.info().label}")
     if args.json:
-        print(json.dumps(asdict(result), indent=1, default=str))
+        emit(json.dumps(asdict(result), indent=1, default=str))
         return 0
     _print_result(result, opened.pipeline.dataset, args.top)
     return 0
@@ -115,7 +117,8 @@ def evaluate(args: argparse.Namespace) -> int:
     result = result.counting(args.unjudged)
     summary = summary_json(result, metrics, args.relevant_grade)
     table = metrics_table([result], metrics, args.relevant_grade)
-    print(table.to_string(index=False))
+    # with the JSON on stdout (--json -), the table goes to stderr: stdout carries the JSON alone
+    (say if args.json == "-" else emit)(table.to_string(index=False))
     covered = [coverage(stage, result.ranked(stage), result.qrels, 10) for stage in result.stages()]
     say("judged@10: " + ", ".join(f"{c.stage} {c.mean:.3f}" for c in covered) + f" ({UNJUDGED_CHOICES[args.unjudged]})")
     if args.snapshot:
@@ -148,16 +151,16 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_result(result, dataset: Dataset, top: int) -> None:
-    print(f"\nfirst stage (top {top} of {len(result.first_stage)}):")
+    emit(f"\nfirst stage (top {top} of {len(result.first_stage)}):")
     for hit in result.first_stage[:top]:
-        print(f"  {hit.rank:>3}  {hit.score:7.4f}  {hit.doc_id}  {dataset.document(hit.doc_id).title[:70]}")
+        emit(f"  {hit.rank:>3}  {hit.score:7.4f}  {hit.doc_id}  {dataset.document(hit.doc_id).title[:70]}")
     if result.reranked is not None:
-        print(f"\nreranked (top {top}):")
+        emit(f"\nreranked (top {top}):")
         for hit in result.reranked[:top]:
-            print(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
+            emit(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
                   f"{dataset.document(hit.doc_id).title[:64]}")
     t = result.timings
     remote = result.reranker is not None and result.reranker.source == "remote"
-    print(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, first-stage search {t.first_stage_ms:.1f}, "
+    emit(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, first-stage search {t.first_stage_ms:.1f}, "
           f"{'reranking (remote, incl. network)' if remote else 'reranking'} {t.reranking_ms:.1f}, "
           f"total {t.total_ms:.1f}")

@@ -104,8 +104,9 @@ def build_stages(model: Any, device: DeviceChoice, config: EngineConfig, example
         try:
             converted = OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
             return Prepared([converted, *rest], EngineInfo(
-                "openvino", device.precision,
-                note + f"OpenVINO runs the transformer in {device.precision}; the heads run in PyTorch in fp32."))
+                "openvino", converted.label,
+                note + converted.note
+                + f"OpenVINO runs the transformer in {converted.computes_in}; the heads run in PyTorch in fp32."))
         except BackendUnavailableError as exc:
             if config.backend == "openvino":
                 raise
@@ -138,8 +139,9 @@ def _int8_stages(model: Any, first: Any, rest: list[Any], config: EngineConfig,
 
     converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example, lambda: _calibration(model))
     return [converted, *rest], EngineInfo(
-        "openvino", "int8", "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
-                            "the sample data) and the rest in bf16; the heads run in PyTorch in fp32.")
+        "openvino", "int8", converted.note + "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
+                            f"the sample data) and the rest in {converted.computes_in}; the heads run in PyTorch in "
+                            "fp32.")
 
 
 def _int8_or(quick: Prepared, model: Any, first: Any, rest: list[Any], config: EngineConfig,

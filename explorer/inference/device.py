@@ -86,6 +86,18 @@ def choose_device(
     return DeviceChoice("cpu", "fp32", f"{why}; full precision")
 
 
+def on_engine_path(choice: DeviceChoice, path: str, int8: bool) -> tuple[DeviceChoice, bool]:
+    """The device and whether rerankers may take int8, once a forced engine path (``Settings.engine_path``) is
+    applied to the CPU's choice: "fp32" runs PyTorch exactly, "bf16" the bf16 path, "int8" the int8 path, whatever
+    the CPU (where it has no bf16 units, OpenVINO computes in fp32 what it would compute in bf16, and PyTorch's bf16
+    is emulated: slower, but the same code runs). CUDA and MPS keep their own paths; "auto" changes nothing."""
+    if choice.device != "cpu" or path == "auto":
+        return choice, int8
+    precision = "fp32" if path == "fp32" else "bf16"
+    reason = f"{choice.reason}; engine path forced to {path} (EXPLORER_ENGINE)"
+    return DeviceChoice("cpu", precision, reason), path == "int8"
+
+
 def inference_context(choice: DeviceChoice):
     """Autocast for inference at the chosen precision (bf16 on capable CPUs); a no-op for fp32 and fp16.
 

@@ -119,6 +119,23 @@ class OpenVinoTransformer:
         self._compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
                                                            "PERFORMANCE_HINT": "THROUGHPUT"})
         self._requests = max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        # what the CPU plugin really computes in: a bf16 hint on a CPU without bf16 units runs in fp32
+        effective = str(self._compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        self.computes_in = "bf16" if "bf16" in effective else "fp32"
+
+    @property
+    def label(self) -> str:
+        """The precision as it runs: "int8", or the precision the CPU computes in ("fp32" where bf16 was asked on a
+        CPU without bf16 units, see ``note``)."""
+        return "int8" if self.precision == "int8" else self.computes_in
+
+    @property
+    def note(self) -> str:
+        """Where the precision asked for is not the one computed in, why."""
+        if self.precision != "fp32" and self.computes_in != "bf16":
+            return ("bf16 was asked for, but this CPU has no bf16 units, so OpenVINO computes in fp32"
+                    + (" (the matrix products in int8)" if self.precision == "int8" else "") + ". ")
+        return ""
 
     def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
         return self.run_many([features])[0]

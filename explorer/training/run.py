@@ -56,6 +56,13 @@ class TrainResult:
     stopped_early: bool
 
 
+def load_teacher(name: str, device: DeviceChoice, settings: Settings) -> LoadedModel:
+    """The teacher to distil, scoring at the training device's precision: exactly in fp32 where training runs in
+    fp32, in bf16 where it runs in bf16; never int8, a speed-up the teacher's targets should not carry."""
+    path = "fp32" if device.precision == "fp32" else "bf16"
+    return load_reranker(name, device, replace(settings, rerank_int8=False, engine_path=path))
+
+
 def train_and_evaluate(request: TrainRequest, settings: Settings, device: DeviceChoice,
                        say: Callable[[str], None] = print, progress: TrainProgress | None = None,
                        stop: StopFlag | None = None) -> TrainResult:
@@ -85,7 +92,7 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
     if (request.teacher is None) != (request.settings.loss != "distill"):
         raise ConfigError("Distillation needs both a teacher and the loss 'distill'; give both or neither.")
     if request.teacher is not None:
-        teacher = load_reranker(request.teacher, device, settings)
+        teacher = load_teacher(request.teacher, device, settings)
         if not teacher.info.trained_for_relevance:
             raise ConfigError(f"The teacher {teacher.info.loaded} is not trained for relevance, so there is nothing "
                               "to learn from it. Name a trained cross-encoder (a hub model, or one trained here).")
