@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Callable, Mapping
+
+from explorer.grades import GradeScale
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class Dataset:
     def document(self, doc_id: str) -> Document:
         """The document with this id; raises KeyError when there is none."""
         return self._by_id[doc_id]  # type: ignore[attr-defined]
+
+    @cached_property
+    def grade_scale(self) -> GradeScale:
+        """The grades the labels of every split use (read once per data set; see ``explorer.grades``)."""
+        return GradeScale.of(self.qrels_by_split.values())
 
     @property
     def splits(self) -> tuple[str, ...]:

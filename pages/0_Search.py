@@ -17,13 +17,14 @@ from explorer.views.search_charts import (
     score_distribution_figure,
 )
 from ui import cache
+from ui.address import remember_query
 from ui.attention_link import attention_button
 from ui.export_button import export_button
 from ui.fallback import with_loadable_models
 from ui.page_start import NO_DATASET, with_attached_documents
 from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
-from ui.status import WATCHED, background_preparation, model_status, truncation_notes
+from ui.status import WATCHED, background_preparation, model_summary
 
 choices = sidebar()
 st.title("Relevance explorer")
@@ -67,8 +68,7 @@ except ExplorerError as exc:
     st.stop()
 progress_slot.empty()
 data = with_attached_documents(choices, data, opened)
-model_status(device, opened.pipeline.bi_encoder, opened.reranker)
-truncation_notes(opened.pipeline, opened.reranker, choices)
+model_summary(device, opened.pipeline.bi_encoder, opened.reranker, opened.pipeline, choices)
 
 TYPE_YOUR_OWN = "(type your own)"  # the picker's entry (and placeholder) for a typed query
 labelled = {q.query_id: q for q in data.labelled_queries()}
@@ -96,6 +96,8 @@ if "query" not in st.session_state:
     first = next(iter(data.labelled_queries("test") or labelled.values()), None)
     st.session_state["query"] = first.text if first else ""
     st.session_state["picked_query"] = first.query_id if first else None
+elif "picked_query" not in st.session_state:  # a query brought by the page's address
+    st.session_state["picked_query"] = by_text.get(st.session_state["query"].strip())
 
 left, right = st.columns([3, 2])
 query = left.text_input("Query", key="query", placeholder="Ask something the corpus might answer",
@@ -106,6 +108,7 @@ right.selectbox(
     format_func=lambda qid: TYPE_YOUR_OWN if qid is None else f"[{split_of.get(qid, '?')}] {labelled[qid].text}",
     on_change=adopt_labelled_query, placeholder=TYPE_YOUR_OWN,
 )
+remember_query(query)
 if not query.strip():
     st.info("Type a query above to see both stages.")
     st.stop()
@@ -197,7 +200,7 @@ with chart_left:
     if result.reranked is not None:
         st.plotly_chart(rank_shift_figure(result, data, labels, choices.top_n), key="rank_shift_chart")
 with chart_right:
-    st.plotly_chart(score_distribution_figure(result, labels), key="score_chart")
+    st.plotly_chart(score_distribution_figure(result, labels, data.grade_scale.relevant_from), key="score_chart")
 st.plotly_chart(latency_figure(result.timings, cached=not fresh, remote=remote), key="latency_chart")
 
 with st.expander("Read a document in full"):

@@ -28,9 +28,12 @@ left, middle, right, fourth = st.columns(4)
 split = split_picker(data, "eval_split", left)
 cutoffs_text = middle.text_input("Cut-offs k", "10, 100", key="eval_cutoffs",
                                  help="Each metric is computed at each cut-off; MAP is also given without one.")
-relevant_grade = right.number_input("Relevant from grade", 1, 10, 1, key="eval_relevant_grade",
-                                    help="Binary metrics (MRR, recall, precision, MAP) count this grade and above "
-                                         "as relevant; nDCG uses the grades themselves.")
+grades = data.grade_scale  # the labels' own scale: Cranfield's 1-4 is relevant from 1, 4 the best
+relevant_grade = right.number_input("Relevant from grade", 1, max(grades.highest, grades.relevant_from),
+                                    grades.relevant_from, key="eval_relevant_grade",
+                                    help=f"This data set's labels: {grades.describe()}. Binary metrics (MRR, recall, "
+                                         "precision, MAP) count this grade and above as relevant; nDCG uses the "
+                                         "grades themselves.")
 unjudged = unjudged_picker("eval_unjudged", fourth)
 try:
     cutoffs = sorted({int(part) for part in cutoffs_text.replace(";", ",").split(",") if part.strip()})

@@ -7,16 +7,16 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.judging.datasets import dataset_key
-from explorer.judging.pool import judging_pool
-from explorer.judging.store import SCALE_NAMES, SCALES, Judgement, typed_query_id
+from explorer.judging.pool import judging_pool, labelled_elsewhere, left_out_of_pool
+from explorer.judging.scale import scale_of
+from explorer.judging.store import Judgement, typed_query_id
 from ui import cache
 from ui.evaluations import COMPARED_LISTS
 from ui.judging import JudgingTarget, grade, move, my_grades, position
 from ui.judging_panel import import_and_export, import_query_set, queries_to_judge, raters_and_rule
 from ui.page_start import start_page, with_attached_documents
 
-GRADE_WORDS = {0: "not relevant", 1: "related", 2: "relevant", 3: "the answer"}
-BINARY_WORDS = {0: "not relevant", 1: "relevant"}
+LEFT_OUT = "_judge_left_out"  # (data set, query id, rater) -> what the rater's pool leaves out, fixed per session
 
 choices, data = start_page("Judge", "Grade the documents that either stage puts in its top n for a query. The order "
                            "is shuffled for you and shows no rank, score or stage, so neither can sway a grade; "
@@ -28,22 +28,22 @@ if not choices.rater:
             "each other.")
     st.stop()
 
-scale = store.scale(key)
-queries_to_judge(store, key, choices.rater, data)
+scale = scale_of(store, key, data)  # the data set's own grades (from its labels), or binary
+waiting_shown = queries_to_judge(store, key, choices.rater, data)
 left, middle, right = st.columns([3, 1, 1])
 by_text = {q.text: q.query_id for q in data.queries.values()}
 st.session_state.setdefault("judge_query", st.session_state.get("query", ""))
 query = left.text_input("Query to judge", key="judge_query", placeholder="Type a query, or open one from Search").strip()
 depth = int(middle.number_input("Pool: top n of each stage", 1, 50, 10, key="judge_depth"))
-binary = right.toggle("Binary scale (0-1)", value=scale == "binary", key="judge_binary",
-                      help="Graded 0-3 by default; binary for data sets judged relevant / not relevant.")
-if binary != (scale == "binary"):
+binary = right.toggle("Binary scale (0-1)", value=scale.kind == "binary", key="judge_binary",
+                      help=f"Graded on this data set's scale by default ({scale.data_scale.describe()}); binary for "
+                           "data sets judged relevant / not relevant.")
+if binary != (scale.kind == "binary"):
     try:
         store.set_scale(key, "binary" if binary else "graded")
-        scale = store.scale(key)
+        scale = scale_of(store, key, data)
     except ExplorerError as exc:
         st.error(str(exc))
-words = BINARY_WORDS if scale == "binary" else GRADE_WORDS
 
 with st.expander("Judging guidelines for this data set"):
     guidelines = store.guidelines(key)
@@ -66,8 +66,10 @@ if view == VIEWS[2]:
     st.stop()
 
 if not query:
-    st.info("Type a query above, pick one under 'Queries to judge', or open one from the Search page to judge its "
-            "results.")
+    st.info("Type a query above" + (", pick one under 'Queries to judge' above" if waiting_shown else "")
+            + ", or open one from another page: 'Judge these results' on Search, or 'Judge the unjudged', "
+            "which Evaluate and Score threshold offer where labels are missing. To judge a set of queries, add it "
+            "under 'Raters, import and export' (the view above).")
     st.stop()
 
 try:
@@ -84,8 +86,30 @@ if compared and st.toggle(f"Also pool the top n of the {len(compared)} configura
                           value=True, key="judge_pool_compared"):
     lists += compared
 query_id = by_text.get(query) or typed_query_id(query)
-target = JudgingTarget(key, query_id, query, choices.rater, tuple(judging_pool(query_id, choices.rater, lists, depth)),
-                       typed=query not in by_text)
+own_labels, judged = cache.dataset(choices.dataset_path).labels_for(query_id), store.judgements(key, query_id)
+labelled = labelled_elsewhere(own_labels, judged, choices.rater)  # in the data set's labels or by another rater
+# What the pool leaves out is fixed when the rater first opens the query in this session: another rater grading
+# the same query meanwhile does not pull documents out of a pool being judged.
+left_out = st.session_state.setdefault(LEFT_OUT, {}).setdefault((key, query_id, choices.rater),
+                                                                left_out_of_pool(own_labels, judged, choices.rater))
+everything = judging_pool(query_id, choices.rater, lists, depth)
+only_unlabelled = st.toggle("Only documents without a label", value=True, key="judge_only_unlabelled",
+                            help="Leave out the pooled documents the data set's labels or another rater already "
+                                 "grade: judging fills the holes. Turn it off to grade them again (to measure "
+                                 "agreement with the labels or between raters).")
+pool = judging_pool(query_id, choices.rater, lists, depth, leave_out=left_out) if only_unlabelled else everything
+target = JudgingTarget(key, query_id, query, choices.rater, tuple(pool), typed=query not in by_text,
+                       grades=scale.grades)
+already = sum(1 for doc in everything if doc in labelled)
+st.caption(f"The pool: the top {depth} of {len(lists)} ranked lists, {len(everything)} documents, of which "
+           f"{already} already have a label"
+           + (f"; {len(everything) - len(pool)} of them are left out." if only_unlabelled and already else
+              "." if not already else " (marked 'labelled'; their grades stay hidden so that they cannot sway "
+              "yours)."))
+if not target.pool:
+    st.success(f"Every one of the {len(everything)} pooled documents already has a label. Raise the pool's top n "
+               "to find unlabelled ones, or turn off 'Only documents without a label' to grade them again.")
+    st.stop()
 graded = my_grades(target)
 raters = len(store.raters(key))
 done = sum(1 for doc in target.pool if doc in graded)
@@ -93,7 +117,7 @@ st.progress(done / max(len(target.pool), 1),
             text=f"{done} of {len(target.pool)} pooled documents judged by {choices.rater} for this query · "
                  f"{store.count(key):,} judgements in this data set, by {raters} "
                  + ("rater" if raters == 1 else "raters"))
-st.caption(f"Scale: {SCALE_NAMES[scale]}. Keys: " + ", ".join(str(g) for g in SCALES[scale])
+st.caption(f"Scale: {scale.name}. Keys: " + ", ".join(str(g) for g in scale.grades)
            + " grade, S skip, B back. Query id: " + query_id + (" (typed; it becomes a labelled query with its "
                                                                   "first grade)" if target.typed else ""))
 if error := st.session_state.pop("_judge_error", None):
@@ -111,13 +135,14 @@ if view == VIEWS[0]:
         st.markdown("**Query**")
         st.text(query)
         st.markdown(f"**Document {at + 1} of {len(target.pool)}**"
+                    + (" · labelled (its grade is hidden)" if doc.doc_id in labelled else " · unlabelled")
                     + (f" · your grade so far: {graded[doc.doc_id]}" if doc.doc_id in graded else ""))
         if doc.title:
             st.text(doc.title)  # document text is untrusted: shown as text, never as markdown or HTML
         st.text(doc.text)
-        columns = st.columns(len(SCALES[scale]) + 2)
-        for column, value in zip(columns, SCALES[scale]):
-            column.button(f"{value} · {words[value]}", key=f"judge_grade_{value}", shortcut=str(value),
+        columns = st.columns(len(scale.grades) + 2)
+        for column, value in zip(columns, scale.grades):
+            column.button(f"{value} · {scale.words[value]}", key=f"judge_grade_{value}", shortcut=str(value),
                           on_click=grade, args=(target, doc.doc_id, value), width="stretch")
         columns[-2].button("Skip", key="judge_skip", shortcut="S", on_click=move, args=(target, at + 1),
                            width="stretch")
@@ -125,11 +150,14 @@ if view == VIEWS[0]:
                            disabled=at == 0, width="stretch")
 
 else:
-    rows = [{"doc_id": doc_id, "title": data.document(doc_id).title,
-             "text": data.document(doc_id).text[:300], "grade": graded.get(doc_id)} for doc_id in target.pool]
+    rows = [{"doc_id": doc_id, "label": "labelled" if doc_id in labelled else "unlabelled",
+             "title": data.document(doc_id).title, "text": data.document(doc_id).text[:300],
+             "grade": graded.get(doc_id)} for doc_id in target.pool]
     edited_rows = st.data_editor(
-        pd.DataFrame(rows), hide_index=True, key="judge_table", disabled=["doc_id", "title", "text"],
-        column_config={"grade": st.column_config.SelectboxColumn("grade", options=list(SCALES[scale])),
+        pd.DataFrame(rows), hide_index=True, key="judge_table", disabled=["doc_id", "label", "title", "text"],
+        column_config={"grade": st.column_config.SelectboxColumn("grade", options=list(scale.grades)),
+                       "label": st.column_config.TextColumn("label", help="Whether the document already has a "
+                                                            "grade (hidden) in the labels or from another rater"),
                        "doc_id": None, "text": st.column_config.TextColumn("text", width="large")})
     if st.button("Save the grades in the table", key="judge_table_save"):
         changed = [Judgement(query_id, str(row["doc_id"]), choices.rater, int(row["grade"]))
@@ -138,7 +166,7 @@ else:
         try:
             if target.typed and changed:
                 store.add_query(key, query, query_id)
-            store.put_many(key, changed)
+            store.put_many(key, changed, scale.grades)
             st.rerun()
         except ExplorerError as exc:
             st.error(str(exc))

@@ -112,10 +112,11 @@ def test_judging_in_the_browser_two_sessions_at_once_a_reload_evaluate_and_a_kil
         cells = " ".join(per_query.locator("[role=gridcell]").all_inner_texts())
         assert typed_query_id(query) in cells
 
-        # a third rater judges; the server is killed (SIGKILL) right after a key press, with that grade in flight
+        # a third rater judges another query (the pool of this one leaves out what ann and bob graded: nothing is
+        # left); the server is killed (SIGKILL) right after a key press, with that grade in flight
         killed = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
         killed.goto(served.url + "judge")
-        enter(killed, cat, query)
+        enter(killed, cat, "who restores the staging database from last night's backup")
         acknowledged = 6
         for done in range(1, acknowledged + 1):
             press(killed, done % 4)

@@ -175,7 +175,7 @@ def test_a_loaded_data_set_and_the_rater_survive_the_train_page_and_a_reload(app
     page.get_by_role("button", name="Load", exact=True).click()
     wait_for_text(page, "Last load")
     settle(page)
-    rater = page.get_by_label("Rater (your name, for judging)")
+    rater = page.get_by_label("Rater (your name, for judging)", exact=True)
     rater.fill("Ana Lima")
     rater.press("Enter")
     settle(page)
@@ -195,7 +195,7 @@ def test_a_loaded_data_set_and_the_rater_survive_the_train_page_and_a_reload(app
     settle(page)
     page.screenshot(path=str(tmp_path / "reloaded.png"), full_page=True)
     assert f"Loaded: {name}" in sidebar_text(page), sidebar_text(page)
-    assert page.get_by_label("Rater (your name, for judging)").input_value() == "Ana Lima"
+    assert page.get_by_label("Rater (your name, for judging)", exact=True).input_value() == "Ana Lima"
     no_error_on(page)
 
     stranger = browser.new_context(viewport=VIEWPORT).new_page()

@@ -18,6 +18,20 @@ def test_search_json(capsys):
     assert result["reranker"]["trained_for_relevance"] is False
 
 
+def test_search_json_is_alone_on_stdout_when_int8_is_made_on_first_use(tmp_path):
+    """A first run on a CPU that takes int8: NNCF quantises the reranker and prints its progress bars; stdout still
+    carries the JSON alone (a program reading it parses it), and the bars go to stderr."""
+    import os
+
+    env = {**os.environ, "EXPLORER_CACHE_DIR": str(tmp_path / "cache"), "EXPLORER_ENGINE": "int8"}
+    done = subprocess.run([sys.executable, "-m", "explorer", "search", "rotate the database password", "--depth", "10",
+                           "--json"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert "reranker engine: openvino · int8" in done.stderr, done.stderr[-2000:]
+    assert len(result["reranked"]) == 10
+
+
 def test_first_stage_only_and_text_output(capsys):
     assert main(["search", "vpn drops", "--reranker", "none", "--top", "3"]) == 0
     out = capsys.readouterr().out
@@ -43,13 +57,18 @@ def test_eval_writes_the_documented_json(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["test.dense.first_stage.trec",
                                                                      "test.dense.reranked.trec"]
     assert "Plotly.newPlot" in (tmp_path / "report.html").read_text()
-    assert "reranked" in capsys.readouterr().out
+    # judged@10 of each stage, as every page shows it, in the JSON and in the printed table
+    assert set(summary["judged@10"]) == {"first_stage", "reranked"}
+    assert all(0.0 <= share <= 1.0 for share in summary["judged@10"].values())
+    printed = capsys.readouterr().out
+    assert "reranked" in printed and "judged@10" in printed
 
 
 def test_eval_bm25_without_a_reranker(tmp_path, capsys):
     assert main(["eval", "--first-stage", "bm25", "--reranker", "none", "--json", "-"]) == 0
-    printed = capsys.readouterr().out
-    summary = json.loads(printed[printed.index("{"):])
+    printed = capsys.readouterr()
+    summary = json.loads(printed.out)  # the JSON alone on stdout; the table on stderr
+    assert "first_stage" in printed.err
     assert summary["reranked"] is None and summary["first_stage_method"] == "bm25"
     assert 0.3 < summary["first_stage"]["ndcg@10"] < 1.0
 

@@ -109,3 +109,38 @@ def test_another_blend_reuses_the_scores_and_orders_as_a_blended_search(evaluate
         search = pipeline.uncached().search(text, depth=DEPTH, blend=0.5)
         assert outcome.reranked == tuple(hit.doc_id for hit in search.reranked)
         assert outcome.reranker_scores == pytest.approx([hit.score for hit in search.reranked], abs=1e-6)
+
+
+def hand_evaluation():
+    """q1: first stage a, b, x (x unjudged), reranked x, a, b; q2: first stage c, y, reranked y, z (only c judged)."""
+    from explorer.evaluation.runner import Evaluation, QueryOutcome
+
+    outcomes = (QueryOutcome("q1", ("a", "b", "x"), (3.0, 2.0, 1.0), ("x", "a", "b"), (9.0, 8.0, 7.0), None, 1, 1, 5),
+                QueryOutcome("q2", ("c", "y"), (2.0, 1.0), ("y", "z"), (5.0, 4.0), None, 1, 1, 5))
+    return Evaluation("hand", EvalConfig("test"), "bi", "rr", outcomes, {"q1": {"a": 2, "b": 0}, "q2": {"c": 1}},
+                      {"q1": "one", "q2": "two"})
+
+
+def test_judged_at_10_of_each_stage_is_in_the_summary_and_the_metrics_table():
+    from explorer.evaluation.tables import judged_at, metrics_table, summary_json
+    from explorer.judging.coverage import coverage
+
+    evaluation = hand_evaluation()
+    # first stage: q1 2 of 3 judged, q2 1 of 2: mean (2/3 + 1/2) / 2 = 0.5833; reranked: q1 2 of 3, q2 0 of 2: 0.3333
+    assert judged_at(evaluation) == pytest.approx({"first_stage": 7 / 12, "reranked": 1 / 3})
+    # the pages' own figure (ui/coverage_note.py shows coverage(...).mean)
+    assert judged_at(evaluation)["reranked"] == coverage("reranked", evaluation.ranked("reranked"),
+                                                         evaluation.qrels, 10).mean
+    summary = summary_json(evaluation)
+    assert summary["judged@10"] == {"first_stage": 0.5833, "reranked": 0.3333}
+    table = metrics_table([evaluation], ["mrr@10"])
+    assert list(table["judged@10"]) == [0.5833, 0.3333]
+
+
+def test_a_subset_of_an_evaluation_keeps_only_its_queries_under_a_new_split_name():
+    evaluation = hand_evaluation()
+    part = evaluation.subset(["q2"], "test, measuring half")
+    assert [o.query_id for o in part.outcomes] == ["q2"] and set(part.qrels) == set(part.query_texts) == {"q2"}
+    assert part.config.split == "test, measuring half" and evaluation.config.split == "test"
+    with pytest.raises(ConfigError, match="not in this evaluation"):
+        evaluation.subset(["q9"], "none")

@@ -103,3 +103,69 @@ def test_the_raters_view_shows_agreement_and_disagreements_sets_the_rule_and_ope
     assert not app.exception, app.exception
     assert app.session_state["judge_query"] == text and app.session_state["judge_view"] == "One at a time"
     assert "Document 1 of" in " ".join(m.value for m in app.markdown)
+
+
+@pytest.fixture
+def one_to_four_folder(tmp_path):
+    """A BEIR folder graded as Cranfield grades, 1-4 (4 a complete answer): eight documents, so a pool of the top 10
+    of both stages holds all of them; q1 labels d1 (4) and d2 (1)."""
+    import json
+
+    folder = tmp_path / f"cranlike-{uuid.uuid4().hex[:6]}"
+    (folder / "qrels").mkdir(parents=True)
+    texts = ["lift on a thin wing at small angles of attack", "the lift of a wing rises with its angle of attack",
+             "boundary layer transition on a flat plate", "heat transfer at hypersonic speeds",
+             "buckling of thin cylindrical shells", "flutter of a swept wing", "shock waves ahead of blunt bodies",
+             "skin friction in turbulent flow"]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": text}) + "\n"
+                                                 for i, text in enumerate(texts)))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "how does a wing make lift"}) + "\n"
+                                          + json.dumps({"_id": "q2", "text": "what makes a shell buckle"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t4\nq1\td2\t1\nq2\td4\t3\n")
+    return folder
+
+
+def folder_page(folder, **state) -> AppTest:
+    return page("9_Judge.py", dataset_choice="A BEIR folder on this machine…", dataset_path=str(folder), **state)
+
+
+def test_a_one_to_four_data_set_is_judged_on_its_own_grades_and_a_grade_4_is_saved(one_to_four_folder):
+    rater = f"dee-{uuid.uuid4().hex[:6]}"
+    app = folder_page(one_to_four_folder, rater=rater, judge_query="how does a wing make lift")
+    assert not app.exception, app.exception
+    keys = {b.proto.label for b in app.button if b.key and b.key.startswith("judge_grade_")}
+    assert keys == {"0 · not relevant", "1 · related", "2 · relevant", "3 · relevant", "4 · the answer"}
+    assert "Keys: 0, 1, 2, 3, 4 grade" in " ".join(c.value for c in app.caption)
+    app.button(key="judge_grade_4").click().run()
+    assert not app.exception and not app.error, (app.exception, app.error)
+    from ui import cache
+
+    saved = cache.judgements().judgements(dataset_key(one_to_four_folder), "q1", rater)
+    assert [j.grade for j in saved] == [4]
+
+
+def test_the_pool_leaves_out_documents_with_a_label_and_marks_the_unlabelled(one_to_four_folder):
+    rater = f"eve-{uuid.uuid4().hex[:6]}"
+    app = folder_page(one_to_four_folder, rater=rater, judge_query="how does a wing make lift")
+    assert not app.exception, app.exception
+    shown = " ".join(c.value for c in app.caption)
+    assert "8 documents, of which 2 already have a label; 2 of them are left out." in shown
+    assert "0 of 6 pooled documents" in app.get("progress")[0].proto.text  # d1 (4) and d2 (1) are not pooled
+    assert "Document 1 of 6** · unlabelled" in " ".join(m.value for m in app.markdown)
+    app.radio(key="judge_view").set_value("The whole pool as a list").run()
+    table = app.dataframe[0].value  # the pool's editable table
+    assert set(table["label"]) == {"unlabelled"} and not {"d1", "d2"} & set(table["doc_id"])
+    # turned off, the labelled documents come back, marked, their grades hidden
+    app.toggle(key="judge_only_unlabelled").set_value(False).run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert set(table.loc[table["doc_id"].isin(["d1", "d2"]), "label"]) == {"labelled"} and len(table) == 8
+    assert "4" not in set(map(str, table["grade"].dropna()))
+
+
+def test_without_a_query_the_page_points_at_what_it_really_shows(one_to_four_folder):
+    app = folder_page(one_to_four_folder, rater=f"fay-{uuid.uuid4().hex[:6]}", judge_query="")
+    assert not app.exception, app.exception
+    said = app.info[0].value
+    assert "Queries to judge" not in said  # no query set recorded for this data set: that list is not on the page
+    assert "'Judge these results' on Search" in said and "'Raters, import and export'" in said

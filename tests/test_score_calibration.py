@@ -13,12 +13,16 @@ import numpy as np
 import pytest
 
 from explorer.errors import ConfigError
-from explorer.evaluation.runner import EvalConfig, evaluate
+from explorer.evaluation.runner import EvalConfig, Evaluation, QueryOutcome, evaluate
 from explorer.evaluation.score_calibration import (
     Calibration,
+    CalibrationReport,
+    Reliability,
     calibrate,
+    calibrate_on_halves,
     calibration_pairs,
     fit_calibration,
+    halves,
     reliability,
 )
 from explorer.evaluation.thresholds import threshold_sweep
@@ -291,14 +295,23 @@ def test_the_score_threshold_page_calibrates_on_one_split_measures_on_the_other_
     assert 0.0 <= float(labels["Brier score, calibrated"]) <= 1.0
     assert len(app.get("plotly_chart")) == 3  # the calibration curve, the score distribution, the curves
     assert "calibrated probability" in app.get("plotly_chart")[1].proto.spec  # the sweep is on the new scale
-    assert app.slider(key="thr_cal_keep").value == pytest.approx(0.7)
+    # the chosen threshold starts at the suggestion, and the export writes it, saying so
+    suggested = float(labels["Suggested threshold"])
+    assert app.slider(key="thr_cal_keep").value == pytest.approx(suggested, rel=1e-3)
     [download] = app.get("download_button")
     assert "the calibration of the reranker's scores" in download.proto.help
+    assert "The export writes the suggested threshold: keep results whose calibrated probability is at least " \
+           f"{app.slider(key='thr_cal_keep').value:.4g}." in " ".join(c.value for c in app.caption)
     # the Search page thresholds raw scores: it is handed the raw score where the calibration reaches the suggestion
     app.button(key="adopt_threshold").click().run()
     assert not app.exception, app.exception
     assert app.session_state["use_threshold"] is True
     assert "(raw score; calibrated probability" in app.success[0].value
+    # moved by hand, the slider's threshold is the chosen one: the export writes it and names the suggestion
+    app.slider(key="thr_cal_keep").set_value(0.9).run()
+    assert not app.exception, app.exception
+    assert f"The export writes the chosen threshold: keep results whose calibrated probability is at least 0.9 " \
+           f"(the suggestion is {suggested:.4g})." in " ".join(c.value for c in app.caption)
     app.selectbox(key="thr_cal_method").set_value("none").run()
     assert not app.exception, app.exception
     assert len(app.get("plotly_chart")) == 2 and "Results kept" not in {m.label for m in app.metric}
@@ -326,3 +339,122 @@ def test_the_command_line_exports_a_calibration_measured_on_the_other_split(smal
     assert main(["export", "--data", str(small_beir), "--depth", "10", "--calibrate", "platt", "--calibration-split",
                  "dev", "--out", str(out)]) == 2
     assert "No labelled split 'dev'; this data set has: test, train" in capsys.readouterr().err
+
+
+def many_queries(n=40, seed=3):
+    """An evaluation of ``n`` queries of 10 results each whose relevance grows likelier with the score."""
+    rng = np.random.default_rng(seed)
+    outcomes, qrels = [], {}
+    for q in range(n):
+        docs = tuple(f"q{q}d{i}" for i in range(10))
+        scores = np.sort(rng.normal(0.0, 2.0, 10))[::-1]
+        relevant = rng.random(10) < 1 / (1 + np.exp(-(scores - 1.0)))
+        outcomes.append(QueryOutcome(f"q{q}", docs, tuple(scores.tolist()), docs, tuple(scores.tolist()), None,
+                                     1.0, 1.0, 5.0))
+        qrels[f"q{q}"] = {doc: 1 for doc, rel in zip(docs, relevant) if rel}
+    return Evaluation("hand", EvalConfig("test"), "bi", "rr", tuple(outcomes), qrels,
+                      {f"q{q}": f"query {q}" for q in range(n)})
+
+
+def test_halves_are_seeded_apart_and_cover_the_split():
+    evaluation = many_queries(41)
+    fit, held = halves(evaluation)
+    fit_ids, held_ids = {o.query_id for o in fit.outcomes}, {o.query_id for o in held.outcomes}
+    assert (len(fit_ids), len(held_ids)) == (21, 20) and not fit_ids & held_ids
+    assert fit_ids | held_ids == {o.query_id for o in evaluation.outcomes}
+    assert (fit.config.split, held.config.split) == ("test, fitting half (seed 0)", "test, measuring half (seed 0)")
+    again, _ = halves(evaluation)
+    assert {o.query_id for o in again.outcomes} == fit_ids  # the same seed, the same halves
+    assert {o.query_id for o in halves(evaluation, seed=1)[0].outcomes} != fit_ids
+    with pytest.raises(ConfigError, match="halves need two at least"):
+        halves(evaluation.subset(["q1"], "one"))
+
+
+def test_one_labelled_split_is_calibrated_on_a_half_and_measured_on_the_other():
+    evaluation = many_queries(40)
+    report = calibrate_on_halves(evaluation, "platt", top_n=10)
+    fit, held = halves(evaluation)
+    assert report.calibration.split == "test, fitting half (seed 0)" and report.calibration.pairs == 200
+    assert report.held_out_split == "test, measuring half (seed 0)" and report.after.pairs == 200
+    assert report.held_out_queries == tuple(o.query_id for o in held.outcomes)
+    assert report == replace(calibrate(fit, held, "platt", top_n=10), held_out_queries=report.held_out_queries)
+    assert report.after.brier < report.no_skill_brier and report.warnings == ()
+
+
+def test_a_calibration_no_better_than_its_baseline_or_on_few_results_is_warned_about():
+    # the figures of the issue: calibrated Brier 0.550 on 4 results, against 0.512 for the share relevant
+    worse = Reliability(pairs=4, brier=0.550, ece=0.3, bins=())
+    report = CalibrationReport(PLATT, "test", None, worse, base_rate=0.5, no_skill_brier=0.512)
+    assert report.baseline == ("always answering the share relevant (0.50)", 0.512)
+    first, *rest = report.warnings
+    assert "does no better than always answering the share relevant (0.50) on the held-out results: Brier " \
+           "0.550 against 0.512" in first and "do not threshold on it" in first
+    assert rest == ["It is fitted on only 40 results; a fit on 100 or more is steadier.",
+                    "It is measured on only 4 held-out results, so its Brier score and calibration error are rough."]
+    with_own = replace(report, before=reliability([0.5] * 4, [False, True, True, False]))  # Brier 0.25
+    assert with_own.baseline == ("the reranker's own probability", 0.25)
+    assert "than the reranker's own probability" in with_own.warnings[0]
+
+
+@pytest.fixture(scope="module")
+def one_split_beir(small_beir, tmp_path_factory):
+    """``small_beir`` with its test split only, as Cranfield has one labelled split."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("one-split") / "one-split-beir"
+    shutil.copytree(small_beir, folder)
+    (folder / "qrels" / "train.tsv").unlink()
+    return folder
+
+
+def test_with_one_labelled_split_the_calibration_is_fitted_on_a_random_half_and_measured_on_the_other(one_split_beir):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "7_Thresholds.py"),
+                            default_timeout=600)
+    for key, value in {"dataset_choice": "A BEIR folder on this machine…", "dataset_path": str(one_split_beir),
+                       "depth": 10, "thr_target": 0.5, "thr_cal_method": "platt"}.items():
+        app.session_state[key] = value
+    app.run()
+    app.button(key="thr_run").click().run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="thr_cal_split").value.startswith("\x00")  # the one choice: a half of 'test'
+    shown = " ".join(c.value for c in app.caption)
+    assert "This split, 'test', is cut in two at random (seed 0): the calibration is fitted on one half and " \
+           "measured on the other, 5 queries" in shown
+    assert "of the labelled split 'test, fitting half (seed 0)'" in shown
+    assert "Measured on 'test, measuring half (seed 0)' (50 results)" in shown
+    # the threshold figures are on the measuring half too: 5 queries, 50 results
+    assert "of 5 queries, by calibrated probability" in shown
+    # 50 results fit and measure it: too few to trust, and the page says so
+    assert any("fitted on only 50 results" in w.value for w in app.warning)
+
+
+def test_the_score_threshold_pages_choices_are_kept_across_pages(small_beir):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=600)
+    for key, value in {"dataset_choice": "A BEIR folder on this machine…", "dataset_path": str(small_beir),
+                       "depth": 10}.items():
+        app.session_state[key] = value
+    app.run()
+    app.switch_page("pages/7_Thresholds.py").run()
+    app.selectbox(key="thr_split").set_value("train").run()
+    app.button(key="thr_run").click().run()
+    assert not app.exception, app.exception
+    app.selectbox(key="thr_cal_method").set_value("platt").run()
+    app.number_input(key="thr_relevant_grade").set_value(2).run()
+    assert app.selectbox(key="thr_cal_split").value == "test"  # the other split, when the page's is train
+    app.switch_page("pages/1_Dataset.py").run()
+    assert not app.exception, app.exception
+    assert "thr_split" not in app.session_state  # Streamlit has dropped the widgets of the page left
+    app.switch_page("pages/7_Thresholds.py").run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="thr_split").value == "train"
+    assert app.selectbox(key="thr_cal_method").value == "platt"
+    assert app.selectbox(key="thr_cal_split").value == "test"
+    assert app.number_input(key="thr_relevant_grade").value == 2

@@ -93,3 +93,26 @@ def test_the_verdict_says_helps_or_hurts_only_when_a_test_says_so(a, b, expected
     verdict, text = paired_test(a, b, "ndcg@10").verdict()
     assert verdict == expected
     assert ("No paired test could run" in text) == (expected == "untested")
+
+
+def test_a_threshold_chosen_from_few_results_is_warned_about_with_its_interval(evaluation):
+    from explorer.evaluation.thresholds import SMALL_SAMPLE, precision_interval
+
+    sweep = threshold_sweep(evaluation, top_n=3)
+    at_four = point(sweep, 4.0)  # 2 kept, 1 relevant: Wilson's 95% interval of 1/2 is 0.095-0.905
+    assert precision_interval(at_four) == pytest.approx((0.0945, 0.9055), abs=1e-3)
+    warning = sweep.small_sample_warning(at_four)
+    assert "chosen from 5 results (2 queries, top 3 each)" in warning
+    assert "precision 0.50 rests on the 2 results it keeps: the 95% interval is 0.09 to 0.91" in warning
+    assert "nothing" not in warning and SMALL_SAMPLE == 30
+
+
+def test_ten_results_at_precision_0_8_give_the_interval_0_49_to_0_94_and_thirty_give_no_warning():
+    from explorer.evaluation.thresholds import ThresholdPoint, ThresholdSweep, precision_interval
+
+    ten = ThresholdPoint(0.5, 10, 0.8, 0.5, 0.6, 0.0)
+    assert precision_interval(ten) == pytest.approx((0.490, 0.943), abs=1e-3)
+    sweep = ThresholdSweep("raw score", 10, 1, (), (ten,), 1)
+    assert "from 0 results (1 query, top 10 each)" in sweep.small_sample_warning(ten)
+    assert sweep.small_sample_warning(ThresholdPoint(0.5, 30, 0.8, 0.5, 0.6, 0.0)) is None
+    assert "keeps none of them" in sweep.small_sample_warning(ThresholdPoint(9.0, 0, None, 0.0, 0.0, 1.0))

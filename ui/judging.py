@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.judging.store import Judgement
+from explorer.judging.store import SCALES, Judgement
 from ui import cache
 
 POSITIONS = "_judge_positions"  # (data set, query id, rater, pool) -> index in the pool
@@ -23,6 +23,7 @@ class JudgingTarget:
     rater: str
     pool: tuple[str, ...]
     typed: bool  # a typed query (recorded with its text when first judged)
+    grades: tuple[int, ...] = SCALES["graded"]  # the grades the rater may give (explorer.judging.scale)
 
     @property
     def key(self) -> tuple[str, str, str, tuple[str, ...]]:
@@ -55,7 +56,7 @@ def grade(target: JudgingTarget, doc_id: str, value: int) -> None:
     try:
         if target.typed:
             store.add_query(target.dataset, target.query_text, target.query_id)
-        store.put(target.dataset, Judgement(target.query_id, doc_id, target.rater, value))
+        store.put(target.dataset, Judgement(target.query_id, doc_id, target.rater, value), target.grades)
     except ExplorerError as exc:  # shown on the page; the rater's place stays where it was
         st.session_state["_judge_error"] = str(exc)
         return

@@ -11,7 +11,8 @@ from explorer.judging.agreement import agreement
 from explorer.judging.labels import RULES, combined
 from explorer.judging.qrels_io import import_qrels, qrels_text
 from explorer.judging.query_sets import read_query_set
-from explorer.judging.store import SCALES, JudgementStore
+from explorer.judging.scale import scale_of
+from explorer.judging.store import JudgementStore
 from explorer.records import Dataset
 from ui import cache
 
@@ -40,21 +41,23 @@ def open_query(text: str) -> None:
     st.session_state["judge_view"] = "One at a time"
 
 
-def queries_to_judge(store: JudgementStore, key: str, rater: str, data: Dataset) -> None:
-    """The recorded queries (imported or typed) this rater has not judged yet, to open one."""
+def queries_to_judge(store: JudgementStore, key: str, rater: str, data: Dataset) -> bool:
+    """The recorded queries (imported or typed) this rater has not judged yet, to open one; whether the list of them
+    ("Queries to judge") is shown."""
     recorded = store.queries(key)
     if not recorded:
-        return
+        return False
     mine = {j.query_id for j in store.judgements(key, rater=rater)}
     waiting = {query_id: text for query_id, text in recorded.items() if query_id not in mine}
     left, right = st.columns([4, 1])
     if not waiting:
         left.caption(f"Every one of the {len(recorded)} recorded queries has grades from {rater}.")
-        return
+        return False
     picked = left.selectbox(f"Queries to judge ({len(waiting)} of {len(recorded)} recorded have no grade from you)",
                             list(waiting), format_func=waiting.get, key="judge_waiting")
     right.write("")
     right.button("Judge this query", key="judge_open_waiting", on_click=open_query, args=(waiting[picked],))
+    return True
 
 
 def import_query_set(store: JudgementStore, key: str) -> None:
@@ -74,7 +77,7 @@ def import_query_set(store: JudgementStore, key: str) -> None:
     except ExplorerError as exc:
         st.error(str(exc))
         return
-    st.success(query_set.summary + " Pick them under 'Queries to judge'.")
+    st.success(query_set.summary + " Pick them under 'Queries to judge', at the top of the page.")
     for problem in query_set.skipped[:20]:
         st.caption(problem)
 
@@ -96,7 +99,7 @@ def import_and_export(store: JudgementStore, key: str, rater: str, data: Dataset
         return
     try:
         report = import_qrels(text, store, key, rater, set(data.queries) | set(store.queries(key)),
-                              {doc.doc_id for doc in data.documents})
+                              {doc.doc_id for doc in data.documents}, scale_of(store, key, data).grades)
     except ExplorerError as exc:
         st.error(str(exc))
         return
@@ -113,7 +116,7 @@ def raters_and_rule(store: JudgementStore, key: str, data: Dataset) -> None:
                           help="Evaluate, Score threshold, Compare, the command line and the reports use this rule.")
     if chosen != rule:
         store.set_rule(key, chosen)
-    result = agreement(store.judgements(key), SCALES[store.scale(key)])
+    result = agreement(store.judgements(key), scale_of(store, key, data).grades)
     st.write(result.summary)
     if not result.disagreements:
         return

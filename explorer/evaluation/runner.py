@@ -125,6 +125,18 @@ class Evaluation:
                               + ", ".join(UNJUDGED_CHOICES) + ".")
         return self if unjudged == self.unjudged else replace(self, unjudged=unjudged)
 
+    def subset(self, query_ids: Sequence[str], split: str) -> Evaluation:
+        """This evaluation on some of its queries only, named as the split ``split`` (a part of a split)."""
+        wanted = set(query_ids)
+        missing = wanted - {o.query_id for o in self.outcomes}
+        if missing:
+            raise ConfigError(f"{len(missing)} of the queries asked for are not in this evaluation (e.g. "
+                              f"{sorted(missing)[0]!r}); take a subset of the queries it evaluated.")
+        return replace(self, config=replace(self.config, split=split),
+                       outcomes=tuple(o for o in self.outcomes if o.query_id in wanted),
+                       qrels={q: labels for q, labels in self.qrels.items() if q in wanted},
+                       query_texts={q: text for q, text in self.query_texts.items() if q in wanted})
+
     def stages(self) -> list[str]:
         """The stages that ran, in order: "first_stage", then "reranked" when a reranker ran."""
         return ["first_stage", "reranked"] if self.has_reranker else ["first_stage"]

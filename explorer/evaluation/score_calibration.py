@@ -13,14 +13,17 @@ Both are fitted with scikit-learn, but applied from the stored parameters alone 
 service reading the pipeline file computes the same probability as the explorer, without scikit-learn. How good a
 calibration is is measured on another, held-out split: the Brier score (mean squared error of the probability) and
 the expected calibration error (over ten equal-width bins of probability, the count-weighted mean gap between the
-mean probability and the share relevant; Naeini et al., 2015).
+mean probability and the share relevant; Naeini et al., 2015). A data set with one labelled split (Cranfield) is
+split in two instead (``calibrate_on_halves``): a seeded random half of its queries to fit on, the other half to
+measure on.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -34,6 +37,8 @@ CALIBRATION_METHODS: tuple[str, ...] = ("platt", "isotonic")
 MIN_PAIRS = 20  # fewer labelled pairs than this fit noise
 MIN_PER_CLASS = 3  # and each side needs a few examples
 RELIABILITY_BINS = 10
+HALVES_SEED = 0  # the fixed seed of the random halves: the same split always gives the same halves
+FEW_RESULTS = 100  # a calibration fitted, or measured, on fewer results than this is rough
 
 
 @dataclass(frozen=True)
@@ -269,6 +274,34 @@ class CalibrationReport:
     after: Reliability
     base_rate: float
     no_skill_brier: float
+    # the queries it was measured on, where that is a part of a split (``calibrate_on_halves``); () for a whole split
+    held_out_queries: tuple[str, ...] = ()
+
+    @property
+    def baseline(self) -> tuple[str, float]:
+        """What the calibration must beat, and its Brier score on the held-out results: the reranker's own
+        probability where it has one, else always answering the share relevant seen when fitting."""
+        if self.before is not None:
+            return "the reranker's own probability", self.before.brier
+        return f"always answering the share relevant ({self.base_rate:.2f})", self.no_skill_brier
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What makes this calibration's figures, or the calibration itself, not to be trusted; () when nothing."""
+        found = []
+        name, brier = self.baseline
+        if self.after.brier >= brier:
+            found.append(f"The calibrated probability does no better than {name} on the held-out results: Brier "
+                         f"{self.after.brier:.3f} against {brier:.3f} (lower is better). It was fitted on too few "
+                         "results, or on queries unlike these: do not threshold on it. Fit it on more labelled "
+                         "queries, or try the other method.")
+        if self.calibration.pairs < FEW_RESULTS:
+            found.append(f"It is fitted on only {self.calibration.pairs} results; a fit on {FEW_RESULTS} or more "
+                         "is steadier.")
+        if self.after.pairs < FEW_RESULTS:
+            found.append(f"It is measured on only {self.after.pairs} held-out results, so its Brier score and "
+                         "calibration error are rough.")
+        return tuple(found)
 
 
 def calibration_pairs(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1) -> tuple[np.ndarray,
@@ -302,6 +335,29 @@ def calibrate(fit_on: Evaluation, held_out: Evaluation, method: CalibrationMetho
     no_skill = float(np.mean((base_rate - test_relevant) ** 2))
     return CalibrationReport(calibration, held_out.config.split, before,
                              reliability(calibration.probability(test_raw), test_relevant), base_rate, no_skill)
+
+
+def halves(evaluation: Evaluation, seed: int = HALVES_SEED) -> tuple[Evaluation, Evaluation]:
+    """``evaluation``'s queries in two: a random half (seeded: always the same) to fit a calibration on, and the
+    other half to measure it on, each named after the split and its part."""
+    query_ids = sorted(o.query_id for o in evaluation.outcomes)
+    if len(query_ids) < 2:
+        raise ConfigError(f"The split '{evaluation.config.split}' has {len(query_ids)} evaluated query; halves need "
+                          "two at least. Label more queries, or judge some on the Judge page.")
+    random.Random(seed).shuffle(query_ids)
+    middle = (len(query_ids) + 1) // 2
+    split = evaluation.config.split
+    return (evaluation.subset(query_ids[:middle], f"{split}, fitting half (seed {seed})"),
+            evaluation.subset(query_ids[middle:], f"{split}, measuring half (seed {seed})"))
+
+
+def calibrate_on_halves(evaluation: Evaluation, method: CalibrationMethod, top_n: int = 10, relevant_grade: int = 1,
+                        seed: int = HALVES_SEED) -> CalibrationReport:
+    """Fits ``method`` on a seeded random half of ``evaluation``'s queries and measures it on the other half (see
+    ``halves``): for a data set with one labelled split."""
+    fit_on, held_out = halves(evaluation, seed)
+    report = calibrate(fit_on, held_out, method, top_n, relevant_grade)
+    return replace(report, held_out_queries=tuple(o.query_id for o in held_out.outcomes))
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:

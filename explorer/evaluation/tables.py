@@ -10,20 +10,30 @@ import pandas as pd
 from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.metrics import DEFAULT_METRICS
 from explorer.evaluation.runner import Evaluation
+from explorer.judging.coverage import coverage
 
 STAGE_NAMES = {"first_stage": "first stage", "reranked": "reranked"}
+JUDGED_K = 10  # the cut-off of judged@k, as every page shows it
+
+
+def judged_at(evaluation: Evaluation, k: int = JUDGED_K) -> dict[str, float]:
+    """{stage: judged@k}: the mean share of each stage's top ``k`` that has a label, by ``coverage``, the function the
+    pages show it with."""
+    return {stage: coverage(stage, evaluation.ranked(stage), evaluation.qrels, k).mean for stage in evaluation.stages()}
 
 
 def metrics_table(evaluations: Sequence[Evaluation], metrics: Sequence[str] = DEFAULT_METRICS,
                   relevant_grade: int = 1) -> pd.DataFrame:
-    """One row per (configuration, stage): the metrics and the median latency per query."""
+    """One row per (configuration, stage): the metrics, judged@10 and the median latency per query."""
     rows = []
     for evaluation in evaluations:
         latency = evaluation.latency_ms()
+        judged = judged_at(evaluation)
         for stage, values in evaluation.metrics(metrics, relevant_grade).items():
             rows.append({"configuration": evaluation.name, "stage": STAGE_NAMES[stage],
                          "queries": len(evaluation.outcomes), "depth": evaluation.config.depth,
                          **{name: round(value, 4) for name, value in values.items()},
+                         f"judged@{JUDGED_K}": round(judged[stage], 4),
                          "query encoding ms": round(latency["query_encoding"], 1),
                          "first stage ms": round(latency["first_stage"], 1),
                          "rerank ms": round(latency["rerank"], 1) if stage == "reranked" else 0.0})
@@ -32,8 +42,10 @@ def metrics_table(evaluations: Sequence[Evaluation], metrics: Sequence[str] = DE
 
 def summary_json(evaluation: Evaluation, metrics: Sequence[str] = ("ndcg@10", "mrr@10", "recall@100"),
                  relevant_grade: int = 1) -> dict:
-    """The CLI's JSON: n_queries, first_stage and reranked metrics, median latency per query and stage."""
+    """The CLI's JSON: n_queries, first_stage and reranked metrics, judged@10 of each stage, median latency per query
+    and stage."""
     values = evaluation.metrics(metrics, relevant_grade)
+    judged = judged_at(evaluation)
     latency = evaluation.latency_ms()
     return {
         "n_queries": len(evaluation.outcomes),
@@ -46,6 +58,7 @@ def summary_json(evaluation: Evaluation, metrics: Sequence[str] = ("ndcg@10", "m
         "blend": evaluation.config.blend if evaluation.has_reranker else None,
         "first_stage": values["first_stage"],
         "reranked": values.get("reranked"),
+        f"judged@{JUDGED_K}": {stage: round(share, 4) for stage, share in judged.items()},
         "latency_ms": {name: round(value, 2) for name, value in latency.items()},
     }
 

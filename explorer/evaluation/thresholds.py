@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # score_calibration imports this module
     from explorer.evaluation.score_calibration import Calibration
 
 ScoreScale = Literal["auto", "raw score"]
+# a precision measured on fewer kept results than this is too rough to choose a threshold by (at 10 results, a
+# precision of 0.8 has a 95% interval of 0.49-0.94)
+SMALL_SAMPLE = 30
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,37 @@ class ThresholdSweep:
         reaching = [p for p in self.points if p.precision is not None and p.precision >= target_precision]
         return min(reaching, key=lambda p: p.threshold) if reaching else None
 
+    def small_sample_warning(self, point: ThresholdPoint) -> str | None:
+        """A warning when ``point``'s precision rests on fewer than ``SMALL_SAMPLE`` kept results, with its 95%
+        interval (Wilson's score interval); None when there are enough."""
+        if point.kept >= SMALL_SAMPLE:
+            return None
+        where = (f"This threshold is chosen from {len(self.results)} results ({self.n_queries} "
+                 + ("query" if self.n_queries == 1 else "queries") + f", top {self.top_n} each)")
+        if point.precision is None:
+            return where + ", and it keeps none of them: its precision is not measured at all."
+        low, high = precision_interval(point)
+        return (where + f", and its precision {point.precision:.2f} rests on the {point.kept} results it keeps: the "
+                f"95% interval is {low:.2f} to {high:.2f}. Evaluate more labelled queries (or raise n) before "
+                "relying on it.")
+
     def at(self, threshold: float) -> ThresholdPoint:
         """What ``threshold`` keeps of the swept results (any value, not only an observed score)."""
         scores = np.array([r.score for r in self.results])
         relevant = np.array([r.relevant for r in self.results])
         return _point(float(threshold), scores, relevant, _owners(self.results), self.n_queries)
+
+
+def precision_interval(point: ThresholdPoint, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of ``point``'s precision (its relevant kept results out of those kept); (0, 1) when
+    nothing is kept."""
+    if not point.kept or point.precision is None:
+        return 0.0, 1.0
+    from scipy.stats import binomtest
+
+    hits = round(point.precision * point.kept)
+    interval = binomtest(hits, point.kept).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def scored_results(evaluation: Evaluation, top_n: int = 10, relevant_grade: int = 1, scale: ScoreScale = "auto",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import Collection, Mapping
+from typing import Collection, Mapping, Sequence
 
 from explorer.evaluation.run_files import run_id
-from explorer.judging.store import SCALE_NAMES, SCALES, Judgement, JudgementStore
+from explorer.judging.store import SCALES, Judgement, JudgementStore
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,13 @@ def qrels_text(labels: Mapping[str, Mapping[str, int]]) -> str:
 
 
 def import_qrels(text: str, store: JudgementStore, dataset: str, rater: str, known_queries: Collection[str],
-                 known_documents: Collection[str]) -> QrelsImport:
+                 known_documents: Collection[str], grades: Sequence[int] | None = None) -> QrelsImport:
     """Saves every valid line of ``text`` as ``rater``'s judgement; a line with an unknown query or document id, a
-    bad grade or the wrong number of fields is refused and reported with its number. Nothing already stored is
-    lost: a line replaces only ``rater``'s own grade of its pair."""
+    bad grade (off ``grades``, the data set's judging scale, else the store's scale) or the wrong number of fields
+    is refused and reported with its number. Nothing already stored is lost: a line replaces only ``rater``'s own
+    grade of its pair."""
     scale = store.scale(dataset)
+    allowed = tuple(grades) if grades and scale != "binary" else SCALES[scale]
     problems: list[str] = []
     accepted: list[Judgement] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -53,16 +55,16 @@ def import_qrels(text: str, store: JudgementStore, dataset: str, rater: str, kno
                             f"grade{hint}")
             continue
         query_id, _, doc_id, grade_text = (urllib.parse.unquote(field) for field in fields)
-        problem = _problem(query_id, doc_id, grade_text, scale, known_queries, known_documents)
+        problem = _problem(query_id, doc_id, grade_text, allowed, known_queries, known_documents)
         if problem:
             problems.append(f"line {number}: {problem}")
             continue
         accepted.append(Judgement(query_id, doc_id, rater, int(grade_text)))
-    store.put_many(dataset, accepted)
+    store.put_many(dataset, accepted, allowed)
     return QrelsImport(len(accepted), tuple(problems))
 
 
-def _problem(query_id: str, doc_id: str, grade_text: str, scale: str, known_queries: Collection[str],
+def _problem(query_id: str, doc_id: str, grade_text: str, allowed: Sequence[int], known_queries: Collection[str],
              known_documents: Collection[str]) -> str:
     if query_id not in known_queries:
         return f"unknown query id {query_id!r} (not in this data set's queries nor among those judged here)"
@@ -72,6 +74,6 @@ def _problem(query_id: str, doc_id: str, grade_text: str, scale: str, known_quer
         grade = int(grade_text)
     except ValueError:
         return f"the grade {grade_text!r} is not a whole number"
-    if grade not in SCALES[scale]:
-        return f"the grade {grade} is outside this data set's scale, {SCALE_NAMES[scale]}"
+    if grade not in allowed:
+        return f"the grade {grade} is outside this data set's scale, {min(allowed)}-{max(allowed)}"
     return ""

@@ -42,7 +42,7 @@ def with_label_text(table: pd.DataFrame) -> pd.DataFrame:
 
 def result_tables(result: PipelineResult, dataset: Dataset, labels: dict[str, int] | None,
                   top_n: int = 10, threshold: float | None = None) -> ResultTables:
-    """Rows shown in the two columns. Labels are graded (0-3); unjudged documents show as blank."""
+    """Rows shown in the two columns. Labels are graded on the data set's scale; unjudged documents show as blank."""
     def describe(doc_id: str) -> dict[str, object]:
         doc = dataset.document(doc_id)
         label = labels.get(doc_id) if labels is not None else None

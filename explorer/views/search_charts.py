@@ -7,15 +7,39 @@ Plotly reads a subset of HTML in text and hover labels, so every piece of docume
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from explorer.grades import GradeScale
 from explorer.pipeline import PipelineResult, StageTimings
 from explorer.records import Dataset
 from explorer.views.plotly_text import plotly_text
 
-LABEL_COLOURS = {3: "#1a7f37", 2: "#4ac26b", 1: "#d4a72c", 0: "#cf222e", None: "#8c959f"}
-LEGEND_RANK = {3: 1, 2: 2, 1: 3, 0: 4, None: 5}
-LABEL_NAMES = {3: "label 3 (answers)", 2: "label 2", 1: "label 1", 0: "label 0 (not relevant)", None: "unjudged"}
+# the relevant grades run from the lowest relevant (amber) to the best (dark green)
+RELEVANT_RAMP = [[0.0, "#d4a72c"], [0.5, "#4ac26b"], [1.0, "#1a7f37"]]
+BEST_COLOUR, NOT_RELEVANT_COLOUR, UNJUDGED_COLOUR = "#1a7f37", "#cf222e", "#8c959f"
+
+
+def grade_colour(grade: int | None, scale: GradeScale) -> str:
+    """The colour of a label on ``scale``: grey when unjudged, red when not relevant, amber to dark green up the
+    relevant grades (a grade above the scale's best is drawn as the best)."""
+    if grade is None:
+        return UNJUDGED_COLOUR
+    if not scale.is_relevant(grade):
+        return NOT_RELEVANT_COLOUR
+    steps = scale.highest - scale.relevant_from
+    if steps <= 0 or grade >= scale.highest:
+        return BEST_COLOUR
+    return sample_colorscale(RELEVANT_RAMP, [(grade - scale.relevant_from) / steps])[0]
+
+
+def grade_name(grade: int | None, scale: GradeScale) -> str:
+    """The legend's name of a label on ``scale``, e.g. "label 4 (best)", "label 0 (not relevant)", "unjudged"."""
+    if grade is None:
+        return "unjudged"
+    if not scale.is_relevant(grade):
+        return f"label {grade} (not relevant)"
+    return f"label {grade} (best)" if grade >= scale.highest else f"label {grade}"
 
 
 def _safe(text: str, limit: int = 80) -> str:
@@ -25,21 +49,23 @@ def _safe(text: str, limit: int = 80) -> str:
 
 def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str, int] | None,
                       top_n: int = 10) -> go.Figure:
-    """Slope chart: one line per document in either top n, from its first-stage rank to its reranked rank."""
+    """Slope chart: one line per document in either top n, from its first-stage rank to its reranked rank, coloured
+    by its label on the data set's grade scale (``dataset.grade_scale``), best grades first in the legend."""
     figure = go.Figure()
     if result.reranked is None:
         return figure
+    scale = dataset.grade_scale
     shown = [hit for hit in result.reranked if hit.rank <= top_n or hit.first_stage_rank <= top_n]
     legend_done: set[int | None] = set()
     for hit in sorted(shown, key=lambda h: h.rank):
         label = labels.get(hit.doc_id) if labels is not None else None
-        label = label if label in LABEL_COLOURS else None
         title = _safe(dataset.document(hit.doc_id).title or hit.doc_id)
         figure.add_trace(go.Scatter(
             x=["first stage", "reranked"], y=[hit.first_stage_rank, hit.rank], mode="lines+markers",
-            line={"color": LABEL_COLOURS[label], "width": 2}, marker={"size": 8},
-            name=LABEL_NAMES[label], legendgroup=str(label), showlegend=label not in legend_done,
-            legendrank=LEGEND_RANK[label],
+            line={"color": grade_colour(label, scale), "width": 2}, marker={"size": 8},
+            name=grade_name(label, scale), legendgroup=str(label), showlegend=label not in legend_done,
+            # best first; unjudged last
+            legendrank=1000 if label is None else 1 + max(0, scale.highest - label),
             hovertemplate=f"{title}<br>%{{x}} rank %{{y}}<extra></extra>",
         ))
         legend_done.add(label)
@@ -63,7 +89,7 @@ def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | N
             return [("all candidates", [s for _, s in pairs], "#0969da")]
         relevant = [s for d, s in pairs if labels.get(d, 0) >= min_relevant_grade]
         other = [s for d, s in pairs if labels.get(d, 0) < min_relevant_grade]
-        return [("relevant", relevant, LABEL_COLOURS[3]), ("not relevant / unjudged", other, LABEL_COLOURS[None])]
+        return [("relevant", relevant, BEST_COLOUR), ("not relevant / unjudged", other, UNJUDGED_COLOUR)]
 
     stages = [[(h.doc_id, h.score) for h in result.first_stage]]
     if result.reranked is not None:
