@@ -31,14 +31,13 @@ from ui.status import length_report
 
 KINDS = {
     "table": "Table file: JSONL, CSV, TSV or Parquet",
-    "beir": "BEIR folder (corpus.jsonl, queries.jsonl, qrels/)",
+    "beir": "BEIR folder (corpus.jsonl, queries.jsonl, qrels/), or a zip of one",
     "text_zip": "Zip of .txt / .md files",
     "text_folder": "Folder of .txt / .md files on this machine",
     "lines": "Plain text, one document per line",
     "ir_datasets": "ir_datasets id",
 }
 UPLOAD_KINDS = {"table", "text_zip", "lines"}
-FOLDER_KINDS = {"beir", "text_folder"}
 AUTO = "(from the file name)"
 SNIFFED = "(sniffed)"
 NONE = "(none)"
@@ -47,10 +46,16 @@ choices = sidebar()
 settings = cache.settings()
 st.title("Load data")
 st.caption(f"Exploring now: **{choices.dataset_label}**. A load that fails leaves it as it is. "
-           f"Uploads up to {settings.max_upload_mb} MB; larger files load from a path on the server, under its data "
-           "folders (the setting EXPLORER_DATA_DIRS names them).")
+           f"Uploads up to {settings.max_upload_mb} MB; a BEIR folder or a folder of text files uploads as a zip. "
+           "Larger files load from a path on the server, under its data folders (the setting EXPLORER_DATA_DIRS "
+           "names them).")
 
 kind = st.radio("Format", list(KINDS), format_func=KINDS.get, key="load_kind")
+
+
+# the typed paths refused in this run: each has its error box already, so Load reads nothing (and does not say
+# "no folder given" for a folder that was given and refused)
+refused: list[str] = []
 
 
 def readable(path: str) -> Path | None:
@@ -60,15 +65,22 @@ def readable(path: str) -> Path | None:
         return not_private(check_readable(path, settings.readable_roots))
     except ExplorerError as exc:
         st.error(str(exc))
+        refused.append(path)
         return None
+
+
+def uploaded(label: str, key: str) -> TextSource | None:
+    """The file uploaded in the box ``key``, read in place (not copied)."""
+    upload = st.file_uploader(label, key=key)
+    return TextSource(name=upload.name, stream=upload, size=upload.size) if upload is not None else None
 
 
 def file_or_path(label: str, key: str) -> TextSource | None:
     """An uploaded file (read in place, not copied) or a path under the server's data folders."""
-    upload = st.file_uploader(label, key=f"upload_{key}")
+    upload = uploaded(label, f"upload_{key}")
     path = st.text_input(f"…or a path on the server ({label.lower()})", key=f"path_{key}").strip()
     if upload is not None:
-        return TextSource(name=upload.name, stream=upload, size=upload.size)
+        return upload
     found = readable(path) if path else None
     return TextSource.from_path(found) if found else None
 
@@ -76,8 +88,13 @@ def file_or_path(label: str, key: str) -> TextSource | None:
 corpus = folder = irds_id = None
 if kind in UPLOAD_KINDS:
     corpus = file_or_path("Corpus file", f"corpus_{kind}")
-elif kind in FOLDER_KINDS:
-    folder_text = st.text_input("Folder on the server", key=f"folder_{kind}").strip()
+elif kind == "beir":
+    corpus = uploaded("Zip of a BEIR folder (corpus.jsonl, queries.jsonl, qrels/; at the top or in one folder)",
+                      "upload_beir_zip")
+    folder_text = st.text_input("…or a folder on the server", key="folder_beir").strip()
+    folder = readable(folder_text) if folder_text and corpus is None else None
+elif kind == "text_folder":
+    folder_text = st.text_input("Folder on the server", key="folder_text_folder").strip()
     folder = readable(folder_text) if folder_text else None
 else:
     irds_id = st.text_input("ir_datasets id", key="irds_id", placeholder="cranfield, beir/scifact/test, …").strip()
@@ -132,7 +149,7 @@ share = st.checkbox("Share with everyone on this server", key="load_share", valu
                          + ("This server is a shared team workspace (EXPLORER_SHARED_WORKSPACE): every data set is "
                             "listed for everyone." if settings.shared_workspace else ""))
 
-if st.button("Load", type="primary", key="load_button"):
+if st.button("Load", type="primary", key="load_button") and not refused:
     spec = LoadSpec(kind=kind, name=name or "corpus", folder=folder, corpus=corpus, table_format=table_format,
                     mapping=mapping, delimiter=delimiter, ir_datasets_id=irds_id, queries=queries, labels=labels, labels_split=split,
                     max_upload_mb=settings.max_upload_mb, max_document_mb=settings.max_document_mb,

@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.models.resolution import page_model_roots
 from explorer.remote.names import check_remote_allowed
 from explorer.settings import DEFAULT_RERANKER
-from explorer.training.run import TrainRequest
+from explorer.training.run import TrainRequest, check_folders
 from explorer.training.trainer import TrainSettings
 from ui import cache
 from ui.sidebar import sidebar
@@ -46,7 +47,9 @@ LOSSES = {"listwise": "listwise: the positive against 7 hard negatives",
 loss = right.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="train_loss")
 teacher, student_layers = None, None
 if loss == "distill":
-    teacher = right.text_input("Teacher reranker (hub id, folder, or 'default')", "default", key="train_teacher")
+    teacher = right.text_input("Teacher reranker (hub id, folder, or 'default')", "default", key="train_teacher",
+                               help="A folder is opened only under the server's data folders (EXPLORER_DATA_DIRS) "
+                                    "or its models folder (EXPLORER_MODELS_DIR); any other name is a hub id.")
     student_layers = right.number_input("Student layers (of the base encoder's 6)", 1, 6, 6, key="train_student_layers")
 frozen_layers = right.number_input("Frozen lower layers", 0, 5, 0, key="train_frozen",
                                    help="Freezing the embeddings and lower layers makes steps faster and keeps more "
@@ -70,9 +73,12 @@ if st.button("Start training", type="primary", disabled=bool(job and job.running
                                    frozen_layers=int(frozen_layers),
                                    student_layers=int(student_layers) if student_layers is not None else None),
             teacher=(DEFAULT_RERANKER if teacher == "default" else teacher.strip()) if teacher else None,
+            # typed on a page: folders only where the sidebar's model boxes and data set box may open them
+            model_roots=page_model_roots(settings), readable_roots=settings.readable_roots,
         )
         try:
             check_remote_allowed(request.teacher, settings)  # a typed rerank-api URL would get the training queries
+            check_folders(request)  # refused now, not after minutes of the run
             job = start_job(request, settings, cache.device(choices.device))
         except ExplorerError as exc:
             st.error(str(exc))

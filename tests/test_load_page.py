@@ -132,12 +132,55 @@ def test_a_path_outside_the_data_folders_is_not_read(kind, key, path, previous_l
     assert "root:" not in " ".join(str(frame.value) for frame in app.dataframe)
 
 
+def refusal(path: str) -> str:
+    """The words a page shows for a typed ``path`` outside the data folders: the setting, and the folders allowed now."""
+    listed = ", ".join(str(root.resolve()) for root in Settings.from_env().readable_roots)
+    return (f"{path}: this server reads files only under its data folders. Upload it instead (a folder as a zip), or "
+            "have whoever runs the server set EXPLORER_DATA_DIRS to a folder holding it (the server's data folders "
+            f"now: {listed}; EXPLORER_DATA_DIRS may name several, separated by ':').")
+
+
+@pytest.mark.parametrize(("kind", "key", "path"), [("beir", "folder_beir", "/etc"),
+                                                   ("text_folder", "folder_text_folder", "/etc"),
+                                                   ("lines", "path_corpus_lines", "/etc/passwd"),
+                                                   ("lines", "path_queries", "/etc/passwd")])
+def test_a_refused_typed_path_shows_one_error_naming_the_setting_and_the_folders_allowed(kind, key, path,
+                                                                                        previous_label):
+    """One box, before Load and after it: the refusal, not also "no folder given" for the folder it refused."""
+    app = page(dataset_choice=previous_label, load_kind=kind)
+    app.text_input(key=key).set_value(path).run()
+    assert [e.value for e in app.error] == [refusal(path)]
+    app.button(key="load_button").click().run()
+    assert not app.exception and [e.value for e in app.error] == [refusal(path)]
+    assert app.session_state["dataset_choice"] == previous_label
+
+
+def test_a_beir_folder_uploaded_as_a_zip_is_loaded_and_selected(previous_label):
+    """A visitor on another machine cannot type a folder of theirs: they zip it and upload it, as the page says."""
+    from explorer.loading import read_beir
+    from explorer.settings import SAMPLE_DATA
+    from tests.test_loading_formats import zip_of_folder
+
+    app = page(dataset_choice=previous_label, load_kind="beir")
+    assert "a BEIR folder or a folder of text files uploads as a zip" in app.caption[0].value
+    upload(app, "upload_beir_zip", ("kb.zip", zip_of_folder(SAMPLE_DATA, "kb")))
+    app.run()
+    assert app.text_input(key="load_name").placeholder == "kb"
+    app.button(key="load_button").click().run()
+    assert not app.exception and not app.error
+    expected = read_beir(SAMPLE_DATA).report
+    metrics = {m.label: m.value for m in app.metric}
+    assert (metrics["Documents"], metrics["Queries"], metrics["Labels"]) == (
+        f"{expected.documents:,}", f"{expected.queries:,}", f"{expected.labels:,}")
+    assert app.session_state["dataset_choice"].startswith("Loaded: kb-")
+
+
 def test_the_sidebar_does_not_open_a_folder_outside_the_data_folders():
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     app.session_state["dataset_choice"] = "A BEIR folder on this machine…"
     app.session_state["dataset_path"] = "/etc"
     app.run()
-    assert not app.exception and "EXPLORER_DATA_DIRS" in app.error[0].value
+    assert not app.exception and [e.value for e in app.error] == [refusal("/etc")]
 
 
 def test_choosing_another_data_set_does_not_run_the_previous_query(previous_label):

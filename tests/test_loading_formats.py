@@ -290,3 +290,34 @@ def test_labels_without_queries_are_reported_not_counted_as_labelled_queries():
     report = result.report
     assert report.queries == 0 and report.labelled_queries == 0 and report.labels == 5
     assert any(p.kind == "labels without queries" and "Load the queries file" in p.message for p in report.problems)
+
+
+def zip_of_folder(folder: Path, top: str = "", extra: dict[str, bytes] | None = None) -> bytes:
+    """The bytes of a zip of ``folder``'s files (under ``top``/ when given, as zipping a folder makes), with ``extra``
+    members (name -> bytes) added."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, "/".join(filter(None, (top, path.relative_to(folder).as_posix()))))
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("top", ["", "kb"], ids=["at the top", "in one folder"])
+def test_a_zip_of_a_beir_folder_reads_as_the_folder_does(top):
+    """Zipped at its top or as a folder (with the __MACOSX copies a Mac adds), the upload is the folder's data set."""
+    from explorer.settings import SAMPLE_DATA
+
+    extra = {f"__MACOSX/{top or '.'}/._corpus.jsonl": b"\x00\x05\x16\x07", f"{top}/.DS_Store".lstrip("/"): b"\x00"}
+    upload = TextSource.from_bytes("kb.zip", zip_of_folder(SAMPLE_DATA, top, extra))
+    result = read_dataset(LoadSpec(kind="beir", name="", corpus=upload))
+    folder = read_beir(SAMPLE_DATA)
+    assert result.dataset.documents == folder.dataset.documents and result.dataset.queries == folder.dataset.queries
+    assert result.dataset.qrels_by_split == folder.dataset.qrels_by_split and result.dataset.splits == ("test", "train")
+    assert result.dataset.name == "kb" and result.report.source == "kb.zip"
+    assert result.report.problems == folder.report.problems == ()

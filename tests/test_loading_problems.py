@@ -183,3 +183,54 @@ def test_a_data_set_its_own_reader_would_refuse_is_not_saved(tmp_path):
     with pytest.raises(DataLoadError, match="could not be read back. Nothing was saved"):
         save_dataset(result, tmp_path)
     assert saved_datasets(tmp_path) == [] and not list(tmp_path.iterdir())
+
+
+def _beir_zip(files: dict[str, bytes]) -> TextSource:
+    return TextSource.from_bytes("up.zip", _zip_of(files))
+
+
+BEIR_CORPUS = b'{"_id": "d1", "text": "the vpn drops at noon"}\n{"_id": "d2", "text": "printer jams"}\n'
+BEIR_QRELS = b"query-id\tcorpus-id\tscore\nq1\td1\t1\n"
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"kb/queries.jsonl": b'{"_id": "q1", "text": "vpn"}\n'}, r"up\.zip: the zip holds no corpus\.jsonl.*zip the BEIR "
+                                                               "folder itself"),
+    ({"kb/corpus.jsonl.gz": b"\x1f\x8b"}, r"up\.zip:kb/corpus\.jsonl\.gz: the corpus is gzipped.*gunzip"),
+    ({"a/corpus.jsonl": BEIR_CORPUS, "b/corpus.jsonl": BEIR_CORPUS}, r"several BEIR folders \(a/, b/\)"),
+    ({"kb/corpus.jsonl": b"a" * (3 * 1024 * 1024)}, "zip bombs"),
+    ({"kb/corpus.jsonl": BEIR_CORPUS, "kb/qrels": b"x", "kb/qrels/test.tsv": BEIR_QRELS},
+     r"up\.zip:kb/qrels/test\.tsv: could not be unpacked"),
+    ({"kb/corpus.jsonl": b"not json\n"},
+     r"up\.zip: no documents could be read\. The first problem\(s\): corpus\.jsonl line 1"),
+])
+def test_a_zipped_beir_folder_that_cannot_be_read_says_why(files, message):
+    with pytest.raises(DataLoadError, match=message):
+        read_dataset(LoadSpec(kind="beir", name="b", corpus=_beir_zip(files)))
+
+
+def test_a_zipped_beir_folder_is_read_as_safely_as_any_zip_and_reports_what_the_folder_would(tmp_path):
+    """Unsafe member paths are skipped with the zip's note, gzipped files are said to be unread, the folder reader's
+    own warnings come as for the folder, nothing outside the zip's folder is written, and nothing is left behind."""
+    import tempfile
+
+    from explorer.loading.beir import read_beir
+
+    members = {"kb/corpus.jsonl": BEIR_CORPUS + b'{"_id": "d1", "text": "again"}\n', "kb/qrels/test.tsv": BEIR_QRELS,
+               "kb/queries.jsonl": b'{"_id": "q1", "text": "vpn at noon"}\n', "kb/qrels.txt": b"q1 0 d1 1\n",
+               "kb/queries.jsonl.gz": b"\x1f\x8b", "../../evil/corpus.jsonl": b"{}\n", "/tmp/evil.txt": b"x"}
+    before = set(Path(tempfile.gettempdir()).glob("explorer-beir-zip-*"))
+    result = read_dataset(LoadSpec(kind="beir", name="kb", corpus=_beir_zip(members)))
+    assert [d.doc_id for d in result.dataset.documents] == ["d1", "d2"] and result.dataset.splits == ("test",)
+    notes = {(p.kind, p.file) for p in result.report.problems}
+    assert {("unsafe path", "up.zip:../../evil/corpus.jsonl"), ("unsafe path", "up.zip:/tmp/evil.txt"),
+            ("compressed file", "up.zip:kb/queries.jsonl.gz")} <= notes
+    folder = tmp_path / "kb"
+    (folder / "qrels").mkdir(parents=True)
+    for name, data in members.items():
+        if name.startswith("kb/") and not name.endswith(".gz"):
+            (tmp_path / name).write_bytes(data)
+    from_folder = {(p.kind, p.file, p.line, p.message) for p in read_beir(folder).report.problems}
+    assert from_folder and from_folder <= {(p.kind, p.file, p.line, p.message) for p in result.report.problems}
+    assert not Path("/tmp/evil.txt").exists() and not Path("/evil").exists()
+    assert set(Path(tempfile.gettempdir()).glob("explorer-beir-zip-*")) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,34 @@ def test_the_search_pages_model_box_refuses_a_server_folder_with_the_setting_nam
         assert "only under its data folders and its models folder" in shown and "EXPLORER_MODELS_DIR" in shown
         errors.append(shown.replace(repr(name), "NAME"))
     assert errors[0] == errors[1]
+
+
+# --- the Train page's teacher -----------------------------------------------------------------------------------------
+
+def test_a_train_request_made_on_a_page_names_folders_only_under_the_pages_roots(model_settings, tmp_path):
+    """The teacher, the bi-encoder and the data folder, refused before anything loads; the command line is not held."""
+    from explorer.training.run import TrainRequest, check_folders
+    from explorer.training.trainer import TrainSettings
+
+    (tmp_path / "elsewhere" / "model").mkdir(parents=True)
+    page_request = TrainRequest(data=model_settings.cache_dir, out=model_settings.models_dir / "r",
+                                settings=TrainSettings(loss="distill"), teacher="cross-encoder/ms-marco-MiniLM-L6-v2",
+                                model_roots=page_model_roots(model_settings),
+                                readable_roots=model_settings.readable_roots)
+    check_folders(page_request)  # hub ids and folders under the roots pass
+    for field, value, error in (("teacher", str(tmp_path / "elsewhere" / "model"), ModelLoadError),
+                                ("bi_encoder", "/usr/share", ModelLoadError), ("data", Path("/etc"), DataLoadError)):
+        with pytest.raises(error, match="only under its data folders"):
+            check_folders(replace(page_request, **{field: value}))
+        check_folders(replace(page_request, model_roots=None, readable_roots=None, **{field: value}))
+
+
+def test_the_train_pages_teacher_box_opens_no_folder_outside_the_data_and_models_folders():
+    app = AppTest.from_file(str(ROOT / "pages" / "4_Train.py"), default_timeout=300).run()
+    app.selectbox(key="train_loss").set_value("distill").run()
+    app.text_input(key="train_teacher").set_value("/usr/share").run()
+    app.button(key="train_start").click().run()
+    assert not app.exception, app.exception
+    shown = " ".join(e.value for e in app.error)
+    assert "'/usr/share': this server opens reranker folders only under its data folders and its models folder" in shown
+    assert "EXPLORER_MODELS_DIR" in shown and not [h for h in app.subheader if h.value == "Training run"]

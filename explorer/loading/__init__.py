@@ -1,7 +1,7 @@
 """Loading data: one entry point, ``read_dataset``, for every supported input.
 
-Formats: a BEIR folder; a JSONL / CSV / TSV / Parquet table with a column mapping; a folder or zip of .txt and
-.md files; plain text with one document per line; an ir_datasets id. Queries (JSONL/TSV/CSV) and labels
+Formats: a BEIR folder, or a zip of one; a JSONL / CSV / TSV / Parquet table with a column mapping; a folder or
+zip of .txt and .md files; plain text with one document per line; an ir_datasets id. Queries (JSONL/TSV/CSV) and labels
 (TREC qrels or BEIR TSV) can come with any corpus format.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from explorer.loading.assemble import DatasetBuilder, LoadReport, LoadResult
-from explorer.loading.beir import load_beir, read_beir
+from explorer.loading.beir import load_beir, read_beir, read_beir_zip
 from explorer.loading.irds import read_ir_dataset
 from explorer.loading.labels import iter_labels, iter_queries
 from explorer.loading.paths import check_readable
@@ -48,7 +48,7 @@ class LoadSpec:
     kind: CorpusKind
     name: str
     folder: Path | None = None  # beir, text_folder
-    corpus: TextSource | None = None  # table, text_zip, lines
+    corpus: TextSource | None = None  # table, text_zip, lines; beir: a zip of the folder, instead of ``folder``
     table_format: TableFormat | None = None
     mapping: ColumnMapping | None = None
     delimiter: str | None = None  # CSV/TSV tables: one of DELIMITER_CHOICES' values; None: sniffed from the file
@@ -84,7 +84,9 @@ def read_dataset(spec: LoadSpec, progress: Callable[[int, int], None] | None = N
             check_readable(path, spec.readable_roots)
     if spec.kind == "beir":
         # a BEIR folder carries its own queries and labels
-        return read_beir(_need(spec.folder, "folder"), spec.name or None, spec.readable_roots)
+        if spec.corpus is not None:
+            return read_beir_zip(spec.corpus, spec.name or None, spec.max_upload_mb * 1024 * 1024, progress)
+        return read_beir(_need(spec.folder, "BEIR folder (or zip of one)"), spec.name or None, spec.readable_roots)
     if spec.kind == "ir_datasets":
         return read_ir_dataset(_need(spec.ir_datasets_id, "ir_datasets id"))
     log = ProblemLog(progress)

@@ -22,10 +22,15 @@ def check_readable(path: str | Path, roots: Sequence[Path]) -> Path:
     for root in roots:
         if resolved.is_relative_to(Path(root).expanduser().resolve()):
             return resolved
-    listed = ", ".join(str(root) for root in roots)
     raise DataLoadError(
-        f"{path}: this server reads files only under its data folders ({listed}). Upload the file instead, or have "
-        f"whoever runs the server add its folder to EXPLORER_DATA_DIRS (folders separated by '{os.pathsep}').")
+        f"{path}: this server reads files only under its data folders. Upload it instead (a folder as a zip), or "
+        f"have whoever runs the server set EXPLORER_DATA_DIRS to a folder holding it (the server's data folders "
+        f"now: {listed_folders(roots)}; EXPLORER_DATA_DIRS may name several, separated by '{os.pathsep}').")
+
+
+def listed_folders(roots: Sequence[Path]) -> str:
+    """The folders ``roots``, resolved, separated by commas: what a refusal lists as allowed now."""
+    return ", ".join(str(Path(root).expanduser().resolve()) for root in roots) or "none"
 
 
 # the note for a file or folder found inside a data folder that is a symbolic link leading out of the data folders

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
@@ -13,17 +11,13 @@ from explorer.loading.assemble import DocRecord
 from explorer.loading.paths import LINK_OUTSIDE, is_readable
 from explorer.loading.problems import ProblemLog
 from explorer.loading.reading import SNIFF_BYTES, TextSource, decode, text_encoding
+from explorer.loading.zip_files import check_expansion, check_ratio, open_zip, read_member, safe_members
 from explorer.records import Document
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-# A zip may expand to at most this many times the upload limit (guards against zip bombs).
-MAX_EXPANSION = 5
 # One text file may hold at most this much (EXPLORER_MAX_DOCUMENT_MB): past it, it is no document to search,
 # and its saved line would be over the line limit the data set's own reader keeps.
 DEFAULT_MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
-# Text compresses about 3-10 to 1; a member compressed far more than this is refused as a likely zip bomb.
-MAX_COMPRESSION_RATIO = 100
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def split_title(content: str) -> tuple[str, str]:
@@ -35,13 +29,6 @@ def split_title(content: str) -> tuple[str, str]:
             body = "\n".join(lines[index + 1:]).strip()
             return title, body or title
     return "", ""
-
-
-def leaves_the_folder(name: str) -> bool:
-    """Whether the zip member ``name`` would be written outside the folder it is unpacked in: it climbs with
-    ``..``, starts at the root, or names a Windows drive (backslashes read as separators, as unzip tools read them)."""
-    path = name.replace("\\", "/")
-    return path.startswith("/") or ".." in PurePosixPath(path).parts or bool(_DRIVE.match(path))
 
 
 def _doc_id(relative: PurePosixPath) -> str:
@@ -95,47 +82,24 @@ def iter_zip_documents(source: TextSource, log: ProblemLog, max_bytes: int,
 
     Raises DataLoadError when it is not a zip, holds no text file, expands past ``MAX_EXPANSION`` x ``max_bytes``
     in all, or holds a text file over ``max_document_bytes`` or compressed past ``MAX_COMPRESSION_RATIO`` to 1.
-    Members are read through a bounded reader, so a size the zip's directory understates is caught too."""
-    handle = source.open(log)
-    try:
-        archive = zipfile.ZipFile(handle)
-    except zipfile.BadZipFile as exc:
-        raise log.fatal(source.name, None, f"not a readable zip file ({exc}). Choose the format that matches.") from exc
-    with archive:
-        members = []
-        for member in archive.infolist():
-            if member.is_dir():
-                continue
-            if leaves_the_folder(member.filename):
-                log.warn("unsafe path", f"{source.name}:{member.filename}", None,
-                         "its path leads outside the zip's folder (through '..', or from the root or a drive), as "
-                         "in a path-traversal attack; skipped, not read. Zip the files with paths inside one folder.")
-                continue
-            if not any(part.startswith((".", "__MACOSX")) for part in PurePosixPath(member.filename).parts):
-                members.append(member)
-        total = sum(m.file_size for m in members)
-        if total > max_bytes * MAX_EXPANSION:
-            raise log.fatal(source.name, None, f"the zip expands to {total / 1e6:,.0f} MB, over the "
-                                               f"{max_bytes * MAX_EXPANSION / 1e6:,.0f} MB allowed. Split it into smaller zips.")
+    The zip is read as ``explorer.loading.zip_files`` reads every zip (unsafe member paths skipped, members read
+    through a bounded reader)."""
+    with open_zip(source, log) as archive:
+        members = safe_members(archive, source.name, log)
+        check_expansion(members, source.name, max_bytes, log)
         found = 0
-        for member in sorted(members, key=lambda m: m.filename):
+        for member in members:
             relative = PurePosixPath(member.filename)
             if relative.suffix.lower() not in TEXT_SUFFIXES:
                 log.warn("skipped file", f"{source.name}:{member.filename}", None, "not a .txt or .md file; skipped.")
                 continue
             name = f"{source.name}:{member.filename}"
-            ratio = member.file_size / max(member.compress_size, 1)
             if member.file_size > max_document_bytes:
                 raise _too_large(name, member.file_size, max_document_bytes, log)
-            if ratio > MAX_COMPRESSION_RATIO and member.file_size > 1024 * 1024:
-                raise log.fatal(name, None, f"this file is compressed {ratio:,.0f} to 1 ({member.file_size / 1e6:,.0f} "
-                                            "MB from a few KB): that is how zip bombs look, not text. Zip the text "
-                                            "files themselves.")
+            check_ratio(member, name, log)
             modified = dt.datetime(*member.date_time).timestamp()
-            with archive.open(member) as stream:
-                raw = stream.read(max_document_bytes + 1)
-            if len(raw) > max_document_bytes:  # the directory said less than the member holds
-                raise _too_large(name, len(raw), max_document_bytes, log)
+            raw = read_member(archive, member, max_document_bytes,
+                              lambda size, name=name: _too_large(name, size, max_document_bytes, log))
             record = _record(name, raw, log, modified, relative)
             if record is not None:
                 found += 1

@@ -257,6 +257,15 @@ def page_model_roots(settings: Settings) -> tuple[Path, ...]:
     return (*settings.readable_roots, settings.models_dir)
 
 
+def check_model_folder(name: str, kind: str, folder_roots: Sequence[Path] | None) -> None:
+    """Raises ModelLoadError when ``name`` names a folder outside ``folder_roots`` (see ``page_model_roots``; None: any
+    folder), as loading it would, but loads nothing: for a name a long run loads only later (the Train page's
+    teacher), so the refusal comes before the run starts."""
+    name = name.strip()
+    if name and not name.startswith(("packaged/", "trained/")) and not is_remote_name(name):
+        _allowed_folder(name, kind, folder_roots)
+
+
 def _allowed_folder(name: str, kind: str, folder_roots: Sequence[Path] | None) -> Path | None:
     """The folder ``name`` may name (None: it is read as a hub id only). Under ``folder_roots`` (None: anywhere) a
     name is a folder; outside them, a path-like name is refused whether or not the folder exists, and any other

@@ -13,8 +13,9 @@ from typing import Callable
 from explorer.errors import ConfigError
 from explorer.inference.device import DeviceChoice
 from explorer.loading import load_beir
+from explorer.loading.paths import check_readable
 from explorer.models.info import LoadedModel, ModelInfo
-from explorer.models.resolution import load_bi_encoder, load_reranker
+from explorer.models.resolution import check_model_folder, load_bi_encoder, load_reranker
 from explorer.models.trained import save_reranker
 from explorer.pipeline import RetrievalPipeline
 from explorer.retrieval.embedding_cache import EmbeddingCache
@@ -42,6 +43,12 @@ class TrainRequest:
     settings: TrainSettings = TrainSettings()
     # a reranker to distil: its scores of the groups' pairs become the targets (settings.loss must be "distill")
     teacher: str | None = None
+    # Where a folder the request names may be, for a request made on a page (whoever opens it types the names):
+    # the teacher and bi-encoder folders under ``model_roots`` (``page_model_roots``, as the sidebar's model boxes),
+    # the data folder and the files in it under ``readable_roots`` (``Settings.readable_roots``). None: anywhere,
+    # the command line.
+    model_roots: tuple[Path, ...] | None = None
+    readable_roots: tuple[Path, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,24 @@ class TrainResult:
     stopped_early: bool
 
 
-def load_teacher(name: str, device: DeviceChoice, settings: Settings) -> LoadedModel:
+def load_teacher(name: str, device: DeviceChoice, settings: Settings,
+                 folder_roots: tuple[Path, ...] | None = None) -> LoadedModel:
     """The teacher to distil, scoring at the training device's precision: exactly in fp32 where training runs in
-    fp32, in bf16 where it runs in bf16; never int8, a speed-up the teacher's targets should not carry."""
+    fp32, in bf16 where it runs in bf16; never int8, a speed-up the teacher's targets should not carry.
+    ``folder_roots``: see ``TrainRequest.model_roots``."""
     path = "fp32" if device.precision == "fp32" else "bf16"
-    return load_reranker(name, device, replace(settings, rerank_int8=False, engine_path=path))
+    return load_reranker(name, device, replace(settings, rerank_int8=False, engine_path=path),
+                         folder_roots=folder_roots)
+
+
+def check_folders(request: TrainRequest) -> None:
+    """Raises DataLoadError or ModelLoadError when a folder ``request`` names lies outside its roots (see
+    ``TrainRequest.model_roots``), before anything is loaded or trained."""
+    if request.readable_roots is not None:
+        check_readable(request.data, request.readable_roots)
+    check_model_folder(request.bi_encoder, "bi-encoder", request.model_roots)
+    if request.teacher is not None:
+        check_model_folder(request.teacher, "reranker", request.model_roots)
 
 
 def train_and_evaluate(request: TrainRequest, settings: Settings, device: DeviceChoice,
@@ -69,7 +89,8 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
     """Measures the untrained model on the held-out split, trains, measures again, and saves the model with its card.
 
     Progress goes to ``say``; raises ConfigError when the request cannot run (e.g. no held-out split)."""
-    data = load_beir(request.data)
+    check_folders(request)
+    data = load_beir(request.data, readable_roots=request.readable_roots)
     if request.held_out_share is not None:
         data = carve_split(data, request.split, request.held_out_share)
         request = replace(request, split=f"{request.split}-fit", held_out=f"{request.split}-held-out")
@@ -82,7 +103,7 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
         raise ConfigError("The training split and the held-out split must differ.")
     if not request.use_labels and request.pseudo is None:
         raise ConfigError("Without labels, choose pseudo-queries (title or sentence) to train on.")
-    bi = load_bi_encoder(request.bi_encoder, device, settings)
+    bi = load_bi_encoder(request.bi_encoder, device, settings, folder_roots=request.model_roots)
     base = RetrievalPipeline.build(data, bi, None, EmbeddingCache(settings.cache_dir / "embeddings"))
     groups = labelled_groups(data, request.split, base) if request.use_labels else []
     if request.pseudo is not None:
@@ -92,7 +113,7 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
     if (request.teacher is None) != (request.settings.loss != "distill"):
         raise ConfigError("Distillation needs both a teacher and the loss 'distill'; give both or neither.")
     if request.teacher is not None:
-        teacher = load_teacher(request.teacher, device, settings)
+        teacher = load_teacher(request.teacher, device, settings, request.model_roots)
         if not teacher.info.trained_for_relevance:
             raise ConfigError(f"The teacher {teacher.info.loaded} is not trained for relevance, so there is nothing "
                               "to learn from it. Name a trained cross-encoder (a hub model, or one trained here).")
