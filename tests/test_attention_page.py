@@ -86,3 +86,26 @@ def test_a_row_of_the_search_page_opens_its_attention_and_keeps_the_sidebar():
     assert app.text_input(key="attention_doc_id").value == row["doc_id"]
     assert app.slider(key="depth").value == 50
     assert len(app.get("plotly_chart")) == 1
+
+
+def test_after_a_switch_of_data_set_the_page_starts_from_a_pair_of_the_new_one(tmp_path):
+    """The page kept the last data set's document id after a switch, and showed an error box."""
+    from explorer.loading.beir import load_beir
+    from explorer.settings import SAMPLE_DATA
+
+    app = run()
+    shown = app.text_input(key="attention_doc_id").value
+    other = tmp_path / "other"
+    (other / "qrels").mkdir(parents=True)
+    (other / "corpus.jsonl").write_text("".join(
+        f'{{"_id": "n{i}", "title": "", "text": "note {i} on rotating the signing keys"}}\n' for i in range(5)))
+    (other / "queries.jsonl").write_text('{"_id": "q1", "text": "rotate the signing keys"}\n')
+    (other / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tn3\t2\n")
+    assert shown not in {d.doc_id for d in load_beir(other).documents} and load_beir(SAMPLE_DATA)
+    app.session_state["dataset_choice"] = "A BEIR folder on this machine…"
+    app.session_state["dataset_path"] = str(other)
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert app.text_input(key="attention_doc_id").value == "n3"
+    assert app.text_input(key="attention_query").value == "rotate the signing keys"

@@ -118,3 +118,16 @@ def test_load_beir_says_which_label_files_it_did_not_read(tmp_path, capsys):
     assert "0 labels, 1 warning(s)" in out
     assert ("warning: qrels.txt: this looks like relevance labels but was not read: a BEIR folder's labels are read "
             "from qrels/<split>.tsv only") in out
+
+
+def test_load_reads_a_zip_of_a_beir_folder(tmp_path, capsys):
+    import zipfile
+
+    archive = tmp_path / "sample.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in (ROOT / "sample_data").rglob("*"):
+            if path.is_file():
+                out.write(path, "sample/" + path.relative_to(ROOT / "sample_data").as_posix())
+    assert main(["load", "--kind", "beir", str(archive), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["documents"] == 510 and report["queries"] > 0

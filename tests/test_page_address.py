@@ -70,3 +70,15 @@ def test_a_private_data_set_opens_from_its_address_only_with_its_key(tmp_path):
     assert without.selectbox(key="dataset_choice").value.startswith("Sample")
     assert any("loaded privately" in w.value for w in without.warning)
     assert folder.name not in " ".join(without.selectbox(key="dataset_choice").options)
+
+
+def test_the_picker_names_saved_data_sets_without_their_content_hash():
+    from ui.sidebar import display_names
+
+    labels = ["Sample: engineering knowledge base", "Loaded: Cranfield-bdd259d2a0", "Loaded: notes-0123456789",
+              "Loaded: notes-abcdefabcd", "A BEIR folder on this machine…"]
+    shown = display_names(labels)
+    assert shown["Loaded: Cranfield-bdd259d2a0"] == "Loaded: Cranfield"
+    assert shown["Loaded: notes-0123456789"] == "Loaded: notes (012345)"  # two of one name: told apart
+    assert shown["Loaded: notes-abcdefabcd"] == "Loaded: notes (abcdef)"
+    assert shown[labels[0]] == labels[0] and shown[labels[-1]] == labels[-1]

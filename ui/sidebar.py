@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +119,22 @@ def dataset_options() -> dict[str, str]:
     return options
 
 
+def display_names(labels: list[str]) -> dict[str, str]:
+    """How the data set picker shows each choice: a saved data set by its name, without the content hash its folder
+    name ends with ("Loaded: Cranfield", not "Loaded: Cranfield-bdd259d2a0"), the hash's start kept only where two
+    saved data sets share a name."""
+    def bare(label: str) -> str:
+        return re.sub(r"-[0-9a-f]{10}$", "", label)
+
+    saved = [label for label in labels if label.startswith(LOADED_PREFIX)]
+    counts = Counter(bare(label) for label in saved)
+    names = {label: label for label in labels}
+    for label in saved:
+        short = bare(label)
+        names[label] = short if counts[short] == 1 else f"{short} ({label[len(short) + 1:len(short) + 7]})"
+    return names
+
+
 def _not_someone_elses(path: str) -> str:
     """``path``, unless it is another session's private data set (then "", with the reason shown)."""
     try:
@@ -201,7 +219,8 @@ def sidebar() -> SidebarChoices:
         st.session_state["dataset_choice"] = SAMPLE_LABEL
     with st.sidebar:
         st.header("Settings")
-        source = st.selectbox("Data set", list(options), key="dataset_choice",
+        shown = display_names(list(options))
+        source = st.selectbox("Data set", list(options), key="dataset_choice", format_func=shown.get,
                               help="Load your own on the Load data page.")
         path = options[source]
         if source == FOLDER_LABEL:

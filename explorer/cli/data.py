@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
-from explorer.cli.output import emit
+from explorer.cli.output import emit, say
 from explorer.settings import Settings
 
 
@@ -19,12 +18,14 @@ def load(args: argparse.Namespace) -> int:
     from explorer.loading.store import save_dataset
 
     settings = Settings.from_env()
-    folder_kinds = {"beir", "text_folder"}
+    zipped_beir = args.kind == "beir" and args.source.lower().endswith(".zip")  # a zip of a BEIR folder
+    folder_kinds = {"beir", "text_folder"} - ({"beir"} if zipped_beir else set())
+    file_kinds = {"table", "text_zip", "lines"} | ({"beir"} if zipped_beir else set())
     mapping = ColumnMapping(text=args.text_column, id=args.id_column, title=args.title_column) if args.text_column else None
     spec = LoadSpec(
         kind=args.kind, name=Path(args.source).stem if args.kind != "ir_datasets" else args.source,
         folder=Path(args.source) if args.kind in folder_kinds else None,
-        corpus=TextSource.from_path(args.source) if args.kind in {"table", "text_zip", "lines"} else None,
+        corpus=TextSource.from_path(args.source) if args.kind in file_kinds else None,
         table_format=args.format, mapping=mapping, delimiter=delimiter_choice(args.delimiter),
         ir_datasets_id=args.source if args.kind == "ir_datasets" else None,
         queries=TextSource.from_path(args.queries) if args.queries else None,
@@ -35,7 +36,7 @@ def load(args: argparse.Namespace) -> int:
     report = result.report
     if args.save:
         saved = save_dataset(result, settings.cache_dir / "datasets")
-        print(f"saved to {saved}", file=sys.stderr)
+        say(f"saved to {saved}")
     if args.json:
         emit(json.dumps(asdict(report), indent=1, default=str))
         return 0
