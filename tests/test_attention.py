@@ -201,7 +201,9 @@ def test_shapes_of_a_real_pair(record, reranker):
     tokens = len(record.tokens)
     assert record.attentions.shape == (network.config.num_hidden_layers, network.config.num_attention_heads,
                                        tokens, tokens)
-    np.testing.assert_allclose(record.attentions.sum(axis=-1), 1.0, atol=1e-4)  # each row is a distribution
+    # each row is a distribution (in bf16, where EXPLORER_ENGINE forces it, to bf16's rounding)
+    np.testing.assert_allclose(record.attentions.sum(axis=-1), 1.0, atol=1e-4 if reranker.device.precision == "fp32"
+                               else 5e-3)
     assert not record.attentions.flags.writeable
 
 

@@ -57,7 +57,9 @@ def test_unknown_preset_lists_the_known_ones():
 def test_query_prefix_changes_the_query_vector(bi_encoder):
     from dataclasses import replace
 
-    prefixed = LoadedModel(bi_encoder.model, replace(bi_encoder.info, query_prefix="query: "), bi_encoder.device)
+    # the same engine, so the two encodings differ only by the prefix (whatever path EXPLORER_ENGINE forces)
+    prefixed = LoadedModel(bi_encoder.model, replace(bi_encoder.info, query_prefix="query: "), bi_encoder.device,
+                           engine=bi_encoder.engine)
     plain = encode_query(bi_encoder, "reset the vpn")
     with_prefix = encode_query(prefixed, "reset the vpn")
     assert not np.allclose(plain, with_prefix)

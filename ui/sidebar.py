@@ -155,12 +155,24 @@ def adopt_threshold_next_run(value: float, probability: bool) -> None:
     st.session_state[PENDING_THRESHOLD] = {key: value, "use_threshold": True}
 
 
+SPEEDS = "_measured_speeds"
+
+
+def _speed_for_this_session(role: Role):
+    """The speed measured here for ``role``, read once per session: a picker whose labels changed between two runs
+    (the warm-up recording a speed meanwhile) would be another widget to Streamlit, and lose the user's choice."""
+    speeds = st.session_state.setdefault(SPEEDS, {})
+    if role not in speeds:
+        speeds[role] = measured_speed(cache.settings().cache_dir, role)
+    return speeds[role]
+
+
 def describe_model(name: str, role: Role) -> str:
     """A picker's entry: the preset's size and its speed as measured here, the model that runs here when another
     stands in, and whether it cannot be had here at all (the hub out of reach), before anyone chooses it."""
     known = find_preset(name)
     settings = cache.settings()
-    label = known.label(measured_speed(settings.cache_dir, role)) if known else name
+    label = known.label(_speed_for_this_session(role)) if known else name
     stand_in = expected_stand_in(name, role, settings, folder_roots=page_model_roots(settings))
     if stand_in:
         return f"{label} → runs here as {stand_in}"

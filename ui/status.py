@@ -38,6 +38,9 @@ def model_summary(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel |
     st.caption(f"Runs: **{bi.info.loaded}** → {ranked_by} · {device.label}")
     if reranker is not None and not reranker.info.trained_for_relevance:
         st.warning("This reranker is not trained for relevance: its order means little (details below).", icon="⚠️")
+    elif reranker is not None and reranker.info.source == "trained here" and (
+            reranker.info.requested == reranker.info.loaded):
+        st.info(reranker.info.note)  # a reranker trained here and chosen by name: its card's verdict, in full
     with st.expander("Models, device and how much of each text they read"):
         st.caption(f"Device: **{device.label}** ({device.reason})")
         st.caption(f"Bi-encoder: **{bi.info.loaded}** · source: {bi.info.source}. {bi.info.note}")
