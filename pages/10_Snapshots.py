@@ -11,12 +11,13 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter, per_query_delta_figure
 from explorer.evaluation.comparison import compare
-from explorer.evaluation.html_report import evaluation_report
+from explorer.evaluation.html_report import evaluation_report, report_file_name
 from explorer.evaluation.significance import TESTS
-from explorer.evaluation.snapshots import diff
+from explorer.evaluation.snapshots import configuration_texts, diff
 from explorer.evaluation.tables import comparison_table
 from explorer.judging.datasets import dataset_key
 from ui import cache
+from ui.number_columns import number_columns
 from ui.page_start import start_page
 
 METRICS = ["ndcg@10", "mrr@10", "recall@100", "map@100"]
@@ -37,16 +38,20 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 rows = []
-for name, snapshot in saved.items():
+# the settings that tell the snapshots apart (a blend, a bi-encoder) are part of each configuration's text
+described = configuration_texts([snapshot.evaluation for snapshot in saved.values()])
+for (name, snapshot), configuration in zip(saved.items(), described):
     evaluation = snapshot.evaluation
     final = evaluation.stages()[-1]
     rows.append({"name": name, "saved": dt.datetime.fromtimestamp(snapshot.saved_at).strftime("%Y-%m-%d %H:%M"),
-                 "configuration": evaluation.name, "split": evaluation.config.split,
+                 "configuration": configuration, "split": evaluation.config.split,
                  "queries": len(evaluation.outcomes), "depth": evaluation.config.depth,
-                 "nDCG@10": round(evaluation.metrics(["ndcg@10"])[final]["ndcg@10"], 4),
+                 "nDCG@10": evaluation.metrics(["ndcg@10"])[final]["ndcg@10"],
                  "unjudged": evaluation.unjudged, "labels": snapshot.label_version})
-st.dataframe(pd.DataFrame(rows), hide_index=True, key="snapshot_list",
-             column_config={"labels": st.column_config.TextColumn(width="large")})
+listed = pd.DataFrame(rows)
+st.dataframe(listed, hide_index=True, key="snapshot_list",
+             column_config=number_columns(listed, configuration=st.column_config.TextColumn(width="large"),
+                                          labels=st.column_config.TextColumn(width="large")))
 
 st.subheader("Compare")
 left, middle, right = st.columns([3, 1, 1])
@@ -67,7 +72,8 @@ if len(picked) >= 2:
     rows_compared = [replace(row, name=name) for row, name in zip(compared, picked)]
     table = comparison_table(rows_compared).rename(columns={"configuration": "snapshot"})
     st.dataframe(table, hide_index=True, key="snap_table",
-                 column_config={"vs baseline": st.column_config.TextColumn(width="large")})
+                 column_config=number_columns(table, **{"vs baseline": st.column_config.TextColumn(width="medium")}))
+    st.caption(f"Each snapshot against {picked[0]}: {test_name} on {metric}; Δ is its mean change.")
     for name, per_query in changes.per_query.items():
         better = sum(1 for value in per_query.values() if value > 1e-9)
         worse = sum(1 for value in per_query.values() if value < -1e-9)
@@ -85,14 +91,14 @@ st.subheader("One snapshot")
 left, right = st.columns([3, 1])
 one = left.selectbox("Snapshot", names, key="snap_one")
 snapshot = saved[one]
-st.caption(f"{snapshot.evaluation.name} · split '{snapshot.evaluation.config.split}' · {snapshot.label_version} · "
+st.caption(f"{configuration_texts([snapshot.evaluation], every_setting=True)[0]} · {snapshot.label_version} · "
            f"saved {dt.datetime.fromtimestamp(snapshot.saved_at):%Y-%m-%d %H:%M}.")
 if right.button("Build its HTML report", key="snap_build_report"):
     st.session_state["_snap_report"] = (one, evaluation_report(
         snapshot.evaluation, metric=metric, labels=f"snapshot '{one}', {snapshot.label_version}"))
 built = st.session_state.get("_snap_report")
 if built and built[0] == one:
-    right.download_button("Download the report (HTML)", built[1], file_name=f"{key}.{one}.report.html",
+    right.download_button("Download the report (HTML)", built[1], file_name=report_file_name(key, one),
                           mime="text/html", key="snap_report")
 with st.expander("Delete this snapshot"):
     if st.button(f"Delete '{one}' for good", key="snap_delete"):

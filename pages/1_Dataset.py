@@ -32,7 +32,7 @@ st.caption(f"Folder: {choices.dataset_path}")
 report = saved_report(Path(choices.dataset_path))
 if report is not None:
     with st.expander(f"Load report ({report.warnings:,} warning(s))", expanded=bool(report.warnings)):
-        show_report(report)
+        show_report(report, counts=False)  # the data set's counts are shown once, below
 cols = st.columns(4)
 cols[0].metric("Documents", f"{summary.documents:,}")
 cols[1].metric("Queries", f"{summary.queries:,}")

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
-from explorer.evaluation.html_report import evaluation_report
+from explorer.evaluation.html_report import evaluation_report, safe_file_part
 from explorer.evaluation.metrics import METRIC_NAMES, check_metric
 from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
@@ -16,6 +16,7 @@ from explorer.judging.datasets import dataset_key, label_version
 from ui import cache, evaluations
 from ui.attention_link import open_attention
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
+from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
 
 SEARCH_PAGE = "pages/0_Search.py"
@@ -69,7 +70,7 @@ table = metrics_table([evaluation], metrics, int(relevant_grade))
 shown = table.set_index("stage")[[m for m in table.columns if m in metrics]].T
 if evaluation.has_reranker:
     shown["change"] = shown["reranked"] - shown["first stage"]
-st.dataframe(shown, key="metrics_table")
+st.dataframe(shown, key="metrics_table", column_config=number_columns(shown))
 latency = evaluation.latency_ms()
 st.caption(f"{evaluation.name} · {len(evaluation.outcomes)} queries · depth {evaluation.config.depth} · median per "
            f"query: encoding {latency['query_encoding']:,.0f} ms, first stage {latency['first_stage']:,.1f} ms, "
@@ -95,7 +96,7 @@ if evaluation.has_reranker:
     st.plotly_chart(per_query_delta_figure(deltas, test_metric, evaluation.query_texts), key="delta_chart")
     queries = per_query_table(evaluation, test_metric, int(relevant_grade)).round(4)
     event = st.dataframe(queries, hide_index=True, on_select="rerun", selection_mode="single-row", key="query_table",
-                         column_config={"text": st.column_config.TextColumn("text", width="large")})
+                         column_config=number_columns(queries, text=st.column_config.TextColumn("text", width="large")))
     rows = list(event["selection"]["rows"]) if event else []
     if rows:
         query_id = str(queries.iloc[rows[0]]["query"])
@@ -130,7 +131,7 @@ if evaluation.has_reranker:
         st.plotly_chart(depth_figure(swept[1]), key="depth_chart")
 
 st.subheader("Take it away")
-tag = f"{split}.{evaluation.config.first_stage_method}"
+tag = safe_file_part(f"{split}.{evaluation.config.first_stage_method}")  # a split may be "judged here"
 columns = st.columns(5)
 for column, stage in zip(columns, evaluation.stages()):
     column.download_button(f"TREC run: {stage.replace('_', ' ')}", trec_run(evaluation, stage),

@@ -8,77 +8,92 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter
-from explorer.evaluation.comparison import compare, final_stage
+from explorer.evaluation.comparison import compare, configuration_names, final_stage
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
 from explorer.remote.names import is_remote_name
 from ui import evaluations
-from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
+from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
+from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
 from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model
+
+RAN = "_cmp_ran"  # set by the button's callback, so a click counts even if its run is cut short
 
 choices, data = start_page("Compare configurations", "Every chosen first stage with every chosen reranker, on the "
                            "same labelled queries and depth k. The first configuration is the baseline the others "
                            "are tested against.", needs_labels=True)
 
-left, right = st.columns(2)
-split = split_picker(data, "cmp_split", left)
-metric = right.selectbox("Metric for the chart and the test", ["ndcg@10", "mrr@10", "recall@100", "map@100"],
-                         key="cmp_metric")
-first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=[choices.first_stage_method],
-                              format_func=FIRST_STAGE_LABELS.get, key="cmp_first_stages")
-default_rerankers = [NO_RERANKER] + ([choices.reranker] if choices.reranker else [])
-rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers)), default=default_rerankers,
-                           format_func=lambda name: describe_model(name, "reranker"),
-                           key="cmp_rerankers",
-                           help="Rerankers that cannot be loaded here (hub models offline) are reported and skipped.")
-left, right = st.columns(2)
-test_name = left.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
-unjudged = unjudged_picker("cmp_unjudged", right)
+# One form: the choices reach the server together with the click, and no rerun made by a choice (a menu closing
+# as the button is clicked) comes between the click and its run.
+with st.form("cmp_form", border=False):
+    left, right = st.columns(2)
+    split = split_picker(data, "cmp_split", left)
+    metric = right.selectbox("Metric for the chart and the test", ["ndcg@10", "mrr@10", "recall@100", "map@100"],
+                             key="cmp_metric")
+    first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=[choices.first_stage_method],
+                                  format_func=FIRST_STAGE_LABELS.get, key="cmp_first_stages")
+    default_rerankers = [NO_RERANKER] + ([choices.reranker] if choices.reranker else [])
+    rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers)),
+                               default=default_rerankers, format_func=lambda name: describe_model(name, "reranker"),
+                               key="cmp_rerankers", help="Rerankers that cannot be loaded here (hub models offline) "
+                                                         "are reported and skipped.")
+    left, right = st.columns(2)
+    test_name = left.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
+    unjudged = unjudged_picker("cmp_unjudged", right)
+    st.form_submit_button("Run the comparison", type="primary", key="cmp_run",
+                          on_click=lambda: st.session_state.update({RAN: True}))
 configurations = list(itertools.product(first_stages, rerankers))
 if not configurations:
     st.info("Choose at least one first stage and one reranker (or none).")
     st.stop()
 st.caption(f"{len(configurations)} configuration(s) × {len(data.labelled_queries(split))} queries at depth "
            f"{choices.depth}. Results already computed are read back from disk.")
-if not st.button("Run the comparison", type="primary", key="cmp_run") and not st.session_state.get("_cmp_ran"):
+if not st.session_state.get(RAN):
     st.stop()
-st.session_state["_cmp_ran"] = True
 
 done, requests, problems = [], [], []
-for first_stage, reranker_name in configurations:
-    name = None if reranker_name == NO_RERANKER else reranker_name
-    try:
-        request = evaluations.request_from(choices, split, reranker=name, first_stage_method=first_stage)
-        done.append(evaluations.run(request).counting(unjudged))
-        requests.append(request)
-    except ExplorerError as exc:
-        problems.append(f"{first_stage} → {reranker_name}: {exc}")
+with st.status(f"Running {len(configurations)} configuration(s)…", expanded=True) as running:
+    for position, (first_stage, reranker_name) in enumerate(configurations, start=1):
+        name = None if reranker_name == NO_RERANKER else reranker_name
+        # opening a first stage for the first time (embedding the corpus) takes a while before any query runs
+        running.update(label=f"Configuration {position} of {len(configurations)}: {first_stage} "
+                             + (f"→ {reranker_name}" if name else "only"))
+        try:
+            request = evaluations.request_from(choices, split, reranker=name, first_stage_method=first_stage)
+            done.append(evaluations.run(request).counting(unjudged))
+            requests.append(request)
+        except ExplorerError as exc:
+            problems.append(f"{first_stage} → {reranker_name}: {exc}")
+    running.update(label=f"{len(done)} configuration(s) compared", state="complete", expanded=False)
 for problem in problems:
     st.warning(f"Skipped {problem}")
 if not done:
     st.stop()
 
+names = configuration_names(done)
 rows = compare(done, [metric, "ndcg@10", "mrr@10", "recall@100"], test_metric=metric, test=test_name)
-st.dataframe(comparison_table(rows), hide_index=True, key="cmp_table",
-             column_config={"vs baseline": st.column_config.TextColumn(width="large")})
+table = comparison_table(rows)
+st.dataframe(table, hide_index=True, key="cmp_table", column_config=number_columns(table))
+st.caption(f"Each configuration against the first ({names.short[0]}): {test_name} on {metric}, over the same "
+           "queries; Δ is the mean change." + (f" Rerankers: {names.note}" if names.note else ""))
 st.plotly_chart(comparison_scatter(rows, metric), key="cmp_scatter")
 for remote_name in dict.fromkeys(name for _, name in configurations if is_remote_name(name)):
     st.caption(remote_price_line(remote_name, choices.depth) + " Its latency includes the network.")
-finals = [(evaluation.name, evaluation.ranked(final_stage(evaluation))) for evaluation in done]
-show_coverage(finals, done[0].qrels, done[0].query_texts, unjudged, "cmp")
-for other in finals[1:]:
-    show_overlap(finals[0], other)
+finals = [(short, evaluation.ranked(final_stage(evaluation))) for short, evaluation in zip(names.short, done)]
+covered = show_coverage(finals, done[0].qrels, done[0].query_texts, unjudged, "cmp")
+if len(finals) > 1 and not any(c.mean for c in covered):  # agreement stands in for labels only where there are none
+    show_overlaps(finals[0], finals[1:])
 # the Judge page can pool every compared configuration's top n for a query
 st.session_state[evaluations.COMPARED_LISTS] = {
     text: [ranked.get(query_id, []) for _, ranked in finals] for query_id, text in done[0].query_texts.items()}
 
 
 left, right = st.columns([2, 1])
-chosen = left.selectbox("Configuration to export", range(len(done)), format_func=lambda i: done[i].name,
+chosen = left.selectbox("Configuration to export", range(len(done)), format_func=lambda i: names.short[i],
                         key="cmp_export_choice")
 try:
     export_button(evaluations.opened(requests[chosen]), None,

@@ -46,6 +46,12 @@ def test_search_page_says_which_models_and_device_ran(search_page):
     assert any("not trained for relevance" in w.value for w in search_page.warning)
 
 
+def test_the_export_button_downloads_without_rerunning_the_page(search_page):
+    # a rerun drew the button anew beside the one clicked: two identical buttons until the run was done
+    exports = [b for b in search_page.get("download_button") if b.proto.label == "Export this pipeline (JSON)"]
+    assert len(exports) == 1 and exports[0].proto.ignore_rerun
+
+
 def test_typing_a_query_and_picking_a_labelled_one(search_page):
     app = search_page
     app.text_input(key="query").set_value("vpn keeps disconnecting").run()
@@ -135,6 +141,22 @@ def test_dataset_page_counts(sample):
     values = {m.label: m.value for m in app.metric}
     assert values["Documents"] == f"{len(sample.documents):,}"
     assert values["Queries"] == f"{len(sample.queries):,}"
+
+
+def test_a_loaded_data_set_shows_its_counts_once():
+    from explorer.loading import LoadSpec, TextSource, read_dataset
+    from explorer.loading.store import save_dataset
+    from explorer.settings import Settings
+
+    corpus = TextSource.from_path(ROOT / "tests" / "data" / "formats" / "corpus.jsonl")
+    result = read_dataset(LoadSpec(kind="table", name="counted once", corpus=corpus))
+    folder = save_dataset(result, Settings.from_env().cache_dir / "datasets")  # with its load report
+    app = run_app(ROOT / "pages" / "1_Dataset.py", dataset_choice="Loaded: " + folder.name)
+    assert not app.exception, app.exception
+    assert any(e.label.startswith("Load report") for e in app.expander)
+    labels = [m.label for m in app.metric]
+    assert [labels.count(name) for name in ("Documents", "Queries", "Labelled queries", "Labels")] == [1, 1, 1, 1]
+    assert {m.label: m.value for m in app.metric}["Documents"] == f"{result.report.documents:,}"
 
 
 def test_a_cached_answer_says_its_times_are_from_the_first_run(search_page):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -99,12 +100,27 @@ def test_threshold_page_suggests_and_hands_the_threshold_to_the_search_page():
 def test_compare_page_tests_each_configuration_against_the_first():
     # hybrid shares most candidates with dense, whose reranker scores earlier tests left on disk
     app = page("8_Compare.py", cmp_first_stages=["dense", "hybrid"])
-    app.button(key="cmp_run").click().run()
+    assert not app.dataframe and not app.status  # nothing runs before the click
+    app.button(key="cmp_run").click().run()  # one click
     assert not app.exception, app.exception
+    # the click's own run says it is running, one configuration after another, from the start
+    assert [s.label for s in app.status] == ["4 configuration(s) compared"]
     table = app.dataframe[0].value
     assert len(table) == 4  # 2 first stages x (no reranker, the default reranker)
-    assert table["vs baseline"].iloc[0] == "baseline"
-    assert table["vs baseline"].iloc[1:].str.contains("p =|not computed").all()
+    # short names in the rows, the chart and the export picker; the stand-in and the name asked for said once
+    short = ["dense only", "dense → MiniLM-L6 joint encoder", "hybrid only", "hybrid → MiniLM-L6 joint encoder"]
+    assert list(table["configuration"]) == short
+    assert app.selectbox(key="cmp_export_choice").options == short
+    chart = app.get("plotly_chart")[0].proto.spec
+    assert "hybrid only" in chart and "asked for" not in chart
+    captions = [c.value for c in app.caption]
+    assert sum("asked for as cross-encoder/ms-marco-MiniLM-L-6-v2" in c for c in captions) == 1
+    # the test against the baseline in columns of its own, the p-value whole, in 3 significant figures
+    assert table["vs baseline"].iloc[0] == "baseline" and pd.isna(table["p-value"].iloc[0])
+    assert table["vs baseline"].iloc[1:].str.contains("significant|not computed").all()
+    assert table["p-value"].iloc[1:].notna().any()
+    assert '"%.3g"' in app.dataframe[0].proto.columns and '"%.3f"' in app.dataframe[0].proto.columns
+    # labels judge these lists, so agreement without labels is not offered in their place
+    assert not any("Without labels" in c for c in captions)
     assert len(app.get("plotly_chart")) == 1
     assert [b.proto.label for b in app.get("download_button")] == ["Export this pipeline (JSON)"]
-    assert len(app.selectbox(key="cmp_export_choice").options) == 4

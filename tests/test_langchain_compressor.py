@@ -27,16 +27,19 @@ from explorer.spec import OpenPipeline, PipelineSpec
 from tests.serve_support import run_coroutine
 
 QUERY_ID = "q003"  # four judged documents in the sample's test split, graded 0 to 3
-# The README's lines, run as they are printed there (``retriever`` and ``query`` are the reader's own).
-def readme_lines() -> str:
-    """The code block of the README's LangChain section, as a reader copies it."""
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Use the pipeline in LangChain"):]
+# The manual's lines, run as they are printed there (``retriever`` and ``query`` are the reader's own).
+MANUAL_PAGE = Path(__file__).resolve().parent.parent / "docs" / "langchain.md"
+
+
+def manual_lines() -> str:
+    """The code block of the manual's LangChain page, as a reader copies it."""
+    text = MANUAL_PAGE.read_text(encoding="utf-8")
+    section = text[text.index("# Use the pipeline in LangChain"):]
     block = section[section.index("```python\n") + len("```python\n"):]
     return block[:block.index("```")]
 
 
-README_LINES = readme_lines()
+MANUAL_LINES = manual_lines()
 
 
 @pytest.fixture(scope="module")
@@ -188,14 +191,15 @@ def test_it_compresses_inside_a_langchain_core_chain_and_asynchronously(exported
     assert ids(run_coroutine(compressor.acompress_documents(documents, query))) == ids(direct)
 
 
-def test_the_readme_lines_run(exported, reranker, query, documents, tmp_path, monkeypatch):
-    """The README's lines as printed: the file's reranker loaded as the explorer loads it (the one real load here)."""
+def test_the_manual_lines_run(exported, reranker, query, documents, tmp_path, monkeypatch):
+    """The manual's lines as printed (docs/langchain.md): the file's reranker loaded as the explorer loads it (the one
+    real load here)."""
     (tmp_path / "pipeline.json").write_text(exported.read_text())
     monkeypatch.chdir(tmp_path)
     retriever = InMemoryVectorStore.from_documents(documents, DeterministicFakeEmbedding(size=16)).as_retriever(
         search_kwargs={"k": len(documents)})
     names = {"retriever": retriever, "query": query}
-    exec(compile(README_LINES, "README.md", "exec"), names)  # noqa: S102 - this file's own constant
+    exec(compile(MANUAL_LINES, "docs/langchain.md", "exec"), names)  # noqa: S102 - this file's own constant
 
     best = names["best"]
     assert names["compressor"].reranker.info.loaded == reranker.info.loaded

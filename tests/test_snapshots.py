@@ -85,3 +85,31 @@ def test_a_threshold_sweep_over_condensed_lists_keeps_only_judged_results():
     _, removed = scored_results(evaluation.counting("removed"), top_n=2)
     assert [(r.doc_id, r.relevant) for r in counted] == [("d9", False), ("d1", True)]
     assert [(r.doc_id, r.relevant) for r in removed] == [("d1", True), ("d2", False)]
+
+
+def reranked(blend: float, depth: int = 10) -> Evaluation:
+    """One query reranked by "rr", with the blend and depth given."""
+    outcome = QueryOutcome("q1", ("d2", "d1"), (0.9, 0.8), ("d1", "d2"), (2.0, 1.0), None, 1.0, 0.5, 20.0)
+    return Evaluation("dense → rr", EvalConfig("test", depth=depth, blend=blend), "bi", "rr", (outcome,),
+                      {"q1": {"d1": 1}}, {"q1": "first query"})
+
+
+def test_snapshots_that_differ_only_in_their_blend_never_read_the_same():
+    from explorer.evaluation.snapshots import configuration_texts
+
+    texts = configuration_texts([reranked(0.5), reranked(1.0)])
+    assert texts == ["dense → rr · blend 0.5 (reranker weight)", "dense → rr · reranker alone"]
+    # each other setting that differs is said too; settings the snapshots share are not repeated
+    assert configuration_texts([reranked(0.5, depth=10), reranked(0.5, depth=50)]) == [
+        "dense → rr · depth 10", "dense → rr · depth 50"]
+    assert configuration_texts([reranked(0.5), reranked(0.5)]) == ["dense → rr", "dense → rr"]
+
+
+def test_one_snapshot_on_its_own_is_described_with_every_setting():
+    from explorer.evaluation.snapshots import configuration_texts
+
+    assert configuration_texts([reranked(0.5)], every_setting=True) == [
+        "dense → rr · blend 0.5 (reranker weight) · depth 10 · bi-encoder bi · split 'test' · unjudged not relevant"]
+    first_stage_only = evaluation("a", {"q1": ["d1"]})  # no reranker: no blend to speak of
+    assert configuration_texts([first_stage_only], every_setting=True) == [
+        "dense only · depth 100 · bi-encoder bi · split 'test' · unjudged not relevant"]

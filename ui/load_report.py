@@ -8,13 +8,15 @@ import streamlit as st
 from explorer.loading import LoadReport
 
 
-def show_report(report: LoadReport) -> None:
-    columns = st.columns(5)
-    columns[0].metric("Documents", f"{report.documents:,}")
-    columns[1].metric("Queries", f"{report.queries:,}")
-    columns[2].metric("Labelled queries", f"{report.labelled_queries:,}")
-    columns[3].metric("Labels", f"{report.labels:,}")
-    columns[4].metric("Warnings", f"{report.warnings:,}")
+def show_report(report: LoadReport, counts: bool = True) -> None:
+    """The report; ``counts``: with its counts first (off where the page shows the data set's own counts)."""
+    if counts:
+        columns = st.columns(5)
+        columns[0].metric("Documents", f"{report.documents:,}")
+        columns[1].metric("Queries", f"{report.queries:,}")
+        columns[2].metric("Labelled queries", f"{report.labelled_queries:,}")
+        columns[3].metric("Labels", f"{report.labels:,}")
+        columns[4].metric("Warnings", f"{report.warnings:,}")
     if not report.warnings:
         st.success("No problems found.")
         return

@@ -14,6 +14,7 @@ from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.depth_sweep import DepthPoint
 from explorer.evaluation.score_calibration import CalibrationReport, Reliability
 from explorer.evaluation.thresholds import ThresholdSweep
+from explorer.views.number_format import PLOTLY_METRIC
 from explorer.views.plotly_text import plotly_text
 
 FIRST_COLOUR, RERANKED_COLOUR, COST_COLOUR = "#0969da", "#8250df", "#bc4c00"
@@ -121,13 +122,14 @@ def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
     figure = go.Figure(go.Scatter(
         x=[r.latency_ms for r in rows], y=[r.metrics.get(metric, 0.0) for r in rows], mode="markers+text",
         text=[plotly_text(r.name) for r in rows], textposition="top center", marker=dict(size=12, color=RERANKED_COLOUR),
-        hovertemplate="%{text}<br>%{y:.4f} at %{x:,.0f} ms<extra></extra>"))
+        hovertemplate=f"%{{text}}<br>%{{y:{PLOTLY_METRIC}}} at %{{x:,.0f}} ms<extra></extra>",
+        cliponaxis=False))  # a name beside a point near 0 ms runs past the axis rather than being cut
     figure.update_layout(title=f"{metric} against latency (median per query)", xaxis_title="latency per query (ms)",
                          yaxis_title=metric, height=380, margin=dict(l=10, r=10, t=50, b=10))
-    # room around the points for their names
+    # room around the points for their names; a latency is never negative, so the axis starts at 0
     slowest = max((r.latency_ms for r in rows), default=1.0) or 1.0
     values = [r.metrics.get(metric, 0.0) for r in rows] or [0.0]
     spread = max(max(values) - min(values), 0.05)
-    figure.update_xaxes(range=[-0.15 * slowest, 1.25 * slowest])
+    figure.update_xaxes(range=[0, 1.25 * slowest])
     figure.update_yaxes(range=[min(values) - 0.25 * spread, max(values) + 0.25 * spread])
     return figure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -14,12 +15,49 @@ from explorer.evaluation.significance import PairedComparison, Test, paired_test
 class ComparisonRow:
     """One configuration in a comparison: its mean metrics, median latency and paired test against the baseline."""
 
-    name: str
+    name: str  # short: "dense → MiniLM-L6 joint encoder" (``configuration_names``)
     stage: str  # "first_stage" or "reranked": the list this row scores (the last stage that ran)
     metrics: dict[str, float]
     latency_ms: float  # median total per query: encoding + first stage + reranking
     rerank_ms: float
     versus_baseline: PairedComparison | None  # None for the baseline row itself
+
+
+@dataclass(frozen=True)
+class ConfigurationNames:
+    """Short names for several configurations, one per evaluation in order, and what they leave out, said once."""
+
+    short: tuple[str, ...]
+    # what the short names leave out, e.g. "MiniLM-L6 joint encoder: MiniLM-L6 joint encoder (packaged encoder, no
+    # relevance training), asked for as cross-encoder/ms-marco-MiniLM-L-6-v2."; "" when they leave out nothing
+    note: str
+
+
+def configuration_names(evaluations: Sequence[Evaluation]) -> ConfigurationNames:
+    """"first stage → reranker" for each evaluation, with the reranker named without the remarks in brackets that
+    its full name carries ("(packaged encoder, no relevance training)") and without the name it was asked for by:
+    both go into ``note``, once for each reranker, rather than into every row and chart label. Where two different
+    rerankers would get the same short name, they keep their full names."""
+    without = {e.reranker: _without_remarks(e.reranker) for e in evaluations if e.reranker}
+    shared = {short for short in without.values() if list(without.values()).count(short) > 1}
+    short_model = {name: name if short in shared else short for name, short in without.items()}
+    short = tuple(f"{e.config.first_stage_method} → {short_model[e.reranker]}" if e.reranker
+                  else f"{e.config.first_stage_method} only" for e in evaluations)
+    notes = {}
+    for evaluation in evaluations:
+        name = evaluation.reranker
+        if not name or name in notes:
+            continue
+        said = ([name] if short_model[name] != name else []) + (
+            [f"asked for as {evaluation.reranker_requested}"] if evaluation.reranker_requested else [])
+        if said:
+            notes[name] = f"{short_model[name]}: " + ", ".join(said)
+    return ConfigurationNames(short, "; ".join(notes.values()) + "." if notes else "")
+
+
+def _without_remarks(name: str) -> str:
+    """``name`` without a trailing remark in brackets: "reranker trained here (cran)" -> "reranker trained here"."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", name) or name
 
 
 def final_stage(evaluation: Evaluation) -> str:
@@ -29,9 +67,11 @@ def final_stage(evaluation: Evaluation) -> str:
 
 def compare(evaluations: Sequence[Evaluation], metrics: Sequence[str], test_metric: str = "ndcg@10",
             test: Test = "paired t-test", relevant_grade: int = 1) -> list[ComparisonRow]:
-    """One row per evaluation; the first one is the baseline the others are tested against."""
+    """One row per evaluation, named by ``configuration_names``; the first one is the baseline the others are tested
+    against."""
     if not evaluations:
         raise ConfigError("Nothing to compare: evaluate at least one configuration.")
+    short = configuration_names(evaluations).short
     names = list(dict.fromkeys([*metrics, test_metric]))
     scores = []
     for evaluation in evaluations:
@@ -45,7 +85,7 @@ def compare(evaluations: Sequence[Evaluation], metrics: Sequence[str], test_metr
         if position > 0:
             versus = paired_test(scores[0][test_metric], per_query[test_metric], test_metric, test)
         rows.append(ComparisonRow(
-            name=evaluation.name, stage=final_stage(evaluation),
+            name=short[position], stage=final_stage(evaluation),
             metrics={n: sum(v.values()) / len(v) for n, v in per_query.items() if n in metrics},
             latency_ms=latency["query_encoding"] + latency["first_stage"] + latency["rerank"],
             rerank_ms=latency["rerank"], versus_baseline=versus,

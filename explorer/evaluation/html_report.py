@@ -1,14 +1,22 @@
 """The evaluation as a report someone can read without the tool: one self-contained HTML file.
 
 The report carries plotly.js inline, so it opens with no network; every piece of text from the data (query
-text, names) is escaped.
+text, names) is escaped. plotly.js (the plotly package's own file, 4.8 MB) is nearly all of a report's weight, so
+it goes in once, gzipped (1.5 MB, 2 MB as base64), and the browser unpacks it (``DecompressionStream``) before it
+draws the charts, each given as its figure's JSON.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
+import gzip
 import html
+import re
+import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -29,6 +37,7 @@ from explorer.evaluation.significance import paired_test
 from explorer.evaluation.tables import comparison_table, metrics_table, per_query_table
 from explorer.evaluation.thresholds import threshold_sweep
 from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
+from explorer.views.number_format import column_formats
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,23 @@ class ReportSection:
     figure: go.Figure | None = None
 
 
+def report_file_name(*parts: str) -> str:
+    """A file name for a report of ``parts`` (a data set, a snapshot's name, a split...) that any system and any
+    download keeps as it is: letters, digits, '-', '_' and '.' only, each run of other characters one '-';
+    "kb", "dense + reranker, before tuning" -> "kb.dense-reranker-before-tuning.report.html"."""
+    return ".".join([*(safe_file_part(part) for part in parts), "report", "html"])
+
+
+def safe_file_part(text: str) -> str:
+    """``text`` with accents taken off its letters ("été" -> "ete"), each run of other characters than ASCII
+    letters, digits, '-', '_' and '.' made one '-', and no '-' or '.' at either end ("report" when nothing is left)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-.") or "report"
+
+
 def html_report(title: str, sections: Sequence[ReportSection], generated: dt.datetime | None = None) -> str:
-    """A single HTML file: headings, tables and Plotly charts, with plotly.js inline (no network needed)."""
+    """A single HTML file: headings, tables and Plotly charts, with plotly.js inline once, gzipped (no network
+    needed). Numbers in the tables follow ``explorer.views.number_format``."""
     generated = generated or dt.datetime.now(dt.timezone.utc)
     parts = [
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
@@ -53,19 +77,62 @@ def html_report(title: str, sections: Sequence[ReportSection], generated: dt.dat
         "</head><body>", f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Generated {html.escape(generated.strftime('%Y-%m-%d %H:%M UTC'))} by the relevance explorer.</p>",
     ]
-    plotly_included = False
+    charts = 0
     for section in sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         if section.text:
             parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in section.text.split("\n\n")]
         if section.table is not None:
-            parts.append(section.table.to_html(index=False, escape=True, border=0))
+            parts.append(_table_html(section.table))
         if section.figure is not None:
-            parts.append(section.figure.to_html(full_html=False, include_plotlyjs=not plotly_included,
-                                                config={"displaylogo": False}))
-            plotly_included = True
+            charts += 1
+            # "<" escaped inside the JSON, so no text of the data can close the script element
+            figure = section.figure.to_json().replace("<", "\\u003c")
+            parts += [f"<div class='chart' id='chart-{charts}'></div>",
+                      f"<script type='application/json' id='chart-{charts}-figure'>{figure}</script>"]
+    if charts:
+        parts += [f"<script type='application/octet-stream' id='plotly-js'>{_packed_plotly_js()}</script>",
+                  f"<script>{_DRAW_CHARTS}</script>"]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+# Unpacks plotly.js, runs it, then draws each chart from its JSON; says why where a browser cannot.
+_DRAW_CHARTS = """
+(async () => {
+  const packed = atob(document.getElementById("plotly-js").textContent);
+  const bytes = Uint8Array.from(packed, (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const code = document.createElement("script");
+  code.text = await new Response(stream).text();
+  document.head.appendChild(code);
+  for (const holder of document.querySelectorAll("div.chart")) {
+    const figure = JSON.parse(document.getElementById(holder.id + "-figure").textContent);
+    Plotly.newPlot(holder, figure.data, figure.layout, {displaylogo: false, responsive: true});
+  }
+})().catch((error) => {
+  for (const holder of document.querySelectorAll("div.chart")) {
+    holder.textContent = "This browser could not draw the chart (it needs DecompressionStream): " + error;
+  }
+});
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _packed_plotly_js() -> str:
+    """The plotly package's own plotly.min.js, gzipped and base64-encoded (read and packed once per process)."""
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return base64.b64encode(gzip.compress(source.read_bytes(), compresslevel=9, mtime=0)).decode("ascii")
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    """``table`` as HTML, its numbers written by the pages' rule, empty cells for missing values."""
+    formats = column_formats(table)
+    formatters = {name: (lambda value, fmt=fmt: "" if pd.isna(value) else fmt % value)
+                  for name, fmt in formats.items()}
+    return table.to_html(index=False, escape=True, border=0, formatters=formatters, na_rep="")
 
 
 def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
@@ -112,5 +179,5 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
         sections.append(ReportSection("Configurations compared", table=comparison_table(comparison),
                                       figure=comparison_scatter(comparison, metric)))
     sections.append(ReportSection(f"Every query ({metric})", table=per_query_table(evaluation, metric,
-                                                                                  relevant_grade).round(4)))
+                                                                                  relevant_grade)))
     return html_report(f"Retrieval evaluation: {evaluation.name}", sections)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal, Mapping
 
 from explorer.errors import ConfigError
+from explorer.views.number_format import change_text, metric_text, p_value_text
 
 Test = Literal["paired t-test", "wilcoxon signed-rank", "permutation"]
 TESTS: tuple[Test, ...] = ("paired t-test", "wilcoxon signed-rank", "permutation")
@@ -50,9 +51,10 @@ class PairedComparison:
         if self.p_value is None:
             return f"{self.test}: not computed ({self.note})"
         verdict = "significant" if self.p_value < alpha else "not significant"
-        return (f"{self.metric}: {self.mean_a:.4f} → {self.mean_b:.4f} (Δ {self.mean_delta:+.4f}); "
+        return (f"{self.metric}: {metric_text(self.mean_a)} → {metric_text(self.mean_b)} "
+                f"(Δ {change_text(self.mean_delta)}); "
                 f"{self.wins} wins, {self.losses} losses, {self.ties} ties over {self.n_queries} queries; "
-                f"{self.test} p = {self.p_value:.4g}, {verdict} at α = {alpha:g}")
+                f"{self.test} p = {p_value_text(self.p_value)}, {verdict} at α = {alpha:g}")
 
 
 def paired_test(a: Mapping[str, float], b: Mapping[str, float], metric: str,

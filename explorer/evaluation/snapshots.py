@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from explorer.errors import ConfigError
+from explorer.evaluation.comparison import configuration_names
 from explorer.evaluation.runner import EvalConfig, Evaluation, QueryOutcome
 from explorer.sqlite_files import open_shared
 
@@ -126,3 +127,31 @@ def diff(snapshots: Sequence[Snapshot], metrics: Sequence[str], metric: str, rel
     base = finals[names[0]]
     per_query = {name: {q: finals[name][q] - base[q] for q in base if q in finals[name]} for name in names[1:]}
     return SnapshotDiff(names, table, per_query, metric)
+
+
+def configuration_texts(evaluations: Sequence[Evaluation], every_setting: bool = False) -> list[str]:
+    """Each evaluation's configuration in words: its short name (``configuration_names``), then each setting on
+    which the evaluations differ (the blend, depth, bi-encoder, split, how unjudged documents count), so that two
+    snapshots that differ only in their blend never read the same. ``every_setting``: each of those settings,
+    whether it differs or not (for one snapshot on its own)."""
+    names = configuration_names(evaluations).short
+    settings = [_settings(evaluation) for evaluation in evaluations]
+    differing = [field for field in _SETTING_NAMES
+                 if every_setting or len({described.get(field) for described in settings}) > 1]
+    return [" · ".join([name, *(described[field] for field in differing if field in described)])
+            for name, described in zip(names, settings)]
+
+
+_SETTING_NAMES = ("blend", "depth", "bi-encoder", "split", "unjudged")
+
+
+def _settings(evaluation: Evaluation) -> dict[str, str]:
+    """The settings of ``evaluation`` that tell one configuration from another, in words."""
+    config = evaluation.config
+    described = {"depth": f"depth {config.depth}", "split": f"split '{config.split}'",
+                 "unjudged": f"unjudged {evaluation.unjudged}"}
+    if evaluation.has_reranker:
+        described["blend"] = "reranker alone" if config.blend >= 1.0 else f"blend {config.blend:g} (reranker weight)"
+    if config.first_stage_method != "bm25":
+        described["bi-encoder"] = f"bi-encoder {evaluation.bi_encoder}"
+    return described

@@ -10,7 +10,9 @@ import pandas as pd
 from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.metrics import DEFAULT_METRICS
 from explorer.evaluation.runner import Evaluation
+from explorer.evaluation.significance import PairedComparison
 from explorer.judging.coverage import coverage
+from explorer.views.number_format import P_VALUE_COLUMN
 
 STAGE_NAMES = {"first_stage": "first stage", "reranked": "reranked"}
 JUDGED_K = 10  # the cut-off of judged@k, as every page shows it
@@ -84,10 +86,34 @@ def per_query_table(evaluation: Evaluation, metric: str = "ndcg@10", relevant_gr
     return table.sort_values("change", kind="stable") if "change" in table else table
 
 
-def comparison_table(rows: Sequence[ComparisonRow]) -> pd.DataFrame:
-    """One row per configuration: its metrics, latency and rerank time (ms), and its test against the baseline."""
-    return pd.DataFrame([{
-        "configuration": row.name, **{k: round(v, 4) for k, v in row.metrics.items()},
-        "latency ms": round(row.latency_ms, 1), "rerank ms": round(row.rerank_ms, 1),
-        "vs baseline": row.versus_baseline.summary() if row.versus_baseline else "baseline",
-    } for row in rows])
+def comparison_table(rows: Sequence[ComparisonRow], alpha: float = 0.05) -> pd.DataFrame:
+    """One row per configuration: its metrics, latency and rerank time (ms), and its paired test against the baseline
+    in columns of their own (the change in the tested metric, wins / losses / ties, the p-value, the verdict at
+    ``alpha``), so that no figure is cut off in a long line. Numbers are kept whole; pages format them with
+    ``explorer.views.number_format``."""
+    tested = next((row.versus_baseline for row in rows if row.versus_baseline), None)
+    change = f"Δ {tested.metric}" if tested else "Δ"
+    table = []
+    for row in rows:
+        versus = row.versus_baseline
+        table.append({
+            "configuration": row.name, **row.metrics, "latency ms": row.latency_ms, "rerank ms": row.rerank_ms,
+            change: versus.mean_delta if versus else None,
+            "wins / losses / ties": f"{versus.wins} / {versus.losses} / {versus.ties}" if versus else "",
+            P_VALUE_COLUMN: versus.p_value if versus else None,
+            "vs baseline": _verdict(versus, alpha),
+        })
+    frame = pd.DataFrame(table)
+    for column in (change, P_VALUE_COLUMN):
+        frame[column] = frame[column].astype(float)  # None for the baseline: an empty cell, not an object column
+    return frame
+
+
+def _verdict(versus: PairedComparison | None, alpha: float) -> str:
+    if versus is None:
+        return "baseline"
+    if versus.p_value is None:
+        return f"not computed ({versus.note})"
+    if versus.p_value >= alpha:
+        return f"no significant difference at α = {alpha:g}"
+    return f"{'better' if versus.mean_delta > 0 else 'worse'}, significant at α = {alpha:g}"
