@@ -63,11 +63,14 @@ def test_the_service_ranks_twenty_sample_queries_as_the_explorer_does(explorer_s
     assert len(queries) == 20
     with httpx.Client(base_url=url, timeout=120) as client:
         for number, query in enumerate(queries):
-            answer = client.post("/v1/search", json={"query": query})
-            assert answer.status_code == 200, answer.text
-            body = answer.json()
+            for _ in range(3):  # a search past its budget on a machine busy with other work: asked again
+                answer = client.post("/v1/search", json={"query": query})
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                if not body["fallback"]:
+                    break
             expected = explorer_side.search(query).reranked
-            assert body["fallback"] is False
+            assert body["fallback"] is False, body.get("fallback_reason", body)
             assert [hit["id"] for hit in body["results"]] == [hit.doc_id for hit in expected]
             assert [hit["relevance_score"] for hit in body["results"]] == pytest.approx(
                 [hit.score for hit in expected], abs=1e-4)

@@ -57,11 +57,11 @@ def current_pair(default: tuple[str, str], dataset: str) -> tuple[str, str]:
     """
     request = st.session_state.pop(REQUEST, None)
     shown = st.session_state.get(PAIR)
-    last = shown[:2] if shown is not None and shown[2] == dataset else None
-    pair = request or last or default
-    if request is not None or last is None or QUERY_KEY not in st.session_state:
+    switched = shown is not None and shown[2] != dataset  # the pair shown last belongs to another data set
+    pair = request or (None if shown is None or switched else shown[:2]) or default
+    if request is not None or switched or QUERY_KEY not in st.session_state:
         st.session_state[QUERY_KEY] = pair[0]
-    if request is not None or last is None or DOC_KEY not in st.session_state:
+    if request is not None or switched or DOC_KEY not in st.session_state:
         st.session_state[DOC_KEY] = pair[1]
     return pair
 

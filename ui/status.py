@@ -10,6 +10,7 @@ from explorer.inference.engine import InferenceEngine
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 from explorer.remote.names import is_remote_name
+from explorer.settings import DEFAULT_RERANKER
 from ui import cache
 from ui.sidebar import SidebarChoices
 
@@ -39,8 +40,8 @@ def model_summary(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel |
     if reranker is not None and not reranker.info.trained_for_relevance:
         st.warning("This reranker is not trained for relevance: its order means little (details below).", icon="⚠️")
     elif reranker is not None and reranker.info.source == "trained here" and (
-            reranker.info.requested == reranker.info.loaded):
-        st.info(reranker.info.note)  # a reranker trained here and chosen by name: its card's verdict, in full
+            reranker.info.requested != DEFAULT_RERANKER):
+        st.info(reranker.info.note)  # a reranker trained here and chosen, not the default: its card's verdict
     with st.expander("Models, device and how much of each text they read"):
         st.caption(f"Device: **{device.label}** ({device.reason})")
         st.caption(f"Bi-encoder: **{bi.info.loaded}** · source: {bi.info.source}. {bi.info.note}")
