@@ -2,18 +2,7 @@
 # Sets up everything the explorer needs in ./.venv. Safe to run again: it skips what is already done.
 #   bash scripts/setup.sh            Python packages
 #   bash scripts/setup.sh --browser  also Debian's Chromium, for the real-browser test
-#   --no-reranker                    leaves out the default reranker's build (scripts/test.sh runs it beside the
-#                                    tests, which do not need it)
 set -euo pipefail
-browser=0
-build_reranker=1
-for option in "$@"; do
-  case "$option" in
-    --browser) browser=1 ;;
-    --no-reranker) build_reranker=0 ;;
-    *) echo "setup.sh: unknown option $option (known: --browser, --no-reranker)" >&2; exit 2 ;;
-  esac
-done
 cd "$(dirname "$0")/.."
 
 python_bin="${PYTHON:-python3}"
@@ -41,11 +30,9 @@ fi
 
 # The default offline reranker: where no pretrained cross-encoder can be downloaded, train one here, once
 # (a few minutes on 2 CPU cores; later runs find it and skip this).
-if [ "$build_reranker" -eq 1 ]; then
-  .venv/bin/python -m explorer build-default-reranker --if-needed
-fi
+.venv/bin/python -m explorer build-default-reranker --if-needed
 
-if [ "$browser" -eq 1 ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "==> installing Chromium (Debian package) for the browser test"
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
