@@ -9,7 +9,7 @@ from explorer.errors import ExplorerError
 from explorer.export.pipeline_file import Threshold
 from explorer.judging.coverage import judged_at_k
 from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
-from explorer.views.result_tables import result_tables, with_label_text
+from explorer.views.result_tables import label_help, result_tables, with_label_text
 from explorer.views.search_charts import (
     REMOTE_RERANKING,
     latency_figure,
@@ -165,7 +165,9 @@ if result.reranked is not None and blend < 1.0:
 
 columns = {
     "rank": st.column_config.NumberColumn("rank", width="small"),
-    "label": st.column_config.TextColumn("label", width="small", help="Graded relevance 0-3, blank if unjudged"),
+    # the data set's own scale, from its own labels, as on the Judge page (grades given there do not change it)
+    "label": st.column_config.TextColumn("label", width="small",
+                                         help=label_help(cache.dataset(choices.dataset_path).grade_scale)),
     "title": st.column_config.TextColumn("title", width="medium"),
     "snippet": st.column_config.TextColumn("snippet", width="large"),
     "doc_id": None,

@@ -8,11 +8,12 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.judging.datasets import dataset_key
 from explorer.judging.pool import judging_pool, labelled_elsewhere, left_out_of_pool
-from explorer.judging.scale import scale_of
+from explorer.judging.scale import JudgingScale, scale_of
 from explorer.judging.store import Judgement, typed_query_id
+from explorer.records import Dataset
 from ui import cache
 from ui.evaluations import COMPARED_LISTS
-from ui.judging import JudgingTarget, grade, move, my_grades, position
+from ui.judging import JudgingTarget, desk, grade, grade_key, leave_text_boxes, move, my_grades, position, step
 from ui.judging_panel import import_and_export, import_query_set, queries_to_judge, raters_and_rule
 from ui.page_start import start_page, with_attached_documents
 
@@ -28,12 +29,15 @@ if not choices.rater:
             "each other.")
     st.stop()
 
-scale = scale_of(store, key, data)  # the data set's own grades (from its labels), or binary
+# the data set's own grades, from its own labels: the grades merged in from judging must not narrow them (a data set
+# without labels, graded 0 and 1 so far, keeps its 0-3 keys)
+scale = scale_of(store, key, cache.dataset(choices.dataset_path))
 waiting_shown = queries_to_judge(store, key, choices.rater, data)
 left, middle, right = st.columns([3, 1, 1])
 by_text = {q.text: q.query_id for q in data.queries.values()}
 st.session_state.setdefault("judge_query", st.session_state.get("query", ""))
 query = left.text_input("Query to judge", key="judge_query", placeholder="Type a query, or open one from Search").strip()
+leave_text_boxes(st.empty(), query, choices.rater)
 depth = int(middle.number_input("Pool: top n of each stage", 1, 50, 10, key="judge_depth"))
 binary = right.toggle("Binary scale (0-1)", value=scale.kind == "binary", key="judge_binary",
                       help=f"Graded on this data set's scale by default ({scale.data_scale.describe()}); binary for "
@@ -41,7 +45,7 @@ binary = right.toggle("Binary scale (0-1)", value=scale.kind == "binary", key="j
 if binary != (scale.kind == "binary"):
     try:
         store.set_scale(key, "binary" if binary else "graded")
-        scale = scale_of(store, key, data)
+        scale = scale_of(store, key, cache.dataset(choices.dataset_path))
     except ExplorerError as exc:
         st.error(str(exc))
 
@@ -110,46 +114,70 @@ if not target.pool:
     st.success(f"Every one of the {len(everything)} pooled documents already has a label. Raise the pool's top n "
                "to find unlabelled ones, or turn off 'Only documents without a label' to grade them again.")
     st.stop()
-graded = my_grades(target)
-raters = len(store.raters(key))
-done = sum(1 for doc in target.pool if doc in graded)
-st.progress(done / max(len(target.pool), 1),
-            text=f"{done} of {len(target.pool)} pooled documents judged by {choices.rater} for this query · "
-                 f"{store.count(key):,} judgements in this data set, by {raters} "
-                 + ("rater" if raters == 1 else "raters"))
-st.caption(f"Scale: {scale.name}. Keys: " + ", ".join(str(g) for g in scale.grades)
-           + " grade, S skip, B back. Query id: " + query_id + (" (typed; it becomes a labelled query with its "
-                                                                  "first grade)" if target.typed else ""))
-if error := st.session_state.pop("_judge_error", None):
-    st.error(error)
 
-if view == VIEWS[0]:
-    at = position(target)
+
+def show_progress(target: JudgingTarget, graded: dict[str, int]) -> None:
+    raters, refused = len(store.raters(target.dataset)), desk().refused
+    done = sum(1 for doc in target.pool if doc in graded)
+    st.progress(done / max(len(target.pool), 1),
+                text=f"{done} of {len(target.pool)} pooled documents judged by {target.rater} for this query · "
+                     f"{store.count(target.dataset):,} judgements in this data set, by {raters} "
+                     + ("rater" if raters == 1 else "raters")
+                     + (f" · {refused} late key{'s' if refused > 1 else ''} not saved" if refused else ""))
+
+
+@st.fragment
+def one_at_a_time(target: JudgingTarget, data: Dataset, labelled: set[str], scale: JudgingScale) -> None:
+    """The document to grade and its keys. A key reruns this part of the page alone: quickly, and a key pressed
+    during that rerun waits for it (a rerun of the whole page would be stopped by it, and its grade could be lost)."""
+    at_desk = desk()
+    notes, errors = at_desk.take_messages()  # first: the progress line counts the late keys
+    graded = my_grades(target)
+    show_progress(target, graded)
+    with st.container():  # one place, however many notes: what follows keeps its place on the page between reruns,
+        for note in notes:  # else the new keys would come beside the old ones and a press would take both
+            st.info(note)
+        for error in errors:
+            st.error(error)
+    at = position(target, at_desk)
     if at >= len(target.pool):
         st.success(f"All {len(target.pool)} pooled documents have a grade from you. Evaluate now counts this query.")
         if st.button("Review from the first document", key="judge_restart"):
-            move(target, 0)
-            st.rerun()
-    else:
-        doc = data.document(target.pool[at])
+            move(target, 0, at_desk)
+            st.rerun(scope="fragment")
+        return
+    doc = data.document(target.pool[at])
+    # The document comes before its keys, so while the page reruns the screen may show the next document above the
+    # previous one's keys (never the other way round): a press then is refused with a note (ui.judging.grade),
+    # where keys drawn first would grade a document not yet on the screen.
+    with st.container(key="judge_document"):
         st.markdown("**Query**")
-        st.text(query)
+        st.text(target.query_text)
         st.markdown(f"**Document {at + 1} of {len(target.pool)}**"
                     + (" · labelled (its grade is hidden)" if doc.doc_id in labelled else " · unlabelled")
                     + (f" · your grade so far: {graded[doc.doc_id]}" if doc.doc_id in graded else ""))
         if doc.title:
             st.text(doc.title)  # document text is untrusted: shown as text, never as markdown or HTML
         st.text(doc.text)
-        columns = st.columns(len(scale.grades) + 2)
-        for column, value in zip(columns, scale.grades):
-            column.button(f"{value} · {scale.words[value]}", key=f"judge_grade_{value}", shortcut=str(value),
-                          on_click=grade, args=(target, doc.doc_id, value), width="stretch")
-        columns[-2].button("Skip", key="judge_skip", shortcut="S", on_click=move, args=(target, at + 1),
-                           width="stretch")
-        columns[-1].button("Back", key="judge_back", shortcut="B", on_click=move, args=(target, at - 1),
-                           disabled=at == 0, width="stretch")
+    columns = st.columns(len(scale.grades) + 2)
+    for column, value in zip(columns, scale.grades):
+        column.button(f"{value} · {scale.words[value]}", key=grade_key(target, doc.doc_id, value), shortcut=str(value),
+                      on_click=grade, args=(at_desk, store, target, doc.doc_id, value), width="stretch")
+    columns[-2].button("Skip", key="judge_skip", shortcut="S", on_click=step, args=(at_desk, target, 1),
+                       width="stretch")
+    columns[-1].button("Back", key="judge_back", shortcut="B", on_click=step, args=(at_desk, target, -1),
+                       disabled=at == 0, width="stretch")
 
+
+st.caption(f"Scale: {scale.name}. Keys: " + ", ".join(str(g) for g in scale.grades)
+           + " grade, S skip, B back. Query id: " + query_id + (" (typed; it becomes a labelled query with its "
+                                                                  "first grade)" if target.typed else ""))
+
+if view == VIEWS[0]:
+    one_at_a_time(target, data, labelled, scale)
 else:
+    graded = my_grades(target)
+    show_progress(target, graded)
     rows = [{"doc_id": doc_id, "label": "labelled" if doc_id in labelled else "unlabelled",
              "title": data.document(doc_id).title, "text": data.document(doc_id).text[:300],
              "grade": graded.get(doc_id)} for doc_id in target.pool]

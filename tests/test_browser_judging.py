@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -40,14 +42,20 @@ def enter(page, rater: str, query: str, pool: int | None = None) -> None:
         settle(page)
 
 
+# true once no button of the previous run is left on the page (Streamlit marks them stale until replaced)
+NO_STALE_KEYS = """() => !document.querySelector('[data-stale="true"] [data-testid="stButton"]')"""
+
+
 def progress_at(page, done: int) -> None:
-    """Waits until the Judge page says ``done`` documents are judged and shows the next one with its grade buttons
+    """Waits until the Judge page says ``done`` documents are judged and shows the next one with its own grade buttons
     (so the next key press reaches the buttons of that document)."""
     page.get_by_text(re.compile(rf"^{done} of \d+ pooled documents judged by")).first.wait_for(timeout=120_000)
     page.get_by_text(re.compile(rf"^(Document {done + 1} of|All \d+ pooled documents have a grade)")).first.wait_for(
         timeout=120_000)
     if page.get_by_text(re.compile(rf"^Document {done + 1} of")).count():
         page.get_by_role("button", name=re.compile(r"^0 · ")).wait_for(timeout=120_000)
+        # and the keys are that document's, not the last one's still on the screen (a key there is refused as late)
+        page.wait_for_function(NO_STALE_KEYS, timeout=120_000)
 
 
 def rows_of(path, rater: str) -> int:
@@ -128,3 +136,105 @@ def test_judging_in_the_browser_two_sessions_at_once_a_reload_evaluate_and_a_kil
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert rows_of(judgements, cat) in (acknowledged, acknowledged + 1)
     assert rows_of(judgements, ann) + rows_of(judgements, bob) == 2 * count
+
+
+# In each page: the document on the screen when a key goes down (the text of the Judge page's document box, kept
+# by a MutationObserver, so a key is matched to what the rater saw at that moment).
+SEEN_AT_EACH_KEY = """(() => {
+  window.__keys = []; window.__shown = null;
+  const look = () => {
+    const texts = document.querySelectorAll('.st-key-judge_document [data-testid="stText"]');
+    if (texts.length) window.__shown = texts[texts.length - 1].innerText;
+  };
+  new MutationObserver(look).observe(document, {subtree: true, childList: true, characterData: true});
+  window.addEventListener('keydown', e => window.__keys.push([e.key, window.__shown]), true);
+})()"""
+
+
+def small_folder(parent: Path) -> tuple[str, dict[str, str]]:
+    """A BEIR folder of 16 short documents that all answer the typed query a little (so BM25 pools ten of them),
+    embedded in a moment; labels 0-3 on another query. Returns the folder and each document's id by its text."""
+    import json
+
+    folder = parent / f"disks-{uuid.uuid4().hex[:6]}"
+    (folder / "qrels").mkdir(parents=True)
+    texts = {f"d{i}": f"note {i}: the disk of host {i} filled up at {i} am and was {word}" for i, word in
+             enumerate(["cleaned", "grown", "moved", "archived", "replaced", "checked", "rotated", "mirrored",
+                        "trimmed", "scrubbed", "resized", "copied", "swapped", "rebuilt", "wiped", "tested"])}
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": doc_id, "title": "", "text": text}) + "\n"
+                                                 for doc_id, text in texts.items()))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "which host was cleaned"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t3\nq1\td1\t0\n")
+    return str(folder), {" ".join(text.split()): doc_id for doc_id, text in texts.items()}
+
+
+def judged_and_late(page) -> tuple[int, int]:
+    """The progress line's counts: documents judged by this rater, and late keys not saved."""
+    line = page.get_by_text(re.compile(r"pooled documents judged by")).first.inner_text()
+    late = re.search(r"(\d+) late keys? not saved", line)
+    return int(re.search(r"(\d+) of \d+ pooled documents judged by", line).group(1)), int(late.group(1)) if late else 0
+
+
+def answered(page, presses: int, timeout: float = 60) -> tuple[int, int]:
+    """Waits until the page has answered ``presses`` keys (each saved, or counted late); their counts."""
+    deadline = time.time() + timeout
+    while sum(counts := judged_and_late(page)) < presses:
+        if time.time() > deadline:
+            pytest.fail(f"{presses} keys pressed, {sum(counts)} answered ({counts[0]} saved, {counts[1]} late): the "
+                        "others were lost without a word")
+        page.wait_for_timeout(100)
+    return counts
+
+
+def test_keys_pressed_faster_than_the_page_reruns_are_each_saved_or_refused_with_a_note(browser, tmp_path):
+    """Two raters press a grade key every quarter of a second, faster than the page reruns, the first one right after
+    Enter in the query box: every key is either saved for the document on the screen when it went down, or counted
+    as a late key with a note (it came for a document the page had left). None is lost without a word."""
+    import urllib.parse
+
+    folder, doc_of = small_folder(tmp_path)
+    judgements, presses = Settings.from_env().judgements_path, 8
+    query = f"what happened to the disk of the host {uuid.uuid4().hex[:6]}"
+    raters = [f"{name}-{uuid.uuid4().hex[:6]}" for name in ("dan", "eva")]
+    with serving(tmp_path / "server.log") as served:
+        pages = []
+        for rater in raters:
+            page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+            page.add_init_script(SEEN_AT_EACH_KEY)
+            page.goto(served.url + "judge?" + urllib.parse.urlencode(
+                {"data": "folder", "folder": folder, "first_stage": "bm25", "reranker": "none (first stage only)",
+                 "rater": rater}))
+            box = page.get_by_label("Query to judge")
+            box.wait_for(timeout=300_000)
+            settle(page)
+            box.fill(query)
+            box.press("Enter")  # the cursor stays in the box: the page must take it out for the first key to grade
+            page.get_by_role("button", name=re.compile(r"^0 · ")).wait_for(timeout=120_000)
+            pages.append(page)
+        # a key every quarter of a second on each page, the four grades in turn; a grade is pressed again only once
+        # the page has answered its last press (Streamlit folds two presses of one button into one click)
+        for i in range(presses):
+            for page in pages:
+                if i >= 4:
+                    answered(page, i - 3)
+                page.keyboard.press(str(i % 4))
+            page.wait_for_timeout(250)
+        for rater, page in zip(raters, pages):
+            counts = answered(page, presses)
+            page.screenshot(path=str(tmp_path / f"{rater}.png"), full_page=True)
+            no_error_on(page)
+            judged, late = counts
+            keys = [(key, text) for key, text in page.evaluate("window.__keys") if key.isdigit()]
+            assert len(keys) == presses
+            assert judged + late == presses, (judged, late, keys)  # every key: saved, or said to be late
+            with sqlite3.connect(judgements) as db:
+                saved = dict(db.execute("SELECT doc_id, grade FROM judgements WHERE rater = ?", (rater,)).fetchall())
+            assert len(saved) == judged
+            # each saved grade is a key pressed while that document was on the screen
+            shown = {}
+            for key, text in keys:
+                shown.setdefault(doc_of.get(" ".join((text or "").split())), set()).add(int(key))
+            assert all(grade in shown.get(doc_id, set()) for doc_id, grade in saved.items()), (saved, keys)
+            # the first key, pressed with the cursor still in the query box, graded the first document
+            first_key, first_text = keys[0]
+            assert saved.get(doc_of.get(" ".join((first_text or "").split()))) == int(first_key), (saved, keys)

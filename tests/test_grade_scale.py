@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from explorer.errors import ConfigError
@@ -104,3 +106,68 @@ def test_judging_the_holes_of_cranfield_query_109_leaves_out_its_graded_document
     ranking = ["860", "861", "1", "2"]  # as a stage might rank them: 860 and 861 graded, 1 and 2 not
     pool = judging_pool("109", "ann", [ranking], 10, leave_out=left_out_of_pool(labels, [], "ann"))
     assert sorted(pool) == ["1", "2"]
+
+
+def one_to_four_folder(parent: Path) -> Path:
+    """``one_to_four`` as a BEIR folder, for the command line."""
+    import json
+
+    folder = parent / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": f"text {i}"}) + "\n"
+                                                 for i in range(6)))
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "one"}\n{"_id": "q2", "text": "two"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t4\nq1\td1\t1\nq2\td2\t2\n"
+                                               "q2\td3\t3\n")
+    return folder
+
+
+def test_the_command_line_imports_a_grade_4_and_weighs_agreement_on_the_data_sets_own_grades(tmp_path, monkeypatch,
+                                                                                               capsys):
+    from explorer.cli import main
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))  # a judgements file of its own
+    folder = one_to_four_folder(tmp_path)
+    (tmp_path / "ann.qrels").write_text("q1 0 d4 4\nq1 0 d1 1\nq2 0 d5 0\nq2 0 d4 2\n")
+    (tmp_path / "bob.qrels").write_text("q1 0 d4 3\nq1 0 d1 1\nq2 0 d5 0\nq2 0 d4 4\nq2 0 d3 5\n")
+    assert main(["judgements", "import", "--data", str(folder), "--file", str(tmp_path / "ann.qrels"),
+                 "--rater", "ann"]) == 0
+    assert main(["judgements", "import", "--data", str(folder), "--file", str(tmp_path / "bob.qrels"),
+                 "--rater", "bob"]) == 1
+    said = capsys.readouterr().err
+    assert "Imported 4 judgements; no line refused" in said
+    assert "Imported 4 judgements; 1 lines refused" in said
+    assert "the grade 5 is outside this data set's scale, 0-4" in said
+    assert main(["judgements", "agreement", "--data", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    # by hand, linear weights |a-b| on 0-4: observed (1+0+0+2)/4 = 0.75; expected from the raters' grades
+    # {4,1,0,2} x {3,1,0,4}: 28/16 = 1.75; kappa 1 - 0.75/1.75 = 4/7 (on 0-3 the two 4s fell out and kappa read 1)
+    assert "4 pairs judged by two raters or more (ann, bob)" in printed
+    assert "Cohen's kappa (linear weights) 0.571" in printed and "Krippendorff's alpha (ordinal) 0.816" in printed
+
+
+def test_the_command_line_imports_cranfields_grade_4(cranfield_path, tmp_path, monkeypatch, capsys):
+    from explorer.cli import main
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))
+    (tmp_path / "ann.qrels").write_text("109 0 860 4\n109 0 1 0\n")
+    assert main(["judgements", "import", "--data", str(cranfield_path), "--file", str(tmp_path / "ann.qrels"),
+                 "--rater", "ann"]) == 0
+    assert "Imported 2 judgements; no line refused" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_search_pages_label_column_says_the_data_sets_own_scale(tmp_path):
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    folder = one_to_four_folder(tmp_path)
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "0_Search.py"), default_timeout=300)
+    for key, value in {"dataset_choice": "A BEIR folder on this machine…", "dataset_path": str(folder), "depth": 10,
+                       "first_stage": "bm25", "rr_choice": "none (first stage only)", "query": "one"}.items():
+        app.session_state[key] = value
+    app.run()
+    assert not app.exception and not app.error, (app.exception, app.error)
+    columns = json.loads(app.dataframe[0].proto.columns)
+    assert columns["label"]["help"] == "Graded relevance, grades 1-4 (4 the best), relevant from 1; blank if unjudged"

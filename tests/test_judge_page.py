@@ -24,6 +24,11 @@ def page(name: str, **state) -> AppTest:
     return app.run()
 
 
+def grade_button(app: AppTest, value: int):
+    """The button of ``value`` for the document shown (each document's buttons have keys of their own)."""
+    return next(b for b in app.button if b.key and b.key.startswith(f"judge_grade_{value}_"))
+
+
 def stored(query_id: str, rater: str):
     from ui import cache
 
@@ -48,7 +53,7 @@ def test_a_typed_query_is_judged_blind_and_saved_at_each_grade():
     assert not app.dataframe or all("rank" not in frame.value.columns for frame in app.dataframe)
     grades = [3, 0, 2, 1, 0]
     for grade in grades:
-        app.button(key=f"judge_grade_{grade}").click().run()
+        grade_button(app, grade).click().run()
         assert not app.exception, app.exception
     saved = stored(query_id, rater)
     assert [j.grade for j in saved] == grades and len({j.doc_id for j in saved}) == 5
@@ -68,7 +73,7 @@ def test_a_typed_query_is_judged_blind_and_saved_at_each_grade():
 def test_back_shows_the_last_grade_and_skip_moves_on():
     rater, query = f"bob-{uuid.uuid4().hex[:6]}", "how long are build caches kept"
     app = page("9_Judge.py", rater=rater, judge_query=query)
-    app.button(key="judge_grade_2").click().run()
+    grade_button(app, 2).click().run()
     app.button(key="judge_back").click().run()
     assert not app.exception, app.exception
     assert "your grade so far: 2" in " ".join(m.value for m in app.markdown)
@@ -136,7 +141,7 @@ def test_a_one_to_four_data_set_is_judged_on_its_own_grades_and_a_grade_4_is_sav
     keys = {b.proto.label for b in app.button if b.key and b.key.startswith("judge_grade_")}
     assert keys == {"0 · not relevant", "1 · related", "2 · relevant", "3 · relevant", "4 · the answer"}
     assert "Keys: 0, 1, 2, 3, 4 grade" in " ".join(c.value for c in app.caption)
-    app.button(key="judge_grade_4").click().run()
+    grade_button(app, 4).click().run()
     assert not app.exception and not app.error, (app.exception, app.error)
     from ui import cache
 

@@ -1,16 +1,45 @@
-"""The Judge page's state: where a rater is in a query's pool, and saving a grade the moment it is given."""
+"""The Judge page's state: where a rater is in a query's pool, and saving a grade the moment it is given.
+
+A rater pressing keys quickly presses the next one while the page still redraws for the last. What decides that
+such a key is neither lost nor put on the wrong document:
+
+- Each document's grade buttons have keys of their own (``grade_key``): a press names the document whose buttons
+  took it. With one key per grade, the callback read the arguments of the newest run's buttons, and a press given
+  while the previous document was still on the screen graded another document than the one it was given for.
+- A press for a document the rater has already left (its buttons were still on the screen as the page moved on) is
+  not saved: it must not overwrite the grade just given, and it may have been meant for the document coming on the
+  screen. It is said, once, and counted on the page (``JudgingDesk.take_messages``).
+- The callbacks (``grade``, ``step``) touch no ``st.*``: every ``st.session_state`` access is a point where
+  Streamlit stops a run that a newer interaction has overtaken, and a stop there kept the grade but lost the move to
+  the next document (the page stayed on a graded document, and the next key re-graded it). What they change lives
+  in one plain object, the session's ``JudgingDesk``, which the page fetches and passes to them.
+- The page takes the cursor out of the query and rater boxes once they are entered (``leave_text_boxes``): a key
+  pressed in a text box goes into the box, and a rater's first grade after Enter did.
+
+The page draws the document and its keys in a fragment (pages/9_Judge.py), so that a key reruns only that part,
+and a key pressed during that rerun waits for it instead of stopping it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from explorer.errors import ExplorerError
-from explorer.judging.store import SCALES, Judgement
+from explorer.judging.store import SCALES, Judgement, JudgementStore
 from ui import cache
 
-POSITIONS = "_judge_positions"  # (data set, query id, rater, pool) -> index in the pool
+DESK = "_judge_desk"  # the session's JudgingDesk
+OPENED = "_judge_opened"  # the (query, rater) the page last took the cursor out of the text boxes for
+# Streamlit reads no key shortcut while the cursor is in a text box; the script runs when its text changes, hence
+# the attribute naming what was entered
+_LEAVE_TEXT_BOXES = """<script data-entered="{entered}">(() => {{
+  const box = document.activeElement;
+  if (box && box.closest && box.closest(".st-key-judge_query, .st-key-rater")) box.blur();
+}})();</script>"""
 
 
 @dataclass(frozen=True)
@@ -31,33 +60,94 @@ class JudgingTarget:
         return self.dataset, self.query_id, self.rater, self.pool
 
 
+@dataclass
+class JudgingDesk:
+    """One session's judging: its place in each pool, and what the last key presses have to say (shown once).
+
+    Mutable on purpose: the buttons' callbacks change it in place, without going through ``st.session_state``."""
+
+    positions: dict[tuple[str, str, str, tuple[str, ...]], int] = field(default_factory=dict)
+    refused: int = 0  # key presses not saved in this session: they came for a document already left
+    errors: list[str] = field(default_factory=list)
+    # the grades of the presses since the page last drew: those that came late, and those saved
+    late: list[int] = field(default_factory=list)
+    saved: list[int] = field(default_factory=list)
+
+    def take_messages(self) -> tuple[list[str], list[str]]:
+        """The notes and errors of the presses since the page last drew, each said once.
+
+        While the page redraws, the buttons of the documents just left can stay on the screen beside the new ones for
+        a moment, and one key then presses all of them: the late presses of one grade count as one key, and none
+        when that grade was saved for the document the rater is at (it was that document's key)."""
+        late = sorted(set(self.late) - set(self.saved))
+        self.refused += len(late)
+        notes = [f"The key {value} came for a document the page had already moved on from, and was not saved. Press "
+                 "it again for the document shown, or B to go back." for value in late]
+        errors = list(self.errors)
+        self.late.clear()
+        self.saved.clear()
+        self.errors.clear()
+        return notes, errors
+
+
+def desk() -> JudgingDesk:
+    """This session's desk (from the page's run, never from a callback)."""
+    return st.session_state.setdefault(DESK, JudgingDesk())
+
+
+def leave_text_boxes(slot: DeltaGenerator, query: str, rater: str) -> None:
+    """Takes the cursor out of the query and rater boxes, once for each query and rater entered, so that the next
+    key grades. ``slot``: an ``st.empty()`` the page draws on every run (it keeps the elements below in place)."""
+    if st.session_state.get(OPENED) != (query, rater):
+        st.session_state[OPENED] = (query, rater)
+        entered = hashlib.blake2s(f"{query}\x1f{rater}".encode(), digest_size=6).hexdigest()  # no typed text in HTML
+        slot.html(_LEAVE_TEXT_BOXES.format(entered=entered), unsafe_allow_javascript=True)
+
+
+def grade_key(target: JudgingTarget, doc_id: str, value: int) -> str:
+    """The widget key of ``value``'s button for ``doc_id``: one per document, so a late click names its own."""
+    token = hashlib.blake2s(f"{target.dataset}\x1f{target.query_id}\x1f{doc_id}".encode(), digest_size=6).hexdigest()
+    return f"judge_grade_{value}_{token}"
+
+
 def my_grades(target: JudgingTarget) -> dict[str, int]:
     """This rater's grades of this query, by document id."""
     return {j.doc_id: j.grade for j in cache.judgements().judgements(target.dataset, target.query_id, target.rater)}
 
 
-def position(target: JudgingTarget) -> int:
+def position(target: JudgingTarget, at_desk: JudgingDesk | None = None) -> int:
     """Where the rater is in the pool: where they left off, else at the first document they have not graded."""
-    positions = st.session_state.setdefault(POSITIONS, {})
+    positions = (at_desk or desk()).positions
     if target.key not in positions:
         graded = my_grades(target)
         positions[target.key] = next((i for i, doc in enumerate(target.pool) if doc not in graded), len(target.pool))
     return int(positions[target.key])
 
 
-def move(target: JudgingTarget, to: int) -> None:
+def move(target: JudgingTarget, to: int, at_desk: JudgingDesk | None = None) -> None:
     """Puts the rater at ``to`` (kept within the pool)."""
-    st.session_state.setdefault(POSITIONS, {})[target.key] = max(0, min(to, len(target.pool)))
+    (at_desk or desk()).positions[target.key] = max(0, min(to, len(target.pool)))
 
 
-def grade(target: JudgingTarget, doc_id: str, value: int) -> None:
-    """Saves the grade at once, then moves to the next document (a button's callback)."""
-    store = cache.judgements()
+def step(at_desk: JudgingDesk, target: JudgingTarget, by: int) -> None:
+    """Skip (+1) or Back (-1) from where the rater is now (a button's callback): two quick presses move twice."""
+    at = at_desk.positions.get(target.key, 0)
+    at_desk.positions[target.key] = max(0, min(at + by, len(target.pool)))
+
+
+def grade(at_desk: JudgingDesk, store: JudgementStore, target: JudgingTarget, doc_id: str, value: int) -> None:
+    """Saves ``value`` as the grade of ``doc_id`` at once and moves to the next document (a button's callback); a
+    press for a document other than the one the rater is at is not saved, and said (see the module docstring)."""
+    index = target.pool.index(doc_id)
+    if at_desk.positions.get(target.key, index) != index:
+        at_desk.late.append(value)
+        return
     try:
         if target.typed:
             store.add_query(target.dataset, target.query_text, target.query_id)
         store.put(target.dataset, Judgement(target.query_id, doc_id, target.rater, value), target.grades)
     except ExplorerError as exc:  # shown on the page; the rater's place stays where it was
-        st.session_state["_judge_error"] = str(exc)
+        at_desk.errors.append(str(exc))
         return
-    move(target, target.pool.index(doc_id) + 1)
+    at_desk.saved.append(value)
+    at_desk.positions[target.key] = index + 1

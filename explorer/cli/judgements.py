@@ -24,7 +24,7 @@ def judgements(args: argparse.Namespace) -> int:
         return _import(args, store, key)
     if args.action == "import-queries":
         return _import_queries(args, store, key)
-    return _agreement(store, key)
+    return _agreement(args, store, key)
 
 
 def _export(args: argparse.Namespace, store, key: str) -> int:
@@ -43,6 +43,7 @@ def _export(args: argparse.Namespace, store, key: str) -> int:
 
 def _import(args: argparse.Namespace, store, key: str) -> int:
     from explorer.judging.qrels_io import import_qrels
+    from explorer.judging.scale import scale_of
     from explorer.loading import load_beir
 
     if not args.file:
@@ -51,8 +52,9 @@ def _import(args: argparse.Namespace, store, key: str) -> int:
         raise ConfigError("Name the rater the imported grades belong to: --rater NAME.")
     dataset = load_beir(Path(args.data))
     known_queries = set(dataset.queries) | set(store.queries(key))
+    # the data set's own grades (0-4 on Cranfield's 1-4), as the Judge page's import takes them
     report = import_qrels(Path(args.file).read_text(encoding="utf-8"), store, key, args.rater, known_queries,
-                          {doc.doc_id for doc in dataset.documents})
+                          {doc.doc_id for doc in dataset.documents}, scale_of(store, key, dataset).grades)
     say(report.summary)
     for problem in report.problems:
         say(f"  {problem}")
@@ -77,11 +79,13 @@ def _import_queries(args: argparse.Namespace, store, key: str) -> int:
     return 0
 
 
-def _agreement(store, key: str) -> int:
+def _agreement(args: argparse.Namespace, store, key: str) -> int:
     from explorer.judging.agreement import agreement
-    from explorer.judging.store import SCALES
+    from explorer.judging.scale import scale_of
+    from explorer.loading import load_beir
 
-    result = agreement(store.judgements(key), SCALES[store.scale(key)])
+    # weighted by the data set's own grades: a 4 on Cranfield is one step from a 3, not off the scale
+    result = agreement(store.judgements(key), scale_of(store, key, load_beir(Path(args.data))).grades)
     emit(result.summary)
     for disagreement in result.disagreements[:20]:
         grades = ", ".join(f"{rater} {grade}" for rater, grade in disagreement.grades.items())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from explorer.grades import GradeScale
 from explorer.pipeline import PipelineResult
 from explorer.records import Dataset
 from explorer.rerank.rank_shift import describe_move
@@ -31,6 +32,12 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
         return flat
     cut = flat[:limit].rsplit(" ", 1)[0]
     return cut + " …"
+
+
+def label_help(scale: GradeScale) -> str:
+    """The label column's help, on the data set's own scale: "Graded relevance, grades 1-4 (4 the best), relevant
+    from 1; blank if unjudged" on Cranfield."""
+    return f"Graded relevance, {scale.describe()}; blank if unjudged"
 
 
 def with_label_text(table: pd.DataFrame) -> pd.DataFrame:
