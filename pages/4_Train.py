@@ -91,7 +91,7 @@ def show_job() -> None:
         return
     st.subheader("Training run")
     if job.running:
-        st.progress(job.step / max(job.total, 1), text=f"step {job.step} of {job.total}"
+        st.progress(job.step / max(job.total, 1), text=job.pace.status(job.step, job.total)
                     + (f" · loss {job.loss:.3f}" if job.loss is not None else ""))
         if st.button("Stop after this step", key="train_stop"):
             job.stop.stop()

@@ -20,6 +20,11 @@ def test_query_shows_both_columns_and_drawn_charts(app_url, browser, tmp_path):
     before = grid_texts(page, 0)
 
     box = page.get_by_label("Query")
+    # the query box near the top (the model notes are folded, not above it), and no Streamlit "Deploy" button
+    top = box.bounding_box()
+    assert top is not None and top["y"] < 520, top
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert page.get_by_text("Deploy", exact=True).count() == 0
     box.fill(QUERY)
     box.press("Enter")
     deadline = time.time() + 180

@@ -18,6 +18,7 @@ from explorer.judging.store import Judgement, JudgementStore
 from explorer.rerank.score_cache import persistent_score_cache
 from explorer.settings import SAMPLE_DATA
 from explorer.sqlite_files import readable_rows
+from tests.cache_support import cache_sharing_models
 
 ROOT = Path(__file__).resolve().parent.parent
 RATERS = ("ann", "bob", "cy")
@@ -134,7 +135,7 @@ def test_the_command_line_exports_and_measures_agreement_from_a_damaged_judgemen
                                                                                       capsys, caplog):
     from explorer.cli import main
 
-    workspace = tmp_path / "workspace"
+    workspace = cache_sharing_models(tmp_path / "workspace")
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(workspace))
     path = workspace / "judgements.sqlite"
     given = fill_judgements(path, 900, dataset_key(SAMPLE_DATA), docs=[d.doc_id for d in sample.documents[:60]],
@@ -174,7 +175,7 @@ def test_a_damaged_score_store_is_moved_aside_and_a_new_one_started_with_a_warni
 def test_the_command_line_searches_on_with_a_damaged_score_store(tmp_path, monkeypatch, capsys, caplog):
     from explorer.cli import main
 
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache_sharing_models(tmp_path / "cache")))
     search = ["search", "rotate the database password", "--depth", "20", "--json"]
     assert main(search) == 0
     first = capsys.readouterr().out
@@ -200,7 +201,7 @@ def test_the_search_and_judge_pages_say_the_judgements_were_recovered_instead_of
     fill_judgements(path, 600, dataset_key(SAMPLE_DATA), docs=[d.doc_id for d in sample.documents[:60]],
                     queries=sorted(sample.queries)[:20])
     cut_in_half(path)
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(workspace))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache_sharing_models(workspace)))
     cache.settings.clear()
     cache.judgements.clear()
     try:

@@ -57,6 +57,16 @@ def fresh_reranker(device: DeviceChoice, backend: str = "auto", compiled_dir=Non
     return LoadedModel(model, info, device, engine=InferenceEngine(model, device, config))
 
 
+def test_the_precision_openvino_computes_in_is_read_from_its_own_type_names():
+    import openvino as ov
+
+    from explorer.inference.openvino_backend import computed_precision
+
+    # OpenVINO names bf16 "bfloat16" (a CPU with bf16 units computes in it; the label must say bf16, not fp32)
+    assert [computed_precision(t) for t in (ov.Type.bf16, ov.Type.f32, ov.Type.f16)] == ["bf16", "fp32", "fp32"]
+    assert computed_precision("bf16") == "bf16" and computed_precision("f32") == "fp32"
+
+
 # ---- length batching -------------------------------------------------------------------------------------------
 
 def padded_tokens(lengths: Sequence[int] | np.ndarray, batches: Sequence[np.ndarray]) -> int:

@@ -14,6 +14,7 @@ from explorer.judging.qrels_io import import_qrels
 from explorer.judging.scale import judging_scale, scale_of
 from explorer.judging.store import Judgement, JudgementStore
 from explorer.records import Dataset, Document, Query
+from tests.cache_support import cache_sharing_models
 
 
 def one_to_four() -> Dataset:
@@ -126,7 +127,8 @@ def test_the_command_line_imports_a_grade_4_and_weighs_agreement_on_the_data_set
                                                                                                capsys):
     from explorer.cli import main
 
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))  # a judgements file of its own
+    # a judgements file of its own
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache_sharing_models(tmp_path / "workspace")))
     folder = one_to_four_folder(tmp_path)
     (tmp_path / "ann.qrels").write_text("q1 0 d4 4\nq1 0 d1 1\nq2 0 d5 0\nq2 0 d4 2\n")
     (tmp_path / "bob.qrels").write_text("q1 0 d4 3\nq1 0 d1 1\nq2 0 d5 0\nq2 0 d4 4\nq2 0 d3 5\n")
@@ -149,7 +151,7 @@ def test_the_command_line_imports_a_grade_4_and_weighs_agreement_on_the_data_set
 def test_the_command_line_imports_cranfields_grade_4(cranfield_path, tmp_path, monkeypatch, capsys):
     from explorer.cli import main
 
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache_sharing_models(tmp_path / "workspace")))
     (tmp_path / "ann.qrels").write_text("109 0 860 4\n109 0 1 0\n")
     assert main(["judgements", "import", "--data", str(cranfield_path), "--file", str(tmp_path / "ann.qrels"),
                  "--rater", "ann"]) == 0

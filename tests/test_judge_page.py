@@ -95,7 +95,7 @@ def test_the_raters_view_shows_agreement_and_disagreements_sets_the_rule_and_ope
     assert "pairs judged by two raters or more" in " ".join(m.value for m in app.markdown)
     disagreements = app.dataframe(key="judge_disagreements").value
     row = disagreements[disagreements["query"] == text].iloc[0]
-    assert row["grades"] == f"ann-{tag} 3, bob-{tag} 0" and row["spread"] == 3
+    assert row[f"ann-{tag}"] == 3 and row[f"bob-{tag}"] == 0 and row["spread"] == 3
     try:
         app.selectbox(key="judge_rule").set_value("strictest").run()
         assert store.rule(key) == "strictest"
@@ -108,6 +108,23 @@ def test_the_raters_view_shows_agreement_and_disagreements_sets_the_rule_and_ope
     assert not app.exception, app.exception
     assert app.session_state["judge_query"] == text and app.session_state["judge_view"] == "One at a time"
     assert "Document 1 of" in " ".join(m.value for m in app.markdown)
+
+
+def test_the_disagreements_table_names_each_query_once_and_gives_each_rater_a_column():
+    from explorer.judging.agreement import Disagreement
+    from ui.judging_panel import disagreement_rows
+
+    long_query = "what does the on-call engineer do when the pager goes off at night and nobody answers " * 2
+    found = [Disagreement("q1", "d1", {"ann": 2, "bob": 1}), Disagreement("q2", "d9", {"ann": 0, "bob": 3}),
+             Disagreement("q1", "d2", {"ann": 2, "cat": 1, "query": 0})]
+    rows, queries = disagreement_rows(found, {"q1": long_query, "q2": "short"}, lambda doc_id: f"title {doc_id}")
+    # the widest disagreement's query first; q1's two documents together, its text on the first of them only
+    assert [r["query"] for r in rows] == ["short", long_query, ""]
+    assert queries == ["short", long_query, long_query]  # a picked row still knows its query
+    assert [r["document"] for r in rows] == ["title d9", "title d2", "title d1"]
+    assert rows[1] == {"query": long_query, "document": "title d2", "ann": 2, "cat": 1, "query (rater)": 0,
+                       "spread": 2}
+    assert rows[2]["ann"] == 2 and rows[2]["bob"] == 1 and "cat" not in rows[2]
 
 
 @pytest.fixture

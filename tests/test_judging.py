@@ -19,6 +19,7 @@ from explorer.judging.labels import combined, merged, one_grade
 from explorer.judging.pool import judging_pool
 from explorer.judging.qrels_io import import_qrels, qrels_text
 from explorer.judging.store import Judgement, JudgementStore, typed_query_id
+from tests.cache_support import cache_sharing_models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -241,7 +242,8 @@ def test_the_command_line_imports_measures_agreement_exports_and_evaluates_with_
 
     from explorer.cli import main
 
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))  # a judgements file of its own
+    # a judgements file of its own
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache_sharing_models(tmp_path / "workspace")))
     queries = sorted(sample.queries)[:2]
     docs = [doc.doc_id for doc in sample.documents[:3]]
     ann = "".join(f"{q} 0 {d} {g}\n" for q in queries for d, g in zip(docs, (3, 1, 0)))
@@ -361,7 +363,7 @@ def test_a_copy_of_a_saved_data_set_carries_its_judgements_and_reads_back_as_a_b
 def test_the_command_line_imports_a_sampled_query_set(tmp_path, monkeypatch, capsys):
     from explorer.cli import main
 
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "workspace"))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache_sharing_models(tmp_path / "workspace")))
     (tmp_path / "log.csv").write_text("query\n" + "\n".join(f"question {i}" for i in range(30)) + "\n")
     assert main(["judgements", "import-queries", "--file", str(tmp_path / "log.csv"), "--sample", "7"]) == 0
     assert "7 queries to judge (a sample of 7 of 30)." in capsys.readouterr().err

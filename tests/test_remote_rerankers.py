@@ -26,6 +26,7 @@ from explorer.remote.loading import load_remote_reranker
 from explorer.remote.names import check_remote_allowed, is_remote_name, key_status, parse_remote_name
 from explorer.remote.prices import default_price_table, estimate_price, price_table, read_price_table
 from explorer.rerank.scoring import model_key, order_by_score, score_pairs
+from tests.cache_support import cache_sharing_models
 
 KEY = "sk-LEAKCHECK-7f3a9c1e5b"  # recognisable, so any leak is found by a plain substring search
 OTHER_KEY = "rk-SERVICEKEY-42d8"
@@ -148,9 +149,9 @@ def remote_settings(settings, stubs, tmp_path):
     """Settings whose vendor base URLs are the stubs, with the fake keys; a fresh cache folder."""
     for stub in stubs.values():
         stub.reset()
-    return replace(settings, cache_dir=tmp_path, cohere_url=stubs["cohere"].url, voyage_url=stubs["voyage"].url,
-                   jina_url=stubs["jina"].url, cohere_api_key=KEY, voyage_api_key=KEY, jina_api_key=KEY,
-                   rerank_api_key=OTHER_KEY, remote_timeout_s=5.0, remote_retries=2)
+    return replace(settings, cache_dir=cache_sharing_models(tmp_path / "cache"), cohere_url=stubs["cohere"].url,
+                   voyage_url=stubs["voyage"].url, jina_url=stubs["jina"].url, cohere_api_key=KEY,
+                   voyage_api_key=KEY, jina_api_key=KEY, rerank_api_key=OTHER_KEY, remote_timeout_s=5.0, remote_retries=2)
 
 
 def name_for(vendor: str, stubs: dict[str, Stub]) -> str:

@@ -98,6 +98,21 @@ def test_saved_model_has_a_card_and_is_resolved_as_the_default(short_run, tmp_pa
     assert from_folder.info.source == "trained here"
 
 
+def test_weights_saved_without_their_card_are_not_taken_for_a_built_default(short_run, tmp_path):
+    from explorer.models.trained import save_weights, write_card
+    from explorer.training.default_model import default_reranker_exists
+
+    settings = Settings(cache_dir=tmp_path / "cache", hub_mode="offline", models_dir=tmp_path / "models")
+    # a build stopped while it measures: the weights are there, the card not yet, so the set-up builds again
+    folder = save_weights(short_run.model, settings.models_dir / DEFAULT_RERANKER_DIR)
+    assert (folder / "model.safetensors").is_file() and not default_reranker_exists(settings)
+    write_card(folder, {"steps": 18, "held_out_ndcg@10": {"first stage": 0.7}})
+    assert default_reranker_exists(settings) and read_card(folder)["steps"] == 18
+    # saving again (a rebuild) takes the old card away until the new one is written
+    save_weights(short_run.model, folder)
+    assert not default_reranker_exists(settings)
+
+
 def test_a_model_saved_before_the_engine_moved_into_packages_still_loads(trained_folder, tmp_path, cpu):
     """Models saved before the move name their head ``explorer.joint_scorer.JointMeanCosine`` in modules.json."""
     import shutil

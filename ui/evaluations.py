@@ -14,6 +14,7 @@ from explorer.evaluation.runner import EvalConfig, Evaluation, evaluate
 from explorer.judging.datasets import dataset_key, label_version
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.spec import OpenPipeline, PipelineSpec
+from explorer.time_left import Pace
 from ui import cache
 from ui.sidebar import SidebarChoices
 
@@ -65,10 +66,11 @@ def run(request: EvalRequest) -> Evaluation:
     config = EvalConfig(request.split, request.spec.first_stage_method, request.spec.depth, pipeline.blend,
                         rerank=pipeline.reranker is not None)
     bar = st.empty()
+    pace = Pace("queries")
 
     def progress(done: int, total: int) -> None:
         if done < total:
-            bar.progress(done / total, text=f"{describe(request)}: {done} of {total} queries")
+            bar.progress(done / total, text=f"{describe(request)}: {pace.status(done, total)}")
 
     pending = pipeline.reranker.engine.upgrading if pipeline.reranker is not None else None
     if pending is not None:

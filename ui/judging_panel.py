@@ -3,11 +3,13 @@ raters' agreement with the disagreements to settle, and the rule that makes seve
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.judging.agreement import agreement
+from explorer.judging.agreement import Disagreement, agreement
 from explorer.judging.labels import RULES, combined
 from explorer.judging.qrels_io import import_qrels, qrels_text
 from explorer.judging.query_sets import read_query_set
@@ -121,15 +123,44 @@ def raters_and_rule(store: JudgementStore, key: str, data: Dataset) -> None:
     if not result.disagreements:
         return
     texts = {**{q.query_id: q.text for q in data.queries.values()}, **store.queries(key)}
-    rows = [{"query": texts.get(d.query_id, d.query_id), "document": _title(data, d.doc_id),
-             "grades": ", ".join(f"{rater} {grade}" for rater, grade in d.grades.items()), "spread": d.spread}
-            for d in result.disagreements]
-    event = st.dataframe(pd.DataFrame(rows), hide_index=True, key="judge_disagreements", on_select="rerun",
-                         selection_mode="single-row")
+    rows, queries = disagreement_rows(result.disagreements, texts, lambda doc_id: _title(data, doc_id))
+    raters = sorted({rater for d in result.disagreements for rater in d.grades})
+    columns = {rater_column(rater): st.column_config.NumberColumn(rater, width="small", format="%d")
+               for rater in raters}
+    columns["query"] = st.column_config.TextColumn("query", width="medium",
+                                                   help="Shown once, on the first of its documents")
+    table = pd.DataFrame(rows, columns=["query", "document", *(rater_column(r) for r in raters), "spread"])
+    event = st.dataframe(table, hide_index=True, key="judge_disagreements", on_select="rerun",
+                         selection_mode="single-row", column_config=columns)
     picked = list(event["selection"]["rows"]) if event else []
     if picked:
         st.button("Settle it: judge this query again", key="judge_settle", on_click=open_query,
-                  args=(rows[picked[0]]["query"],))
+                  args=(queries[picked[0]],))
+
+
+def disagreement_rows(disagreements: list[Disagreement], texts: dict[str, str],
+                      title: Callable[[str], str]) -> tuple[list[dict[str, object]], list[str]]:
+    """The disagreements table, grouped by query (the query's text on the first of its rows only), with one column
+    of grades per rater (so no grade is cut off); and each row's query text, for the row a user picks."""
+    widest: dict[str, int] = {}
+    for d in disagreements:
+        widest[d.query_id] = max(widest.get(d.query_id, 0), d.spread)
+    # the queries with the widest disagreement first, each query's documents together
+    ordered = sorted(disagreements, key=lambda d: (-widest[d.query_id], d.query_id, -d.spread))
+    rows: list[dict[str, object]] = []
+    queries: list[str] = []
+    for position, d in enumerate(ordered):
+        text = texts.get(d.query_id, d.query_id)
+        first = position == 0 or ordered[position - 1].query_id != d.query_id
+        grades = {rater_column(rater): grade for rater, grade in d.grades.items()}
+        rows.append({"query": text if first else "", "document": title(d.doc_id), **grades, "spread": d.spread})
+        queries.append(text)
+    return rows, queries
+
+
+def rater_column(rater: str) -> str:
+    """A rater's column in the disagreements table (a rater named like another column gets a suffix)."""
+    return f"{rater} (rater)" if rater in ("query", "document", "spread") else rater
 
 
 def _title(data: Dataset, doc_id: str) -> str:

@@ -11,6 +11,7 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.inference.device import DeviceChoice
 from explorer.settings import Settings
+from explorer.time_left import Pace
 from explorer.training.run import TrainRequest, TrainResult, train_and_evaluate
 from explorer.training.trainer import StopFlag
 
@@ -26,6 +27,7 @@ class TrainingJob:
     result: TrainResult | None = None
     error: str | None = None
     thread: threading.Thread | None = None
+    pace: Pace = field(default_factory=lambda: Pace("steps"))
 
     @property
     def running(self) -> bool:

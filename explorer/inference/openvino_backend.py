@@ -72,6 +72,13 @@ def convertible_output(transformer: Any) -> str | None:
     return str(text["method_output_name"])
 
 
+def computed_precision(hint: Any) -> str:
+    """"bf16" or "fp32": what a compiled model's precision hint says it computes in (OpenVINO names the type
+    ``bfloat16``, or ``bf16`` in older releases)."""
+    effective = str(getattr(hint, "get_type_name", lambda: hint)()).lower()
+    return "bf16" if "bf16" in effective or "bfloat16" in effective else "fp32"
+
+
 class OpenVinoTransformer:
     """Callable like the module it replaces: features in, features with the module's output added."""
 
@@ -120,8 +127,7 @@ class OpenVinoTransformer:
                                                            "PERFORMANCE_HINT": "THROUGHPUT"})
         self._requests = max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         # what the CPU plugin really computes in: a bf16 hint on a CPU without bf16 units runs in fp32
-        effective = str(self._compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
-        self.computes_in = "bf16" if "bf16" in effective else "fp32"
+        self.computes_in = computed_precision(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
 
     @property
     def label(self) -> str:

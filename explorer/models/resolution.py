@@ -99,7 +99,7 @@ def load_bi_encoder(
     known = find_preset(name.strip())
     if known is not None and (known.query_prefix or known.document_prefix):
         info = replace(info, query_prefix=known.query_prefix, document_prefix=known.document_prefix)
-    return _with_engine(model, info, device, settings)
+    return with_engine(model, info, device, settings)
 
 
 def load_reranker(
@@ -149,7 +149,7 @@ def load_reranker(
                            local_loader=_local_reranker_loader(device), folder_roots=folder_roots)
     if info.source not in ("packaged", "trained here"):
         info = replace(info, has_probability=model.num_labels == 1)
-    return _with_engine(model, info, device, settings)
+    return with_engine(model, info, device, settings)
 
 
 def _local_reranker_loader(device: DeviceChoice) -> Callable[[Path], tuple[Any, ModelInfo] | None]:
@@ -293,8 +293,8 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Settings) -> LoadedModel:
-    """The loaded model with its own engine: converted fast-inference graphs (OpenVINO IR) are kept in the
+def with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Settings) -> LoadedModel:
+    """The model (loaded, or built in this process) with its own engine, as every loaded model gets it: converted fast-inference graphs (OpenVINO IR) are kept in the
     cache folder; rerankers run in int8 where the settings allow it (the engine falls back to bf16 where it
     cannot)."""
     device, int8 = on_engine_path(device, settings.engine_path, settings.rerank_int8)

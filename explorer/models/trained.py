@@ -42,10 +42,24 @@ def read_card(folder: Path) -> dict[str, Any] | None:
 
 def save_reranker(model: Any, folder: Path, card: dict[str, Any]) -> Path:
     """Saves the model to ``folder`` with its card and adds the card's figures to its README.md; returns the folder."""
+    folder = save_weights(model, folder)
+    write_card(folder, card)
+    return folder
+
+
+def save_weights(model: Any, folder: Path) -> Path:
+    """Saves the model to ``folder`` without a card: until ``write_card``, the folder is not a finished reranker
+    (``read_card`` finds none), so a build stopped in between is built again. Returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / CARD).unlink(missing_ok=True)
     model.save_pretrained(str(folder))
-    (folder / CARD).write_text(json.dumps(card, indent=1, default=str), encoding="utf-8")
+    return folder
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
+    """Writes the card into a saved model's folder and adds its figures to the folder's README.md."""
+    folder = Path(folder)
     summary = ["", "## Trained by the relevance explorer", ""]
     summary += [f"- **{key}**: {value}" for key, value in card.items() if not isinstance(value, (dict, list))]
     for key, value in card.items():
@@ -53,7 +67,8 @@ def save_reranker(model: Any, folder: Path, card: dict[str, Any]) -> Path:
             summary.append(f"- **{key}**: " + ", ".join(f"{k} {v}" for k, v in value.items()))
     with (folder / "README.md").open("a", encoding="utf-8") as readme:
         readme.write("\n".join(summary) + "\n")
-    return folder
+    # the card last: its presence says the folder is complete
+    (folder / CARD).write_text(json.dumps(card, indent=1, default=str), encoding="utf-8")
 
 
 def load_trained_reranker(folder: Path, device: str) -> Any:
