@@ -9,10 +9,12 @@ from explorer.evaluation.charts import depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report, safe_file_part
 from explorer.evaluation.metrics import METRIC_NAMES, check_metric
+from explorer.evaluation.run_cost import rerank_cost
 from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
 from explorer.judging.datasets import dataset_key, label_version
+from explorer.models.measured_speed import measured_speed
 from ui import cache, evaluations
 from ui.attention_link import open_attention
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
@@ -55,6 +57,8 @@ if not evaluations.was_requested(request):
     intro = st.empty()
     with intro.container():
         st.info(f"{n_queries} labelled queries in '{split}' · {evaluations.describe(request)} · depth {request.spec.depth}.")
+        st.caption(rerank_cost(n_queries, request.spec.depth, [request.spec.reranker_name],
+                               measured_speed(cache.settings().cache_dir, "reranker")).said())
         clicked = st.button("Run the evaluation", type="primary", key="run_eval")
     if not clicked:
         st.stop()

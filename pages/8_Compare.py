@@ -9,11 +9,13 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter
 from explorer.evaluation.comparison import compare, configuration_names, final_stage
+from explorer.evaluation.run_cost import rerank_cost
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
+from explorer.models.measured_speed import measured_speed
 from explorer.remote.names import is_remote_name
-from ui import evaluations
+from ui import cache, evaluations
 from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
 from ui.number_columns import number_columns
@@ -50,8 +52,11 @@ configurations = list(itertools.product(first_stages, rerankers))
 if not configurations:
     st.info("Choose at least one first stage and one reranker (or none).")
     st.stop()
+cost = rerank_cost(len(data.labelled_queries(split)), choices.depth,
+                   [None if name == NO_RERANKER else name for _, name in configurations],
+                   measured_speed(cache.settings().cache_dir, "reranker"))
 st.caption(f"{len(configurations)} configuration(s) × {len(data.labelled_queries(split))} queries at depth "
-           f"{choices.depth}. Results already computed are read back from disk.")
+           f"{choices.depth}. {cost.said()}")
 if not st.session_state.get(RAN):
     st.stop()
 

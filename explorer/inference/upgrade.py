@@ -7,6 +7,7 @@ once and swaps in the int8 stages when they are ready; each run says which stage
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -17,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 # Measured: quantising a MiniLM-L6 reranker took 25-45 s on 2 cores; the progress shown assumes this.
 EXPECTED_SECONDS = 45.0
+# A process that ends while a preparation runs waits for it this long: OpenVINO's and NNCF's own threads, killed
+# with the interpreter, abort the process ("terminate called without an active exception") and the graph is lost.
+EXIT_WAIT_SECONDS = 300.0
 
 
 @dataclass
@@ -60,5 +64,32 @@ def start(upgrade: Upgrade, make: Callable[[], Any], finish: Callable[[Any], Non
             logger.exception("the background %s preparation failed; the engine stays as it is", upgrade.what)
         finally:
             upgrade.done.set()
+            with _LOCK:
+                _RUNNING.pop(id(upgrade), None)
 
+    with _LOCK:
+        _RUNNING[id(upgrade)] = upgrade
     threading.Thread(target=work, name=f"prepare-{upgrade.what}", daemon=True).start()
+
+
+def running() -> list[Upgrade]:
+    """The preparations still running in this process."""
+    with _LOCK:
+        return list(_RUNNING.values())
+
+
+def wait_for_running(limit_s: float = EXIT_WAIT_SECONDS) -> bool:
+    """Waits (up to ``limit_s`` in all) for the preparations still running; True when none is left."""
+    deadline = time.monotonic() + limit_s
+    pending = running()
+    if pending:
+        logger.warning("waiting for %d background model preparation(s) to finish before the process ends (at most "
+                       "%.0f s)", len(pending), limit_s)
+    for upgrade in pending:
+        upgrade.done.wait(max(0.0, deadline - time.monotonic()))
+    return not running()
+
+
+_LOCK = threading.Lock()
+_RUNNING: dict[int, Upgrade] = {}
+atexit.register(wait_for_running)
