@@ -14,12 +14,12 @@ from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
 from explorer.judging.datasets import dataset_key, label_version
-from explorer.models.measured_speed import measured_speed
 from ui import cache, evaluations
 from ui.attention_link import open_attention
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
+from ui.sidebar import speed_for_this_session
 
 SEARCH_PAGE = "pages/0_Search.py"
 
@@ -58,7 +58,7 @@ if not evaluations.was_requested(request):
     with intro.container():
         st.info(f"{n_queries} labelled queries in '{split}' · {evaluations.describe(request)} · depth {request.spec.depth}.")
         st.caption(rerank_cost(n_queries, request.spec.depth, [request.spec.reranker_name],
-                               measured_speed(cache.settings().cache_dir, "reranker")).said())
+                               speed_for_this_session("reranker")).said())
         clicked = st.button("Run the evaluation", type="primary", key="run_eval")
     if not clicked:
         st.stop()

@@ -13,15 +13,14 @@ from explorer.evaluation.run_cost import rerank_cost
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
-from explorer.models.measured_speed import measured_speed
 from explorer.remote.names import is_remote_name
-from ui import cache, evaluations
+from ui import evaluations
 from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
 from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
 from ui.remote_price import remote_price_line
-from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model
+from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model, speed_for_this_session
 
 RAN = "_cmp_ran"  # set by the button's callback, so a click counts even if its run is cut short
 
@@ -54,7 +53,7 @@ if not configurations:
     st.stop()
 cost = rerank_cost(len(data.labelled_queries(split)), choices.depth,
                    [None if name == NO_RERANKER else name for _, name in configurations],
-                   measured_speed(cache.settings().cache_dir, "reranker"))
+                   speed_for_this_session("reranker"))
 st.caption(f"{len(configurations)} configuration(s) × {len(data.labelled_queries(split))} queries at depth "
            f"{choices.depth}. {cost.said()}")
 if not st.session_state.get(RAN):

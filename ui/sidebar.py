@@ -13,7 +13,7 @@ from explorer.errors import ExplorerError
 from explorer.inference.device import DEVICE_CHOICES
 from explorer.loading.store import check_not_private, saved_datasets
 from explorer.models.catalog import Role, find_preset, presets
-from explorer.models.measured_speed import measured_speed
+from explorer.models.measured_speed import MeasuredSpeed, measured_speed
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
 from explorer.models.resolution import expected_stand_in, out_of_reach, page_model_roots
 from explorer.remote.names import EXAMPLES, is_remote_name, key_status
@@ -158,7 +158,7 @@ def adopt_threshold_next_run(value: float, probability: bool) -> None:
 SPEEDS = "_measured_speeds"
 
 
-def _speed_for_this_session(role: Role):
+def speed_for_this_session(role: Role) -> MeasuredSpeed | None:
     """The speed measured here for ``role``, read once per session: a picker whose labels changed between two runs
     (the warm-up recording a speed meanwhile) would be another widget to Streamlit, and lose the user's choice."""
     speeds = st.session_state.setdefault(SPEEDS, {})
@@ -172,7 +172,7 @@ def describe_model(name: str, role: Role) -> str:
     stands in, and whether it cannot be had here at all (the hub out of reach), before anyone chooses it."""
     known = find_preset(name)
     settings = cache.settings()
-    label = known.label(_speed_for_this_session(role)) if known else name
+    label = known.label(speed_for_this_session(role)) if known else name
     stand_in = expected_stand_in(name, role, settings, folder_roots=page_model_roots(settings))
     if stand_in:
         return f"{label} → runs here as {stand_in}"

@@ -294,9 +294,9 @@ def _first_line(exc: Exception) -> str:
 
 
 def with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Settings) -> LoadedModel:
-    """The model (loaded, or built in this process) with its own engine, as every loaded model gets it: converted fast-inference graphs (OpenVINO IR) are kept in the
-    cache folder; rerankers run in int8 where the settings allow it (the engine falls back to bf16 where it
-    cannot)."""
+    """The model (loaded, or built in this process) with its own engine, as every loaded model gets it: converted
+    fast-inference graphs (OpenVINO IR) are kept in the cache folder; rerankers run in int8 where the settings allow
+    it (the engine falls back to bf16 where it cannot)."""
     device, int8 = on_engine_path(device, settings.engine_path, settings.rerank_int8)
     config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=int8,
                           int8_in_background=settings.int8_in_background)
