@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -11,6 +11,7 @@ import numpy as np
 from explorer.errors import ConfigError
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.records import Dataset, Hit
+from explorer.rerank.cascade import SMALL, CascadeReport, cascade_scores
 from explorer.rerank.rank_shift import rank_change
 from explorer.rerank.score_cache import ScoreCache
 from explorer.rerank.scoring import order_by_score, score_pairs
@@ -45,6 +46,10 @@ class RerankedHit:
     passage_id: str | None = None
     # the ranking score when the reranker is blended with the first stage (see explorer.retrieval.fusion), else None
     fused_score: float | None = None
+    # with a cascade (explorer.rerank.cascade): "small" where only the small reranker read the candidate (``score`` is
+    # then the small one's, on its own scale), and the small reranker's score of every candidate
+    scored_by: str = "main"
+    small_score: float | None = None
 
     @property
     def rank_change(self) -> int:
@@ -86,6 +91,7 @@ class PipelineResult:
     query_tokens: int = 0
     query_token_limit: int = 0
     reranker_engine: str = ""  # how the reranker ran for this query, e.g. "openvino · int8" ("" if it did not)
+    cascade: CascadeReport | None = None  # what each stage of a cascade read and cost (None: no cascade ran)
 
     @property
     def query_cut(self) -> str:
@@ -128,6 +134,8 @@ class RetrievalPipeline:
         self.index_report = index_report
         self.passages = tuple(passages)
         self.score_cache = score_cache  # reranker scores already computed (None: score every pair)
+        # a small reranker reading every candidate and how many of its best the reranker reads (None: no cascade)
+        self.cascade: tuple[LoadedModel, int] | None = None
         self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
         self._passage_text = {p.passage_id: p.text for p in self.passages}
         # this corpus's first stages by method, shared by every copy made by with_reranker (BM25 built on first use)
@@ -165,8 +173,19 @@ class RetrievalPipeline:
         return cls(dataset, bi_encoder, reranker, index, report, units, score_cache)
 
     def _copy(self, stages: dict[str, FirstStage] | None = None) -> "RetrievalPipeline":
-        return RetrievalPipeline(self.dataset, self.bi_encoder, self.reranker, self.index, self.index_report,
-                                 self.passages, self.score_cache, self._stages if stages is None else stages)
+        other = RetrievalPipeline(self.dataset, self.bi_encoder, self.reranker, self.index, self.index_report,
+                                  self.passages, self.score_cache, self._stages if stages is None else stages)
+        other.cascade = self.cascade
+        return other
+
+    def with_cascade(self, small: LoadedModel | None, keep: int = 20) -> "RetrievalPipeline":
+        """A copy whose reranking is a cascade: ``small`` reads every candidate and the reranker only the small
+        one's top ``keep`` (None: the reranker reads every candidate)."""
+        if keep < 1:
+            raise ConfigError(f"The reranker must read at least 1 candidate in a cascade; got {keep}.")
+        other = self._copy()
+        other.cascade = (small, keep) if small is not None else None
+        return other
 
     def with_reranker(self, reranker: LoadedModel | None) -> "RetrievalPipeline":
         """The same corpus and first stages with another reranker (nothing is re-embedded; BM25 is shared too)."""
@@ -268,11 +287,15 @@ class RetrievalPipeline:
         started = clock()
         candidates, encoded, searched = self.candidates(query, depth, first_stage_method, clock)
         encoded = started if encoded is None else encoded
-        reranked, ran = None, ""
+        reranked, ran, cascaded = None, "", None
         if rerank and self.reranker is not None:
             texts = [self.candidate_text(h) for h in candidates]
-            reranked, ran = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache) \
-                if candidates else ((), "")
+            if self.cascade is not None and candidates:
+                reranked, ran, cascaded = _cascade(self.cascade, self.reranker, query, candidates, texts, blend,
+                                                   self.score_cache, clock)
+            else:
+                reranked, ran = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache) \
+                    if candidates else ((), "")
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
@@ -284,7 +307,7 @@ class RetrievalPipeline:
             query=query, depth=depth, first_stage=candidates, reranked=reranked, timings=timings,
             bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
             first_stage_method=first_stage_method, query_tokens=length[0], query_token_limit=length[1],
-            reranker_engine=ran,
+            reranker_engine=ran, cascade=cascaded,
         )
 
 
@@ -294,6 +317,36 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
     """The candidates in the reranked (or blended) order, and how the reranker ran."""
     scores = score_pairs(reranker, query, texts, cache=cache)
     return reranked_hits(candidates, scores.raw, scores.probability, blend), scores.ran
+
+
+def _cascade(cascade: tuple[LoadedModel, int], main: LoadedModel, query: str, candidates: tuple[Hit, ...],
+             texts: list[str], blend: float, cache: ScoreCache | None,
+             clock: Callable[[], float]) -> tuple[tuple[RerankedHit, ...], str, CascadeReport]:
+    """The cascade's order: the main reranker's (or its blend's) over the candidates it read, then the small
+    reranker's over the rest; how the main reranker ran; and what each stage read and cost."""
+    small, keep = cascade
+    scores = cascade_scores(small, main, query, texts, keep, cache, clock)
+    small_raw = [float(s) for s in scores.small.raw]
+    small_probability = scores.small.probability
+    read = [candidates[p] for p in scores.main_positions]
+    top = [replace(hit, small_score=small_raw[scores.main_positions[index]])
+           for index, hit in _ranked_with_positions(read, scores.main.raw, scores.main.probability, blend)]
+    chosen = set(scores.main_positions)
+    rest = [p for p in order_by_score(small_raw) if p not in chosen]
+    below = [RerankedHit(rank=len(top) + offset, doc_id=candidates[p].doc_id, score=small_raw[p],
+                         probability=float(small_probability[p]) if small_probability is not None else None,
+                         first_stage_rank=candidates[p].rank, first_stage_score=candidates[p].score,
+                         passage_id=candidates[p].passage_id, scored_by=SMALL, small_score=small_raw[p])
+             for offset, p in enumerate(rest, start=1)]
+    return tuple(top + below), scores.main.ran, scores.report
+
+
+def _ranked_with_positions(candidates: Sequence[Hit], raw: Sequence[float], probability: Sequence[float] | None,
+                           blend: float) -> list[tuple[int, RerankedHit]]:
+    """``reranked_hits`` with each hit's position in ``candidates``."""
+    hits = reranked_hits(candidates, raw, probability, blend)
+    position = {(c.doc_id, c.passage_id): index for index, c in enumerate(candidates)}
+    return [(position[(hit.doc_id, hit.passage_id)], hit) for hit in hits]
 
 
 def reranked_hits(candidates: Sequence[Hit], raw: Sequence[float], probability: Sequence[float] | None,

@@ -15,6 +15,7 @@ from explorer.errors import ConfigError
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.pipeline import MAX_DEPTH, PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
+from explorer.rerank.cascade import CascadeSpec
 from explorer.rerank.score_cache import ScoreCache
 from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
 from explorer.retrieval.milvus_connection import MilvusSource
@@ -96,9 +97,14 @@ class PipelineSpec:
     depth: int = 100
     blend: Blend = Blend()
     milvus: MilvusSource = MilvusSource()  # with the ``milvus`` first stage: where, and which collection
+    # a small reranker reading every candidate, the reranker only its best (None: the reranker reads them all)
+    cascade: CascadeSpec | None = None
 
     def __post_init__(self) -> None:
         check_first_stage_method(self.first_stage_method)
+        if self.cascade is not None and self.reranker is None:
+            raise ConfigError("A cascade needs a reranker to read the small reranker's best; choose one, or "
+                              "turn the cascade off.")
         if self.first_stage_method == "milvus" and self.milvus.attached and self.passages is not None:
             raise ConfigError("An attached collection is searched as it is; passages are split only in a corpus "
                               "indexed here. Turn passage splitting off, or index the corpus here.")
@@ -223,4 +229,7 @@ def open_pipeline(spec: PipelineSpec, parts: PipelineParts, score_cache: ScoreCa
     name = spec.reranker_name
     reranker = parts.reranker(name, spec.device, spec.trust_remote_code) if name else None
     pipeline = base.with_reranker(reranker).with_score_cache(score_cache)
+    if spec.cascade is not None and reranker is not None:
+        small = parts.reranker(model_name(spec.cascade.small, "reranker"), spec.device, spec.trust_remote_code)
+        pipeline = pipeline.with_cascade(small, spec.cascade.keep)
     return OpenPipeline(spec, pipeline, spec.blend.weight_for(reranker.info if reranker else None))

@@ -38,6 +38,7 @@ def bench_rerank(settings: Settings, device: DeviceChoice, cases: Sequence[Reran
     from explorer.inference.engine import InferenceEngine
     from explorer.models.info import LoadedModel, ModelInfo
     from explorer.models.packaged import build_packaged_reranker
+    from explorer.models.resolution import engine_config
     from explorer.rerank.scoring import score_pairs
 
     if not cases:
@@ -48,7 +49,7 @@ def bench_rerank(settings: Settings, device: DeviceChoice, cases: Sequence[Reran
     info = ModelInfo("packaged", "packaged MiniLM-L6 cross-encoder", "packaged", "", fingerprint="bench-reranker")
     compiled = settings.cache_dir / "compiled"
     # The engine as the app runs rerankers here, then the same weights run the engine's other ways.
-    as_app_runs = EngineConfig(compiled_dir=compiled, int8=settings.rerank_int8)
+    as_app_runs = engine_config(settings, settings.rerank_int8)
     engine = LoadedModel(model, info, device, engine=InferenceEngine(model, device, as_app_runs))
     others: list[LoadedModel] = []
     if compare_alternatives and device.device == "cpu":
@@ -112,16 +113,16 @@ def bench_embed(settings: Settings, device: DeviceChoice, texts: list[str], *, r
     """Time and cosine with fp32 of the engine's document embedding against ``SentenceTransformer.encode``."""
     from sentence_transformers import SentenceTransformer
 
-    from explorer.inference.backends import EngineConfig
     from explorer.inference.engine import InferenceEngine
     from explorer.models.info import LoadedModel, ModelInfo
     from explorer.models.packaged import packaged_encoder_path
+    from explorer.models.resolution import engine_config
     from explorer.retrieval.embedding import encode_texts
 
     model = SentenceTransformer(str(packaged_encoder_path()), device="cpu", local_files_only=True)
     info = ModelInfo("packaged", "all-MiniLM-L6-v2", "packaged", "", fingerprint="bench-bi")
     engine = LoadedModel(model, info, device,
-                         engine=InferenceEngine(model, device, EngineConfig(compiled_dir=settings.cache_dir / "compiled")))
+                         engine=InferenceEngine(model, device, engine_config(settings, int8=False)))
     tokens = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
     say(f"embed: {len(texts)} documents, {np.mean(tokens):.0f} tokens on average")
 

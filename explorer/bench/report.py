@@ -53,6 +53,17 @@ class RerankBench:
 
 
 @dataclass(frozen=True)
+class PeerFigures:
+    """One peer of the rerank benchmark (``explorer.bench.peers``), timed beside the others on the same pairs: its
+    median per query, the naive fp32 baseline's median over it, and its lowest agreement with the fp32 scores."""
+
+    median_ms: float
+    speedup_vs_naive: float
+    spearman_min: float  # the lowest over the queries
+    top10_overlap: float  # the lowest over the queries, as a share of 10
+
+
+@dataclass(frozen=True)
 class EmbedBench:
     """The embedding engine against ``SentenceTransformer.encode`` in fp32: speed, and cosine with the fp32 vectors."""
 
@@ -109,6 +120,10 @@ class BenchReport:
     end_to_end: EndToEndBench
     index: IndexBench
     goals: dict[str, bool] = field(default_factory=dict)
+    # the rerank peers by name: their figures, or why one could not run here; empty when not measured
+    peers: dict[str, PeerFigures | str] = field(default_factory=dict)
+    # the cascade benchmark (explorer.bench.cascade) by data set, as its to_json gives it; empty when not measured
+    cascade: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The documented keys (medians in ms) first, every detail after them."""
@@ -133,9 +148,21 @@ class BenchReport:
             },
             "end_to_end": {"median_ms": e2e.total.median_ms, "p95_ms": e2e.total.p95_ms, "details": asdict(e2e)},
             "index": asdict(self.index),
+            "peers": {name: asdict(peer) if isinstance(peer, PeerFigures) else peer
+                      for name, peer in self.peers.items()},
+            "cascade": cascade_json(self.cascade),
             "goals": self.goals,
             "config": self.config,
         }
+
+
+def cascade_json(by_data: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The report's ``cascade``: the first data set's figures at the top (``speedup``, ``ndcg_full``,
+    ``ndcg_cascade``, ``pairs_read_by_main``, ...), every data set's under ``by_data``; {} when none ran."""
+    if not by_data:
+        return {}
+    first = next(iter(by_data.values()))
+    return {**first, "by_data": by_data}
 
 
 def describe_machine(device: DeviceChoice, load_before: str) -> dict[str, Any]:

@@ -11,7 +11,9 @@ caller gives one as ``BenchConfig.extra_data``):
   and the lowest cosine between the engine's vector and the fp32 vector of the same text;
 - end to end: warm queries never seen before (so the score cache cannot help) on a corpus of
   ``corpus_size`` passages with the app's default models, all stages;
-- index: exact against HNSW search on that corpus, with HNSW's recall@k against exact.
+- index: exact against HNSW search on that corpus, with HNSW's recall@k against exact;
+- peers (``explorer.bench.peers``): on the rerank pairs, the naive baseline, sentence-transformers' ONNX and OpenVINO
+  backends (or why they cannot run here) and the engine, timed in turn.
 
 The measurements live in ``explorer.bench.measure`` and the records in ``explorer.bench.report``. Nothing here
 asserts a speed: the report says what was measured, on which machine, under which load, and which goals were met.
@@ -25,6 +27,7 @@ from typing import Any
 
 from explorer.bench.corpus import embedding_texts, load_sources, rerank_cases
 from explorer.bench.measure import Say, bench_embed, bench_end_to_end, bench_rerank
+from explorer.bench.peers import bench_peers
 from explorer.bench.report import BenchReport, EmbedBench, EndToEndBench, RerankBench, describe_machine, load_average
 from explorer.errors import ConfigError
 from explorer.inference.device import choose_device
@@ -51,12 +54,19 @@ class BenchConfig:
     device: str = "auto"
     # also time the engine's other ways of running a reranker (bf16 OpenVINO, bf16 PyTorch), for comparison
     compare_alternatives: bool = True
+    # the cascade (explorer.bench.cascade): this small reranker (a name or folder) on every candidate, the default
+    # reranker on its top `keep`, for each of cascade_keeps, on each data set's test split; None: not measured
+    cascade_small: str | None = None
+    cascade_keeps: tuple[int, ...] = (5, 10, 15, 20, 30, 50)
+    # also time the peers on the same pairs: sentence-transformers' ONNX and OpenVINO backends where they install,
+    # beside the naive baseline and the engine (explorer.bench.peers)
+    peers: bool = True
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchConfig":
         """Small sizes for CI: the same code paths in well under a minute of model time."""
         return replace(cls(rerank_queries=2, depth=16, repeats=1, embed_docs=48, corpus_size=300,
-                           end_to_end_queries=2, compare_alternatives=False), **overrides)
+                           end_to_end_queries=2, compare_alternatives=False, peers=False), **overrides)
 
     def __post_init__(self) -> None:
         if min(self.rerank_queries, self.depth, self.repeats, self.embed_docs, self.corpus_size,
@@ -97,11 +107,49 @@ def run_benchmark(config: BenchConfig, settings: Settings, say: Say = lambda tex
     say(f"device: {device.label} ({device.reason}); load average {load_before}")
     sources = load_sources(config.sample, config.extra_data)
     say("data: " + ", ".join(f"{d.name} ({len(d.documents)} documents)" for d in sources))
-    rerank = bench_rerank(settings, device, rerank_cases(sources, config.rerank_queries, config.depth),
-                          repeats=config.repeats, compare_alternatives=config.compare_alternatives, say=say)
+    cases = rerank_cases(sources, config.rerank_queries, config.depth)
+    rerank = bench_rerank(settings, device, cases, repeats=config.repeats,
+                          compare_alternatives=config.compare_alternatives, say=say)
+    peers = bench_peers(settings, device, cases, repeats=config.repeats, say=say) if config.peers else {}
     embed = bench_embed(settings, device, embedding_texts(sources, config.embed_docs), repeats=config.repeats, say=say)
     end_to_end, index = bench_end_to_end(settings, device, sources, corpus_size=config.corpus_size,
                                          depth=config.depth, queries=config.end_to_end_queries, say=say)
+    cascade = run_cascade(config, settings, sources_of(config), say) if config.cascade_small else {}
     machine = describe_machine(device, load_before)
     return BenchReport(machine, {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-                       rerank, embed, end_to_end, index, goals_met(rerank, embed, end_to_end))
+                       rerank, embed, end_to_end, index, goals_met(rerank, embed, end_to_end), peers, cascade)
+
+
+def sources_of(config: BenchConfig) -> list[Path]:
+    """The folders the benchmark reads: the sample data, and the second data set when there is one."""
+    return [config.sample] + ([config.extra_data] if config.extra_data is not None else [])
+
+
+def run_cascade(config: BenchConfig, settings: Settings, folders: list[Path],
+                say: Say = lambda text: None) -> dict[str, dict[str, Any]]:
+    """The cascade benchmark on each folder's test split at ``config.depth`` (dense first stage, the default
+    bi-encoder and reranker, blended as the reranker's card says), by data set name."""
+    from explorer.bench.cascade import bench_cascade
+    from explorer.loading import load_beir
+    from explorer.models.resolution import load_bi_encoder, load_reranker
+    from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER
+    from explorer.spec import index_corpus
+
+    if not config.cascade_small:
+        raise ConfigError("The cascade benchmark needs a small reranker: give one with --small.")
+    device = choose_device(config.device)  # type: ignore[arg-type]
+    bi = load_bi_encoder(DEFAULT_BI_ENCODER, device, settings)
+    main = load_reranker(DEFAULT_RERANKER, device, settings)
+    small = load_reranker(config.cascade_small, device, settings)
+    results = {}
+    for folder in folders:
+        dataset = load_beir(folder)
+        split = "test" if "test" in dataset.splits else (dataset.splits[0] if dataset.splits else "")
+        if not split:
+            say(f"cascade: {dataset.name} has no labels; skipped")
+            continue
+        pipeline = index_corpus(dataset, bi, None, settings)
+        measured = bench_cascade(pipeline, main, small, split, config.depth, config.cascade_keeps,
+                                 blend=main.info.recommended_blend, say=say)
+        results[dataset.name] = measured.to_json()
+    return results

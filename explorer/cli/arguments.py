@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--blend", default="card",
                          help="the ranking score: 'card' (the blend the reranker's card recommends), 'alone' (the "
                               "reranker's score only), or the reranker's weight against the first stage, 0-1")
+        sub.add_argument("--cascade", default=None, metavar="SMALL:M",
+                         help="a small reranker (hub id or folder) reads every candidate and the reranker only its "
+                              "top M, e.g. --cascade ~/small-reranker:20")
 
     index = commands.add_parser("index", help="embed and index a corpus (fills the embedding cache)")
     pipeline(index)
@@ -174,6 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--corpus-size", type=int, default=None,
                        help="passages of the end-to-end corpus (default 10000; 300 with --quick)")
     bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
+    bench.add_argument("--cascade-small", metavar="SMALL", default=None,
+                       help="also measure the cascade with this small reranker (hub id or folder) on each data set's "
+                            "test split (see bench-cascade)")
+    cascade = commands.add_parser("bench-cascade", help="a small reranker on every candidate and the default one on "
+                                                        "its top M, against the default one on every candidate: "
+                                                        "nDCG@10 and time per M")
+    cascade.add_argument("--small", required=True, help="the small reranker: hub id or folder")
+    cascade.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder with labels (default: the sample data)")
+    cascade.add_argument("--extra-data", metavar="DIR", default=None, help="a second labelled BEIR folder")
+    cascade.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (default 100)")
+    cascade.add_argument("--keeps", default="5,10,15,20,30,50", help="the M values to measure, comma-separated")
+    cascade.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+    cascade.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     judged = commands.add_parser("judgements", help="export, import or measure the agreement of the judgements "
                                                     "made on the Judge page")
     judged.add_argument("action", choices=["export", "import", "agreement", "import-queries"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 
 from explorer.cli.output import emit, say, write_json
+from explorer.errors import ConfigError
 from explorer.settings import Settings
 
 
 def bench(args: argparse.Namespace) -> int:
     """Runs the benchmark and prints one line per measurement (and the JSON report with --json)."""
+    from dataclasses import replace
     from pathlib import Path
 
     from explorer.bench.run import BenchConfig, run_benchmark
@@ -20,6 +22,8 @@ def bench(args: argparse.Namespace) -> int:
     where = {"device": args.device, "sample": Path(args.data),
              "extra_data": Path(args.extra_data).expanduser() if args.extra_data else settings.bench_data}
     config = BenchConfig.quick(**where, **sizes) if args.quick else BenchConfig(**where, **sizes)
+    if args.cascade_small:
+        config = replace(config, cascade_small=args.cascade_small)
     report = run_benchmark(config, settings, say=say).to_json()
     rerank, embed, e2e, machine = report["rerank"], report["embed"], report["end_to_end"], report["machine"]
     emit(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
@@ -32,6 +36,10 @@ def bench(args: argparse.Namespace) -> int:
     for label, other in rerank["details"]["alternatives"].items():
         emit(f"  the engine as {label}: {other['median_ms']:.0f} ms (p95 {other['p95_ms']:.0f}): "
               f"{other['speedup']:.2f}x, Spearman {other['spearman']:.4f}, top-10 overlap {other['top10_overlap']:.2f}")
+    for name, peer in report["peers"].items():
+        emit(f"  peer {name}: " + (f"{peer['median_ms']:.0f} ms, {peer['speedup_vs_naive']:.2f}x the naive, Spearman "
+                                   f"{peer['spearman_min']:.4f}, top-10 overlap {peer['top10_overlap']:.2f}"
+                                   if isinstance(peer, dict) else f"not run: {peer}"))
     emit(f"embed {embed['details']['documents']} documents: baseline {embed['baseline_ms']:.0f} ms, engine "
           f"{embed['engine_ms']:.0f} ms ({embed['details']['engine_label']}): {embed['speedup']:.2f}x, "
           f"min cosine {embed['min_cosine']:.5f}")
@@ -41,10 +49,46 @@ def bench(args: argparse.Namespace) -> int:
     index = report["index"]
     emit(f"index: exact {index['exact_ms']:.2f} ms, HNSW {index['hnsw_ms']:.2f} ms per query, "
           f"HNSW recall@{index['k']} {index['recall']:.3f}")
+    for name, figures in report["cascade"].get("by_data", {}).items():
+        _emit_cascade(name, figures)
     emit("goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in report["goals"].items()))
     if args.json:
         write_json(report, args.json, "results")
     return 0
+
+
+def bench_cascade(args: argparse.Namespace) -> int:
+    """The cascade alone: on each data set, nDCG@10 and time of the full rerank and of the cascade at each M."""
+    from pathlib import Path
+
+    from explorer.bench.run import BenchConfig, run_cascade
+    from explorer.bench.report import cascade_json
+
+    try:
+        keeps = tuple(int(k) for k in args.keeps.split(",") if k.strip())
+    except ValueError:
+        raise ConfigError(f"--keeps takes whole numbers separated by commas, e.g. 5,10,20; got {args.keeps!r}.") from None
+    folders = [Path(args.data)] + ([Path(args.extra_data).expanduser()] if args.extra_data else [])
+    config = BenchConfig(device=args.device, depth=args.depth, cascade_small=args.small, cascade_keeps=keeps)
+    by_data = run_cascade(config, Settings.from_env(), folders, say=say)
+    for name, figures in by_data.items():
+        _emit_cascade(name, figures)
+    if args.json:
+        write_json(cascade_json(by_data), args.json, "results")
+    return 0
+
+
+def _emit_cascade(name: str, figures: dict) -> None:
+    emit(f"cascade on {name} ({figures['split']}, {figures['queries']} queries, depth {figures['depth']}): full "
+         f"rerank nDCG@10 {figures['ndcg_full']:.4f} in {figures['full_ms'] / 1000:.1f} s; the small reranker "
+         f"alone {figures['ndcg_small_alone']:.4f} in {figures['small_ms'] / 1000:.1f} s; first stage "
+         f"{figures['ndcg_first_stage']:.4f}")
+    for point in figures["points"]:
+        emit(f"  M={point['keep']}: nDCG@10 {point['ndcg']:.4f}, {point['ms'] / 1000:.1f} s, "
+             f"{point['speedup']:.2f}x, {point['pairs_read_by_main']:,} pairs read by the main reranker")
+    verdict = "within" if figures["within_tolerance"] else "NOT within"
+    emit(f"  chosen: M={figures['keep']}, {figures['speedup']:.2f}x at nDCG@10 {figures['ndcg_cascade']:.4f} "
+         f"({verdict} {figures['tolerance']} of the full rerank)")
 
 
 def bench_sessions(args: argparse.Namespace) -> int:

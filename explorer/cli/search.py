@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 def spec_from(args: argparse.Namespace) -> PipelineSpec:
     """The pipeline the arguments name; ``index`` has no reranker, depth or blend of its own."""
+    from explorer.rerank.cascade import CascadeSpec
     from explorer.retrieval.passages import PassageOptions
 
     passages = PassageOptions(args.passages, args.passage_overlap) if args.passages else None
@@ -32,7 +33,8 @@ def spec_from(args: argparse.Namespace) -> PipelineSpec:
         dataset=args.data, first_stage_method=args.first_stage, bi_encoder=args.bi_encoder,
         reranker=None if reranker == "none" else reranker, device=args.device,
         trust_remote_code=args.trust_remote_code, passages=passages, depth=getattr(args, "depth", 100),
-        blend=Blend.parse(getattr(args, "blend", "card")), milvus=milvus)
+        blend=Blend.parse(getattr(args, "blend", "card")), milvus=milvus,
+        cascade=CascadeSpec.parse(args.cascade) if getattr(args, "cascade", None) else None)
 
 
 def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
@@ -50,6 +52,9 @@ def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
             f", blended with the first stage at weight {opened.blend:g}" if opened.blend < 1 else ""))
         if not reranker.info.trained_for_relevance:
             say("warning: this reranker is not trained for relevance")
+    if opened.pipeline.cascade is not None:
+        small, keep = opened.pipeline.cascade
+        say(f"cascade: {small.info.loaded} [{small.info.source}] reads every candidate, the reranker its top {keep}")
     report = opened.pipeline.index_report
     say(f"index: {report.documents} documents" + (f" in {report.units} passages" if report.passages else "")
         + f", {'from cache' if report.from_cache else 'embedded'} in {report.seconds:.2f} s")
@@ -160,6 +165,10 @@ def _print_result(result, dataset: Dataset, top: int) -> None:
             emit(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
                   f"{dataset.document(hit.doc_id).title[:64]}")
     t = result.timings
+    if result.cascade is not None:
+        c = result.cascade
+        emit(f"\ncascade: {c.small_model} read {c.pairs_small} pairs in {c.small_ms:.1f} ms, the reranker "
+             f"{c.pairs_main} in {c.main_ms:.1f} ms (below rank {c.pairs_main}: the small reranker's order and scores)")
     remote = result.reranker is not None and result.reranker.source == "remote"
     emit(f"\ntimes (ms): query encoding {t.query_encoding_ms:.1f}, first-stage search {t.first_stage_ms:.1f}, "
           f"{'reranking (remote, incl. network)' if remote else 'reranking'} {t.reranking_ms:.1f}, "

@@ -25,9 +25,10 @@ Stage = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """``backend="auto"``: OpenVINO for bf16 on the CPU when it is installed and a folder is given to keep
-    converted models in (the models the app and the command line load get one, see ``explorer.models.resolution``;
-    converting takes seconds, reading back a fraction of one); else PyTorch. fp32 runs in PyTorch, exactly."""
+    """``backend="auto"`` on the CPU, with a folder to keep converted models in (the models the app and the command
+    line load get one, see ``explorer.models.resolution``; converting takes seconds, reading back a fraction of
+    one): with ``measure``, whichever of OpenVINO and PyTorch ran faster on this machine, at the device's
+    precision (fp32 or bf16); without, OpenVINO where the CPU has bf16 units. Else PyTorch, as loaded."""
 
     backend: Backend = "auto"
     max_batch: int = 32
@@ -42,6 +43,10 @@ class EngineConfig:
     # int8 not yet kept on disk: answer from bf16 at once and quantise in the background (the app's choice, so a
     # new reranker's first query does not wait); False: quantise before the first run (the CLI, the benchmark).
     int8_in_background: bool = False
+    # auto on the CPU: OpenVINO or PyTorch, and int8 or not, by which ran faster here (measured once per machine
+    # and kept in compiled_dir, see explorer.inference.engine_choice; how the app and the command line load
+    # models); False: OpenVINO wherever the CPU has bf16 units (and int8 where asked), the choice of a forced path
+    measure: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -87,22 +92,33 @@ def build_stages(model: Any, device: DeviceChoice, config: EngineConfig, example
         raise ConfigError(f"The OpenVINO backend runs on the CPU, but the device is {device.device}. "
                           "Choose the device cpu, or the backend auto.")
     note = ""
+    measured = None  # the OpenVINO transformer made to measure it against PyTorch, reused where it is chosen
     wants_openvino = config.backend == "openvino" or (
         config.backend == "auto" and on_cpu and device.precision == "bf16" and config.compiled_dir is not None)
+    if config.backend == "auto" and config.measure and on_cpu and config.compiled_dir is not None \
+            and first is not None and _measurable(first):
+        try:
+            choice, measured = _openvino_or_torch(first, device, config, example)
+            wants_openvino = choice.chosen == "openvino"
+            note = choice.note
+        except INT8_FAILURES as exc:  # OpenVINO could not convert it: PyTorch runs it, as without measuring
+            logger.warning("OpenVINO not measured: %s", exc)
+            wants_openvino, note = False, f"OpenVINO could not run this model ({str(exc)[:120]}). "
     if wants_openvino and first is not None and config.int8 and _is_cross_encoder(model):
         if config.int8_in_background and _int8_to_make(first, config, example):
             quick = build_stages(model, device, replace(config, int8=False), example)
-            return Prepared(quick.stages, quick.info, lambda: _int8_or(quick, model, first, rest, config, example))
+            return Prepared(quick.stages, quick.info, lambda: _int8_or(quick, model, first, rest, config, example,
+                                                                  device.precision))
         try:
-            return Prepared(*_int8_stages(model, first, rest, config, example))
+            return Prepared(*_int8_stages(model, first, rest, config, example, device.precision, measured))
         except INT8_FAILURES as exc:
             logger.warning("int8 not used: %s", exc)
-            note = f"int8 not used: {str(exc)[:160]} "
+            note += f"int8 not used: {str(exc)[:160]} "
     if wants_openvino and first is not None:
         from explorer.inference.openvino_backend import OpenVinoTransformer
 
         try:
-            converted = OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
+            converted = measured or OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
             return Prepared([converted, *rest], EngineInfo(
                 "openvino", converted.label,
                 note + converted.note
@@ -132,26 +148,79 @@ def build_stages(model: Any, device: DeviceChoice, config: EngineConfig, example
 INT8_FAILURES = (BackendUnavailableError, RuntimeError, ValueError, TypeError)
 
 
-def _int8_stages(model: Any, first: Any, rest: list[Any], config: EngineConfig,
-                 example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
-    """The transformer quantised to int8 by OpenVINO (read back when kept); raises one of INT8_FAILURES."""
-    from explorer.inference.openvino_backend import OpenVinoTransformer
+def _int8_stages(model: Any, first: Any, rest: list[Any], config: EngineConfig, example: dict[str, Any],
+                 precision: str = "bf16", floating: Any = None) -> tuple[list[Stage], EngineInfo]:
+    """The transformer quantised to int8 by OpenVINO (read back when kept); raises one of INT8_FAILURES. With
+    ``config.measure``, the float graph (in ``precision``; ``floating`` when one is made already) instead where it
+    ran faster here."""
+    from explorer.inference import engine_choice
+    from explorer.inference.openvino_backend import OpenVinoTransformer, hf_model, keep_alive
 
-    converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example, lambda: _calibration(model))
+    converted = OpenVinoTransformer(first, "int8", config.compiled_dir, example, lambda: _calibration(model),
+                                    int8_rest=precision)
+    note = ""
+    if config.measure and config.backend == "auto":
+        def float_graph() -> Any:
+            return floating or OpenVinoTransformer(first, precision, config.compiled_dir, example)
+
+        key = engine_choice.choice_key(hf_model(first), precision, "int8 or float")
+        choice, made = engine_choice.choose(config.compiled_dir, key, {"openvino int8": lambda: converted,
+                                                                       "openvino": float_graph},
+                                            lambda: engine_choice.timing_batches(example), "openvino int8",
+                                            lambda graph: graph.run_many)
+        if choice.chosen == "openvino":
+            floated = made.get("openvino") or float_graph()
+            keep_alive(converted)
+            return [floated, *rest], EngineInfo(
+                "openvino", floated.label, choice.note + floated.note + "int8 ran slower than the float graph on "
+                f"this CPU, so OpenVINO runs the transformer in {floated.computes_in}; the heads run in PyTorch in fp32.")
+        note = choice.note
+    if floating is not None:
+        keep_alive(floating)
     return [converted, *rest], EngineInfo(
-        "openvino", "int8", converted.note + "OpenVINO runs the transformer's matrix products in int8 (calibrated on "
-                            f"the sample data) and the rest in {converted.computes_in}; the heads run in PyTorch in "
-                            "fp32.")
+        "openvino", "int8", note + converted.note + "OpenVINO runs the transformer's matrix products in int8 "
+                            "(calibrated on the sample data) and the rest in "
+                            f"{converted.computes_in}; the heads run in PyTorch in fp32.")
 
 
 def _int8_or(quick: Prepared, model: Any, first: Any, rest: list[Any], config: EngineConfig,
-             example: dict[str, Any]) -> tuple[list[Stage], EngineInfo]:
+             example: dict[str, Any], precision: str) -> tuple[list[Stage], EngineInfo]:
     """The int8 stages, or, where they cannot be made, ``quick``'s with the reason in the note."""
     try:
-        return _int8_stages(model, first, rest, config, example)
+        return _int8_stages(model, first, rest, config, example, precision)
     except INT8_FAILURES as exc:
         logger.warning("int8 not used: %s", exc)
         return quick.stages, replace(quick.info, note=f"int8 not used: {str(exc)[:160]} " + quick.info.note)
+
+
+def _measurable(first: Any) -> bool:
+    """Whether OpenVINO could run this transformer here, so that measuring it against PyTorch means something."""
+    from explorer.inference.openvino_backend import unavailable_reason
+
+    return unavailable_reason() is None and _is_text_transformer(first)
+
+
+def _openvino_or_torch(first: Any, device: DeviceChoice, config: EngineConfig,
+                       example: dict[str, Any]) -> tuple[Any, Any]:
+    """Which of OpenVINO and PyTorch runs ``first`` faster here at the device's precision (kept from an earlier
+    measurement, else measured now), and the OpenVINO transformer when one was made to measure (None if not);
+    raises one of INT8_FAILURES where OpenVINO cannot convert it."""
+    from explorer.inference import engine_choice
+    from explorer.inference.openvino_backend import OpenVinoTransformer, hf_model
+
+    def openvino() -> Any:
+        return OpenVinoTransformer(first, device.precision, config.compiled_dir, example)
+
+    def pytorch() -> Any:
+        return _Float32Output(_bf16_copy(first)) if device.precision == "bf16" else first
+
+    def runner(made: Any) -> engine_choice.RunMany:
+        return made.run_many if hasattr(made, "run_many") else lambda batches: [made(batch) for batch in batches]
+
+    key = engine_choice.choice_key(hf_model(first), device.precision, "openvino or torch")
+    choice, made = engine_choice.choose(config.compiled_dir, key, {"openvino": openvino, "torch": pytorch},
+                                        lambda: engine_choice.timing_batches(example), "openvino", runner)
+    return choice, made.get("openvino")
 
 
 def _int8_to_make(first: Any, config: EngineConfig, example: dict[str, Any]) -> bool:

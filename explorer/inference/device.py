@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 from explorer.errors import ConfigError
 
@@ -38,27 +39,44 @@ class Accelerators:
     cuda_name: str = ""
 
 
-def detect_accelerators() -> Accelerators:
-    """What this machine offers: CUDA and MPS as torch sees them, and bf16 units from /proc/cpuinfo."""
+def detect_accelerators(environ: Mapping[str, str] | None = None) -> Accelerators:
+    """What this machine offers: CUDA and MPS as torch sees them, and bf16 units from /proc/cpuinfo, unless
+    ``ONEDNN_MAX_CPU_ISA`` (in ``environ``, by default the process's) caps oneDNN below them."""
     import torch
 
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    cap = (os.environ if environ is None else environ).get("ONEDNN_MAX_CPU_ISA", "")
     return Accelerators(
         cuda=cuda,
         mps=mps,
-        cpu_bf16=_cpu_has_fast_bf16(),
+        cpu_bf16=_cpu_has_fast_bf16(_cpu_flags()) and isa_cap_allows_bf16(cap),
         cuda_name=torch.cuda.get_device_name(0) if cuda else "",
     )
 
 
-def _cpu_has_fast_bf16() -> bool:
-    """True on CPUs with native bf16 matrix units (AMX or AVX-512 BF16), where bf16 inference pays off."""
+# oneDNN's ISA names (ONEDNN_MAX_CPU_ISA) at or above the first with bf16 dot products; "" / ALL / DEFAULT: no cap
+_BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX512_CORE_FP16", "AVX512_CORE_AMX_FP16", "AVX10_1_512",
+              "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2", "ALL", "DEFAULT", "")
+
+
+def isa_cap_allows_bf16(cap: str) -> bool:
+    """Whether a ``ONEDNN_MAX_CPU_ISA`` value leaves the bf16 units in use. A cap below them (AVX2, AVX512_CORE,
+    ...) is how a user imitates an older CPU: PyTorch's and OpenVINO's oneDNN kernels then stop at that ISA, so
+    the engine must not choose bf16 either (it would be emulated, or refused)."""
+    return cap.strip().upper() in _BF16_ISAS
+
+
+def _cpu_flags() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            flags = handle.read()
+            return handle.read()
     except OSError:
-        return False
+        return ""
+
+
+def _cpu_has_fast_bf16(flags: str) -> bool:
+    """True on CPUs with native bf16 matrix units (AMX or AVX-512 BF16), where bf16 inference pays off."""
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 

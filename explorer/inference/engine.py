@@ -98,6 +98,9 @@ class InferenceEngine:
                     "minute on 2 cores), once per model; later runs read it back in a second.")
         if self.config.compiled_dir is not None and self.device.device == "cpu" and self.device.precision == "bf16":
             return "Preparing the model for bf16 inference: converting it takes a few seconds, once per model."
+        if self.config.compiled_dir is not None and self.device.device == "cpu" and self.config.measure:
+            return ("Preparing the model: converting it for OpenVINO takes a few seconds, once per model, and the "
+                    "first time on this machine OpenVINO and PyTorch are timed on a sample batch to keep the faster.")
         return "Preparing the model: a few seconds."
 
     def run_shared(self, inputs: Sequence[Any], output: str) -> EngineOutput:
@@ -184,7 +187,10 @@ class InferenceEngine:
 
     def _swap(self, made: tuple[list[Stage], EngineInfo]) -> None:
         """Puts the stages made in the background in place; runs already started finish on the old ones."""
+        from explorer.inference.openvino_backend import keep_alive
+
         with self._lock:
+            keep_alive(self._stages)  # runs may still hold them; a compiled graph is never destroyed mid-process
             self._stages, self._info = made
             self._upgrade = None
         logger.info("inference engine for %s now runs %s", type(self.model).__name__, made[1].label)

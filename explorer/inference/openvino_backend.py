@@ -64,7 +64,7 @@ def convertible_output(transformer: Any) -> str | None:
     text = config["text"]
     if text.get("method") != "forward" or not isinstance(text.get("method_output_name"), str):
         return None
-    backbone = _hf_model(transformer)
+    backbone = hf_model(transformer)
     if backbone is None or getattr(backbone.config, "output_hidden_states", False):
         return None
     if not isinstance(getattr(transformer, "module_output_name", None), str):
@@ -83,9 +83,10 @@ class OpenVinoTransformer:
     """Callable like the module it replaces: features in, features with the module's output added."""
 
     def __init__(self, transformer: Any, precision: str, compiled_dir: Path | None, example: dict[str, Any],
-                 calibration: Callable[[], Sequence[dict[str, Any]]] | None = None) -> None:
+                 calibration: Callable[[], Sequence[dict[str, Any]]] | None = None, int8_rest: str = "bf16") -> None:
         """``calibration``: makes tokenised batches of typical inputs; needed (only) for ``precision="int8"``,
-        and called only when there is no quantised graph to read back."""
+        and called only when there is no quantised graph to read back. ``int8_rest``: what an int8 graph computes
+        the rest in ("bf16" where the CPU has the units, else "fp32", so a CPU capped below them is not asked)."""
         reason = unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(reason)
@@ -107,7 +108,7 @@ class OpenVinoTransformer:
         self.inputs = tuple(name for name in TEXT_INPUTS if name in example)
         self.module_output = str(transformer.module_output_name)
         self.precision = precision
-        backbone = _hf_model(transformer)
+        backbone = hf_model(transformer)
         core = ov.Core()
         inputs = self.inputs
         if precision == "int8" and calibration is not None:
@@ -123,7 +124,8 @@ class OpenVinoTransformer:
             graph = _cached_or_converted(core, backbone, output, inputs, example, precision, compiled_dir)
         # Throughput mode: one stream per group of cores, batches run side by side (``run_many``). On a
         # small CPU that beats one batch spread over every core, which waits at each layer for the slowest.
-        self._compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
+        hint = PRECISION_HINTS[int8_rest if precision == "int8" and int8_rest in ("bf16", "fp32") else precision]
+        self._compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint,
                                                            "PERFORMANCE_HINT": "THROUGHPUT"})
         self._requests = max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         # what the CPU plugin really computes in: a bf16 hint on a CPU without bf16 units runs in fp32
@@ -172,6 +174,19 @@ class OpenVinoTransformer:
         return results
 
 
+# Compiled graphs no longer used, kept for the life of the process: destroying a compiled OpenVINO model joins its
+# stream threads, and that join was seen to hang for good (every thread waiting on a futex) for a model that had run
+# asynchronous requests in this process. One unused graph's memory is the cheaper price.
+_KEPT_ALIVE: list[Any] = []
+
+
+def keep_alive(thing: Any) -> None:
+    """Keeps ``thing`` (an ``OpenVinoTransformer`` or stages holding one, no longer used) alive until the process
+    ends, so its compiled model is never destroyed while the process runs (see ``_KEPT_ALIVE``)."""
+    if not any(kept is thing for kept in _KEPT_ALIVE):
+        _KEPT_ALIVE.append(thing)
+
+
 def is_kept(transformer: Any, precision: str, compiled_dir: Path | None, example: dict[str, Any]) -> bool:
     """Whether a converted graph of ``transformer`` in ``precision`` is kept in ``compiled_dir`` (read back in
     about a second, where converting or quantising takes seconds to a minute)."""
@@ -179,7 +194,7 @@ def is_kept(transformer: Any, precision: str, compiled_dir: Path | None, example
     if compiled_dir is None or output is None:
         return False
     inputs = tuple(name for name in TEXT_INPUTS if name in example)
-    xml = compiled_dir / f"{_graph_key(_hf_model(transformer), output, inputs, precision)}.xml"
+    xml = compiled_dir / f"{_graph_key(hf_model(transformer), output, inputs, precision)}.xml"
     return xml.is_file() and xml.with_suffix(".bin").is_file()
 
 
@@ -205,7 +220,8 @@ def _quantised(graph: Any, calibration: list[list[np.ndarray]]) -> Any:
                          model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
 
 
-def _hf_model(transformer: Any) -> Any:
+def hf_model(transformer: Any) -> Any:
+    """The Hugging Face model inside a sentence-transformers Transformer module (None when it has none)."""
     model = getattr(transformer, "model", None) or getattr(transformer, "auto_model", None)
     return model if model is not None and hasattr(model, "config") else None
 

@@ -298,10 +298,17 @@ def with_engine(model: Any, info: ModelInfo, device: DeviceChoice, settings: Set
     fast-inference graphs (OpenVINO IR) are kept in the cache folder; rerankers run in int8 where the settings allow
     it (the engine falls back to bf16 where it cannot)."""
     device, int8 = on_engine_path(device, settings.engine_path, settings.rerank_int8)
-    config = EngineConfig(compiled_dir=settings.cache_dir / "compiled", int8=int8,
-                          int8_in_background=settings.int8_in_background)
+    config = engine_config(settings, int8)
     model = _to_precision(model, device)
     return LoadedModel(model=model, info=info, device=device, engine=InferenceEngine(model, device, config))
+
+
+def engine_config(settings: Settings, int8: bool) -> EngineConfig:
+    """How a loaded model's engine runs: on the ``auto`` path, the backend (and int8 or not) that ran fastest on
+    this machine; a forced path takes its own ("fp32": PyTorch, exactly; "bf16"/"int8": OpenVINO where it can)."""
+    return EngineConfig(backend="torch" if settings.engine_path == "fp32" else "auto",
+                        compiled_dir=settings.cache_dir / "compiled", int8=int8,
+                        int8_in_background=settings.int8_in_background, measure=settings.engine_path == "auto")
 
 
 def _to_precision(model: Any, device: DeviceChoice) -> Any:

@@ -1,0 +1,151 @@
+"""The cascade's benchmark: the main reranker on every candidate against a small reranker on every candidate and
+the main one on the small one's top ``keep``, on a labelled split, at one depth.
+
+Every timed run scores pairs afresh (no score cache), as a new query would: the main reranker on all candidates
+(the full rerank), the small reranker on all candidates (once: it reads the same pairs whatever ``keep`` is), then
+for each ``keep`` the main reranker on the pairs that ``keep`` hands it. A cascade at ``keep`` costs the small
+run plus its own main run; its nDCG@10 is that of the order those scores give. The chosen point is the cheapest
+whose nDCG@10 is within ``tolerance`` of the full rerank's, else the best nDCG@10 found (reported as such).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from explorer.errors import ConfigError
+from explorer.evaluation.metrics import mean_metrics
+from explorer.models.info import LoadedModel
+from explorer.pipeline import RetrievalPipeline, reranked_hits
+from explorer.records import Hit
+from explorer.rerank.cascade import cascade_order, kept_positions
+from explorer.rerank.scoring import score_pairs
+
+Say = Callable[[str], None]
+DEFAULT_KEEPS = (5, 10, 15, 20, 30, 50)
+METRIC = "ndcg@10"
+
+
+@dataclass(frozen=True)
+class CascadePoint:
+    """The cascade at one ``keep``: its quality and its cost, against the full rerank."""
+
+    keep: int
+    ndcg: float
+    ms: float  # the small reranker's run plus the main reranker's on this keep, all queries
+    pairs_read_by_main: int
+    speedup: float  # the full rerank's time over this point's
+
+
+@dataclass(frozen=True)
+class CascadeBench:
+    """The full rerank against the cascade at each ``keep`` on one data set's split."""
+
+    data: str
+    split: str
+    queries: int
+    depth: int
+    main: str
+    small: str
+    blend: float
+    ndcg_first_stage: float
+    ndcg_full: float
+    ndcg_small_alone: float
+    full_ms: float
+    small_ms: float
+    pairs_full: int
+    points: tuple[CascadePoint, ...]
+    tolerance: float
+
+    @property
+    def chosen(self) -> CascadePoint:
+        """The cheapest point within ``tolerance`` of the full rerank's nDCG@10, else the one with the best nDCG@10."""
+        within = [p for p in self.points if p.ndcg >= self.ndcg_full - self.tolerance]
+        if within:
+            return max(within, key=lambda p: p.speedup)
+        return max(self.points, key=lambda p: (p.ndcg, p.speedup))
+
+    def to_json(self) -> dict[str, Any]:
+        """The report's ``cascade`` entry for this data set: the chosen point first, then every point."""
+        best = self.chosen
+        return {
+            "speedup": round(best.speedup, 2), "ndcg_full": round(self.ndcg_full, 4),
+            "ndcg_cascade": round(best.ndcg, 4), "pairs_read_by_main": best.pairs_read_by_main,
+            "keep": best.keep, "within_tolerance": best.ndcg >= self.ndcg_full - self.tolerance,
+            "tolerance": self.tolerance, "data": self.data, "split": self.split, "queries": self.queries,
+            "depth": self.depth, "main": self.main, "small": self.small, "blend": self.blend,
+            "ndcg_first_stage": round(self.ndcg_first_stage, 4), "ndcg_small_alone": round(self.ndcg_small_alone, 4),
+            "full_ms": round(self.full_ms, 1), "small_ms": round(self.small_ms, 1), "pairs_full": self.pairs_full,
+            "points": [{"keep": p.keep, "ndcg": round(p.ndcg, 4), "ms": round(p.ms, 1),
+                        "pairs_read_by_main": p.pairs_read_by_main, "speedup": round(p.speedup, 2)}
+                       for p in self.points],
+        }
+
+
+def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedModel, split: str = "test",
+                  depth: int = 100, keeps: Sequence[int] = DEFAULT_KEEPS, blend: float = 1.0,
+                  tolerance: float = 0.005, say: Say = lambda text: None,
+                  clock: Callable[[], float] = time.perf_counter) -> CascadeBench:
+    """The full rerank and the cascade at each of ``keeps`` on ``split``'s labelled queries (dense first stage)."""
+    dataset = pipeline.dataset
+    queries = dataset.labelled_queries(split)
+    if not queries:
+        raise ConfigError(f"The cascade benchmark needs labelled queries; {dataset.name} has none in {split!r}.")
+    usable = sorted({k for k in keeps if 1 <= k < depth})
+    if not usable:
+        raise ConfigError(f"No keep in {list(keeps)} is between 1 and the depth {depth}.")
+    main.engine.settled()  # an int8 graph being made is waited for: every timed run uses the same stages
+    small.engine.settled()
+    cases = []
+    for query in queries:
+        hits, _, _ = pipeline.candidates(query.text, depth, "dense")
+        cases.append((query.query_id, query.text, hits, [pipeline.candidate_text(h) for h in hits]))
+    qrels = {q: dict(v) for q, v in dataset.qrels_by_split[split].items()}
+    pairs = sum(len(texts) for *_, texts in cases)
+    say(f"cascade on {dataset.name} ({split}, {len(cases)} queries, depth {depth}): the main reranker on all "
+        f"{pairs:,} pairs")
+    full, full_ms = _scored(main, cases, None, clock)
+    say(f"  the small reranker on all {pairs:,} pairs")
+    small_scores, small_ms = _scored(small, cases, None, clock)
+    first = {qid: [h.doc_id for h in hits] for qid, _, hits, _ in cases}
+    ndcg_full = _ndcg(qrels, {qid: _order(hits, full[qid], blend) for qid, _, hits, _ in cases})
+    ndcg_small = _ndcg(qrels, {qid: _order(hits, small_scores[qid], blend) for qid, _, hits, _ in cases})
+    points = []
+    for keep in usable:
+        chosen = {qid: kept_positions(small_scores[qid], keep) for qid, *_ in cases}
+        read, main_ms = _scored(main, cases, chosen, clock)
+        ranked = {}
+        for qid, _, hits, _ in cases:
+            positions = chosen[qid]
+            top = reranked_hits([hits[p] for p in positions], read[qid], None, blend)
+            index = {(hits[p].doc_id, hits[p].passage_id): i for i, p in enumerate(positions)}
+            order = cascade_order(small_scores[qid], positions, [index[(h.doc_id, h.passage_id)] for h in top])
+            ranked[qid] = [hits[p].doc_id for p in order]
+        cost = small_ms + main_ms
+        point = CascadePoint(keep, _ndcg(qrels, ranked), cost, sum(len(p) for p in chosen.values()),
+                             full_ms / max(cost, 1e-9))
+        say(f"  keep {keep}: nDCG@10 {point.ndcg:.4f} (full {ndcg_full:.4f}), {point.speedup:.2f}x")
+        points.append(point)
+    return CascadeBench(dataset.name, split, len(cases), depth, main.info.loaded, small.info.loaded, blend,
+                        _ndcg(qrels, first), ndcg_full, ndcg_small, full_ms, small_ms, pairs, tuple(points), tolerance)
+
+
+def _scored(model: LoadedModel, cases: Sequence[tuple[str, str, Sequence[Hit], list[str]]],
+            chosen: dict[str, list[int]] | None, clock: Callable[[], float]) -> tuple[dict[str, list[float]], float]:
+    """``model``'s scores per query (of the ``chosen`` positions, else of every candidate), scored afresh, and the
+    milliseconds all of them took."""
+    scores: dict[str, list[float]] = {}
+    started = clock()
+    for qid, query, _, texts in cases:
+        wanted = texts if chosen is None else [texts[p] for p in chosen[qid]]
+        scores[qid] = [float(s) for s in score_pairs(model, query, wanted, cache=None).raw]
+    return scores, (clock() - started) * 1000
+
+
+def _order(hits: Sequence[Hit], scores: Sequence[float], blend: float) -> list[str]:
+    return [h.doc_id for h in reranked_hits(hits, scores, None, blend)]
+
+
+def _ndcg(qrels: dict[str, dict[str, int]], ranked: dict[str, list[str]]) -> float:
+    return mean_metrics(qrels, ranked, [METRIC])[METRIC]

@@ -1,0 +1,72 @@
+"""Cascade reranking: which candidates the main reranker reads, the order that comes out, and a real cascade
+through the pipeline on the sample data (the packaged MiniLM read as a cross-encoder as the small reranker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.errors import ConfigError
+from explorer.rerank.cascade import CascadeSpec, cascade_order, kept_positions
+
+
+def test_the_main_reranker_reads_the_small_ones_best_in_candidate_order():
+    assert kept_positions([0.1, 0.9, 0.5, 0.9, -1.0], 3) == [1, 2, 3]
+    assert kept_positions([0.2, 0.2, 0.2], 2) == [0, 1]  # ties: the first stage's order
+    assert kept_positions([0.3, 0.1], 5) == [0, 1]  # fewer candidates than keep: all of them
+
+
+def test_the_top_is_the_main_rerankers_order_and_the_rest_the_small_ones():
+    small = [0.1, 0.9, 0.5, 0.8, -1.0, 0.7]
+    read = kept_positions(small, 3)  # [1, 3, 5]
+    # the main reranker puts position 5 first, then 1, then 3
+    assert cascade_order(small, read, [2, 0, 1]) == [5, 1, 3, 2, 0, 4]
+
+
+@pytest.mark.parametrize(("text", "small", "keep"), [("trained/small:20", "trained/small", 20),
+                                                     ("/models/a:b/small:5", "/models/a:b/small", 5)])
+def test_the_command_lines_cascade_names_a_model_and_a_count(text, small, keep):
+    assert CascadeSpec.parse(text) == CascadeSpec(small, keep)
+
+
+@pytest.mark.parametrize(("text", "message"), [("small", "SMALL:M"), (":20", "SMALL:M"), ("small:many", "whole"),
+                                               ("small:0", "at least 1")])
+def test_a_wrong_cascade_says_what_to_write(text, message):
+    with pytest.raises(ConfigError, match=message):
+        CascadeSpec.parse(text)
+
+
+def test_a_cascade_through_the_pipeline_reads_keep_pairs_with_the_main_reranker(sample_pipeline, sample):
+    from explorer.models.info import LoadedModel, ModelInfo
+    from explorer.models.packaged import build_packaged_reranker
+    from explorer.inference.engine import InferenceEngine
+    from explorer.inference.device import DeviceChoice
+    from explorer.rerank.scoring import score_pairs
+
+    cpu = DeviceChoice("cpu", "fp32", "test")
+    model = build_packaged_reranker(cpu)
+    small = LoadedModel(model, ModelInfo("packaged", "packaged MiniLM-L6 cross-encoder", "packaged", ""), cpu,
+                        engine=InferenceEngine(model, cpu))
+    pipeline = sample_pipeline.uncached()
+    query = next(iter(sample.labelled_queries("test"))).text
+    result = pipeline.with_cascade(small, keep=7).search(query, depth=30)
+    report = result.cascade
+    assert (report.pairs_small, report.pairs_main, report.keep) == (30, 7, 7)
+    assert report.small_ms > 0 and report.main_ms > 0
+    hits = result.reranked
+    assert [h.rank for h in hits] == list(range(1, 31))
+    assert [h.scored_by for h in hits] == ["main"] * 7 + ["small"] * 23
+    assert sorted(h.doc_id for h in hits) == sorted(h.doc_id for h in result.first_stage)
+    # the top 7 are the small reranker's best 7, in the main reranker's order, with the main reranker's scores
+    texts = [pipeline.candidate_text(h) for h in result.first_stage]
+    small_raw = score_pairs(small, query, texts).raw
+    best_small = {result.first_stage[p].doc_id for p in kept_positions(small_raw, 7)}
+    assert {h.doc_id for h in hits[:7]} == best_small
+    main = score_pairs(pipeline.reranker, query, [pipeline.candidate_text(h) for h in result.first_stage
+                                                  if h.doc_id in best_small]).raw
+    assert sorted((h.score for h in hits[:7]), reverse=True) == pytest.approx(sorted(main, reverse=True), abs=1e-4)
+    assert [h.score for h in hits[:7]] == sorted((h.score for h in hits[:7]), reverse=True)
+    # below: the small reranker's order, on its scores
+    below = [h.small_score for h in hits[7:]]
+    assert below == sorted(below, reverse=True) and all(h.score == h.small_score for h in hits[7:])
+    without = pipeline.search(query, depth=30)
+    assert without.cascade is None and {h.scored_by for h in without.reranked} == {"main"}
