@@ -92,6 +92,9 @@ class PipelineResult:
     query_token_limit: int = 0
     reranker_engine: str = ""  # how the reranker ran for this query, e.g. "openvino · int8" ("" if it did not)
     cascade: CascadeReport | None = None  # what each stage of a cascade read and cost (None: no cascade ran)
+    # pairs the score cache answered (their time is the cache's, not the model's), of ``rerank_pairs`` scored
+    rerank_from_cache: int = 0
+    rerank_pairs: int = 0
 
     @property
     def query_cut(self) -> str:
@@ -287,15 +290,19 @@ class RetrievalPipeline:
         started = clock()
         candidates, encoded, searched = self.candidates(query, depth, first_stage_method, clock)
         encoded = started if encoded is None else encoded
-        reranked, ran, cascaded = None, "", None
+        reranked, ran, cascaded, answered, pairs = None, "", None, 0, 0
         if rerank and self.reranker is not None:
             texts = [self.candidate_text(h) for h in candidates]
             if self.cascade is not None and candidates:
                 reranked, ran, cascaded = _cascade(self.cascade, self.reranker, query, candidates, texts, blend,
                                                    self.score_cache, clock)
+                answered = cascaded.from_cache_small + cascaded.from_cache_main
+                pairs = cascaded.pairs_small + cascaded.pairs_main
+            elif candidates:
+                reranked, ran, answered = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache)
+                pairs = len(candidates)
             else:
-                reranked, ran = _rerank(self.reranker, query, candidates, texts, blend, self.score_cache) \
-                    if candidates else ((), "")
+                reranked = ()
         finished = clock()
         timings = StageTimings(
             query_encoding_ms=(encoded - started) * 1000,
@@ -307,16 +314,16 @@ class RetrievalPipeline:
             query=query, depth=depth, first_stage=candidates, reranked=reranked, timings=timings,
             bi_encoder=self.bi_encoder.info, reranker=self.reranker.info if reranked is not None and self.reranker else None,
             first_stage_method=first_stage_method, query_tokens=length[0], query_token_limit=length[1],
-            reranker_engine=ran, cascade=cascaded,
+            reranker_engine=ran, cascade=cascaded, rerank_from_cache=answered, rerank_pairs=pairs,
         )
 
 
 def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
             texts: list[str], blend: float = 1.0,
-            cache: ScoreCache | None = None) -> tuple[tuple[RerankedHit, ...], str]:
-    """The candidates in the reranked (or blended) order, and how the reranker ran."""
+            cache: ScoreCache | None = None) -> tuple[tuple[RerankedHit, ...], str, int]:
+    """The candidates in the reranked (or blended) order, how the reranker ran, and how many pairs the cache answered."""
     scores = score_pairs(reranker, query, texts, cache=cache)
-    return reranked_hits(candidates, scores.raw, scores.probability, blend), scores.ran
+    return reranked_hits(candidates, scores.raw, scores.probability, blend), scores.ran, scores.from_cache
 
 
 def _cascade(cascade: tuple[LoadedModel, int], main: LoadedModel, query: str, candidates: tuple[Hit, ...],
@@ -325,14 +332,14 @@ def _cascade(cascade: tuple[LoadedModel, int], main: LoadedModel, query: str, ca
     """The cascade's order: the main reranker's (or its blend's) over the candidates it read, then the small
     reranker's over the rest; how the main reranker ran; and what each stage read and cost."""
     small, keep = cascade
-    scores = cascade_scores(small, main, query, texts, keep, cache, clock)
+    scores = cascade_scores(small, main, query, texts, keep, [h.score for h in candidates], blend, cache, clock)
     small_raw = [float(s) for s in scores.small.raw]
     small_probability = scores.small.probability
     read = [candidates[p] for p in scores.main_positions]
     top = [replace(hit, small_score=small_raw[scores.main_positions[index]])
            for index, hit in _ranked_with_positions(read, scores.main.raw, scores.main.probability, blend)]
     chosen = set(scores.main_positions)
-    rest = [p for p in order_by_score(small_raw) if p not in chosen]
+    rest = [p for p in scores.ranking if p not in chosen]
     below = [RerankedHit(rank=len(top) + offset, doc_id=candidates[p].doc_id, score=small_raw[p],
                          probability=float(small_probability[p]) if small_probability is not None else None,
                          first_stage_rank=candidates[p].rank, first_stage_score=candidates[p].score,

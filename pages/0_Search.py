@@ -147,6 +147,13 @@ st.caption(
     + (f" · judged@10: {coverage_line(result, labels)}" if labels is not None else "")
     + (f" · the stages' top 10 agree: {overlap_line(result)}" if result.reranked is not None else "")
 )
+if result.cascade is not None:
+    c = result.cascade
+    st.caption(f"Cascade: {c.small_model} read all {c.pairs_small} candidates in {c.small_ms:,.0f} ms, the reranker "
+               f"read its top {c.pairs_main} in {c.main_ms:,.0f} ms"
+               + (f" ({c.from_cache_small + c.from_cache_main} pairs from the score cache)"
+                  if c.from_cache_small + c.from_cache_main else "")
+               + f". Below rank {c.pairs_main}, the order and the 'small score' are the small reranker's.")
 if remote:
     st.caption(remote_price_line(result.reranker.loaded, len(result.first_stage)))
 judge_column, export_column = st.columns([1, 3])

@@ -80,6 +80,8 @@ st.caption(f"{evaluation.name} · {len(evaluation.outcomes)} queries · depth {e
            f"query: encoding {latency['query_encoding']:,.0f} ms, first stage {latency['first_stage']:,.1f} ms, "
            f"reranking {latency['rerank']:,.0f} ms (measured when each query first ran) · recall counts every judged "
            "relevant document, including those the first stage never retrieved.")
+if evaluation.rerank_timing_note:
+    st.caption(evaluation.rerank_timing_note)
 show_coverage([(stage.replace("_", " "), evaluation.ranked(stage)) for stage in evaluation.stages()],
               evaluation.qrels, evaluation.query_texts, unjudged, "eval")
 if evaluation.has_reranker:

@@ -187,3 +187,18 @@ def test_a_cached_answer_says_its_times_are_from_the_first_run(search_page):
     title = app.get("plotly_chart")[-1].proto.spec
     assert "cached answer" in title
     app.slider(key="top_n").set_value(10).run()
+
+
+def test_the_cascade_switch_says_what_each_stage_read_and_leaves_the_small_ones_scores_apart():
+    from explorer.models.packaged import PACKAGED_RERANKER
+
+    app = run_app(use_cascade=True, cascade_small=PACKAGED_RERANKER, cascade_keep=5, top_n=10)
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    caption = " ".join(c.value for c in app.caption)
+    assert "Cascade:" in caption and "read all 100 candidates" in caption and "read its top 5" in caption
+    reranked = app.dataframe[1].value
+    assert reranked["score"].iloc[:5].notna().all() and reranked["score"].iloc[5:].isna().all()
+    assert reranked["small score"].notna().all()
+    # the reranker's panel of the score chart holds only the five it read
+    assert any("the 5 it read" in str(chart.proto.spec) for chart in app.get("plotly_chart"))

@@ -6,20 +6,29 @@ from __future__ import annotations
 import pytest
 
 from explorer.errors import ConfigError
-from explorer.rerank.cascade import CascadeSpec, cascade_order, kept_positions
+from explorer.rerank.cascade import CascadeSpec, cascade_order, kept_positions, small_ranking
 
 
 def test_the_main_reranker_reads_the_small_ones_best_in_candidate_order():
-    assert kept_positions([0.1, 0.9, 0.5, 0.9, -1.0], 3) == [1, 2, 3]
-    assert kept_positions([0.2, 0.2, 0.2], 2) == [0, 1]  # ties: the first stage's order
-    assert kept_positions([0.3, 0.1], 5) == [0, 1]  # fewer candidates than keep: all of them
+    first_stage = [0.9, 0.8, 0.7, 0.6, 0.5]
+    assert kept_positions(small_ranking([0.1, 0.9, 0.5, 0.9, -1.0], first_stage), 3) == [1, 2, 3]
+    assert kept_positions(small_ranking([0.2, 0.2, 0.2], first_stage[:3]), 2) == [0, 1]  # ties: the first stage's
+    assert kept_positions(small_ranking([0.3, 0.1], first_stage[:2]), 5) == [0, 1]  # fewer than keep: all
+
+
+def test_the_small_reranker_ranks_by_the_rerankers_blend_rule():
+    first_stage = [3.0, 2.0, 1.0]
+    small = [0.0, 0.1, 0.2]  # alone: the reverse of the first stage
+    assert small_ranking(small, first_stage, 1.0) == [2, 1, 0]
+    # z-scores: first stage (1.22, 0, -1.22), small (-1.22, 0, 1.22); at weight 0.25 the first stage leads
+    assert small_ranking(small, first_stage, 0.25) == [0, 1, 2]
 
 
 def test_the_top_is_the_main_rerankers_order_and_the_rest_the_small_ones():
-    small = [0.1, 0.9, 0.5, 0.8, -1.0, 0.7]
-    read = kept_positions(small, 3)  # [1, 3, 5]
+    ranking = small_ranking([0.1, 0.9, 0.5, 0.8, -1.0, 0.7], [0.0] * 6)  # [1, 3, 5, 2, 0, 4]
+    read = kept_positions(ranking, 3)  # [1, 3, 5]
     # the main reranker puts position 5 first, then 1, then 3
-    assert cascade_order(small, read, [2, 0, 1]) == [5, 1, 3, 2, 0, 4]
+    assert cascade_order(ranking, read, [2, 0, 1]) == [5, 1, 3, 2, 0, 4]
 
 
 @pytest.mark.parametrize(("text", "small", "keep"), [("trained/small:20", "trained/small", 20),
@@ -59,7 +68,8 @@ def test_a_cascade_through_the_pipeline_reads_keep_pairs_with_the_main_reranker(
     # the top 7 are the small reranker's best 7, in the main reranker's order, with the main reranker's scores
     texts = [pipeline.candidate_text(h) for h in result.first_stage]
     small_raw = score_pairs(small, query, texts).raw
-    best_small = {result.first_stage[p].doc_id for p in kept_positions(small_raw, 7)}
+    best_small = {result.first_stage[p].doc_id
+                  for p in kept_positions(small_ranking(small_raw, [h.score for h in result.first_stage]), 7)}
     assert {h.doc_id for h in hits[:7]} == best_small
     main = score_pairs(pipeline.reranker, query, [pipeline.candidate_text(h) for h in result.first_stage
                                                   if h.doc_id in best_small]).raw

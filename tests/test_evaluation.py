@@ -144,3 +144,27 @@ def test_a_subset_of_an_evaluation_keeps_only_its_queries_under_a_new_split_name
     assert part.config.split == "test, measuring half" and evaluation.config.split == "test"
     with pytest.raises(ConfigError, match="not in this evaluation"):
         evaluation.subset(["q9"], "none")
+
+
+def test_evaluations_share_the_score_cache_and_say_which_times_are_the_models(pipeline, tmp_path):
+    """A second configuration scores only the pairs the first did not (the candidates both first stages found are
+    answered by the score cache), and the reranking time is read only from queries the model scored itself."""
+    from explorer.rerank.score_cache import ScoreCache
+
+    scores = ScoreCache()
+    cached = pipeline.with_score_cache(scores)
+    dense = evaluate(cached, EvalConfig("few", depth=DEPTH), cache_folder=tmp_path)
+    assert all(o.rerank_from_cache == 0 and o.rerank_pairs == DEPTH for o in dense.outcomes)
+    assert dense.rerank_timing_note == "" and len(dense.fresh_reranks()) == len(dense.outcomes)
+    scored_before = scores.stats().misses
+    bm25 = evaluate(cached, EvalConfig("few", first_stage_method="bm25", depth=DEPTH), cache_folder=tmp_path)
+    shared = [len(set(a.first_stage) & set(b.first_stage)) for a, b in zip(dense.outcomes, bm25.outcomes)]
+    assert [o.rerank_from_cache for o in bm25.outcomes] == shared and sum(shared) > 0
+    assert scores.stats().misses - scored_before == len(bm25.outcomes) * DEPTH - sum(shared)
+    fresh = bm25.fresh_reranks()
+    assert {o.query_id for o in fresh} == {o.query_id for o, n in zip(bm25.outcomes, shared) if n == 0}
+    if len(fresh) < len(bm25.outcomes):
+        assert "score cache" in bm25.rerank_timing_note
+    shallower = evaluate(cached, EvalConfig("few", depth=DEPTH // 2), cache_folder=tmp_path)
+    assert all(o.rerank_from_cache == DEPTH // 2 for o in shallower.outcomes)
+    assert "Every query's pairs were scored before" in shallower.rerank_timing_note

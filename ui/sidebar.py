@@ -14,8 +14,9 @@ from explorer.inference.device import DEVICE_CHOICES
 from explorer.loading.store import check_not_private, saved_datasets
 from explorer.models.catalog import Role, find_preset, presets
 from explorer.models.measured_speed import MeasuredSpeed, measured_speed
-from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER
+from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER, small_reranker_dir
 from explorer.models.resolution import expected_stand_in, out_of_reach, page_model_roots
+from explorer.rerank.cascade import CascadeSpec
 from explorer.remote.names import EXAMPLES, is_remote_name, key_status
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.milvus_connection import MilvusSource
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, object] = {
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
     "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense", "rater": "",
+    "use_cascade": False, "cascade_small": "", "cascade_keep": 20,
 }
 FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
                       "hybrid": "hybrid (reciprocal rank fusion)", "milvus": "Milvus (bi-encoder + Milvus)"}
@@ -75,15 +77,18 @@ class SidebarChoices:
     first_stage_method: FirstStageMethod = "dense"
     rater: str = ""  # who is judging in this session (the Judge page saves grades under this name)
     milvus: MilvusSource = MilvusSource()  # with the Milvus first stage: where, and which collection
+    cascade: CascadeSpec | None = None  # a small reranker reading every candidate first (None: no cascade)
 
     def spec(self, reranker: str | None = "sidebar", first_stage_method: FirstStageMethod | None = None,
              depth: int | None = None) -> PipelineSpec:
         """The pipeline these choices name, with any of reranker, first-stage method and depth replaced."""
+        chosen = self.reranker if reranker == "sidebar" else reranker
         return PipelineSpec(
             dataset=self.dataset_path, first_stage_method=first_stage_method or self.first_stage_method,
-            bi_encoder=self.bi_encoder, reranker=self.reranker if reranker == "sidebar" else reranker,
+            bi_encoder=self.bi_encoder, reranker=chosen,
             device=self.device, trust_remote_code=self.trust_remote_code, passages=self.passages,
-            depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight), milvus=self.milvus)
+            depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight), milvus=self.milvus,
+            cascade=self.cascade if chosen else None)
 
 
 MINE = "_my_datasets"  # the saved data sets this browser session loaded
@@ -255,6 +260,7 @@ def sidebar() -> SidebarChoices:
                                        "their card records the weight that did best on held-out queries.")
         blend_weight = st.slider("Reranker weight in the blend", 0.0, 1.0, step=0.05, key="blend_weight",
                                  disabled=blend_mode != BLEND_MODES[2])
+        cascade = _cascade_choice(rr != NO_RERANKER)
         use_threshold = st.checkbox("Cut off results under a reranker score", key="use_threshold")
         threshold_probability = st.slider("Threshold (probability)", 0.0, 1.0, step=0.01, key="threshold_probability",
                                           disabled=not use_threshold,
@@ -290,8 +296,30 @@ def sidebar() -> SidebarChoices:
         top_n=int(top_n), use_threshold=bool(use_threshold), threshold_probability=float(threshold_probability),
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
-        first_stage_method=first_stage, rater=" ".join(str(rater).split()), milvus=milvus,
+        first_stage_method=first_stage, rater=" ".join(str(rater).split()), milvus=milvus, cascade=cascade,
     )
+
+
+def _cascade_choice(has_reranker: bool) -> CascadeSpec | None:
+    """The cascade switch: a small reranker (the one built here by default) reads every candidate, the reranker
+    only its top M. None when off, or when no small reranker is named or built."""
+    use = st.checkbox("Cascade: a small reranker reads every candidate first", key="use_cascade",
+                      disabled=not has_reranker,
+                      help="The reranker then reads only the small one's top M: far fewer pairs, at some risk of "
+                           "missing what the small one ranked low. Evaluate measures the cost in nDCG.")
+    if not use or not has_reranker:
+        return None
+    built = small_reranker_dir(cache.settings())
+    name = st.text_input("Small reranker (hub id or folder)", key="cascade_small",
+                         placeholder=str(built) if built.is_dir() else "a hub id or folder",
+                         help="Empty: the small reranker built here (python -m explorer build-small-reranker).")
+    keep = st.slider("Candidates the reranker reads (M)", 5, 100, step=5, key="cascade_keep")
+    chosen = name.strip() or (str(built) if built.is_dir() else "")
+    if not chosen:
+        st.warning("No small reranker is built here yet: build one with `python -m explorer build-small-reranker` "
+                   "(a few minutes), or name one above.")
+        return None
+    return CascadeSpec(chosen, int(keep))
 
 
 def milvus_summary(source: MilvusSource) -> str:

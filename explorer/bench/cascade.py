@@ -19,7 +19,7 @@ from explorer.evaluation.metrics import mean_metrics
 from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline, reranked_hits
 from explorer.records import Hit
-from explorer.rerank.cascade import cascade_order, kept_positions
+from explorer.rerank.cascade import cascade_order, kept_positions, small_ranking
 from explorer.rerank.scoring import score_pairs
 
 Say = Callable[[str], None]
@@ -109,18 +109,19 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
     say(f"  the small reranker on all {pairs:,} pairs")
     small_scores, small_ms = _scored(small, cases, None, clock)
     first = {qid: [h.doc_id for h in hits] for qid, _, hits, _ in cases}
+    rankings = {qid: small_ranking(small_scores[qid], [h.score for h in hits], blend) for qid, _, hits, _ in cases}
     ndcg_full = _ndcg(qrels, {qid: _order(hits, full[qid], blend) for qid, _, hits, _ in cases})
     ndcg_small = _ndcg(qrels, {qid: _order(hits, small_scores[qid], blend) for qid, _, hits, _ in cases})
     points = []
     for keep in usable:
-        chosen = {qid: kept_positions(small_scores[qid], keep) for qid, *_ in cases}
+        chosen = {qid: kept_positions(rankings[qid], keep) for qid, *_ in cases}
         read, main_ms = _scored(main, cases, chosen, clock)
         ranked = {}
         for qid, _, hits, _ in cases:
             positions = chosen[qid]
             top = reranked_hits([hits[p] for p in positions], read[qid], None, blend)
             index = {(hits[p].doc_id, hits[p].passage_id): i for i, p in enumerate(positions)}
-            order = cascade_order(small_scores[qid], positions, [index[(h.doc_id, h.passage_id)] for h in top])
+            order = cascade_order(rankings[qid], positions, [index[(h.doc_id, h.passage_id)] for h in top])
             ranked[qid] = [hits[p].doc_id for p in order]
         cost = small_ms + main_ms
         point = CascadePoint(keep, _ndcg(qrels, ranked), cost, sum(len(p) for p in chosen.values()),

@@ -17,7 +17,8 @@ from explorer.cli.output import results_apart
 from explorer.errors import ExplorerError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "load": data.load, "build-default-reranker": models.build_default, "train": models.train, "bench": bench.bench,
+    "load": data.load, "build-default-reranker": models.build_default,
+    "build-small-reranker": models.build_small, "train": models.train, "bench": bench.bench,
     "bench-sessions": bench.bench_sessions, "bench-serve": bench.bench_serve, "bench-scale": bench.bench_scale,
     "bench-cascade": bench.bench_cascade,
     "index": search.index, "search": search.search, "eval": search.evaluate, "judgements": judgements.judgements,

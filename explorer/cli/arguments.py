@@ -69,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     build.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
 
+    small = commands.add_parser("build-small-reranker",
+                                help="distil a 2-layer student of a reranker for the cascade (a few minutes)")
+    small.add_argument("--data", default=str(SAMPLE_DATA),
+                       help="BEIR folder whose corpus it learns from (default: the sample data); its test labels are "
+                            "never read")
+    small.add_argument("--teacher", default="default", help="the reranker to imitate (default: the default one)")
+    small.add_argument("--layers", type=int, default=2, help="transformer layers the student keeps (default 2)")
+    small.add_argument("--steps", type=int, default=150, help="training steps (default 150)")
+    small.add_argument("--max-length", type=int, default=256,
+                       help="tokens of query and document it reads (default 256; fewer is faster, and it reads less)")
+    small.add_argument("--out", default=None, help="folder to save it in (default: the models folder's "
+                                                   "small-reranker, which the sidebar's cascade uses)")
+    small.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
+
     trainer = commands.add_parser("train", help="fine-tune a reranker and report held-out nDCG@10 before and after")
     common(trainer)
     trainer.add_argument("--split", default="train", help="labelled split to train on")

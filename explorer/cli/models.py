@@ -59,6 +59,41 @@ def _prepare_engine(settings: Settings, device: DeviceChoice) -> None:
     say(f"default reranker: runs as {info.label} ({info.note})")
 
 
+def build_small(args: argparse.Namespace) -> int:
+    """Distils a small student of a reranker (its lower layers, trained to give the teacher's scores) on a data set's
+    corpus: the cascade's small reranker. Labels of a train split are used where the data set has one; its test
+    split is held out to measure the student, never trained on."""
+    from pathlib import Path
+
+    from explorer.inference.device import choose_device
+    from explorer.loading import load_beir
+    from explorer.models.packaged import small_reranker_dir
+    from explorer.training.run import TrainRequest, train_and_evaluate
+    from explorer.training.trainer import TrainSettings
+
+    settings = Settings.from_env()
+    out = Path(args.out).expanduser() if args.out else small_reranker_dir(settings)
+    splits = load_beir(args.data).splits
+    has_train = "train" in splits
+    request = TrainRequest(
+        data=Path(args.data), out=out, split="train", held_out="test" if "test" in splits else splits[0],
+        use_labels=has_train, pseudo="title",
+        settings=TrainSettings(loss="distill", steps=args.steps, frozen_layers=0, student_layers=args.layers,
+                               max_length=args.max_length),
+        teacher=model_name(args.teacher, "reranker"))
+    say(f"small reranker: {args.layers} layer(s) reading {args.max_length} tokens, distilled from {request.teacher} "
+        f"on {args.data} ({'train labels and ' if has_train else ''}title pseudo-queries), {args.steps} steps")
+
+    def show(step: int, total: int, loss: float | None) -> None:
+        if step % 10 == 0 or step == total:
+            say(f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else ""))
+
+    result = train_and_evaluate(request, settings, choose_device(args.device), say=say, progress=show)
+    emit(json.dumps({"folder": str(result.folder), "before": result.before, "after": result.after,
+                     "steps": result.steps}, indent=1))
+    return 0
+
+
 def train(args: argparse.Namespace) -> int:
     """Fine-tunes a reranker and prints held-out nDCG@10 before and after, as JSON."""
     from pathlib import Path

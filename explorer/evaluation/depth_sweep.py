@@ -39,6 +39,10 @@ def depth_sweep(pipeline: RetrievalPipeline, evaluation: Evaluation, depths: Seq
     Latency is the median over the first ``timed_queries`` queries, run again without the score cache."""
     if not evaluation.has_reranker:
         raise ConfigError("The depth sweep needs a reranker; choose one and evaluate again.")
+    if evaluation.cascade:
+        raise ConfigError("The depth sweep re-ranks the reranker's scores at each depth, and a cascade's reranker read "
+                          f"only part of them ({evaluation.cascade}). Turn the cascade off in the sidebar to sweep "
+                          "the depth.")
     deepest = evaluation.config.depth
     usable = sorted({d for d in depths if 1 <= d <= deepest})
     if not usable:

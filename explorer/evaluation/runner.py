@@ -62,6 +62,10 @@ class QueryOutcome:
     query_encoding_ms: float
     first_stage_ms: float
     rerank_ms: float
+    # pairs the score cache answered, of the pairs scored: where any did, ``rerank_ms`` is partly the cache's time
+    # (0 and 0 in outcomes kept before this was recorded, which scored every pair afresh)
+    rerank_from_cache: int = 0
+    rerank_pairs: int = 0
 
     def to_json(self) -> str:
         """The outcome as one line of JSON, the form kept in the evaluation's cache file."""
@@ -92,6 +96,9 @@ class Evaluation:
     reranker_requested: str | None = None
     # how documents without a label count in the metrics: "not relevant" (trec_eval) or "removed" (condensed)
     unjudged: Unjudged = "not relevant"
+    # with a cascade: the small reranker and how many of its best the reranker read, e.g. "small-reranker → top 20";
+    # its outcomes are kept in the blended order it ranked by (None: the reranker read every candidate)
+    cascade: str | None = None
     # per-query metric values already computed: the page, its tables and the report ask for the same ones
     _computed: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict, init=False, repr=False,
                                                                     compare=False)
@@ -161,14 +168,36 @@ class Evaluation:
         return self._computed[key]
 
     def latency_ms(self) -> dict[str, float]:
-        """Median per query of each stage, in milliseconds."""
+        """Median per query of each stage, in milliseconds; reranking's over the queries whose pairs were all scored
+        by the model (``fresh_reranks``), where there are any, since a pair the score cache answers costs no model
+        time."""
         if not self.outcomes:
             return {"query_encoding": 0.0, "first_stage": 0.0, "rerank": 0.0}
+        fresh = self.fresh_reranks() or list(self.outcomes)
         return {
             "query_encoding": statistics.median(o.query_encoding_ms for o in self.outcomes),
             "first_stage": statistics.median(o.first_stage_ms for o in self.outcomes),
-            "rerank": statistics.median(o.rerank_ms for o in self.outcomes),
+            "rerank": statistics.median(o.rerank_ms for o in fresh),
         }
+
+    def fresh_reranks(self) -> list[QueryOutcome]:
+        """The outcomes whose reranker scored every pair itself (none came from the score cache)."""
+        return [o for o in self.outcomes if o.reranked is not None and o.rerank_from_cache == 0]
+
+    @property
+    def rerank_timing_note(self) -> str:
+        """Where the reranking time comes from, when the score cache answered some queries' pairs ("" otherwise)."""
+        reranked = [o for o in self.outcomes if o.reranked is not None]
+        fresh = self.fresh_reranks()
+        if not reranked or len(fresh) == len(reranked):
+            return ""
+        if fresh:
+            return (f"Reranking time is the median of the {len(fresh)} of {len(reranked)} queries whose pairs the "
+                    "reranker scored itself; the others' pairs were scored before (the score cache answered them).")
+        answered = sum(o.rerank_from_cache for o in reranked)
+        return (f"Every query's pairs were scored before ({answered:,} answered by the score cache), so the reranking "
+                "time shown is the cache's, not the model's; the depth sweep and `python -m explorer bench` time "
+                "the model.")
 
 
 def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
@@ -186,9 +215,13 @@ def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
     passages = pipeline.index_report.passages.key if pipeline.index_report.passages else ""
     # The blend is left out: outcomes are kept unblended and blended when read, so another blend costs no model call.
     # the index's description names an attached collection (whose documents are not listed in the data set)
-    digest.update(json.dumps([asdict(replace(config, blend=1.0)), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
+    # a cascade reranks with two models: the small one and how many of its best the reranker reads
+    cascade = [pipeline.cascade[0].info.fingerprint or pipeline.cascade[0].info.loaded, pipeline.cascade[1]] \
+        if pipeline.cascade is not None and config.rerank else None
+    # The blend is kept for a cascade: its order below the cut is the small reranker's, so it cannot be re-blended
+    digest.update(json.dumps([asdict(config if cascade else replace(config, blend=1.0)), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
                               reranker if config.rerank else "none", passages,
-                              pipeline.index_report.index_description]).encode())
+                              pipeline.index_report.index_description, *([cascade] if cascade else [])]).encode())
     return digest.hexdigest()[:32]
 
 
@@ -209,33 +242,41 @@ def evaluate(pipeline: RetrievalPipeline, config: EvalConfig, cache_folder: Path
         pipeline.reranker.engine.settled()  # an int8 graph being made is waited for: every query runs the same way
     cache_file = cache_folder / f"{evaluation_key(pipeline, config)}.jsonl" if cache_folder else None
     done = _read_cached(cache_file)
-    # without the shared score cache, so the recorded reranking time is what scoring these pairs costs
-    timed = pipeline.uncached()
+    # with the score cache: a pair scored before (on Search, in another configuration, in an earlier evaluation) is
+    # not scored again; each outcome records how many pairs the cache answered, so its time is read for what it is
+    timed = pipeline
+    cascaded = pipeline.cascade is not None and config.rerank
     outcomes: list[QueryOutcome] = []
     for position, query in enumerate(queries, start=1):
         outcome = done.get(query.query_id)
         if outcome is None:
             if should_stop is not None and should_stop():
                 break
-            outcome = _run_query(timed, query.query_id, query.text, config)
+            outcome = _run_query(timed, query.query_id, query.text, config, config.blend if cascaded else 1.0)
             _append(cache_file, outcome)
         outcomes.append(outcome)
         if progress is not None:
             progress(position, len(queries))
-    if config.rerank and config.blend < 1.0:
+    if config.rerank and config.blend < 1.0 and not cascaded:
         outcomes = [_blended(outcome, config.blend) for outcome in outcomes]
     bi_name = pipeline.bi_encoder.info.loaded
     ran = pipeline.reranker.info if config.rerank and pipeline.reranker else None
     label = name or f"{config.first_stage_method}" + (f" → {ran.display_name}" if ran else " only")
     asked = ran.requested if ran and ran.display_name != ran.loaded else None
+    cascade = f"{pipeline.cascade[0].info.display_name} → top {pipeline.cascade[1]}" if cascaded and pipeline.cascade \
+        else None
+    if cascade:
+        label += f" (cascade: {cascade})"
     return Evaluation(label, config, bi_name, ran.loaded if ran else None, tuple(outcomes),
                       {q: dict(v) for q, v in dataset.qrels_by_split[config.split].items()},
-                      {q.query_id: q.text for q in queries}, reranker_requested=asked)
+                      {q.query_id: q.text for q in queries}, reranker_requested=asked, cascade=cascade)
 
 
-def _run_query(pipeline: RetrievalPipeline, query_id: str, text: str, config: EvalConfig) -> QueryOutcome:
-    """One query through both stages, the reranked list in the reranker's own order (the blend comes later)."""
-    result = pipeline.search(text, depth=config.depth, rerank=config.rerank, blend=1.0,
+def _run_query(pipeline: RetrievalPipeline, query_id: str, text: str, config: EvalConfig,
+               blend: float = 1.0) -> QueryOutcome:
+    """One query through both stages, the reranked list in the reranker's own order (the blend comes later), or,
+    for a cascade, in ``blend``'s."""
+    result = pipeline.search(text, depth=config.depth, rerank=config.rerank, blend=blend,
                              first_stage_method=config.first_stage_method)
     reranked = result.reranked
     has_probability = bool(reranked) and reranked[0].probability is not None
@@ -249,6 +290,8 @@ def _run_query(pipeline: RetrievalPipeline, query_id: str, text: str, config: Ev
         query_encoding_ms=result.timings.query_encoding_ms,
         first_stage_ms=result.timings.first_stage_ms,
         rerank_ms=result.timings.reranking_ms,
+        rerank_from_cache=result.rerank_from_cache,
+        rerank_pairs=result.rerank_pairs,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from explorer.errors import ModelLoadError
 from explorer.inference.device import DeviceChoice
 from explorer.models.info import ModelInfo
-from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER
+from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, Settings
 
 PACKAGED_BI_ENCODER_ALIASES = frozenset({DEFAULT_BI_ENCODER, "all-MiniLM-L6-v2", "packaged/all-MiniLM-L6-v2"})
 PACKAGED_RERANKER = "packaged/minilm-l6-joint-untrained"
@@ -23,6 +23,8 @@ PACKAGED_RERANKER = "packaged/minilm-l6-joint-untrained"
 PACKAGED_RERANKER_ALIASES = frozenset({DEFAULT_RERANKER, PACKAGED_RERANKER})
 TRAINED_RERANKER = "trained/default-reranker"
 TRAINED_RERANKER_ALIASES = frozenset({DEFAULT_RERANKER, TRAINED_RERANKER})
+# where `python -m explorer build-small-reranker` keeps the small reranker of the cascade (in the models folder)
+SMALL_RERANKER_DIR = "small-reranker"
 
 
 def packaged_encoder_path() -> Path:
@@ -86,3 +88,8 @@ def folder_fingerprint(folder: Path) -> str:
             stat = path.stat()
             digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def small_reranker_dir(settings: Settings) -> Path:
+    """The folder of the small reranker built here for the cascade (it may not exist yet)."""
+    return settings.models_dir / SMALL_RERANKER_DIR

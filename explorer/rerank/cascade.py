@@ -21,6 +21,7 @@ import numpy as np
 from explorer.errors import ConfigError
 from explorer.models.info import LoadedModel
 from explorer.rerank.score_cache import ScoreCache
+from explorer.retrieval.fusion import blend_scores
 from explorer.rerank.scoring import PairScores, order_by_score, score_pairs
 
 MAIN, SMALL = "main", "small"
@@ -73,34 +74,46 @@ class CascadeScores:
     main_positions: tuple[int, ...]  # the candidates the main reranker read, in candidate order
     main: PairScores  # its scores of them, in that order
     report: CascadeReport
+    ranking: tuple[int, ...] = ()  # every candidate's position in the small reranker's order, best first
 
 
-def kept_positions(small_scores: Sequence[float], keep: int) -> list[int]:
-    """The ``keep`` candidates the small reranker put first, in candidate order (ties: the first stage's order)."""
-    return sorted(order_by_score([float(s) for s in small_scores])[:keep])
+def small_ranking(small_scores: Sequence[float], first_stage_scores: Sequence[float], blend: float = 1.0) -> list[int]:
+    """Candidate positions in the small reranker's order under the same ranking rule as the reranker's: its score
+    alone (``blend`` 1), or blended with the first stage's at the reranker's weight (ties: the first stage's order).
+    A small reranker, like the reranker it imitates, may do best blended."""
+    raw = [float(s) for s in small_scores]
+    ranked = blend_scores(raw, [float(s) for s in first_stage_scores], blend) if blend < 1.0 else raw
+    return order_by_score(ranked)
+
+
+def kept_positions(ranking: Sequence[int], keep: int) -> list[int]:
+    """The first ``keep`` candidates of the small reranker's ``ranking``, in candidate order."""
+    return sorted(ranking[:keep])
 
 
 def cascade_scores(small: LoadedModel, main: LoadedModel, query: str, texts: Sequence[str], keep: int,
-                   cache: ScoreCache | None = None, clock: Callable[[], float] = time.perf_counter) -> CascadeScores:
-    """The small reranker's scores of every text, and the main reranker's of the small one's top ``keep``."""
+                   first_stage_scores: Sequence[float], blend: float = 1.0, cache: ScoreCache | None = None,
+                   clock: Callable[[], float] = time.perf_counter) -> CascadeScores:
+    """The small reranker's scores of every text, and the main reranker's of the small one's top ``keep`` (ranked
+    by the same rule, ``blend``, as the reranker's)."""
     started = clock()
     small_scores = score_pairs(small, query, texts, cache=cache)
     read = clock()
-    positions = tuple(kept_positions(small_scores.raw, keep))
+    ranking = small_ranking(small_scores.raw, first_stage_scores, blend)
+    positions = tuple(kept_positions(ranking, keep))
     main_scores = score_pairs(main, query, [texts[p] for p in positions], cache=cache)
     finished = clock()
     report = CascadeReport(small.info.loaded, keep, len(texts), len(positions), (read - started) * 1000,
                            (finished - read) * 1000, small_scores.from_cache, main_scores.from_cache)
-    return CascadeScores(small_scores, positions, main_scores, report)
+    return CascadeScores(small_scores, positions, main_scores, report, tuple(ranking))
 
 
-def cascade_order(small_scores: Sequence[float], main_positions: Sequence[int], main_order: Sequence[int]) -> list[int]:
+def cascade_order(ranking: Sequence[int], main_positions: Sequence[int], main_order: Sequence[int]) -> list[int]:
     """Candidate positions in the cascade's order: those the main reranker read, in ``main_order`` (indices into
-    ``main_positions``, best first), then the others by the small reranker's score."""
+    ``main_positions``, best first), then the others in the small reranker's ``ranking``."""
     read = [main_positions[i] for i in main_order]
     chosen = set(main_positions)
-    rest = [p for p in order_by_score([float(s) for s in small_scores]) if p not in chosen]
-    return read + rest
+    return read + [p for p in ranking if p not in chosen]
 
 
 def scores_by_position(cascade: CascadeScores) -> tuple[np.ndarray, list[str]]:

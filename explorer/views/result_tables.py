@@ -65,24 +65,30 @@ def result_tables(result: PipelineResult, dataset: Dataset, labels: dict[str, in
     column = "probability" if use_probability else "score"
     rows = []
     for hit in result.reranked[:top_n]:
+        by_main = hit.scored_by == "main"
         rows.append({
             "rank": hit.rank,
             "move": describe_move(hit.first_stage_rank, hit.rank, top_n),
-            "score": round(hit.score, 4),
-            "probability": round(hit.probability, 4) if hit.probability is not None else None,
+            # with a cascade, a candidate only the small reranker read has no score of the reranker's
+            "score": round(hit.score, 4) if by_main else None,
+            "probability": round(hit.probability, 4) if hit.probability is not None and by_main else None,
             "blended": round(hit.fused_score, 4) if hit.fused_score is not None else None,
+            "small score": round(hit.small_score, 4) if hit.small_score is not None else None,
             "first-stage rank": hit.first_stage_rank,
             **describe(hit.doc_id),
         })
-    columns = ["rank", "move", "score", "probability", "blended", "label", "title", "snippet", "first-stage rank",
-               "doc_id"]
+    columns = ["rank", "move", "score", "probability", "blended", "small score", "label", "title", "snippet",
+               "first-stage rank", "doc_id"]
     reranked = pd.DataFrame(rows, columns=columns)
     if not use_probability:
         reranked = reranked.drop(columns=["probability"])
-    if reranked["blended"].isna().all():
-        reranked = reranked.drop(columns=["blended"])
+    for optional in ("blended", "small score"):
+        if reranked[optional].isna().all():
+            reranked = reranked.drop(columns=[optional])
     if threshold is None:
         return ResultTables(first, reranked, None, None, column)
-    kept = reranked[reranked[column] >= threshold].reset_index(drop=True)
-    cut = reranked[reranked[column] < threshold].reset_index(drop=True)
+    # a candidate the reranker did not read (below a cascade's cut) cannot pass the reranker's threshold
+    passes = reranked[column].notna() & (reranked[column] >= threshold)
+    kept = reranked[passes].reset_index(drop=True)
+    cut = reranked[~passes].reset_index(drop=True)
     return ResultTables(first, kept, cut, threshold, column)

@@ -80,8 +80,11 @@ def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | N
                               min_relevant_grade: int = 1) -> go.Figure:
     """Histograms of all k candidates' scores for both stages, split relevant / not relevant when labelled."""
     panels = ["first stage"]
+    read = [h for h in result.reranked if h.scored_by == "main"] if result.reranked is not None else []
     if result.reranked is not None:
-        panels.append("reranker")
+        # with a cascade, the reranker's panel holds the candidates it read (the others have no score of its own)
+        panels.append("reranker" if len(read) == len(result.reranked) else
+                      f"reranker (the {len(read)} it read after the small reranker)")
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
 
     def groups(pairs: list[tuple[str, float]]) -> list[tuple[str, list[float], str]]:
@@ -93,7 +96,7 @@ def score_distribution_figure(result: PipelineResult, labels: dict[str, int] | N
 
     stages = [[(h.doc_id, h.score) for h in result.first_stage]]
     if result.reranked is not None:
-        stages.append([(h.doc_id, h.score) for h in result.reranked])
+        stages.append([(h.doc_id, h.score) for h in read])
     for column, pairs in enumerate(stages, start=1):
         for name, values, colour in groups(pairs):
             figure.add_trace(go.Histogram(x=values, name=name, marker_color=colour, opacity=0.7, nbinsx=30,
