@@ -425,3 +425,17 @@ def test_the_score_store_is_bounded_and_drops_the_least_recently_used(tmp_path):
     other = ScoreStore(tmp_path / "scores.sqlite3", max_rows=3)  # a second process on the same file
     other.put_many([b"x"], [(9.0, True)])
     assert store.get_many([b"x"]) == {b"x": (9.0, True)}
+
+
+@pytest.mark.parametrize(("sizes", "at_least", "expected"), [([5], 2, [3, 2]), ([5], 4, [1, 1, 1, 2]),
+                                                             ([1], 2, [1]), ([4, 1], 2, [4, 1]), ([6, 2], 3, [3, 3, 2])])
+def test_a_few_inputs_are_spread_over_every_stream(sizes, at_least, expected):
+    from explorer.inference.length_batching import spread
+
+    start, batches = 0, []
+    for size in sizes:
+        batches.append(np.arange(start, start + size))
+        start += size
+    spread_out = spread(batches, at_least)
+    assert [len(b) for b in spread_out] == expected
+    assert sorted(np.concatenate(spread_out).tolist()) == list(range(start))  # every row once

@@ -35,3 +35,18 @@ def plan_batches(lengths: Sequence[int] | np.ndarray, max_batch: int, token_budg
         batches.append(order[start:start + rows])
         start += rows
     return batches
+
+
+def spread(batches: list[np.ndarray], at_least: int) -> list[np.ndarray]:
+    """``batches`` with the largest split in halves until there are ``at_least`` of them (or every one holds a
+    single row): a backend that runs several batches side by side, one per group of cores, leaves cores idle when
+    a few inputs make fewer batches than it has streams."""
+    spread_out = list(batches)
+    while len(spread_out) < at_least:
+        largest = max(range(len(spread_out)), key=lambda i: len(spread_out[i]), default=None)
+        if largest is None or len(spread_out[largest]) < 2:
+            break
+        rows = spread_out.pop(largest)
+        half = (len(rows) + 1) // 2
+        spread_out[largest:largest] = [rows[:half], rows[half:]]
+    return spread_out

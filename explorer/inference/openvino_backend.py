@@ -132,6 +132,11 @@ class OpenVinoTransformer:
         self.computes_in = computed_precision(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
 
     @property
+    def streams(self) -> int:
+        """How many batches it runs side by side (one per group of cores): fewer batches leave cores idle."""
+        return self._requests
+
+    @property
     def label(self) -> str:
         """The precision as it runs: "int8", or the precision the CPU computes in ("fp32" where bf16 was asked on a
         CPU without bf16 units, see ``note``)."""
