@@ -31,7 +31,8 @@ def test_quick_bench_writes_the_documented_json(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert {"baseline_ms", "engine_ms", "speedup", "spearman", "top10_overlap"} <= set(report["rerank"])
     assert {"baseline_ms", "engine_ms", "speedup", "min_cosine"} <= set(report["embed"])
-    assert {"cpu", "cores", "torch", "precision"} <= set(report["machine"])
+    assert {"cpu", "cores", "torch", "precision", "onednn_max_cpu_isa"} <= set(report["machine"])
+    assert isinstance(report["rerank"]["details"]["kernel_isas"], dict)
     assert report["end_to_end"]["details"]["score_cache_hits"] == 0  # unseen queries: the cache cannot help
     assert 0.0 <= report["rerank"]["top10_overlap"] <= 1.0 and -1.0 <= report["rerank"]["spearman"] <= 1.0
     assert 0.0 <= report["index"]["recall"] <= 1.0

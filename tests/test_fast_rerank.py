@@ -159,6 +159,11 @@ def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
     _assert_faithful(loaded, loaded.model, cases)
     assert loaded.engine.info().backend == "openvino"
     assert list(tmp_path.glob("*.xml")) and list(tmp_path.glob("*.bin"))  # kept for the next process
+    # the CPU plugin's kernels are named by instruction set: what shows whether a ONEDNN_MAX_CPU_ISA cap took effect
+    from explorer.inference.openvino_backend import ISA_NAMES
+
+    isas = loaded.engine.stages()[0].kernel_isas()
+    assert isas and set(isas) <= set(ISA_NAMES) and all(count > 0 for count in isas.values())
     # a second model with the same weights reads the converted graph back and scores the same
     again = fresh_reranker(BF16, backend="openvino", compiled_dir=tmp_path)
     query, texts = cases[0]

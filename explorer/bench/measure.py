@@ -105,7 +105,14 @@ def bench_rerank(settings: Settings, device: DeviceChoice, cases: Sequence[Reran
         engine_prepare_s=prepare_s, speedup=base_t.median_ms / engine_t.median_ms,
         spearman=min(s for s, _ in agreement[0]), spearman_mean=float(np.mean([s for s, _ in agreement[0]])),
         top10_overlap=min(o for _, o in agreement[0]), alternatives=alternatives,
+        kernel_isas=engine_kernels(engine),
     )
+
+
+def engine_kernels(loaded: Any) -> dict[str, int]:
+    """Operations per instruction set of the kernels a loaded model's engine runs on OpenVINO ({} on PyTorch)."""
+    first = loaded.engine.stages()[0] if loaded.engine.is_prepared else None
+    return first.kernel_isas() if hasattr(first, "kernel_isas") else {}
 
 
 def bench_embed(settings: Settings, device: DeviceChoice, texts: list[str], *, repeats: int,

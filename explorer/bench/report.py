@@ -50,6 +50,8 @@ class RerankBench:
     top10_overlap: float  # the lowest over the queries, as a share of 10
     # the engine run other ways, same pairs: label -> {"median_ms", "p95_ms", "spearman", "top10_overlap"}
     alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
+    # on OpenVINO: operations per instruction set of the engine's kernels (where a ONEDNN_MAX_CPU_ISA cap shows)
+    kernel_isas: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def describe_machine(device: DeviceChoice, load_before: str) -> dict[str, Any]:
         "cpu": _cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "openvino": openvino, "python": platform.python_version(), "device": device.label, "precision": device.precision,
         "cpu_flags": _cpu_flags(), "load_average_before": load_before, "load_average_after": load_average(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
     }
 
 

@@ -33,6 +33,11 @@ def bench(args: argparse.Namespace) -> int:
           f"(p95 {rerank['baseline_p95_ms']:.0f}), engine {rerank['engine_ms']:.0f} ms (p95 {rerank['engine_p95_ms']:.0f}, "
           f"{rerank['details']['engine_label']}): {rerank['speedup']:.2f}x, Spearman {rerank['spearman']:.4f}, "
           f"top-10 overlap {rerank['top10_overlap']:.2f}")
+    kernels = rerank["details"].get("kernel_isas") or {}
+    cap = machine.get("onednn_max_cpu_isa") or "none"
+    if kernels:
+        emit("  engine kernels by instruction set: " + ", ".join(f"{isa} {n}" for isa, n in kernels.items())
+             + f" (ONEDNN_MAX_CPU_ISA: {cap})")
     for label, other in rerank["details"]["alternatives"].items():
         emit(f"  the engine as {label}: {other['median_ms']:.0f} ms (p95 {other['p95_ms']:.0f}): "
               f"{other['speedup']:.2f}x, Spearman {other['spearman']:.4f}, top-10 overlap {other['top10_overlap']:.2f}")

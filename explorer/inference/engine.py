@@ -111,6 +111,10 @@ class InferenceEngine:
         shared = self.shared.run(inputs, output)
         return EngineOutput(shared.values, shared.lengths, self.max_length, shared.ran)
 
+    def stages(self) -> list[Stage]:
+        """The stages the engine runs now (prepares it on first call), for reports on how it runs."""
+        return list(self._ready()[0])
+
     def info(self) -> EngineInfo:
         """The backend and precision in use now (prepares the engine on first call: may convert the model)."""
         return self._ready()[1]

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # int8: the matrix products quantised to int8 (VNNI / AMX), everything else in bf16
 PRECISION_HINTS = {"bf16": "bf16", "fp32": "f32", "int8": "bf16"}
+# instruction sets named in the CPU plugin's kernel names, most capable first (``kernel_isas``)
+ISA_NAMES = ("amx", "avx512", "avx2", "sse42")
 
 
 def unavailable_reason() -> str | None:
@@ -130,6 +132,18 @@ class OpenVinoTransformer:
         self._requests = max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         # what the CPU plugin really computes in: a bf16 hint on a CPU without bf16 units runs in fp32
         self.computes_in = computed_precision(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
+
+    def kernel_isas(self) -> dict[str, int]:
+        """How many of the compiled graph's operations run on each instruction set's kernels (e.g. {"avx512": 60,
+        "avx2": 13}), read from the CPU plugin's runtime graph: whether a ``ONEDNN_MAX_CPU_ISA`` cap took effect."""
+        counts: dict[str, int] = {}
+        for op in self._compiled.get_runtime_model().get_ops():
+            info = op.get_rt_info()
+            kind = str(info["primitiveType"].astype(str)) if "primitiveType" in info else ""
+            isa = next((name for name in ISA_NAMES if name in kind.lower()), None)
+            if isa is not None:
+                counts[isa] = counts.get(isa, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
     @property
     def streams(self) -> int:
