@@ -11,7 +11,7 @@ import numpy as np
 from explorer.errors import ConfigError
 from explorer.models.info import LoadedModel, ModelInfo
 from explorer.records import Dataset, Hit
-from explorer.rerank.cascade import SMALL, CascadeReport, cascade_scores
+from explorer.rerank.cascade import SMALL, CascadeReport, CascadeScores, cascade_order, cascade_scores
 from explorer.rerank.rank_shift import rank_change
 from explorer.rerank.score_cache import ScoreCache
 from explorer.rerank.scoring import order_by_score, score_pairs
@@ -329,31 +329,35 @@ def _rerank(reranker: LoadedModel, query: str, candidates: tuple[Hit, ...],
 def _cascade(cascade: tuple[LoadedModel, int], main: LoadedModel, query: str, candidates: tuple[Hit, ...],
              texts: list[str], blend: float, cache: ScoreCache | None,
              clock: Callable[[], float]) -> tuple[tuple[RerankedHit, ...], str, CascadeReport]:
-    """The cascade's order: the main reranker's (or its blend's) over the candidates it read, then the small
-    reranker's over the rest; how the main reranker ran; and what each stage read and cost."""
+    """The cascade's hits (``cascade_hits``), how the main reranker ran, and what each stage read and cost."""
     small, keep = cascade
     scores = cascade_scores(small, main, query, texts, keep, [h.score for h in candidates], blend, cache, clock)
+    if scores.report is None:
+        raise RuntimeError("cascade_scores returned no report of its run; this is a bug.")
+    return cascade_hits(candidates, scores, blend), scores.main.ran, scores.report
+
+
+def cascade_hits(candidates: Sequence[Hit], scores: CascadeScores, blend: float = 1.0) -> tuple[RerankedHit, ...]:
+    """The cascade's order of ``candidates``: the ones the main reranker read, by its score (or its blend with the
+    first stage's), then the others in the small reranker's ranking, with the small reranker's scores."""
     small_raw = [float(s) for s in scores.small.raw]
     small_probability = scores.small.probability
     read = [candidates[p] for p in scores.main_positions]
-    top = [replace(hit, small_score=small_raw[scores.main_positions[index]])
-           for index, hit in _ranked_with_positions(read, scores.main.raw, scores.main.probability, blend)]
-    chosen = set(scores.main_positions)
-    rest = [p for p in scores.ranking if p not in chosen]
-    below = [RerankedHit(rank=len(top) + offset, doc_id=candidates[p].doc_id, score=small_raw[p],
-                         probability=float(small_probability[p]) if small_probability is not None else None,
-                         first_stage_rank=candidates[p].rank, first_stage_score=candidates[p].score,
-                         passage_id=candidates[p].passage_id, scored_by=SMALL, small_score=small_raw[p])
-             for offset, p in enumerate(rest, start=1)]
-    return tuple(top + below), scores.main.ran, scores.report
-
-
-def _ranked_with_positions(candidates: Sequence[Hit], raw: Sequence[float], probability: Sequence[float] | None,
-                           blend: float) -> list[tuple[int, RerankedHit]]:
-    """``reranked_hits`` with each hit's position in ``candidates``."""
-    hits = reranked_hits(candidates, raw, probability, blend)
-    position = {(c.doc_id, c.passage_id): index for index, c in enumerate(candidates)}
-    return [(position[(hit.doc_id, hit.passage_id)], hit) for hit in hits]
+    ranked = reranked_hits(read, scores.main.raw, scores.main.probability, blend)
+    index = {(hit.doc_id, hit.passage_id): i for i, hit in enumerate(read)}
+    by_main = {scores.main_positions[index[(hit.doc_id, hit.passage_id)]]: hit for hit in ranked}
+    order = cascade_order(scores.ranking, scores.main_positions,
+                          [index[(hit.doc_id, hit.passage_id)] for hit in ranked])
+    hits = []
+    for rank, p in enumerate(order, start=1):
+        if p in by_main:
+            hits.append(replace(by_main[p], small_score=small_raw[p]))
+            continue
+        hits.append(RerankedHit(rank=rank, doc_id=candidates[p].doc_id, score=small_raw[p],
+                                probability=float(small_probability[p]) if small_probability is not None else None,
+                                first_stage_rank=candidates[p].rank, first_stage_score=candidates[p].score,
+                                passage_id=candidates[p].passage_id, scored_by=SMALL, small_score=small_raw[p]))
+    return tuple(hits)
 
 
 def reranked_hits(candidates: Sequence[Hit], raw: Sequence[float], probability: Sequence[float] | None,

@@ -80,3 +80,31 @@ def test_a_cascade_through_the_pipeline_reads_keep_pairs_with_the_main_reranker(
     assert below == sorted(below, reverse=True) and all(h.score == h.small_score for h in hits[7:])
     without = pipeline.search(query, depth=30)
     assert without.cascade is None and {h.scored_by for h in without.reranked} == {"main"}
+
+
+def test_the_cascade_benchmark_ranks_as_the_pipelines_cascade_does(sample_pipeline, small_split):
+    """The benchmark reuses the small reranker's scores across M, and still orders each query as a cascade search
+    through the pipeline does (the same cascade_hits)."""
+    from explorer.bench.cascade import bench_cascade
+    from explorer.evaluation.metrics import mean_metrics
+    from explorer.inference.device import DeviceChoice
+    from explorer.inference.engine import InferenceEngine
+    from explorer.models.info import LoadedModel, ModelInfo
+    from explorer.models.packaged import build_packaged_reranker
+    from explorer.pipeline import RetrievalPipeline
+
+    cpu = DeviceChoice("cpu", "fp32", "test")
+    model = build_packaged_reranker(cpu)
+    small = LoadedModel(model, ModelInfo("packaged", "packaged MiniLM-L6 cross-encoder", "packaged", ""), cpu,
+                        engine=InferenceEngine(model, cpu))
+    p = sample_pipeline
+    pipeline = RetrievalPipeline(small_split, p.bi_encoder, p.reranker, p.index, p.index_report)
+    measured = bench_cascade(pipeline, p.reranker, small, "few", depth=20, keeps=(5,), blend=0.5)
+    (point,) = measured.points
+    assert (point.keep, point.pairs_read_by_main, measured.pairs_full) == (5, 5 * 8, 20 * 8)
+    cascade = pipeline.with_cascade(small, 5)
+    ranked = {q.query_id: [h.doc_id for h in cascade.search(q.text, depth=20, blend=0.5).reranked]
+              for q in small_split.labelled_queries("few")}
+    qrels = {q: dict(v) for q, v in small_split.qrels_by_split["few"].items()}
+    assert point.ndcg == pytest.approx(mean_metrics(qrels, ranked, ["ndcg@10"])["ndcg@10"], abs=1e-3)
+    assert measured.to_json()["keep"] == 5 and measured.to_json()["pairs_read_by_main"] == 40

@@ -14,13 +14,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from explorer.errors import ConfigError
 from explorer.evaluation.metrics import mean_metrics
 from explorer.models.info import LoadedModel
-from explorer.pipeline import RetrievalPipeline, reranked_hits
+from explorer.pipeline import RetrievalPipeline, cascade_hits, reranked_hits
 from explorer.records import Hit
-from explorer.rerank.cascade import cascade_order, kept_positions, small_ranking
-from explorer.rerank.scoring import score_pairs
+from explorer.rerank.cascade import CascadeScores, kept_positions, small_ranking
+from explorer.rerank.scoring import PairScores, score_pairs
 
 Say = Callable[[str], None]
 DEFAULT_KEEPS = (5, 10, 15, 20, 30, 50)
@@ -118,11 +120,9 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
         read, main_ms = _scored(main, cases, chosen, clock)
         ranked = {}
         for qid, _, hits, _ in cases:
-            positions = chosen[qid]
-            top = reranked_hits([hits[p] for p in positions], read[qid], None, blend)
-            index = {(hits[p].doc_id, hits[p].passage_id): i for i, p in enumerate(positions)}
-            order = cascade_order(rankings[qid], positions, [index[(h.doc_id, h.passage_id)] for h in top])
-            ranked[qid] = [hits[p].doc_id for p in order]
+            scored = CascadeScores(_pair_scores(small_scores[qid]), tuple(chosen[qid]), _pair_scores(read[qid]),
+                                   None, tuple(rankings[qid]))
+            ranked[qid] = [h.doc_id for h in cascade_hits(hits, scored, blend)]
         cost = small_ms + main_ms
         point = CascadePoint(keep, _ndcg(qrels, ranked), cost, sum(len(p) for p in chosen.values()),
                              full_ms / max(cost, 1e-9))
@@ -142,6 +142,10 @@ def _scored(model: LoadedModel, cases: Sequence[tuple[str, str, Sequence[Hit], l
         wanted = texts if chosen is None else [texts[p] for p in chosen[qid]]
         scores[qid] = [float(s) for s in score_pairs(model, query, wanted, cache=None).raw]
     return scores, (clock() - started) * 1000
+
+
+def _pair_scores(raw: Sequence[float]) -> PairScores:
+    return PairScores(np.asarray(raw, dtype=np.float32), None)
 
 
 def _order(hits: Sequence[Hit], scores: Sequence[float], blend: float) -> list[str]:

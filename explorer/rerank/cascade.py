@@ -73,7 +73,7 @@ class CascadeScores:
     small: PairScores
     main_positions: tuple[int, ...]  # the candidates the main reranker read, in candidate order
     main: PairScores  # its scores of them, in that order
-    report: CascadeReport
+    report: CascadeReport | None  # None: scores put together outside a timed cascade (the benchmark reuses them)
     ranking: tuple[int, ...] = ()  # every candidate's position in the small reranker's order, best first
 
 
