@@ -15,6 +15,7 @@ from explorer.rerank.cascade import SMALL, CascadeReport, CascadeScores, cascade
 from explorer.rerank.rank_shift import rank_change
 from explorer.rerank.score_cache import ScoreCache
 from explorer.rerank.scoring import order_by_score, score_pairs
+from explorer.rerank.windows import BestWindows, DocumentFrequencies, WindowOptions
 from explorer.retrieval.bm25_index import Bm25Index
 from explorer.retrieval.dense_index import DenseIndex, IndexOptions, RecallReport
 from explorer.retrieval.embedding import Progress, embed_corpus, encode_query, query_length
@@ -129,7 +130,8 @@ class RetrievalPipeline:
 
     def __init__(self, dataset: Dataset, bi_encoder: LoadedModel, reranker: LoadedModel | None,
                  index: DenseIndex | None, index_report: IndexReport, passages: Sequence[Passage] = (),
-                 score_cache: ScoreCache | None = None, stages: dict[str, FirstStage] | None = None) -> None:
+                 score_cache: ScoreCache | None = None, stages: dict[str, FirstStage] | None = None,
+                 windows: dict[tuple[int, str], BestWindows] | None = None) -> None:
         self.dataset = dataset
         self.bi_encoder = bi_encoder
         self.reranker = reranker
@@ -139,6 +141,10 @@ class RetrievalPipeline:
         self.score_cache = score_cache  # reranker scores already computed (None: score every pair)
         # a small reranker reading every candidate and how many of its best the reranker reads (None: no cascade)
         self.cascade: tuple[LoadedModel, int] | None = None
+        # how much of a long document the reranker reads: its best window for the query (None: from its start)
+        self.window: WindowOptions | None = None
+        # the best-window choosers by (tokenizer, options), shared by every copy (they keep documents' token offsets)
+        self._windows: dict[tuple[int, str], BestWindows] = windows if windows is not None else {}
         self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
         self._passage_text = {p.passage_id: p.text for p in self.passages}
         # this corpus's first stages by method, shared by every copy made by with_reranker (BM25 built on first use)
@@ -177,8 +183,17 @@ class RetrievalPipeline:
 
     def _copy(self, stages: dict[str, FirstStage] | None = None) -> "RetrievalPipeline":
         other = RetrievalPipeline(self.dataset, self.bi_encoder, self.reranker, self.index, self.index_report,
-                                  self.passages, self.score_cache, self._stages if stages is None else stages)
+                                  self.passages, self.score_cache, self._stages if stages is None else stages,
+                                  self._windows)
         other.cascade = self.cascade
+        other.window = self.window
+        return other
+
+    def with_window(self, window: WindowOptions | None) -> "RetrievalPipeline":
+        """A copy whose reranker reads, of a document longer than ``window``, its best window for the query rather
+        than its first tokens (None: documents are read from their start; see explorer.rerank.windows)."""
+        other = self._copy()
+        other.window = window
         return other
 
     def with_cascade(self, small: LoadedModel | None, keep: int = 20) -> "RetrievalPipeline":
@@ -272,6 +287,29 @@ class RetrievalPipeline:
             return self._passage_text[hit.passage_id]
         return self.dataset.document(hit.doc_id).full_text
 
+    def reranker_texts(self, query: str, hits: Sequence[Hit]) -> list[str]:
+        """What the reranker reads for each of ``hits``: a passage as it is; a document whole (up to the reranker's
+        limit), or with a window set, its best window for ``query``."""
+        if self.window is None:
+            return [self.candidate_text(hit) for hit in hits]
+        chooser = self._best_windows(self.window)
+        whole = [hit for hit in hits if hit.passage_id is None]
+        chosen = dict(zip((hit.doc_id for hit in whole),
+                          chooser.texts(query, [self.dataset.document(hit.doc_id) for hit in whole])))
+        return [chosen[hit.doc_id] if hit.passage_id is None else self.candidate_text(hit) for hit in hits]
+
+    def _best_windows(self, window: WindowOptions) -> BestWindows:
+        """The chooser of best windows for the reranker's tokenizer (the bi-encoder's where it has none, as a remote
+        reranker), made once and shared with this pipeline's copies."""
+        tokenizer = getattr(self.reranker.model, "tokenizer", None) if self.reranker else None
+        tokenizer = tokenizer or self.bi_encoder.model.tokenizer
+        key = (id(tokenizer), window.key)
+        if key not in self._windows:
+            frequencies = next((chooser.frequencies for chooser in self._windows.values()), None) or \
+                DocumentFrequencies(unit_ids_and_texts(self.dataset, self.passages)[1])
+            self._windows[key] = BestWindows(tokenizer, frequencies, window)
+        return self._windows[key]
+
     def search(self, query: str, depth: int = 100, rerank: bool = True, blend: float = 1.0,
                clock: Callable[[], float] = time.perf_counter,
                first_stage_method: FirstStageMethod = "dense") -> PipelineResult:
@@ -292,7 +330,7 @@ class RetrievalPipeline:
         encoded = started if encoded is None else encoded
         reranked, ran, cascaded, answered, pairs = None, "", None, 0, 0
         if rerank and self.reranker is not None:
-            texts = [self.candidate_text(h) for h in candidates]
+            texts = self.reranker_texts(query, candidates)
             if self.cascade is not None and candidates:
                 reranked, ran, cascaded = _cascade(self.cascade, self.reranker, query, candidates, texts, blend,
                                                    self.score_cache, clock)

@@ -17,6 +17,7 @@ from explorer.pipeline import MAX_DEPTH, PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
 from explorer.rerank.cascade import CascadeSpec
 from explorer.rerank.score_cache import ScoreCache
+from explorer.rerank.windows import WindowOptions
 from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_method
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
@@ -99,6 +100,8 @@ class PipelineSpec:
     milvus: MilvusSource = MilvusSource()  # with the ``milvus`` first stage: where, and which collection
     # a small reranker reading every candidate, the reranker only its best (None: the reranker reads them all)
     cascade: CascadeSpec | None = None
+    # how much of a long document the reranker reads: its best window for the query (None: from its start)
+    window: WindowOptions | None = None
 
     def __post_init__(self) -> None:
         check_first_stage_method(self.first_stage_method)
@@ -228,7 +231,7 @@ def open_pipeline(spec: PipelineSpec, parts: PipelineParts, score_cache: ScoreCa
     base = parts.milvus(spec, progress) if spec.first_stage_method == "milvus" else parts.indexed(spec, progress)
     name = spec.reranker_name
     reranker = parts.reranker(name, spec.device, spec.trust_remote_code) if name else None
-    pipeline = base.with_reranker(reranker).with_score_cache(score_cache)
+    pipeline = base.with_reranker(reranker).with_score_cache(score_cache).with_window(spec.window)
     if spec.cascade is not None and reranker is not None:
         small = parts.reranker(model_name(spec.cascade.small, "reranker"), spec.device, spec.trust_remote_code)
         pipeline = pipeline.with_cascade(small, spec.cascade.keep)

@@ -154,6 +154,10 @@ if result.cascade is not None:
                + (f" ({c.from_cache_small + c.from_cache_main} pairs from the score cache)"
                   if c.from_cache_small + c.from_cache_main else "")
                + f". Below rank {c.pairs_main}, the order and the 'small score' are the small reranker's.")
+if choices.window is not None and result.reranked is not None:
+    st.caption(f"Window: the reranker read, of each document longer than {choices.window.max_tokens} tokens, the "
+               f"{choices.window.max_tokens}-token window that holds most of the query's rare words (after its title), "
+               "not its first tokens.")
 if remote:
     st.caption(remote_price_line(result.reranker.loaded, len(result.first_stage)))
 judge_column, export_column = st.columns([1, 3])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.evaluation.charts import depth_figure, per_query_delta_figure
+from explorer.evaluation.cascade_sweep import cascade_sweep
+from explorer.evaluation.charts import cascade_figure, depth_figure, per_query_delta_figure
 from explorer.evaluation.depth_sweep import DEFAULT_DEPTHS, depth_sweep
 from explorer.evaluation.html_report import evaluation_report, safe_file_part
 from explorer.evaluation.metrics import METRIC_NAMES, check_metric
@@ -14,6 +15,8 @@ from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
 from explorer.judging.datasets import dataset_key, label_version
+from explorer.models.packaged import small_reranker_dir
+from explorer.time_left import Pace
 from ui import cache, evaluations
 from ui.attention_link import open_attention
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
@@ -127,14 +130,53 @@ if evaluation.has_reranker:
         try:
             deep = evaluation
             pipeline = evaluations.opened(request).pipeline
-            with st.spinner("Timing each depth…"):
-                st.session_state["_depth_points"] = (request, depth_sweep(pipeline, deep,
-                                                                          depths=depths, timed_queries=5))
+            bar = st.progress(0.0, text="Timing each depth…")
+            depth_pace = Pace("depths")
+            st.session_state["_depth_points"] = (request, depth_sweep(
+                pipeline, deep, depths=depths, timed_queries=5,
+                progress=lambda done, total: bar.progress(done / total,
+                                                          text=f"Timing each depth: {depth_pace.status(done, total)}")))
+            bar.empty()
         except ExplorerError as exc:
             st.error(str(exc))
     swept = st.session_state.get("_depth_points")
     if swept and swept[0] == request:
         st.plotly_chart(depth_figure(swept[1]), key="depth_chart")
+
+    st.subheader("Cascade: how few pairs can the reranker read?")
+    cascade_note = ("A small reranker reads every candidate and the reranker only its top M. The reranker's scores of "
+                    "every candidate are in the evaluation above, so each M costs only the small reranker's pass "
+                    "(its scores are kept); time per query is estimated from both models' measured times.")
+    if evaluation.cascade:
+        st.caption(cascade_note + " This evaluation is a cascade already: turn the cascade off in the sidebar, "
+                   "evaluate, and sweep M from there.")
+    else:
+        st.caption(cascade_note)
+        built = small_reranker_dir(cache.settings())
+        small_name = st.text_input("Small reranker (hub id or folder)", key="sweep_small",
+                                   placeholder=str(built) if built.is_dir() else "a hub id or folder",
+                                   help="Empty: the small reranker built here (python -m explorer "
+                                        "build-small-reranker).").strip() or (str(built) if built.is_dir() else "")
+        if st.button("Sweep M", key="run_cascade_sweep", disabled=not small_name):
+            try:
+                small = cache.reranker(small_name, choices.device, choices.trust_remote_code)
+                pipeline = evaluations.opened(request).pipeline
+                bar = st.progress(0.0, text="Scoring every candidate with the small reranker…")
+                pace = Pace("queries")
+                swept = cascade_sweep(pipeline, evaluation, small,
+                                      progress=lambda done, total: bar.progress(
+                                          done / total, text=f"Small reranker: {pace.status(done, total)}"))
+                bar.empty()
+                st.session_state["_cascade_points"] = (request, small_name, swept)
+            except ExplorerError as exc:
+                st.error(str(exc))
+        if not small_name:
+            st.caption("No small reranker is built here yet: `python -m explorer build-small-reranker` (a few "
+                       "minutes), or name one above.")
+        kept = st.session_state.get("_cascade_points")
+        if kept and kept[0] == request and kept[1] == small_name:
+            st.plotly_chart(cascade_figure(kept[2]), key="cascade_chart")
+            st.caption(kept[2].timing_note)
 
 st.subheader("Take it away")
 tag = safe_file_part(f"{split}.{evaluation.config.first_stage_method}")  # a split may be "judged here"

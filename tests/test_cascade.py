@@ -108,3 +108,35 @@ def test_the_cascade_benchmark_ranks_as_the_pipelines_cascade_does(sample_pipeli
     qrels = {q: dict(v) for q, v in small_split.qrels_by_split["few"].items()}
     assert point.ndcg == pytest.approx(mean_metrics(qrels, ranked, ["ndcg@10"])["ndcg@10"], abs=1e-3)
     assert measured.to_json()["keep"] == 5 and measured.to_json()["pairs_read_by_main"] == 40
+
+
+def test_the_evaluate_pages_sweep_of_m_gives_what_a_cascade_evaluation_gives(sample_pipeline, small_split):
+    """The sweep reads the full rerank's scores from one evaluation and the small reranker's once; at each M its
+    metric is the one an evaluation of the cascade at that M gets (the same cascade_hits), and it costs less."""
+    from explorer.evaluation.cascade_sweep import cascade_sweep
+    from explorer.evaluation.metrics import mean_metrics
+    from explorer.evaluation.runner import EvalConfig, evaluate
+    from explorer.inference.device import DeviceChoice
+    from explorer.inference.engine import InferenceEngine
+    from explorer.models.info import LoadedModel, ModelInfo
+    from explorer.models.packaged import build_packaged_reranker
+    from explorer.rerank.score_cache import ScoreCache
+
+    cpu = DeviceChoice("cpu", "fp32", "test")
+    model = build_packaged_reranker(cpu)
+    small = LoadedModel(model, ModelInfo("packaged", "packaged MiniLM-L6 cross-encoder", "packaged", ""), cpu,
+                        engine=InferenceEngine(model, cpu))
+    pipeline = sample_pipeline.with_dataset(small_split).with_score_cache(ScoreCache())
+    config = EvalConfig(split="few", depth=20, blend=0.5)
+    full = evaluate(pipeline, config)
+    sweep = cascade_sweep(pipeline, full, small, keeps=(3, 10, 20, 40))
+    assert [p.keep for p in sweep.points] == [3, 10]  # M at or past the depth is no cascade
+    assert sweep.full == pytest.approx(mean_metrics(full.qrels, full.ranked("reranked"), ["ndcg@10"])["ndcg@10"])
+    for point in sweep.points:
+        cascaded = evaluate(pipeline.with_cascade(small, point.keep), config)
+        expected = mean_metrics(cascaded.qrels, cascaded.ranked("reranked"), ["ndcg@10"])["ndcg@10"]
+        assert point.value == pytest.approx(expected, abs=1e-6)
+        assert point.pairs_read_by_main == point.keep * len(full.outcomes)
+    assert sweep.points[0].rerank_ms < sweep.points[1].rerank_ms
+    with pytest.raises(ConfigError, match="cascade already"):
+        cascade_sweep(pipeline, evaluate(pipeline.with_cascade(small, 3), config), small)

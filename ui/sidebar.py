@@ -17,6 +17,7 @@ from explorer.models.measured_speed import MeasuredSpeed, measured_speed
 from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER, small_reranker_dir
 from explorer.models.resolution import expected_stand_in, out_of_reach, page_model_roots
 from explorer.rerank.cascade import CascadeSpec
+from explorer.rerank.windows import WindowOptions
 from explorer.remote.names import EXAMPLES, is_remote_name, key_status
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.milvus_connection import MilvusSource
@@ -45,7 +46,7 @@ DEFAULTS: dict[str, object] = {
     "threshold_probability": 0.5, "threshold_raw": 10.0, "device": "auto", "trust_remote_code": False,
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
     "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense", "rater": "",
-    "use_cascade": False, "cascade_small": "", "cascade_keep": 20,
+    "use_cascade": False, "cascade_small": "", "cascade_keep": 20, "use_window": False, "window_tokens": 128,
 }
 FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
                       "hybrid": "hybrid (reciprocal rank fusion)", "milvus": "Milvus (bi-encoder + Milvus)"}
@@ -78,6 +79,7 @@ class SidebarChoices:
     rater: str = ""  # who is judging in this session (the Judge page saves grades under this name)
     milvus: MilvusSource = MilvusSource()  # with the Milvus first stage: where, and which collection
     cascade: CascadeSpec | None = None  # a small reranker reading every candidate first (None: no cascade)
+    window: WindowOptions | None = None  # the reranker reads a long document's best window (None: from its start)
 
     def spec(self, reranker: str | None = "sidebar", first_stage_method: FirstStageMethod | None = None,
              depth: int | None = None) -> PipelineSpec:
@@ -88,7 +90,7 @@ class SidebarChoices:
             bi_encoder=self.bi_encoder, reranker=chosen,
             device=self.device, trust_remote_code=self.trust_remote_code, passages=self.passages,
             depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight), milvus=self.milvus,
-            cascade=self.cascade if chosen else None)
+            cascade=self.cascade if chosen else None, window=self.window if chosen else None)
 
 
 MINE = "_my_datasets"  # the saved data sets this browser session loaded
@@ -261,6 +263,7 @@ def sidebar() -> SidebarChoices:
         blend_weight = st.slider("Reranker weight in the blend", 0.0, 1.0, step=0.05, key="blend_weight",
                                  disabled=blend_mode != BLEND_MODES[2])
         cascade = _cascade_choice(rr != NO_RERANKER)
+        window = _window_choice(rr != NO_RERANKER)
         use_threshold = st.checkbox("Cut off results under a reranker score", key="use_threshold")
         threshold_probability = st.slider("Threshold (probability)", 0.0, 1.0, step=0.01, key="threshold_probability",
                                           disabled=not use_threshold,
@@ -297,6 +300,7 @@ def sidebar() -> SidebarChoices:
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
         first_stage_method=first_stage, rater=" ".join(str(rater).split()), milvus=milvus, cascade=cascade,
+        window=window,
     )
 
 
@@ -320,6 +324,19 @@ def _cascade_choice(has_reranker: bool) -> CascadeSpec | None:
                    "(a few minutes), or name one above.")
         return None
     return CascadeSpec(chosen, int(keep))
+
+
+def _window_choice(has_reranker: bool) -> WindowOptions | None:
+    """The reranker's window: of a document longer than N tokens it reads the best N-token window for the query
+    (by the query's rare words) instead of the first tokens. None when off."""
+    use = st.checkbox("Reranker reads each long document's best window", key="use_window",
+                      disabled=not has_reranker,
+                      help="Fewer tokens per pair cost less time, and the part that matches the query is read "
+                           "even where it lies past the reranker's limit. Evaluate measures what it does to nDCG.")
+    if not use or not has_reranker:
+        return None
+    tokens = st.slider("Window (document tokens the reranker reads)", 32, 256, step=16, key="window_tokens")
+    return WindowOptions(int(tokens))
 
 
 def milvus_summary(source: MilvusSource) -> str:

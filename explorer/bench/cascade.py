@@ -59,6 +59,7 @@ class CascadeBench:
     pairs_full: int
     points: tuple[CascadePoint, ...]
     tolerance: float
+    window: int | None = None  # document tokens both rerankers read (each document's best window); None: whole
 
     @property
     def chosen(self) -> CascadePoint:
@@ -78,7 +79,7 @@ class CascadeBench:
             "tolerance": self.tolerance, "data": self.data, "split": self.split, "queries": self.queries,
             "depth": self.depth, "main": self.main, "small": self.small, "blend": self.blend,
             "ndcg_first_stage": round(self.ndcg_first_stage, 4), "ndcg_small_alone": round(self.ndcg_small_alone, 4),
-            "full_ms": round(self.full_ms, 1), "small_ms": round(self.small_ms, 1), "pairs_full": self.pairs_full,
+            "window": self.window, "full_ms": round(self.full_ms, 1), "small_ms": round(self.small_ms, 1), "pairs_full": self.pairs_full,
             "points": [{"keep": p.keep, "ndcg": round(p.ndcg, 4), "ms": round(p.ms, 1),
                         "pairs_read_by_main": p.pairs_read_by_main, "speedup": round(p.speedup, 2)}
                        for p in self.points],
@@ -102,7 +103,7 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
     cases = []
     for query in queries:
         hits, _, _ = pipeline.candidates(query.text, depth, "dense")
-        cases.append((query.query_id, query.text, hits, [pipeline.candidate_text(h) for h in hits]))
+        cases.append((query.query_id, query.text, hits, pipeline.reranker_texts(query.text, hits)))
     qrels = {q: dict(v) for q, v in dataset.qrels_by_split[split].items()}
     pairs = sum(len(texts) for *_, texts in cases)
     say(f"cascade on {dataset.name} ({split}, {len(cases)} queries, depth {depth}): the main reranker on all "
@@ -129,7 +130,8 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
         say(f"  keep {keep}: nDCG@10 {point.ndcg:.4f} (full {ndcg_full:.4f}), {point.speedup:.2f}x")
         points.append(point)
     return CascadeBench(dataset.name, split, len(cases), depth, main.info.loaded, small.info.loaded, blend,
-                        _ndcg(qrels, first), ndcg_full, ndcg_small, full_ms, small_ms, pairs, tuple(points), tolerance)
+                        _ndcg(qrels, first), ndcg_full, ndcg_small, full_ms, small_ms, pairs, tuple(points), tolerance,
+                        pipeline.window.max_tokens if pipeline.window is not None else None)
 
 
 def _scored(model: LoadedModel, cases: Sequence[tuple[str, str, Sequence[Hit], list[str]]],

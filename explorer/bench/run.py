@@ -58,6 +58,8 @@ class BenchConfig:
     # reranker on its top `keep`, for each of cascade_keeps, on each data set's test split; None: not measured
     cascade_small: str | None = None
     cascade_keeps: tuple[int, ...] = (5, 10, 15, 20, 30, 50)
+    # the rerankers read each long document's best window of this many tokens (explorer.rerank.windows; None: whole)
+    cascade_window: int | None = None
     # also time the peers on the same pairs: sentence-transformers' ONNX and OpenVINO backends where they install,
     # beside the naive baseline and the engine (explorer.bench.peers)
     peers: bool = True
@@ -130,6 +132,7 @@ def run_cascade(config: BenchConfig, settings: Settings, folders: list[Path],
     """The cascade benchmark on each folder's test split at ``config.depth`` (dense first stage, the default
     bi-encoder and reranker, blended as the reranker's card says), by data set name."""
     from explorer.bench.cascade import bench_cascade
+    from explorer.rerank.windows import WindowOptions
     from explorer.loading import load_beir
     from explorer.models.resolution import load_bi_encoder, load_reranker
     from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER
@@ -149,6 +152,8 @@ def run_cascade(config: BenchConfig, settings: Settings, folders: list[Path],
             say(f"cascade: {dataset.name} has no labels; skipped")
             continue
         pipeline = index_corpus(dataset, bi, None, settings)
+        if config.cascade_window:
+            pipeline = pipeline.with_window(WindowOptions(config.cascade_window))
         measured = bench_cascade(pipeline, main, small, split, config.depth, config.cascade_keeps,
                                  blend=main.info.recommended_blend, say=say)
         results[dataset.name] = measured.to_json()

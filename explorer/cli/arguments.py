@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--cascade", default=None, metavar="SMALL:M",
                          help="a small reranker (hub id or folder) reads every candidate and the reranker only its "
                               "top M, e.g. --cascade ~/small-reranker:20")
+        sub.add_argument("--window", default=None, metavar="N[/STRIDE]",
+                         help="the reranker reads, of a document longer than N tokens, its best N-token window for "
+                              "the query (by the query's rare words) instead of its first tokens, e.g. --window 128")
 
     index = commands.add_parser("index", help="embed and index a corpus (fills the embedding cache)")
     pipeline(index)
@@ -202,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     cascade.add_argument("--extra-data", metavar="DIR", default=None, help="a second labelled BEIR folder")
     cascade.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (default 100)")
     cascade.add_argument("--keeps", default="5,10,15,20,30,50", help="the M values to measure, comma-separated")
+    cascade.add_argument("--window", type=int, default=None, metavar="N",
+                         help="both rerankers read each long document's best N-token window (default: whole)")
     cascade.add_argument("--device", default="auto", choices=list(DEVICE_CHOICES))
     cascade.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     judged = commands.add_parser("judgements", help="export, import or measure the agreement of the judgements "

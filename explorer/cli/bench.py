@@ -74,7 +74,8 @@ def bench_cascade(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--keeps takes whole numbers separated by commas, e.g. 5,10,20; got {args.keeps!r}.") from None
     folders = [Path(args.data)] + ([Path(args.extra_data).expanduser()] if args.extra_data else [])
-    config = BenchConfig(device=args.device, depth=args.depth, cascade_small=args.small, cascade_keeps=keeps)
+    config = BenchConfig(device=args.device, depth=args.depth, cascade_small=args.small, cascade_keeps=keeps,
+                         cascade_window=args.window)
     by_data = run_cascade(config, Settings.from_env(), folders, say=say)
     for name, figures in by_data.items():
         _emit_cascade(name, figures)

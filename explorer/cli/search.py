@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 def spec_from(args: argparse.Namespace) -> PipelineSpec:
     """The pipeline the arguments name; ``index`` has no reranker, depth or blend of its own."""
     from explorer.rerank.cascade import CascadeSpec
+    from explorer.rerank.windows import WindowOptions
     from explorer.retrieval.passages import PassageOptions
 
     passages = PassageOptions(args.passages, args.passage_overlap) if args.passages else None
@@ -34,7 +35,8 @@ def spec_from(args: argparse.Namespace) -> PipelineSpec:
         reranker=None if reranker == "none" else reranker, device=args.device,
         trust_remote_code=args.trust_remote_code, passages=passages, depth=getattr(args, "depth", 100),
         blend=Blend.parse(getattr(args, "blend", "card")), milvus=milvus,
-        cascade=CascadeSpec.parse(args.cascade) if getattr(args, "cascade", None) else None)
+        cascade=CascadeSpec.parse(args.cascade) if getattr(args, "cascade", None) else None,
+        window=WindowOptions.parse(args.window) if getattr(args, "window", None) else None)
 
 
 def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
@@ -94,8 +96,14 @@ def labelled_evaluation(args: argparse.Namespace, opened: OpenPipeline, settings
     config = EvalConfig(split=split, first_stage_method=args.first_stage, depth=args.depth, blend=opened.blend,
                         rerank=opened.reranker is not None)
 
+    from explorer.time_left import Pace
+
+    pace = Pace("queries")
+
     def progress(done: int, total: int) -> None:
-        print(f"\revaluating {done}/{total} queries", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        # padded: a shorter estimate must not leave the end of a longer one on the line
+        print(f"\revaluating {pace.status(done, total):<48}", end="" if done < total else "\n", file=sys.stderr,
+              flush=True)
 
     judgements = JudgementStore(settings.judgements_path)
     labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))

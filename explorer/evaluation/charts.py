@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.evaluation.comparison import ComparisonRow
+from explorer.evaluation.cascade_sweep import CascadeSweep
 from explorer.evaluation.depth_sweep import DepthPoint
 from explorer.evaluation.score_calibration import CalibrationReport, Reliability
 from explorer.evaluation.thresholds import ThresholdSweep
@@ -52,6 +53,27 @@ def depth_figure(points: Sequence[DepthPoint]) -> go.Figure:
     figure.update_yaxes(title_text="reranking time per query (ms)", secondary_y=True, rangemode="tozero")
     figure.update_layout(title="Quality and cost against depth", height=380, margin=dict(l=10, r=10, t=50, b=10),
                          legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def cascade_figure(sweep: CascadeSweep) -> go.Figure:
+    """Quality (left axis) and reranking time per query (right axis) against M, the candidates the reranker reads,
+    with the full rerank and the small reranker alone as flat references."""
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    keeps = [p.keep for p in sweep.points]
+    figure.add_trace(go.Scatter(x=keeps, y=[p.value for p in sweep.points], name=f"cascade {sweep.metric}",
+                                mode="lines+markers", line=dict(color=RERANKED_COLOUR)), secondary_y=False)
+    figure.add_trace(go.Scatter(x=keeps, y=[sweep.full] * len(keeps), name=f"full rerank {sweep.metric}",
+                                mode="lines", line=dict(color=RERANKED_COLOUR, dash="dash")), secondary_y=False)
+    figure.add_trace(go.Scatter(x=keeps, y=[sweep.small_alone] * len(keeps), name=f"small reranker alone {sweep.metric}",
+                                mode="lines", line=dict(color=FIRST_COLOUR, dash="dash")), secondary_y=False)
+    figure.add_trace(go.Scatter(x=keeps, y=[p.rerank_ms for p in sweep.points], name="reranking ms per query",
+                                mode="lines+markers", line=dict(color=COST_COLOUR, dash="dot")), secondary_y=True)
+    figure.update_xaxes(title_text="M: candidates the reranker reads", tickvals=keeps)
+    figure.update_yaxes(title_text=sweep.metric, secondary_y=False)
+    figure.update_yaxes(title_text="reranking time per query (ms)", secondary_y=True, rangemode="tozero")
+    figure.update_layout(title=f"Cascade ({plotly_text(sweep.small)} first): quality and cost against M", height=380,
+                         margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.3))
     return figure
 
 

@@ -221,7 +221,8 @@ def evaluation_key(pipeline: RetrievalPipeline, config: EvalConfig) -> str:
     # The blend is kept for a cascade: its order below the cut is the small reranker's, so it cannot be re-blended
     digest.update(json.dumps([asdict(config if cascade else replace(config, blend=1.0)), pipeline.bi_encoder.info.fingerprint or pipeline.bi_encoder.info.loaded,
                               reranker if config.rerank else "none", passages,
-                              pipeline.index_report.index_description, *([cascade] if cascade else [])]).encode())
+                              pipeline.index_report.index_description, *([cascade] if cascade else []),
+                              *([pipeline.window.key] if pipeline.window is not None and config.rerank else [])]).encode())
     return digest.hexdigest()[:32]
 
 
@@ -267,6 +268,8 @@ def evaluate(pipeline: RetrievalPipeline, config: EvalConfig, cache_folder: Path
         else None
     if cascade:
         label += f" (cascade: {cascade})"
+    if ran and pipeline.window is not None:
+        label += f" (reads {pipeline.window.max_tokens}-token windows)"
     return Evaluation(label, config, bi_name, ran.loaded if ran else None, tuple(outcomes),
                       {q: dict(v) for q, v in dataset.qrels_by_split[config.split].items()},
                       {q.query_id: q.text for q in queries}, reranker_requested=asked, cascade=cascade)
