@@ -39,3 +39,24 @@ def test_quick_bench_writes_the_documented_json(tmp_path, capsys):
     assert set(report["goals"]) == {"rerank_5x", "rerank_faithful", "embed_2x", "embed_faithful",
                                     "end_to_end_under_600ms"}
     assert "rerank" in capsys.readouterr().out
+
+
+def test_end_to_end_with_a_cascade_times_the_same_queries_through_it(settings, cpu, sample):
+    """With a small reranker, the end-to-end queries run again through a cascade (scored afresh), and the report
+    says which model read what."""
+    from explorer.bench.measure import bench_end_to_end
+    from explorer.inference.device import DeviceChoice
+    from explorer.inference.engine import InferenceEngine
+    from explorer.models.info import LoadedModel, ModelInfo
+    from explorer.models.packaged import build_packaged_reranker
+
+    fp32 = DeviceChoice("cpu", "fp32", "test")
+    model = build_packaged_reranker(fp32)
+    small = LoadedModel(model, ModelInfo("packaged", "packaged MiniLM-L6 cross-encoder", "packaged", ""), fp32,
+                        engine=InferenceEngine(model, fp32))
+    end_to_end, _ = bench_end_to_end(settings, cpu, [sample], corpus_size=300, depth=16, queries=2,
+                                     cascade_small=small, cascade_keep=4, cascade_window=64)
+    assert end_to_end.cascade_total is not None and end_to_end.cascade_total.median_ms > 0
+    assert (end_to_end.cascade_keep, end_to_end.cascade_window) == (4, 64)
+    assert end_to_end.cascade_small == small.info.loaded
+    assert end_to_end.cascade_stages_median_ms["reranking"] > 0

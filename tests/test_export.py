@@ -115,3 +115,100 @@ def test_the_command_line_exports_measured_figures_and_refuses_another_configura
     assert main(["export", "--reranker", "none", "--depth", "10", "--snapshot", "shallow-export",
                  "--out", str(tmp_path / "shallow.json")]) == 0
     assert json.loads((tmp_path / "shallow.json").read_text())["measured"]["source"] == "snapshot shallow-export"
+
+
+@pytest.fixture(scope="module")
+def cascaded(opened, trained_folder, settings):
+    """``opened`` with a cascade: the short trained run (another model than the default reranker) reads every
+    candidate, the default reranker its best 4."""
+    from explorer.models.resolution import load_reranker
+    from explorer.rerank.cascade import CascadeSpec
+    from explorer.spec import OpenPipeline
+
+    small = load_reranker(str(trained_folder), opened.pipeline.bi_encoder.device, settings)
+    return OpenPipeline(replace(opened.spec, cascade=CascadeSpec(str(trained_folder), 4)),
+                        opened.pipeline.with_cascade(small, 4), opened.blend)
+
+
+def test_a_pipeline_file_with_a_cascade_round_trips_and_opens_the_cascade(cascaded, settings, tmp_path):
+    from explorer.export.pipeline_file import FileCascade, ModelRef
+    from explorer.rerank.cascade import CascadeSpec
+
+    small = cascaded.pipeline.cascade[0]
+    path = write_pipeline_file(pipeline_file(cascaded), tmp_path / "cascade.json")
+    content = json.loads(path.read_text())
+    assert content["cascade"] == {"small": {"asked": str(small.info.requested), "loaded": small.info.loaded,
+                                            "fingerprint": small.info.fingerprint}, "keep": 4}
+    assert small.info.fingerprint != "" and small.info.loaded != cascaded.reranker.info.loaded
+
+    read = read_pipeline_file(path)
+    assert read.cascade == FileCascade(ModelRef.of(small.info), 4)
+    assert read.to_json() == content
+    assert read.spec().cascade == CascadeSpec(small.info.requested, 4)
+    again = open_pipeline(read.spec(), DirectParts(settings), None)
+    assert again.pipeline.cascade is not None and again.pipeline.cascade[1] == 4
+    assert read.differences(again) == []
+    before, after = cascaded.search(QUERY), again.search(QUERY)
+    assert after.cascade is not None and after.cascade.pairs_main == 4
+    assert [(h.doc_id, h.scored_by, round(h.score, 4)) for h in after.reranked] == [
+        (h.doc_id, h.scored_by, round(h.score, 4)) for h in before.reranked]
+    assert [h.scored_by for h in after.reranked] == ["main"] * 4 + ["small"] * 8
+
+
+def test_a_file_without_a_cascade_reads_as_before_and_opens_without_one(opened, tmp_path):
+    content = pipeline_file(opened).to_json()
+    assert "cascade" not in content  # a file of before the cascade looks the same
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(content))
+    read = read_pipeline_file(path)
+    assert read.cascade is None and read.spec().cascade is None
+    assert read.to_json() == content
+
+
+def test_a_cascade_that_cannot_run_or_whose_small_model_differs_is_refused_or_named(cascaded, tmp_path):
+    from explorer.rerank.cascade import CascadeSpec
+
+    content = pipeline_file(cascaded).to_json()
+    no_reranker = {**content, "reranker": None}
+    (tmp_path / "no-reranker.json").write_text(json.dumps(no_reranker))
+    with pytest.raises(ConfigError, match=r"cascade: .* has none \(reranker is null\); export the pipeline again "
+                                          r"with a reranker, or remove the cascade"):
+        read_pipeline_file(tmp_path / "no-reranker.json")
+    (tmp_path / "keep-0.json").write_text(json.dumps({**content, "cascade": {**content["cascade"], "keep": 0}}))
+    with pytest.raises(ConfigError, match=r"cascade.keep: 0 is less than the minimum of 1"):
+        read_pipeline_file(tmp_path / "keep-0.json")
+    with pytest.raises(ConfigError, match="export the pipeline again with a reranker"):
+        write_pipeline_file(replace(pipeline_file(cascaded), reranker=None), tmp_path / "never.json")
+
+    exported = pipeline_file(cascaded)
+    small = cascaded.pipeline.cascade[0]
+    other_weights = replace(exported, cascade=replace(exported.cascade,
+                                                      small=replace(exported.cascade.small, fingerprint="f" * 64)))
+    assert other_weights.differences(cascaded) == [
+        f"the small reranker {small.info.loaded} loaded here has other weights than the exported one "
+        f"(fingerprint {small.info.fingerprint[:12]} vs ffffffffffff)"]
+    # the spec's cascade does not decide what is written: the pipeline's does (what runs)
+    assert pipeline_file(replace(cascaded, pipeline=cascaded.pipeline.with_cascade(None))).cascade is None
+    assert CascadeSpec(str(small.info.requested), 4) == exported.cascade.spec()
+
+
+def test_a_pipeline_file_carries_the_rerankers_window_and_the_service_side_reads_it(opened, settings, tmp_path):
+    from explorer.rerank.windows import WindowOptions
+    from explorer.spec import OpenPipeline
+
+    windowed = OpenPipeline(replace(opened.spec, window=WindowOptions(32)), opened.pipeline.with_window(
+        WindowOptions(32)), opened.blend)
+    path = write_pipeline_file(pipeline_file(windowed), tmp_path / "window.json")
+    assert json.loads(path.read_text())["window"] == {"max_tokens": 32, "stride": 0}
+    read = read_pipeline_file(path)
+    assert read.window == WindowOptions(32) and read.spec().window == WindowOptions(32)
+    again = open_pipeline(read.spec(), DirectParts(settings), None)
+    assert again.pipeline.window == WindowOptions(32)
+    hits = again.search(QUERY).first_stage
+    assert again.pipeline.reranker_texts(QUERY, hits) == windowed.pipeline.reranker_texts(QUERY, hits)
+    assert "window" not in pipeline_file(opened).to_json()  # a file without one looks as it did
+    broken = json.loads(path.read_text())
+    broken["window"] = {"max_tokens": 4, "stride": 0}
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ConfigError, match="window.max_tokens"):
+        read_pipeline_file(path)

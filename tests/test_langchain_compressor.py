@@ -217,3 +217,89 @@ def test_importing_it_without_langchain_core_says_what_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "explorer.integrations.langchain_compressor")
     with pytest.raises(ImportError, match="pip install langchain-core"):
         importlib.import_module("explorer.integrations.langchain_compressor")
+
+
+CASCADE_KEEP = 3
+
+
+@pytest.fixture(scope="module")
+def small(trained_folder, cpu, settings):
+    """The cascade's small reranker: the short trained run, another model than the default reranker."""
+    from explorer.models.resolution import load_reranker
+
+    return load_reranker(str(trained_folder), cpu, settings)
+
+
+@pytest.fixture(scope="module")
+def cascaded(opened, small, trained_folder):
+    """``opened`` with a cascade: the small reranker reads every candidate, the default reranker its best 3."""
+    from dataclasses import replace
+
+    from explorer.rerank.cascade import CascadeSpec
+
+    return OpenPipeline(replace(opened.spec, cascade=CascadeSpec(str(trained_folder), CASCADE_KEEP)),
+                        opened.pipeline.with_cascade(small, CASCADE_KEEP), opened.blend)
+
+
+def candidates_as_documents(pipeline, query, depth=10):
+    """The first stage's candidates for ``query`` as LangChain Documents, in the first stage's order."""
+    hits = pipeline.search(query, depth=depth, rerank=False).first_stage
+    return [Document(page_content=pipeline.candidate_text(hit), id=hit.doc_id, metadata={"doc_id": hit.doc_id})
+            for hit in hits]
+
+
+def test_with_a_cascade_documents_come_back_in_the_pipelines_cascade_order(cascaded, reranker, small, sample,
+                                                                           tmp_path):
+    pipeline = cascaded.pipeline.uncached()
+    path = write_pipeline_file(pipeline_file(cascaded), tmp_path / "cascade.json")
+    from_file = ExplorerReranker.from_pipeline_file(path, top_n=10, reranker=reranker, small_reranker=small)
+    given = ExplorerReranker(reranker=reranker, small_reranker=small, keep=CASCADE_KEEP, top_n=10)
+    assert from_file.small_reranker is small and from_file.keep == CASCADE_KEEP
+    unlike_plain = 0
+    for query in [q.text for q in list(sample.labelled_queries("test"))[:4]]:
+        documents = candidates_as_documents(pipeline, query)
+        expected = pipeline.search(query, depth=10, blend=1.0).reranked
+        for compressor in (from_file, given):
+            found = compressor.compress_documents(documents, query)
+            assert ids(found) == [hit.doc_id for hit in expected]
+            assert [d.metadata["scored_by"] for d in found] == [hit.scored_by for hit in expected] == \
+                ["main"] * CASCADE_KEEP + ["small"] * (10 - CASCADE_KEEP)
+            assert [d.metadata["relevance_score"] for d in found] == pytest.approx([hit.score for hit in expected],
+                                                                                   abs=1e-4)
+            assert all("probability" not in d.metadata for d in found if d.metadata["scored_by"] == "small")
+        plain = ExplorerReranker(reranker=reranker, top_n=10).compress_documents(documents, query)
+        unlike_plain += ids(plain) != [hit.doc_id for hit in expected]
+    assert unlike_plain > 0  # the cascade orders otherwise than the reranker alone: the comparison above tells
+
+
+def test_with_a_cascade_the_threshold_passes_only_what_the_reranker_scored(cascaded, reranker, small, query,
+                                                                           tmp_path):
+    documents = candidates_as_documents(cascaded.pipeline, query)
+    # every score passes it as a number, the small reranker's too
+    path = write_pipeline_file(pipeline_file(cascaded, Threshold(-1e6, "raw")), tmp_path / "cut.json")
+    found = ExplorerReranker.from_pipeline_file(path, top_n=10, reranker=reranker,
+                                                small_reranker=small).compress_documents(documents, query)
+    assert len(found) == CASCADE_KEEP and {d.metadata["scored_by"] for d in found} == {"main"}
+    unfiltered = ExplorerReranker(reranker=reranker, small_reranker=small, keep=CASCADE_KEEP,
+                                  top_n=10).compress_documents(documents, query)
+    assert ids(found) == ids(unfiltered)[:CASCADE_KEEP] and len(unfiltered) == 10
+
+
+def test_a_cascade_half_given_or_given_to_a_file_without_one_is_refused(exported, cascaded, reranker, small,
+                                                                        tmp_path, caplog):
+    with pytest.raises(ConfigError, match="needs both a small reranker and keep"):
+        ExplorerReranker(reranker=reranker, small_reranker=small)
+    with pytest.raises(ConfigError, match="needs both a small reranker and keep"):
+        ExplorerReranker(reranker=reranker, keep=5)
+    with pytest.raises(ConfigError, match="keep is how many .* at least 1; got 0"):
+        ExplorerReranker(reranker=reranker, small_reranker=small, keep=0)
+    with pytest.raises(ConfigError, match="has no cascade, so a small reranker has nothing to do"):
+        ExplorerReranker.from_pipeline_file(exported, reranker=reranker, small_reranker=small)
+    content = pipeline_file(cascaded).to_json()
+    content["cascade"]["small"]["fingerprint"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(content))
+    with caplog.at_level(logging.WARNING, logger="explorer.integrations.langchain_compressor"):
+        ExplorerReranker.from_pipeline_file(tmp_path / "other.json", reranker=reranker, small_reranker=small)
+    assert len(caplog.records) == 1
+    assert re.search(r"the small reranker .+ loaded here has other weights than the exported one "
+                     r"\(fingerprint \w+ vs 000000000000\); it may pass other documents", caplog.messages[0])

@@ -472,3 +472,146 @@ def test_serve_leaves_the_budget_to_the_measurement_unless_given():
     parser = build_parser()
     assert parser.parse_args(["serve", "--pipeline", "p.json"]).budget_ms is None
     assert parser.parse_args(["serve", "--pipeline", "p.json", "--budget-ms", "800"]).budget_ms == 800
+
+
+# The cascade: the short trained run (another model than the default reranker) reads every candidate, the default
+# reranker its best CASCADE_KEEP; blended at 0.5, so the small reranker's ranking follows the blend rule too.
+CASCADE_KEEP = 4
+
+
+@pytest.fixture(scope="module")
+def cascade_side(settings, trained_folder):
+    """The cascade pipeline as the explorer opens it (no score cache)."""
+    from explorer.rerank.cascade import CascadeSpec
+
+    spec = PipelineSpec(depth=DEPTH, blend=Blend("custom", 0.5), cascade=CascadeSpec(str(trained_folder),
+                                                                                       CASCADE_KEEP))
+    return open_pipeline(spec, DirectParts(settings), None)
+
+
+@pytest.fixture(scope="module")
+def cascade_path(cascade_side, tmp_path_factory):
+    return write_pipeline_file(pipeline_file(cascade_side), tmp_path_factory.mktemp("cascade") / "pipeline.json")
+
+
+@pytest.fixture(scope="module")
+def cascade_url(cascade_path, settings):
+    """``serve`` of the cascade's pipeline file: from the file alone, both rerankers loaded afresh."""
+    service = open_service(cascade_path, settings)
+    try:
+        with http_server(create_app(service)) as base:
+            yield base
+    finally:
+        service.close()
+
+
+def _reranked_search(client: httpx.Client, query: str) -> dict:
+    """/v1/search's answer, asked again when a machine busy with other work made it a fallback."""
+    for _ in range(3):
+        answer = client.post("/v1/search", json={"query": query})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        if not body["fallback"]:
+            break
+    assert body["fallback"] is False, body.get("fallback_reason", body)
+    return body
+
+
+def test_the_service_runs_the_files_cascade_as_the_search_pipeline_does(cascade_side, cascade_url, sample):
+    small, keep = cascade_side.pipeline.cascade
+    assert keep == CASCADE_KEEP and small.info.loaded != cascade_side.reranker.info.loaded
+    queries = [query.text for query in list(sample.queries.values())[:6]]
+    unlike_plain = 0
+    with httpx.Client(base_url=cascade_url, timeout=120) as client:
+        for query in queries:
+            body = _reranked_search(client, query)
+            expected = cascade_side.pipeline.search(query, depth=DEPTH, blend=cascade_side.blend).reranked
+            assert [hit["id"] for hit in body["results"]] == [hit.doc_id for hit in expected]
+            assert [hit["scored_by"] for hit in body["results"]] == [hit.scored_by for hit in expected] == \
+                ["main"] * CASCADE_KEEP + ["small"] * (DEPTH - CASCADE_KEEP)
+            assert [hit["relevance_score"] for hit in body["results"]] == pytest.approx(
+                [hit.score for hit in expected], abs=1e-4)
+            assert [hit["ranking_score"] for hit in body["results"]] == pytest.approx(
+                [hit.score if hit.fused_score is None else hit.fused_score for hit in expected], abs=1e-4)
+            assert {"small reranking", "main reranking", "reranking"} <= set(body["timings_ms"])
+            plain = cascade_side.pipeline.with_cascade(None).search(query, depth=DEPTH, blend=cascade_side.blend)
+            unlike_plain += [hit.doc_id for hit in plain.reranked] != [hit.doc_id for hit in expected]
+        health = client.get("/health").json()
+        metrics = client.get("/metrics").text
+    assert unlike_plain > 0  # the cascade ranks otherwise than the reranker alone, so the comparison tells them apart
+    assert health["cascade"]["small_reranker"] == small.info.loaded and health["cascade"]["keep"] == CASCADE_KEEP
+    assert health["cascade"]["small_model_calls"] >= len(queries) and health["differences_from_file"] == []
+    assert sample_value(metrics, "explorer_small_model_call_pairs") >= DEPTH * len(queries)
+
+
+def test_the_rerank_door_with_a_cascade_ranks_as_cascade_order_says(cascade_side, cascade_url, sample):
+    from explorer.rerank.cascade import cascade_order, cascade_scores, scores_by_position
+    from explorer.rerank.scoring import order_by_score, score_pairs
+
+    small, keep = cascade_side.pipeline.cascade
+    unlike_plain = 0
+    with httpx.Client(base_url=cascade_url, timeout=120) as client:
+        for query in [query.text for query in list(sample.queries.values())[:3]]:
+            candidates = cascade_side.search(query).first_stage
+            texts = [cascade_side.pipeline.candidate_text(hit) for hit in candidates]
+            scores = cascade_scores(small, cascade_side.reranker, query, texts, keep, [0.0] * len(texts), 1.0)
+            order = cascade_order(scores.ranking, scores.main_positions, order_by_score(scores.main.raw.tolist()))
+            values, scored_by = scores_by_position(scores)
+            answer = client.post("/v1/rerank", json={"query": query, "documents": texts}).json()
+            assert answer["fallback"] is False, answer.get("fallback_reason")
+            assert [result["index"] for result in answer["results"]] == order
+            assert [result["scored_by"] for result in answer["results"]] == [scored_by[i] for i in order]
+            assert [result["relevance_score"] for result in answer["results"]] == pytest.approx(
+                [float(values[i]) for i in order], abs=1e-4)
+            top = client.post("/v1/rerank", json={"query": query, "documents": texts, "top_n": 2}).json()
+            assert [result["index"] for result in top["results"]] == order[:2]
+            plain = order_by_score(score_pairs(cascade_side.reranker, query, texts).raw.tolist())
+            unlike_plain += plain != order
+    assert unlike_plain > 0
+
+
+def test_a_threshold_with_a_cascade_keeps_only_what_the_reranker_scored(cascade_side, tmp_path):
+    query = "the vpn drops every few minutes"
+    reranked = cascade_side.search(query).reranked
+    # every score passes it as a number, the small reranker's too
+    path = write_pipeline_file(pipeline_file(cascade_side, Threshold(-1e6, "raw")), tmp_path / "cut.json")
+    service = RerankService(read_pipeline_file(path), cascade_side)
+    try:
+        searched = service.search(query)
+        given = service.rerank(query, ["reset the vpn client", "replace the toner", "the vpn drops", "a printer",
+                                       "wifi keeps dropping", "vpn"])
+    finally:
+        service.close()
+    assert not searched.fallback and searched.dropped_by_threshold == DEPTH - CASCADE_KEEP
+    assert [hit.doc_id for hit in searched.results] == [hit.doc_id for hit in reranked[:CASCADE_KEEP]]
+    assert {hit.scored_by for hit in searched.results} == {"main"}
+    assert [(result.scored_by, result.above_threshold) for result in given.results] == \
+        [("main", True)] * CASCADE_KEEP + [("small", False)] * 2
+
+
+@pytest.mark.parametrize("failing", ["small", "main"])
+def test_a_failing_model_of_the_cascade_gives_the_first_stage_order_naming_which(failing, cascade_side, cascade_path,
+                                                                                caplog):
+    def fails(pairs):
+        raise RuntimeError("the device went away")
+
+    small, _ = cascade_side.pipeline.cascade
+    scores = {"small_score": fails, "score": model_scores(cascade_side.reranker)} if failing == "small" else \
+        {"small_score": model_scores(small), "score": fails}
+    service = RerankService(read_pipeline_file(cascade_path), cascade_side, ServiceLimits(budget_ms=20_000), **scores)
+    query = "how do I reset my password"
+    try:
+        with caplog.at_level(logging.INFO, logger="explorer.serving"):
+            searched = service.search(query)
+            given = service.rerank(query, ["first text", "second text", "third text"])
+    finally:
+        service.close()
+    who = "the small reranker" if failing == "small" else "the reranker"
+    assert searched.fallback and given.fallback and searched.cause == given.cause == "failure"
+    assert searched.reason.startswith(f"{who} failed: RuntimeError: the device went away")
+    assert [hit.doc_id for hit in searched.results] == [hit.doc_id for hit in cascade_side.search(query).first_stage]
+    assert [result.index for result in given.results] == [0, 1, 2]
+    logged = [json.loads(record.getMessage()) for record in caplog.records if record.name == "explorer.serving"]
+    assert [line["event"] for line in logged if line["fallback"]] == ["search", "rerank"]
+    assert all("small reranking" in line["timings_ms"] for line in logged)
+    assert all(("main reranking" in line["timings_ms"]) == (failing == "main") for line in logged)

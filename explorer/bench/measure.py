@@ -157,9 +157,12 @@ def bench_embed(settings: Settings, device: DeviceChoice, texts: list[str], *, r
 
 
 def bench_end_to_end(settings: Settings, device: DeviceChoice, sources: Sequence[Dataset], *, corpus_size: int,
-                     depth: int, queries: int, say: Say = _quiet) -> tuple[EndToEndBench, IndexBench]:
+                     depth: int, queries: int, say: Say = _quiet, cascade_small: Any = None,
+                     cascade_keep: int = 20, cascade_window: int | None = None) -> tuple[EndToEndBench, IndexBench]:
     """Latency of ``queries`` warm, unseen searches on ``corpus_size`` passages with the app's default models,
-    and exact against HNSW search on the same vectors."""
+    and exact against HNSW search on the same vectors. With ``cascade_small``, each query also runs through a cascade
+    (that small reranker, a LoadedModel, on every candidate, the default one on its top ``cascade_keep``; both reading the best
+    ``cascade_window`` tokens of each text where given), scored afresh, right after the full rerank."""
     from explorer.models.resolution import load_bi_encoder, load_reranker
     from explorer.pipeline import RetrievalPipeline
     from explorer.rerank.score_cache import ScoreCache
@@ -191,15 +194,39 @@ def bench_end_to_end(settings: Settings, device: DeviceChoice, sources: Sequence
         say(f"query {number}/{len(texts) - 1}: {result.timings.total_ms:.0f} ms "
             + ", ".join(f"{name} {ms:.0f}" for name, ms in result.timings.as_dict().items()))
     hits = scores.stats().hits
+    cascaded: dict[str, Any] = {}
+    if cascade_small:
+        cascaded = _cascade_end_to_end(pipeline, cascade_small, texts, depth,
+                                       cascade_keep, cascade_window, say)
     end_to_end = EndToEndBench(
         documents=len(corpus.documents), depth=depth, queries=len(totals), total=Timing.of(totals),
         stages_median_ms={name: float(np.median([s[name] for s in stages])) for name in stages[0]},
         score_cache_hits=hits, bi_encoder=bi.info.loaded, reranker=reranker.info.loaded,
         reranker_engine=reranker.engine.info().label,
-        index=report.index_description, index_build_s=report.seconds, index_from_cache=report.from_cache)
+        index=report.index_description, index_build_s=report.seconds, index_from_cache=report.from_cache, **cascaded)
     vectors = embed_corpus(bi, [d.full_text for d in corpus.documents], cache).vectors
     query_vectors = np.stack([encode_query(bi, text)[0] for text in texts[1:]])
     return end_to_end, bench_index(vectors, query_vectors, depth, say)
+
+
+def _cascade_end_to_end(pipeline: Any, small: Any, texts: Sequence[str], depth: int, keep: int, window: int | None,
+                        say: Say) -> dict[str, Any]:
+    """The end-to-end queries again through a cascade, every pair scored afresh: EndToEndBench's cascade fields."""
+    from explorer.rerank.windows import WindowOptions
+
+    cascade = pipeline.uncached().with_cascade(small, keep).with_window(WindowOptions(window) if window else None)
+    small.engine.settled()
+    cascade.search(texts[0], depth=depth)  # warm-up, as for the full rerank
+    totals, stages = [], []
+    for number, text in enumerate(texts[1:], start=1):
+        result = cascade.search(text, depth=depth)
+        totals.append(result.timings.total_ms / 1000)
+        stages.append(result.timings.as_dict())
+        say(f"cascade query {number}/{len(texts) - 1}: {result.timings.total_ms:.0f} ms "
+            + ", ".join(f"{name} {ms:.0f}" for name, ms in result.timings.as_dict().items()))
+    return {"cascade_small": small.info.loaded, "cascade_keep": keep, "cascade_window": window,
+            "cascade_total": Timing.of(totals),
+            "cascade_stages_median_ms": {name: float(np.median([s[name] for s in stages])) for name in stages[0]}}
 
 
 def bench_index(vectors: np.ndarray, queries: np.ndarray, k: int, say: Say = _quiet) -> IndexBench:

@@ -109,6 +109,12 @@ class EndToEndBench:
     index: str
     index_build_s: float
     index_from_cache: bool
+    # the same queries with a cascade (explorer.rerank.cascade): the small reranker, M, the window, and the times
+    cascade_small: str = ""
+    cascade_keep: int = 0
+    cascade_window: int | None = None
+    cascade_total: Timing | None = None
+    cascade_stages_median_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,13 @@ class BenchReport:
                 "engine_docs_per_s": _rate(embed.documents, embed.engine),
                 "details": asdict(embed),
             },
-            "end_to_end": {"median_ms": e2e.total.median_ms, "p95_ms": e2e.total.p95_ms, "details": asdict(e2e)},
+            "end_to_end": {"median_ms": e2e.total.median_ms, "p95_ms": e2e.total.p95_ms, "details": asdict(e2e),
+                           **({"cascade": {"median_ms": e2e.cascade_total.median_ms,
+                                           "p95_ms": e2e.cascade_total.p95_ms, "small": e2e.cascade_small,
+                                           "keep": e2e.cascade_keep, "window": e2e.cascade_window,
+                                           "speedup": round(e2e.total.median_ms / max(e2e.cascade_total.median_ms,
+                                                                                      1e-9), 2)}}
+                              if e2e.cascade_total is not None else {})},
             "index": asdict(self.index),
             "peers": {name: asdict(peer) if isinstance(peer, PeerFigures) else peer
                       for name, peer in self.peers.items()},

@@ -60,6 +60,7 @@ class BenchConfig:
     cascade_keeps: tuple[int, ...] = (5, 10, 15, 20, 30, 50)
     # the rerankers read each long document's best window of this many tokens (explorer.rerank.windows; None: whole)
     cascade_window: int | None = None
+    cascade_end_to_end_keep: int = 20  # M of the cascade timed end to end (with cascade_small)
     # also time the peers on the same pairs: sentence-transformers' ONNX and OpenVINO backends where they install,
     # beside the naive baseline and the engine (explorer.bench.peers)
     peers: bool = True
@@ -115,11 +116,23 @@ def run_benchmark(config: BenchConfig, settings: Settings, say: Say = lambda tex
     peers = bench_peers(settings, device, cases, repeats=config.repeats, say=say) if config.peers else {}
     embed = bench_embed(settings, device, embedding_texts(sources, config.embed_docs), repeats=config.repeats, say=say)
     end_to_end, index = bench_end_to_end(settings, device, sources, corpus_size=config.corpus_size,
-                                         depth=config.depth, queries=config.end_to_end_queries, say=say)
+                                         depth=config.depth, queries=config.end_to_end_queries, say=say,
+                                         cascade_small=_small_reranker(config, settings),
+                                         cascade_keep=config.cascade_end_to_end_keep,
+                                         cascade_window=config.cascade_window)
     cascade = run_cascade(config, settings, sources_of(config), say) if config.cascade_small else {}
     machine = describe_machine(device, load_before)
     return BenchReport(machine, {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
                        rerank, embed, end_to_end, index, goals_met(rerank, embed, end_to_end), peers, cascade)
+
+
+def _small_reranker(config: BenchConfig, settings: Settings) -> Any:
+    """The cascade's small reranker, loaded (None without one)."""
+    from explorer.models.resolution import load_reranker
+
+    if not config.cascade_small:
+        return None
+    return load_reranker(config.cascade_small, choose_device(config.device), settings)  # type: ignore[arg-type]
 
 
 def sources_of(config: BenchConfig) -> list[Path]:

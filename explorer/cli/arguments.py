@@ -196,7 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (default 3)")
     bench.add_argument("--cascade-small", metavar="SMALL", default=None,
                        help="also measure the cascade with this small reranker (hub id or folder) on each data set's "
-                            "test split (see bench-cascade)")
+                            "test split (see bench-cascade), and end to end at --cascade-keep")
+    bench.add_argument("--cascade-keep", type=int, default=20, metavar="M",
+                       help="with --cascade-small: the M of the cascade timed end to end (default 20)")
+    bench.add_argument("--cascade-window", type=int, default=None, metavar="N",
+                       help="with --cascade-small: both rerankers read each text's best N-token window")
     cascade = commands.add_parser("bench-cascade", help="a small reranker on every candidate and the default one on "
                                                         "its top M, against the default one on every candidate: "
                                                         "nDCG@10 and time per M")

@@ -23,7 +23,8 @@ def bench(args: argparse.Namespace) -> int:
              "extra_data": Path(args.extra_data).expanduser() if args.extra_data else settings.bench_data}
     config = BenchConfig.quick(**where, **sizes) if args.quick else BenchConfig(**where, **sizes)
     if args.cascade_small:
-        config = replace(config, cascade_small=args.cascade_small)
+        config = replace(config, cascade_small=args.cascade_small, cascade_end_to_end_keep=args.cascade_keep,
+                         cascade_window=args.cascade_window)
     report = run_benchmark(config, settings, say=say).to_json()
     rerank, embed, e2e, machine = report["rerank"], report["embed"], report["end_to_end"], report["machine"]
     emit(f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
@@ -51,6 +52,11 @@ def bench(args: argparse.Namespace) -> int:
     emit(f"end to end, {e2e['details']['documents']} documents, k={e2e['details']['depth']}: median "
           f"{e2e['median_ms']:.0f} ms, p95 {e2e['p95_ms']:.0f} ms (" + ", ".join(
               f"{name} {ms:.0f}" for name, ms in e2e["details"]["stages_median_ms"].items()) + ")")
+    if "cascade" in e2e:
+        c = e2e["cascade"]
+        emit(f"end to end with the cascade ({c['small']} on every candidate, the reranker on its top {c['keep']}"
+             + (f", {c['window']}-token windows" if c["window"] else "") + f"): median {c['median_ms']:.0f} ms, "
+             f"p95 {c['p95_ms']:.0f} ms ({c['speedup']:.2f}x the full rerank's median)")
     index = report["index"]
     emit(f"index: exact {index['exact_ms']:.2f} ms, HNSW {index['hnsw_ms']:.2f} ms per query, "
           f"HNSW recall@{index['k']} {index['recall']:.3f}")

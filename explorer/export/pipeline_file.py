@@ -1,7 +1,8 @@
 """The pipeline file: the configuration chosen in the explorer as one versioned JSON file that a service (or the
 explorer again) can run: first stage, models with their fingerprints, depth, blend, passages, the threshold with the
-scale it applies to, the calibration of the reranker's scores into a probability of relevance (optional), and the
-quality and latency it was chosen with.
+scale it applies to, the calibration of the reranker's scores into a probability of relevance (optional), a cascade
+(optional: a small reranker reading every candidate, the reranker only its best), and the quality and latency it was
+chosen with.
 
 Read back, it is checked against ``SCHEMA`` (JSON Schema); every problem is named by its place in the file. The file
 never holds a token or key: a Milvus server's token stays in MILVUS_TOKEN of whoever runs the pipeline.
@@ -21,8 +22,10 @@ from explorer.errors import ConfigError
 from explorer.evaluation.runner import Evaluation
 from explorer.evaluation.score_calibration import CALIBRATION_METHODS, Calibration, calibration_problems
 from explorer.evaluation.tables import summary_json
-from explorer.models.info import ModelInfo
+from explorer.models.info import LoadedModel, ModelInfo
+from explorer.rerank.cascade import CascadeSpec
 from explorer.rerank.scoring import sigmoid
+from explorer.rerank.windows import WindowOptions
 from explorer.retrieval.first_stage import FIRST_STAGE_METHODS
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
@@ -96,6 +99,13 @@ SCHEMA: dict[str, Any] = {
                                                       "items": {"type": "number", "minimum": 0, "maximum": 1}}}}}}},
             ],
         },
+        # optional, so files written before the cascade existed stay valid; a cascade needs a reranker (``_check``)
+        "cascade": {"type": "object", "required": ["small", "keep"], "additionalProperties": False,
+                    "properties": {"small": _MODEL, "keep": {"type": "integer", "minimum": 1}}},
+        # optional too: the reranker reads each long document's best window (explorer.rerank.windows)
+        "window": {"type": "object", "required": ["max_tokens", "stride"], "additionalProperties": False,
+                   "properties": {"max_tokens": {"type": "integer", "minimum": 16},
+                                  "stride": {"type": "integer", "minimum": 0}}},
     },
 }
 
@@ -112,6 +122,29 @@ class ModelRef:
     def of(cls, info: ModelInfo) -> ModelRef:
         """The reference of a loaded model."""
         return cls(info.requested or info.loaded, info.loaded, info.fingerprint)
+
+
+@dataclass(frozen=True)
+class FileCascade:
+    """The file's cascade: the small reranker that reads every candidate, and how many of its best the reranker
+    reads (``explorer.rerank.cascade``)."""
+
+    small: ModelRef
+    keep: int
+
+    def __post_init__(self) -> None:
+        if self.keep < 1:
+            raise ConfigError(f"The reranker must read at least 1 of the small reranker's candidates; got "
+                              f"keep={self.keep}.")
+
+    @classmethod
+    def of(cls, small: LoadedModel, keep: int) -> FileCascade:
+        """The cascade of a pipeline whose small reranker ``small`` passes on its best ``keep``."""
+        return cls(ModelRef.of(small.info), keep)
+
+    def spec(self) -> CascadeSpec:
+        """The cascade as a pipeline spec opens it: the small reranker by the name asked for."""
+        return CascadeSpec(self.small.asked, self.keep)
 
 
 @dataclass(frozen=True)
@@ -171,6 +204,8 @@ class PipelineFile:
     milvus: MilvusSource = MilvusSource()
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     calibration: Calibration | None = None  # the reranker's raw score -> probability of relevance
+    cascade: FileCascade | None = None  # None: the reranker reads every candidate
+    window: WindowOptions | None = None  # None: the reranker reads each document from its start
 
     def spec(self) -> PipelineSpec:
         """The spec that opens this pipeline: the models by the names asked for (resolved as the explorer resolves
@@ -179,14 +214,17 @@ class PipelineFile:
         return PipelineSpec(dataset=self.dataset, first_stage_method=self.first_stage,  # type: ignore[arg-type]
                             bi_encoder=self.bi_encoder.asked if self.bi_encoder else "default",
                             reranker=self.reranker.asked if self.reranker else None, passages=self.passages,
-                            depth=self.depth, blend=blend, milvus=self.milvus)
+                            depth=self.depth, blend=blend, milvus=self.milvus,
+                            cascade=self.cascade.spec() if self.cascade is not None else None, window=self.window)
 
     def differences(self, opened: OpenPipeline) -> list[str]:
         """How the models ``opened`` loaded differ from the file's (another model, or other weights): [] when none."""
         reranker = opened.reranker.info if opened.reranker is not None else None
+        small = opened.pipeline.cascade[0].info if opened.pipeline.cascade is not None else None
         found = (model_difference(role, wanted, info)
                  for role, wanted, info in (("bi-encoder", self.bi_encoder, opened.pipeline.bi_encoder.info),
-                                            ("reranker", self.reranker, reranker))
+                                            ("reranker", self.reranker, reranker),
+                                            ("small reranker", self.cascade.small if self.cascade else None, small))
                  if wanted is not None and info is not None)
         return [difference for difference in found if difference is not None]
 
@@ -227,6 +265,10 @@ class PipelineFile:
                    "measured": asdict(self.measured) if self.measured else None, "created": self.created}
         if self.calibration is not None:  # absent rather than null: the files of before stay as they were
             content["calibration"] = self.calibration.to_json()
+        if self.cascade is not None:  # absent rather than null, for the same reason
+            content["cascade"] = {"small": asdict(self.cascade.small), "keep": self.cascade.keep}
+        if self.window is not None:
+            content["window"] = asdict(self.window)
         return content
 
 
@@ -252,11 +294,15 @@ def pipeline_file(opened: OpenPipeline, threshold: Threshold | None = None,
                               "platt`), or export the threshold on the raw score.")
     uses_bi_encoder = spec.first_stage_method != "bm25"
     blend = Blend("alone") if reranker is None else Blend(spec.blend.mode, opened.blend)
+    # a pipeline without a reranker runs no cascade (there is nothing to pass the small one's best to), so none is
+    # written: the file holds what runs
+    cascade = FileCascade.of(*pipeline.cascade) if pipeline.cascade is not None and reranker is not None else None
     return PipelineFile(spec.dataset, spec.first_stage_method,
                         ModelRef.of(pipeline.bi_encoder.info) if uses_bi_encoder else None,
                         pipeline.first_stage(spec.first_stage_method).description,
                         ModelRef.of(reranker.info) if reranker is not None else None, spec.depth, blend,
-                        spec.passages, threshold, measured, spec.milvus, calibration=calibration)
+                        spec.passages, threshold, measured, spec.milvus, calibration=calibration, cascade=cascade,
+                        window=pipeline.window if reranker is not None else None)
 
 
 def write_pipeline_file(file: PipelineFile, path: Path) -> Path:
@@ -288,6 +334,10 @@ def _check(content: Any, where: str) -> None:
     lines = [f"{'.'.join(map(str, p.absolute_path)) or '(the top level)'}: {p.message}" for p in problems[:10]]
     if not problems and "calibration" in content:  # what a schema cannot say: steps in order, lengths that match
         lines = calibration_problems(content["calibration"])
+    if not problems and "cascade" in content and content["reranker"] is None:
+        lines.append("cascade: a cascade passes the small reranker's best to the reranker, but this file has none "
+                     "(reranker is null); export the pipeline again with a reranker, or remove the cascade to rank "
+                     "with the first stage alone")
     if lines:
         raise ConfigError(f"The pipeline file {where} is not valid:\n- " + "\n- ".join(lines))
 
@@ -301,8 +351,13 @@ def _from_json(content: dict[str, Any]) -> PipelineFile:
         PassageOptions(**content["passages"]) if content["passages"] else None,
         Threshold(**content["threshold"]) if content["threshold"] else None,
         Measured(**measured) if measured else None, MilvusSource(**first.get("milvus", {})), content["created"],
-        Calibration.from_json(content["calibration"]) if "calibration" in content else None)
+        Calibration.from_json(content["calibration"]) if "calibration" in content else None,
+        _cascade(content.get("cascade")), WindowOptions(**content["window"]) if "window" in content else None)
 
 
 def _model(raw: dict[str, str] | None) -> ModelRef | None:
     return ModelRef(**raw) if raw else None
+
+
+def _cascade(raw: dict[str, Any] | None) -> FileCascade | None:
+    return FileCascade(ModelRef(**raw["small"]), raw["keep"]) if raw else None

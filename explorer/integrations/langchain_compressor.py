@@ -1,8 +1,9 @@
 """LangChain: the reranker of a pipeline file as a document compressor (langchain-core's ``BaseDocumentCompressor``).
 
 A LangChain retriever finds the candidates; ``ExplorerReranker`` reorders them with the reranker chosen in the
-explorer, keeps those the file's threshold keeps, and returns the best ``top_n``. It needs langchain-core
-(``pip install langchain-core``); the rest of the explorer does not.
+explorer (or the file's cascade: a small reranker reads every document, the reranker only its best), keeps those the
+file's threshold keeps, and returns the best ``top_n``. It needs langchain-core (``pip install langchain-core``); the
+rest of the explorer does not.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import ConfigDict, InstanceOf, field_validator
+from pydantic import ConfigDict, InstanceOf, field_validator, model_validator
 
 from explorer.errors import ConfigError
 from explorer.export.pipeline_file import ModelRef, PipelineFile, model_difference, read_pipeline_file
 from explorer.models.info import LoadedModel
+from explorer.rerank.cascade import MAIN, cascade_order, cascade_scores, scores_by_position
 from explorer.rerank.scoring import order_by_score, score_pairs
 from explorer.settings import Settings
 
@@ -49,8 +51,16 @@ class ExplorerReranker(BaseDocumentCompressor):
     - Passages. The reranker reads each Document as it is, up to its own token limit; split long documents first
       (a LangChain text splitter). A file with passages logs a warning saying so.
 
+    With a cascade (the file's, or ``small_reranker`` and ``keep`` given), the small reranker scores every Document
+    and the reranker only the small one's best ``keep``; those come first in the reranker's order, the rest follow in
+    the small one's (``explorer.rerank.cascade``), ranked by each model's score alone as above. ``relevance_score`` is
+    then the score of the model that placed the Document, and the metadata's ``scored_by`` says which ("main" or
+    "small"); ``probability`` and the threshold are the reranker's, so a Document only the small reranker read has
+    no probability and does not pass the threshold (the Search page's rule).
+
     Build it with ``from_pipeline_file``, or directly from a reranker already loaded
-    (``ExplorerReranker(reranker=loaded, top_n=5)``: no threshold unless ``pipeline_file`` is given too).
+    (``ExplorerReranker(reranker=loaded, top_n=5)``: no threshold unless ``pipeline_file`` is given too; add
+    ``small_reranker=small, keep=20`` for a cascade).
     ``callbacks`` are accepted and not called: scoring is one model call, with nothing to report in between.
     """
 
@@ -60,6 +70,10 @@ class ExplorerReranker(BaseDocumentCompressor):
     top_n: int = DEFAULT_TOP_N
     # where the threshold comes from (None: every document is kept, up to top_n)
     pipeline_file: InstanceOf[PipelineFile] | None = None
+    # a cascade: the small reranker reading every document, and how many of its best the reranker reads (None: the
+    # reranker reads them all)
+    small_reranker: InstanceOf[LoadedModel] | None = None
+    keep: int | None = None
 
     @field_validator("top_n")
     @classmethod
@@ -69,29 +83,62 @@ class ExplorerReranker(BaseDocumentCompressor):
             raise ConfigError(f"top_n is how many documents to return, at least 1; got {top_n}.")
         return top_n
 
+    @field_validator("keep")
+    @classmethod
+    def _positive_keep(cls, keep: int | None) -> int | None:
+        if keep is not None and keep < 1:
+            raise ConfigError(f"keep is how many of the small reranker's best the reranker reads, at least 1; got "
+                              f"{keep}.")
+        return keep
+
+    @model_validator(mode="after")
+    def _cascade_whole(self) -> ExplorerReranker:
+        if (self.small_reranker is None) != (self.keep is None):
+            raise ConfigError("A cascade needs both a small reranker and keep (how many of its best the reranker "
+                              "reads): give small_reranker=... and keep=..., or neither.")
+        return self
+
     @classmethod
     def from_pipeline_file(cls, path: str | Path, top_n: int = DEFAULT_TOP_N, settings: Settings | None = None,
                            device: str = "auto", reranker: LoadedModel | None = None,
-                           trust_remote_code: bool = False) -> ExplorerReranker:
+                           trust_remote_code: bool = False,
+                           small_reranker: LoadedModel | None = None) -> ExplorerReranker:
         """The compressor of the pipeline file at ``path``: its reranker (the name asked for, resolved as the
-        explorer resolves it, on ``device``; ``settings`` default to the environment's) and its threshold.
+        explorer resolves it, on ``device``; ``settings`` default to the environment's), its threshold and its
+        cascade, if it has one (the small reranker loaded likewise).
 
-        ``reranker``: a reranker already loaded, used instead of loading the file's. Either way, a model other than
-        the exported one (another name, or other weights) is logged as a warning. A file without a reranker is
-        refused with a ConfigError."""
+        ``reranker`` (``small_reranker``): a reranker (small reranker) already loaded, used instead of loading the
+        file's. Either way, a model other than the exported one (another name, or other weights) is logged as a
+        warning. A file without a reranker is refused with a ConfigError, and so is a ``small_reranker`` given for
+        a file without a cascade."""
         file = read_pipeline_file(Path(path))
         if file.reranker is None:
             raise ConfigError(f"The pipeline file {path} has no reranker (it ranks with the first stage alone), so "
                               "it cannot rerank documents. Export a pipeline with a reranker from the explorer, or "
                               "build ExplorerReranker(reranker=...) from a reranker you loaded.")
+        if small_reranker is not None and file.cascade is None:
+            raise ConfigError(f"The pipeline file {path} has no cascade, so a small reranker has nothing to do. Leave "
+                              "small_reranker out, export the pipeline with a cascade, or build "
+                              "ExplorerReranker(reranker=..., small_reranker=..., keep=...) yourself.")
+        settings = settings or Settings.from_env()
         if reranker is None:
-            reranker = _load_reranker(file.reranker, settings or Settings.from_env(), device, trust_remote_code)
-        difference = model_difference("reranker", file.reranker, reranker.info)
-        if difference is not None:
-            logger.warning("Pipeline file %s: %s; its scores may not match the file's threshold.", path, difference)
+            reranker = _load_reranker(file.reranker, settings, device, trust_remote_code)
+        loaded = [("reranker", file.reranker, reranker)]
+        keep = None
+        if file.cascade is not None:
+            if small_reranker is None:
+                small_reranker = _load_reranker(file.cascade.small, settings, device, trust_remote_code)
+            loaded.append(("small reranker", file.cascade.small, small_reranker))
+            keep = file.cascade.keep
+        for role, wanted, model in loaded:
+            difference = model_difference(role, wanted, model.info)
+            if difference is not None:
+                logger.warning("Pipeline file %s: %s; %s", path, difference,
+                               "its scores may not match the file's threshold." if role == "reranker" else
+                               "it may pass other documents to the reranker than the exported one did.")
         for unused in _not_applied(file, reranker):
             logger.warning("Pipeline file %s: %s", path, unused)
-        return cls(reranker=reranker, top_n=top_n, pipeline_file=file)
+        return cls(reranker=reranker, top_n=top_n, pipeline_file=file, small_reranker=small_reranker, keep=keep)
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Callbacks | None = None) -> Sequence[Document]:
@@ -99,7 +146,11 @@ class ExplorerReranker(BaseDocumentCompressor):
         documents = list(documents)
         if not documents:
             return []
-        scores = score_pairs(self.reranker, query, [document.page_content for document in documents])
+        texts = [document.page_content for document in documents]
+        small, keep = self.small_reranker, self.keep
+        if small is not None and keep is not None:
+            return self._cascaded(documents, query, texts, small, keep)
+        scores = score_pairs(self.reranker, query, texts)
         raw = scores.raw
         kept = self.pipeline_file.kept(raw) if self.pipeline_file is not None else np.ones(len(raw), dtype=bool)
         chosen = [position for position in order_by_score(raw.tolist()) if kept[position]][:self.top_n]
@@ -107,12 +158,33 @@ class ExplorerReranker(BaseDocumentCompressor):
                         float(scores.probability[position]) if scores.probability is not None else None)
                 for position in chosen]
 
+    def _cascaded(self, documents: list[Document], query: str, texts: list[str], small: LoadedModel,
+                  keep: int) -> list[Document]:
+        """``compress_documents`` through the cascade of ``small`` and its best ``keep``: the small reranker ranks
+        by its score alone (blend 1: the Documents carry no first-stage score on the explorer's scale), ties in the
+        order given."""
+        scores = cascade_scores(small, self.reranker, query, texts, keep, [0.0] * len(texts), 1.0)
+        values, scored_by = scores_by_position(scores)
+        order = cascade_order(scores.ranking, scores.main_positions, order_by_score(scores.main.raw.tolist()))
+        probability = dict(zip(scores.main_positions, scores.main.probability)) \
+            if scores.main.probability is not None else {}
+        # the threshold is on the reranker's scores: a Document only the small reranker read cannot pass it
+        kept = self.pipeline_file.kept(values) if self.pipeline_file is not None else np.ones(len(values), dtype=bool)
+        if self.pipeline_file is not None and self.pipeline_file.threshold is not None:
+            kept &= np.array([by == MAIN for by in scored_by], dtype=bool)
+        chosen = [position for position in order if kept[position]][:self.top_n]
+        return [_scored(documents[position], float(values[position]),
+                        float(probability[position]) if position in probability else None, scored_by[position])
+                for position in chosen]
 
-def _scored(document: Document, raw: float, probability: float | None) -> Document:
+
+def _scored(document: Document, raw: float, probability: float | None, scored_by: str | None = None) -> Document:
     """A copy of ``document`` with its scores in a new metadata dict (the caller's dict is not touched)."""
-    added: dict[str, float] = {"relevance_score": raw}
+    added: dict[str, float | str] = {"relevance_score": raw}
     if probability is not None:
         added["probability"] = probability
+    if scored_by is not None:  # a cascade: whose score relevance_score is
+        added["scored_by"] = scored_by
     return document.model_copy(update={"metadata": {**document.metadata, **added}})
 
 

@@ -123,6 +123,8 @@ def create_app(service: RerankService) -> FastAPI:
                       "first_stage_rank": hit.first_stage_rank, "first_stage_score": hit.first_stage_score}
             if hit.passage_id is not None:
                 result["passage_id"] = hit.passage_id
+            if hit.scored_by is not None:  # a cascade: whose score relevance_score is, "main" or "small"
+                result["scored_by"] = hit.scored_by
             if parsed.return_documents:
                 document = dataset.document(hit.doc_id)
                 result["document"] = {"title": document.title, "text": document.text}
@@ -160,6 +162,8 @@ def _rerank_answer(answer: Answer, model: str, texts: list[str] | None, api_vers
             result["probability"] = item.probability
         if item.above_threshold is not None:
             result["above_threshold"] = item.above_threshold
+        if item.scored_by is not None:  # a cascade: whose score relevance_score is, "main" or "small"
+            result["scored_by"] = item.scored_by
         if texts is not None:
             result["document"] = {"text": texts[item.index]}
         results.append(result)

@@ -1,5 +1,6 @@
 """The service's Prometheus metrics: requests by endpoint and outcome, stage latencies, fallbacks by cause,
-requests refused for a full service, requests in the service, and the reranker's model calls.
+requests refused for a full service, requests in the service, and the reranker's model calls (and, with a cascade, the
+small reranker's).
 
 Each service has its own registry, so two services in one process (tests) count apart.
 """
@@ -35,16 +36,17 @@ class ServiceMetrics:
                                     registry=self.registry)
         self.pending = Gauge("explorer_pending_requests", "Requests in the service now", registry=self.registry)
 
-    def watch(self, batcher: MicroBatcher) -> None:
-        """Reports the batcher's model calls and the requests and pairs they scored, read when scraped."""
+    def watch(self, batcher: MicroBatcher, prefix: str = "explorer_", model: str = "Reranker") -> None:
+        """Reports the batcher's model calls and the requests and pairs they scored, read when scraped. A second
+        model's batcher (a cascade's small reranker) is reported under names of its own ``prefix``."""
         for name, text, read in (
-                ("explorer_model_calls", "Reranker model calls made", lambda: batcher.stats().calls),
-                ("explorer_model_call_requests", "Requests scored by those calls", lambda: batcher.stats().requests),
-                ("explorer_model_call_pairs", "Pairs scored by those calls", lambda: batcher.stats().pairs),
-                ("explorer_expired_requests", "Requests not scored: their budget ran out in the queue",
+                ("model_calls", f"{model} model calls made", lambda: batcher.stats().calls),
+                ("model_call_requests", "Requests scored by those calls", lambda: batcher.stats().requests),
+                ("model_call_pairs", "Pairs scored by those calls", lambda: batcher.stats().pairs),
+                ("expired_requests", "Requests not scored: their budget ran out in the queue",
                  lambda: batcher.stats().expired),
-                ("explorer_queue_waiting", "Requests waiting for the reranker", lambda: batcher.waiting)):
-            Gauge(name, text, registry=self.registry).set_function(read)
+                ("queue_waiting", f"Requests waiting for the {model.lower()}", lambda: batcher.waiting)):
+            Gauge(prefix + name, text, registry=self.registry).set_function(read)
 
     def answered(self, endpoint: str, timings_ms: dict[str, float], fallback_cause: str | None) -> None:
         """Counts an answer, its stage times and, when it is a fallback, its cause ("budget" or "failure")."""

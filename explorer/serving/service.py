@@ -7,6 +7,10 @@ runs out before it answers, the request is answered with the first-stage order, 
 reason, and the reason is logged. At most ``max_pending`` requests are in the service at once; the next one is
 refused (``ServiceBusy``, HTTP 503 with Retry-After) instead of queueing without bound. Every request is logged as
 one JSON line with its stage timings, and counted in the Prometheus metrics.
+
+With a cascade in the file (``explorer.rerank.cascade``), the small reranker has a worker of its own: it scores every
+candidate, then the reranker scores the small one's best ``keep``, both within the one budget; either failing or
+running out of time gives the same fallback, its reason naming which.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from explorer.errors import ConfigError, ExplorerError
 from explorer.export.pipeline_file import PipelineFile
 from explorer.inference.tokenizing import tokenizing
 from explorer.models.info import LoadedModel
-from explorer.pipeline import RerankedHit, reranked_hits
+from explorer.pipeline import RerankedHit, cascade_hits, reranked_hits
 from explorer.records import Hit
-from explorer.rerank.scoring import relevance_column
+from explorer.rerank.cascade import MAIN, CascadeScores, cascade_order, kept_positions, scores_by_position, \
+    small_ranking
+from explorer.rerank.scoring import PairScores, order_by_score, relevance_column
 from explorer.serving.batching import DeadlinePassed, MicroBatcher, QueueFull, ScoreFunction
 from explorer.serving.limits import DEFAULT_BUDGET_MS, ServiceLimits, measured_budget_ms
 from explorer.serving.memory import heap_trimmer
@@ -58,6 +64,8 @@ class RerankedDocument:
     relevance_score: float
     probability: float | None = None
     above_threshold: bool | None = None  # None: the pipeline has no threshold, or this is a fallback
+    # with a cascade, which model's score ``relevance_score`` is: "main" or "small" (None: no cascade, or a fallback)
+    scored_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class ServedHit:
     first_stage_rank: int
     first_stage_score: float
     passage_id: str | None = None
+    # with a cascade, which model's score ``relevance_score`` is: "main" or "small" (None: no cascade, or a fallback)
+    scored_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,16 @@ class _Clock:
         return {**self.marks, "total": (time.perf_counter() - self.started) * 1000}
 
 
+@dataclass(frozen=True)
+class _Scorer:
+    """One model of the service's reranking on its worker, and how a fallback's reason and the timings name it."""
+
+    batcher: MicroBatcher
+    who: str  # "the reranker" or "the small reranker", in a fallback's reason
+    mark: str  # its stage in the timings
+    spent_in: str  # where the budget went before it ran, in a fallback's reason
+
+
 def model_scores(reranker: LoadedModel) -> ScoreFunction:
     """The reranker's raw scores for (query, document) pairs, through its engine (as the explorer scores them); after
     each call the heap's free pages go back to the system, so the service's memory stays flat
@@ -137,27 +157,41 @@ def model_scores(reranker: LoadedModel) -> ScoreFunction:
 
 
 class RerankService:
-    """One opened pipeline answering requests (thread-safe). ``score`` replaces the reranker's scoring, for tests
-    that make the reranker fail or run slow; by default it is the pipeline's own reranker."""
+    """One opened pipeline answering requests (thread-safe). ``score`` (and ``small_score``, with a cascade) replaces
+    the reranker's (the small reranker's) scoring, for tests that make it fail or run slow; by default each is the
+    pipeline's own model."""
 
     def __init__(self, file: PipelineFile, opened: OpenPipeline, limits: ServiceLimits | None = None,
-                 score: ScoreFunction | None = None) -> None:
+                 score: ScoreFunction | None = None, small_score: ScoreFunction | None = None) -> None:
         if opened.reranker is None:
             raise ConfigError("This pipeline file has no reranker; the service reranks. Export a pipeline with one.")
         self.file = file
         self.opened = opened
         self.limits = limits = limits or ServiceLimits()
         self.reranker = opened.reranker
+        # the small reranker reading every candidate and how many of its best the reranker reads (None: no cascade)
+        self.cascade: tuple[LoadedModel, int] | None = opened.pipeline.cascade
         self.differences = file.differences(opened)
         self.budget = TimeBudget(limits.budget_ms, "given") if limits.budget_ms is not None else \
             TimeBudget(DEFAULT_BUDGET_MS, "default")
         self.metrics = ServiceMetrics()
-        self._batcher = MicroBatcher(score or model_scores(self.reranker), queue_size=limits.max_pending,
-                                     wait_s=limits.batch_wait_ms / 1000, max_pairs=limits.max_batch_pairs,
-                                     batching=limits.batching)
+        self._batcher = self._worker(score or model_scores(self.reranker))
         self.metrics.watch(self._batcher)
+        self._main = _Scorer(self._batcher, "the reranker", "reranking", "in the first stage")
+        self._small: _Scorer | None = None
+        if self.cascade is not None:
+            small_batcher = self._worker(small_score or model_scores(self.cascade[0]))
+            self.metrics.watch(small_batcher, prefix="explorer_small_", model="Small reranker")
+            self._small = _Scorer(small_batcher, "the small reranker", "small reranking", "in the first stage")
+            self._main = _Scorer(self._batcher, "the reranker", "main reranking",
+                                 "in the first stage and the small reranker")
         self._pending = 0
         self._lock = threading.Lock()
+
+    def _worker(self, score: ScoreFunction) -> MicroBatcher:
+        limits = self.limits
+        return MicroBatcher(score, queue_size=limits.max_pending, wait_s=limits.batch_wait_ms / 1000,
+                            max_pairs=limits.max_batch_pairs, batching=limits.batching)
 
     @property
     def model_name(self) -> str:
@@ -194,26 +228,53 @@ class RerankService:
                max_tokens_per_doc: int | None = None) -> Answer:
         """``documents`` ordered by the reranker for ``query`` (the first ``top_n``); in a fallback, in the order
         given. ``max_tokens_per_doc``: each document is read up to its first that many tokens (of the reranker's
-        tokenizer), as Cohere's v2 API cuts them."""
+        tokenizer), as Cohere's v2 API cuts them. With a cascade, the small reranker scores every document and the
+        reranker its best ``keep``, in the cascade's order (``cascade_order``)."""
         query = self._checked_query(query)
         self._check_documents(documents)
         top_n = self._checked_top_n(top_n, len(documents))
         request_id, clock = uuid.uuid4().hex, _Clock()
         texts = self._cut_to_tokens(list(documents), max_tokens_per_doc)
-        raw, reason, cause = self._scores(query, texts, clock)
-        if raw is None:
+        results: tuple[RerankedDocument, ...] | None
+        if self.cascade is None:
+            raw, reason, cause = self._scores(query, texts, clock, self._main)
+            results = None if raw is None else self._ranked_documents(raw)
+        else:
+            # documents sent have no first-stage score: the small reranker ranks by its score alone (blend 1), ties
+            # in the order sent, as the reranker's own order does
+            cascaded, reason, cause = self._cascade_scores(query, texts, [0.0] * len(texts), 1.0, clock)
+            results = None if cascaded is None else self._cascaded_documents(cascaded)
+        if results is None:
             count = len(documents)
             results = tuple(RerankedDocument(i, (count - i) / count) for i in range(count))
+            fallback = True
         else:
-            probability = self._probability(raw)
-            kept = self.file.kept(raw) if self.file.threshold is not None else None
-            order = sorted(range(len(documents)), key=lambda i: (-float(raw[i]), i))
-            results = tuple(RerankedDocument(i, float(raw[i]),
-                                             float(probability[i]) if probability is not None else None,
-                                             bool(kept[i]) if kept is not None else None) for i in order)
-        answer = Answer(request_id, results[:top_n], raw is None, reason, clock.total(), cause=cause)
+            fallback = False
+        answer = Answer(request_id, results[:top_n], fallback, reason, clock.total(), cause=cause)
         self._log("rerank", answer, documents=len(documents))
         return answer
+
+    def _ranked_documents(self, raw: np.ndarray) -> tuple[RerankedDocument, ...]:
+        """Every document by the reranker's raw score (ties: the order sent), with its probability and whether the
+        threshold keeps it."""
+        probability = self._probability(raw)
+        kept = self.file.kept(raw) if self.file.threshold is not None else None
+        return tuple(RerankedDocument(i, float(raw[i]), float(probability[i]) if probability is not None else None,
+                                      bool(kept[i]) if kept is not None else None)
+                     for i in order_by_score(raw.tolist()))
+
+    def _cascaded_documents(self, cascaded: CascadeScores) -> tuple[RerankedDocument, ...]:
+        """Every document in the cascade's order, each with the score of the model that placed it; the probability
+        and the threshold are the reranker's, so a document only the small reranker read has no probability and
+        does not pass the threshold (as on the Search page)."""
+        values, scored_by = scores_by_position(cascaded)
+        main_order = order_by_score(cascaded.main.raw.tolist())
+        probability = dict(zip(cascaded.main_positions, cascaded.main.probability)) \
+            if cascaded.main.probability is not None else {}
+        kept = self._kept(values, scored_by)
+        return tuple(RerankedDocument(i, float(values[i]), float(probability[i]) if i in probability else None,
+                                      bool(kept[i]) if self.file.threshold is not None else None, scored_by[i])
+                     for i in cascade_order(cascaded.ranking, cascaded.main_positions, main_order))
 
     def search(self, query: str, top_n: int | None = None) -> Answer:
         """``query`` through both stages as the pipeline file says (first stage, depth, blend), the file's
@@ -228,34 +289,63 @@ class RerankService:
         encoded = clock.started if encoded is None else encoded
         clock.marks["query encoding"] = (encoded - clock.started) * 1000
         clock.marks["first-stage search"] = (searched - encoded) * 1000
-        raw, reason, cause = self._scores(query, [pipeline.candidate_text(hit) for hit in candidates], clock) \
-            if candidates else (np.zeros(0, dtype=np.float32), "", None)
+        reranked, reason, cause = self._reranked(query, candidates, clock) if candidates else ((), "", None)
         dropped = 0
-        if raw is None:
+        if reranked is None:
             hits: tuple[ServedHit, ...] = tuple(_first_stage_hit(hit) for hit in candidates)
         else:
-            probability = self._probability(raw)
-            reranked = reranked_hits(candidates, raw, probability, self.opened.blend)
-            kept = self.file.kept(np.array([hit.score for hit in reranked], dtype=np.float32))
+            kept = self._kept(np.array([hit.score for hit in reranked], dtype=np.float32),
+                              [hit.scored_by for hit in reranked])
             dropped = int((~kept).sum())
-            hits = tuple(_served(hit) for hit, keep in zip(reranked, kept) if keep)
-        answer = Answer(request_id, hits[:top_n], raw is None, reason, clock.total(), dropped, cause)
+            hits = tuple(_served(hit, self.cascade is not None) for hit, keep in zip(reranked, kept) if keep)
+        answer = Answer(request_id, hits[:top_n], reranked is None, reason, clock.total(), dropped, cause)
         self._log("search", answer, candidates=len(candidates))
         return answer
+
+    def _reranked(self, query: str, candidates: Sequence[Hit],
+                  clock: _Clock) -> tuple[tuple[RerankedHit, ...] | None, str, FallbackCause | None]:
+        """The candidates reranked as the Search pipeline ranks them (``reranked_hits``, or with a cascade
+        ``cascade_hits``) at the file's blend, or None, why not and its cause."""
+        texts = self.opened.pipeline.reranker_texts(query, candidates)  # what the Search pipeline's reranker reads
+        blend = self.opened.blend
+        if self.cascade is None:
+            raw, reason, cause = self._scores(query, texts, clock, self._main)
+            return (None if raw is None else reranked_hits(candidates, raw, self._probability(raw), blend)), reason, \
+                cause
+        cascaded, reason, cause = self._cascade_scores(query, texts, [hit.score for hit in candidates], blend, clock)
+        return (None if cascaded is None else cascade_hits(candidates, cascaded, blend)), reason, cause
+
+    def _kept(self, scores: np.ndarray, scored_by: Sequence[str]) -> np.ndarray:
+        """Which results the file's threshold keeps (all without one). It is a threshold on the reranker's scores, so
+        a result only a cascade's small reranker scored cannot pass it (the Search page's rule)."""
+        kept = self.file.kept(scores)
+        if self.file.threshold is not None:
+            kept &= np.array([by == MAIN for by in scored_by], dtype=bool)
+        return kept
 
     def warm_up(self, query: str) -> None:
         """Runs ``query`` through both stages once, uncounted and unlogged, so that the first request does not
         pay for preparing the engines."""
         pipeline = self.opened.pipeline
         candidates, _, _ = pipeline.candidates(query, self.file.depth, self.opened.spec.first_stage_method)
-        pairs = [(query, pipeline.candidate_text(hit)) for hit in candidates] or [(query, query)]
+        pairs = [(query, text) for text in pipeline.reranker_texts(query, candidates)] or [(query, query)]
+        if self._small is not None and self.cascade is not None:
+            self._small.batcher.submit(pairs, time.monotonic() + 600).result()
+            # the reranker reads only the small one's best: as many pairs as in a request, so that the start's
+            # measured search (which sets the budget) costs what a request costs
+            pairs = pairs[:self.cascade[1]]
         self._batcher.submit(pairs, time.monotonic() + 600).result()
 
     def health(self) -> dict:
         """What runs and how busy it is."""
         stats = self._batcher.stats()
         spec = self.opened.spec
+        cascade = None
+        if self.cascade is not None and self._small is not None:
+            cascade = {"small_reranker": self.cascade[0].info.loaded, "keep": self.cascade[1],
+                       "small_model_calls": self._small.batcher.stats().calls}
         return {"status": "ok", "reranker": self.model_name, "bi_encoder": self.opened.pipeline.bi_encoder.info.loaded,
+                "cascade": cascade,
                 "first_stage": spec.first_stage_method, "depth": self.file.depth, "blend": self.opened.blend,
                 "threshold": None if self.file.threshold is None else
                 {"value": self.file.threshold.value, "scale": self.file.threshold.scale},
@@ -266,32 +356,61 @@ class RerankService:
                 round(self.budget.measured_search_ms, 1)}
 
     def close(self) -> None:
-        """Stops the reranker's worker."""
+        """Stops the rerankers' workers."""
         self._batcher.close()
+        if self._small is not None:
+            self._small.batcher.close()
 
-    def _scores(self, query: str, texts: list[str],
-                clock: _Clock) -> tuple[np.ndarray | None, str, FallbackCause | None]:
-        """The reranker's raw scores within what is left of the budget, or None, why not and its cause."""
+    def _scores(self, query: str, texts: list[str], clock: _Clock,
+                scorer: _Scorer) -> tuple[np.ndarray | None, str, FallbackCause | None]:
+        """``scorer``'s raw scores within what is left of the budget, or None, why not and its cause."""
         budget_ms = self.budget.ms
         left = budget_ms / 1000 - (time.perf_counter() - clock.started)
         since = time.perf_counter()
         if left <= 0:
-            return None, f"the {budget_ms:.0f} ms budget ran out in the first stage, before reranking", "budget"
+            return None, f"the {budget_ms:.0f} ms budget ran out {scorer.spent_in}, before {scorer.who} ran", "budget"
         try:
-            future = self._batcher.submit([(query, text) for text in texts], time.monotonic() + left)
+            future = scorer.batcher.submit([(query, text) for text in texts], time.monotonic() + left)
         except QueueFull:
             self.metrics.rejected()
-            raise ServiceBusy("The reranker's queue is full; retry shortly.", self.limits.retry_after_s) from None
+            raise ServiceBusy(f"The queue of {scorer.who} is full; retry shortly.",
+                              self.limits.retry_after_s) from None
         try:
             raw = future.result(timeout=left)
         except (FutureTimeout, DeadlinePassed):
-            clock.mark("reranking", since)
-            return None, f"the reranker did not answer within the {budget_ms:.0f} ms budget", "budget"
+            clock.mark(scorer.mark, since)
+            return None, f"{scorer.who} did not answer within the {budget_ms:.0f} ms budget", "budget"
         except Exception as exc:  # noqa: BLE001 - any reranker failure is answered with the fallback, and said
-            clock.mark("reranking", since)
-            return None, f"the reranker failed: {type(exc).__name__}: {exc}", "failure"
-        clock.mark("reranking", since)
+            clock.mark(scorer.mark, since)
+            return None, f"{scorer.who} failed: {type(exc).__name__}: {exc}", "failure"
+        clock.mark(scorer.mark, since)
         return raw, "", None
+
+    def _cascade_scores(self, query: str, texts: list[str], first_stage_scores: Sequence[float], blend: float,
+                        clock: _Clock) -> tuple[CascadeScores | None, str, FallbackCause | None]:
+        """The cascade's scores as ``cascade_scores`` gives them (the small reranker's of every text, the reranker's
+        of the small one's best ``keep`` by the same rule, ``blend``), each model on its own worker within the one
+        budget; or None, why not and its cause. The timings have each model's stage and ``reranking`` for both."""
+        if self.cascade is None or self._small is None:
+            raise RuntimeError("_cascade_scores was called on a service without a cascade; this is a bug.")
+        keep = self.cascade[1]
+        since = time.perf_counter()
+        try:
+            small_raw, reason, cause = self._scores(query, texts, clock, self._small)
+            if small_raw is None:
+                return None, reason, cause
+            ranking = small_ranking(small_raw.tolist(), first_stage_scores, blend)
+            positions = tuple(kept_positions(ranking, keep))
+            main_raw, reason, cause = self._scores(query, [texts[p] for p in positions], clock, self._main)
+            if main_raw is None:
+                return None, reason, cause
+        finally:
+            if "small reranking" in clock.marks:
+                clock.mark("reranking", since)
+        # the small reranker's probability is left out: the file's calibration maps the reranker's scores, and a
+        # result only the small one read has no score of the reranker's to map
+        return CascadeScores(PairScores(small_raw, None), positions,
+                             PairScores(main_raw, self._probability(main_raw)), None, tuple(ranking)), "", None
 
     def _probability(self, raw: np.ndarray) -> np.ndarray | None:
         return self.file.probability(raw, self.reranker.info.has_probability)
@@ -358,10 +477,10 @@ class RerankService:
             logger.info(json.dumps(record))
 
 
-def _served(hit: RerankedHit) -> ServedHit:
+def _served(hit: RerankedHit, cascade: bool) -> ServedHit:
     return ServedHit(hit.doc_id, hit.rank, hit.score, hit.probability,
                      hit.fused_score if hit.fused_score is not None else hit.score, hit.first_stage_rank,
-                     hit.first_stage_score, hit.passage_id)
+                     hit.first_stage_score, hit.passage_id, hit.scored_by if cascade else None)
 
 
 def _first_stage_hit(hit: Hit) -> ServedHit:

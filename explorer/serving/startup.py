@@ -30,6 +30,9 @@ def open_service(path: Path, settings: Settings, limits: ServiceLimits | None = 
     service = RerankService(file, opened, limits)
     for difference in service.differences:
         logger.warning(json.dumps({"event": "start", "warning": difference}))
+    if service.cascade is not None:
+        small, keep = service.cascade
+        logger.info(json.dumps({"event": "start", "cascade": {"small_reranker": small.info.loaded, "keep": keep}}))
     queries = opened.pipeline.dataset.queries
     settle_budget(service, next(iter(queries.values())).text if queries else "warm up")
     return service
