@@ -109,14 +109,8 @@ def test_attention_page_draws_with_the_network_off(app_url, browser, tmp_path):
 def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1500, "height": 2400})
     page.goto(app_url)
-    page.get_by_role("link", name="Evaluate").click()
     # depth 10 (the slider's least), set as a person would: 53 queries x 10 pairs keep the test to seconds
-    page.get_by_role("button", name="Run the evaluation").wait_for(timeout=300_000)
-    settle(page)
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Candidate depth k")
-    slider.get_by_role("slider").press("Home")
-    settle(page)
-    assert slider.locator('[data-testid="stSliderThumbValue"]').inner_text() == "10"
+    assert evaluate_page_at_depth(page, 0) == "10"
     page.get_by_role("button", name="Run the evaluation").click(timeout=120_000)
     page.wait_for_selector(".js-plotly-plot .barlayer .trace path", state="attached", timeout=600_000)
     page.wait_for_timeout(1000)
@@ -247,3 +241,41 @@ def test_the_milvus_page_attaches_a_collection_and_search_ranks_what_it_returns(
     ops = {d.title for row, d in enumerate(sample.documents) if row % 2}
     titles = [text for text in first_stage if text in {d.title for d in sample.documents}]
     assert len(titles) >= 10 and set(titles) <= ops  # the filter kept ops documents only
+
+
+def test_the_evaluate_page_sweeps_the_cascades_m_and_draws_it(app_url, browser, tmp_path):
+    """The cascade section under an evaluation of the full rerank: a small reranker named in its box (here the
+    default reranker by its hub name, which the offline stand-in answers), one click, and the chart of nDCG@10 and
+    time against M draws with the full rerank's line beside it."""
+    page = browser.new_page(viewport={"width": 1500, "height": 3200})
+    page.goto(app_url)
+    assert evaluate_page_at_depth(page, 1) == "20"
+    page.get_by_role("button", name="Run the evaluation").click(timeout=120_000)
+    page.get_by_role("button", name="Sweep M").wait_for(timeout=600_000)
+    box = page.get_by_label("Small reranker (hub id or folder)")
+    box.fill("cross-encoder/ms-marco-MiniLM-L-6-v2")
+    box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Sweep M").click(timeout=60_000)
+    wait_for_text(page, "quality and cost against M", timeout=600)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "cascade_sweep.png"), full_page=True)
+    no_error_on(page)
+    chart = page.locator(".js-plotly-plot").filter(has_text="against M")
+    assert chart.locator(".scatterlayer .trace").count() == 4  # cascade, full rerank, small alone, time
+    assert chart.locator(".scatterlayer .trace .point").count() >= 2  # M = 5 and 10 (under the depth 20)
+
+
+def evaluate_page_at_depth(page, steps: int) -> str:
+    """Opens the Evaluate page and moves the depth slider to its least and ``steps`` steps up, as a person would;
+    the depth it then shows."""
+    page.get_by_role("link", name="Evaluate").click()
+    page.get_by_role("button", name="Run the evaluation").wait_for(timeout=300_000)
+    settle(page)
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Candidate depth k")
+    slider.get_by_role("slider").press("Home")
+    settle(page)
+    for _ in range(steps):
+        slider.get_by_role("slider").press("ArrowRight")
+        settle(page)
+    return slider.locator('[data-testid="stSliderThumbValue"]').inner_text()

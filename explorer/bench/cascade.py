@@ -60,6 +60,9 @@ class CascadeBench:
     points: tuple[CascadePoint, ...]
     tolerance: float
     window: int | None = None  # document tokens both rerankers read (each document's best window); None: whole
+    # with a window: the full rerank reading whole documents (from their start), the reference a user has today
+    ndcg_full_whole: float | None = None
+    full_whole_ms: float | None = None
 
     @property
     def chosen(self) -> CascadePoint:
@@ -79,7 +82,10 @@ class CascadeBench:
             "tolerance": self.tolerance, "data": self.data, "split": self.split, "queries": self.queries,
             "depth": self.depth, "main": self.main, "small": self.small, "blend": self.blend,
             "ndcg_first_stage": round(self.ndcg_first_stage, 4), "ndcg_small_alone": round(self.ndcg_small_alone, 4),
-            "window": self.window, "full_ms": round(self.full_ms, 1), "small_ms": round(self.small_ms, 1), "pairs_full": self.pairs_full,
+            "window": self.window, "full_ms": round(self.full_ms, 1),
+            **({"ndcg_full_whole": round(self.ndcg_full_whole, 4), "full_whole_ms": round(self.full_whole_ms, 1),
+                "speedup_vs_whole": round(self.full_whole_ms / max(best.ms, 1e-9), 2)}
+               if self.ndcg_full_whole is not None and self.full_whole_ms is not None else {}), "small_ms": round(self.small_ms, 1), "pairs_full": self.pairs_full,
             "points": [{"keep": p.keep, "ndcg": round(p.ndcg, 4), "ms": round(p.ms, 1),
                         "pairs_read_by_main": p.pairs_read_by_main, "speedup": round(p.speedup, 2)}
                        for p in self.points],
@@ -109,6 +115,12 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
     say(f"cascade on {dataset.name} ({split}, {len(cases)} queries, depth {depth}): the main reranker on all "
         f"{pairs:,} pairs")
     full, full_ms = _scored(main, cases, None, clock)
+    whole: tuple[float, float] | None = None
+    if pipeline.window is not None:
+        say(f"  the main reranker on all {pairs:,} pairs, reading whole documents (the reference without a window)")
+        read_whole = [(qid, text, hits, [pipeline.candidate_text(h) for h in hits]) for qid, text, hits, _ in cases]
+        scores_whole, whole_ms = _scored(main, read_whole, None, clock)
+        whole = (_ndcg(qrels, {qid: _order(hits, scores_whole[qid], blend) for qid, _, hits, _ in cases}), whole_ms)
     say(f"  the small reranker on all {pairs:,} pairs")
     small_scores, small_ms = _scored(small, cases, None, clock)
     first = {qid: [h.doc_id for h in hits] for qid, _, hits, _ in cases}
@@ -131,7 +143,8 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
         points.append(point)
     return CascadeBench(dataset.name, split, len(cases), depth, main.info.loaded, small.info.loaded, blend,
                         _ndcg(qrels, first), ndcg_full, ndcg_small, full_ms, small_ms, pairs, tuple(points), tolerance,
-                        pipeline.window.max_tokens if pipeline.window is not None else None)
+                        pipeline.window.max_tokens if pipeline.window is not None else None,
+                        *(whole if whole is not None else (None, None)))
 
 
 def _scored(model: LoadedModel, cases: Sequence[tuple[str, str, Sequence[Hit], list[str]]],

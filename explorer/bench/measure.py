@@ -186,21 +186,15 @@ def bench_end_to_end(settings: Settings, device: DeviceChoice, sources: Sequence
     texts = [query.text for query in corpus.queries.values()][: queries + 1]
     pipeline.search(texts[0], depth=depth)  # warm-up: first-call costs are not query latency
     scores.clear()
-    totals, stages = [], []
-    for number, text in enumerate(texts[1:], start=1):
-        result = pipeline.search(text, depth=depth)
-        totals.append(result.timings.total_ms / 1000)
-        stages.append(result.timings.as_dict())
-        say(f"query {number}/{len(texts) - 1}: {result.timings.total_ms:.0f} ms "
-            + ", ".join(f"{name} {ms:.0f}" for name, ms in result.timings.as_dict().items()))
+    total, stages_median = _timed_searches(pipeline, texts[1:], depth, "query", say)
     hits = scores.stats().hits
     cascaded: dict[str, Any] = {}
     if cascade_small:
         cascaded = _cascade_end_to_end(pipeline, cascade_small, texts, depth,
                                        cascade_keep, cascade_window, say)
     end_to_end = EndToEndBench(
-        documents=len(corpus.documents), depth=depth, queries=len(totals), total=Timing.of(totals),
-        stages_median_ms={name: float(np.median([s[name] for s in stages])) for name in stages[0]},
+        documents=len(corpus.documents), depth=depth, queries=len(texts) - 1, total=total,
+        stages_median_ms=stages_median,
         score_cache_hits=hits, bi_encoder=bi.info.loaded, reranker=reranker.info.loaded,
         reranker_engine=reranker.engine.info().label,
         index=report.index_description, index_build_s=report.seconds, index_from_cache=report.from_cache, **cascaded)
@@ -217,16 +211,22 @@ def _cascade_end_to_end(pipeline: Any, small: Any, texts: Sequence[str], depth: 
     cascade = pipeline.uncached().with_cascade(small, keep).with_window(WindowOptions(window) if window else None)
     small.engine.settled()
     cascade.search(texts[0], depth=depth)  # warm-up, as for the full rerank
+    total, stages_median = _timed_searches(cascade, texts[1:], depth, "cascade query", say)
+    return {"cascade_small": small.info.loaded, "cascade_keep": keep, "cascade_window": window,
+            "cascade_total": total, "cascade_stages_median_ms": stages_median}
+
+
+def _timed_searches(pipeline: Any, texts: Sequence[str], depth: int, what: str,
+                    say: Say) -> tuple[Timing, dict[str, float]]:
+    """Each of ``texts`` searched once: the total time's Timing and each stage's median in milliseconds."""
     totals, stages = [], []
-    for number, text in enumerate(texts[1:], start=1):
-        result = cascade.search(text, depth=depth)
+    for number, text in enumerate(texts, start=1):
+        result = pipeline.search(text, depth=depth)
         totals.append(result.timings.total_ms / 1000)
         stages.append(result.timings.as_dict())
-        say(f"cascade query {number}/{len(texts) - 1}: {result.timings.total_ms:.0f} ms "
+        say(f"{what} {number}/{len(texts)}: {result.timings.total_ms:.0f} ms "
             + ", ".join(f"{name} {ms:.0f}" for name, ms in result.timings.as_dict().items()))
-    return {"cascade_small": small.info.loaded, "cascade_keep": keep, "cascade_window": window,
-            "cascade_total": Timing.of(totals),
-            "cascade_stages_median_ms": {name: float(np.median([s[name] for s in stages])) for name in stages[0]}}
+    return Timing.of(totals), {name: float(np.median([s[name] for s in stages])) for name in stages[0]}
 
 
 def bench_index(vectors: np.ndarray, queries: np.ndarray, k: int, say: Say = _quiet) -> IndexBench:

@@ -94,13 +94,19 @@ def _emit_cascade(name: str, figures: dict) -> None:
     emit(f"cascade on {name} ({figures['split']}, {figures['queries']} queries, depth {figures['depth']}): full "
          f"rerank nDCG@10 {figures['ndcg_full']:.4f} in {figures['full_ms'] / 1000:.1f} s; the small reranker "
          f"alone {figures['ndcg_small_alone']:.4f} in {figures['small_ms'] / 1000:.1f} s; first stage "
-         f"{figures['ndcg_first_stage']:.4f}")
+         f"{figures['ndcg_first_stage']:.4f}" + (f"; both rerankers read {figures['window']}-token windows"
+                                                  if figures.get("window") else ""))
+    if "ndcg_full_whole" in figures:
+        emit(f"  reference: the full rerank reading whole documents, nDCG@10 {figures['ndcg_full_whole']:.4f} in "
+             f"{figures['full_whole_ms'] / 1000:.1f} s")
     for point in figures["points"]:
         emit(f"  M={point['keep']}: nDCG@10 {point['ndcg']:.4f}, {point['ms'] / 1000:.1f} s, "
              f"{point['speedup']:.2f}x, {point['pairs_read_by_main']:,} pairs read by the main reranker")
     verdict = "within" if figures["within_tolerance"] else "NOT within"
     emit(f"  chosen: M={figures['keep']}, {figures['speedup']:.2f}x at nDCG@10 {figures['ndcg_cascade']:.4f} "
-         f"({verdict} {figures['tolerance']} of the full rerank)")
+         f"({verdict} {figures['tolerance']} of the full rerank)"
+         + (f"; {figures['speedup_vs_whole']:.2f}x the full rerank of whole documents" if "speedup_vs_whole" in figures
+            else ""))
 
 
 def bench_sessions(args: argparse.Namespace) -> int:
