@@ -252,7 +252,7 @@ def test_the_evaluate_page_sweeps_the_cascades_m_and_draws_it(app_url, browser, 
     assert evaluate_page_at_depth(page, 1) == "20"
     page.get_by_role("button", name="Run the evaluation").click(timeout=120_000)
     page.get_by_role("button", name="Sweep M").wait_for(timeout=600_000)
-    box = page.get_by_label("Small reranker (hub id or folder)")
+    box = page.get_by_role("textbox", name="Small reranker (hub id or folder)")
     box.fill("cross-encoder/ms-marco-MiniLM-L-6-v2")
     box.press("Enter")
     settle(page)

@@ -26,6 +26,7 @@ from explorer.rerank.cascade import CascadeScores, kept_positions, small_ranking
 from explorer.rerank.scoring import PairScores, score_pairs
 
 DEFAULT_KEEPS = (5, 10, 20, 30, 50)
+TIMED_QUERIES = 5  # queries timed afresh when the score cache answered all of the small reranker's pairs
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ def cascade_sweep(pipeline: RetrievalPipeline, evaluation: Evaluation, small: Lo
         cases.append((outcome.query_id, hits, [float(s) for s in scored.raw], [main[h.doc_id] for h in hits]))
         if progress is not None:
             progress(step, len(outcomes))
+    if not small_times:  # the cache answered every pair: time a few queries afresh, so the cost is the model's
+        small_times = _fresh_times(small, pipeline, evaluation, [hits for _, hits, _, _ in cases][:TIMED_QUERIES],
+                                   clock)
     fresh = [o.rerank_ms for o in evaluation.fresh_reranks()]
     full_ms = statistics.median(fresh) if fresh else 0.0
     per_pair = full_ms / depth if fresh else 0.0
@@ -110,11 +114,23 @@ def cascade_sweep(pipeline: RetrievalPipeline, evaluation: Evaluation, small: Lo
             read += len(positions)
         points.append(CascadePoint(keep, metric, _value(qrels, ranked, metric), small_ms + keep * per_pair, read))
     note = (f"Times per query: the reranker's is the median of the {len(fresh)} queries it scored afresh in the "
-            f"evaluation ({per_pair:,.1f} ms a pair); the small reranker's the median of the {len(small_times)} it "
-            "scored afresh here." if fresh and small_times else
-            "Some times are unknown: every pair was answered by the score cache, so no model time was measured "
-            "(python -m explorer bench-cascade times each M afresh).")
+            f"evaluation ({per_pair:,.1f} ms a pair); the small reranker's the median of {len(small_times)} queries it "
+            "scored afresh." if fresh else
+            "The reranker's time is unknown: the score cache answered every pair of the evaluation, so the times "
+            "shown are the small reranker's alone (python -m explorer bench-cascade times each M afresh).")
     return CascadeSweep(small.info.display_name, metric, full, alone, full_ms, small_ms, tuple(points), note)
+
+
+def _fresh_times(small: LoadedModel, pipeline: RetrievalPipeline, evaluation: Evaluation,
+                 queries: Sequence[Sequence[Hit]], clock: Callable[[], float]) -> list[float]:
+    """The small reranker's milliseconds on each of a few queries' candidates, scored without the cache."""
+    times = []
+    texts = [evaluation.query_texts[o.query_id] for o in evaluation.outcomes if o.reranked is not None]
+    for query, hits in zip(texts, queries):
+        started = clock()
+        score_pairs(small, query, pipeline.reranker_texts(query, hits), cache=None)
+        times.append((clock() - started) * 1000)
+    return times
 
 
 def _scores(raw: Sequence[float]) -> PairScores:

@@ -65,14 +65,15 @@ def cascade_figure(sweep: CascadeSweep) -> go.Figure:
                                 mode="lines+markers", line=dict(color=RERANKED_COLOUR)), secondary_y=False)
     figure.add_trace(go.Scatter(x=keeps, y=[sweep.full] * len(keeps), name=f"full rerank {sweep.metric}",
                                 mode="lines", line=dict(color=RERANKED_COLOUR, dash="dash")), secondary_y=False)
-    figure.add_trace(go.Scatter(x=keeps, y=[sweep.small_alone] * len(keeps), name=f"small reranker alone {sweep.metric}",
+    figure.add_trace(go.Scatter(x=keeps, y=[sweep.small_alone] * len(keeps),
+                                name=f"small reranker alone ({plotly_text(sweep.small)[:40]}) {sweep.metric}",
                                 mode="lines", line=dict(color=FIRST_COLOUR, dash="dash")), secondary_y=False)
     figure.add_trace(go.Scatter(x=keeps, y=[p.rerank_ms for p in sweep.points], name="reranking ms per query",
                                 mode="lines+markers", line=dict(color=COST_COLOUR, dash="dot")), secondary_y=True)
     figure.update_xaxes(title_text="M: candidates the reranker reads", tickvals=keeps)
-    figure.update_yaxes(title_text=sweep.metric, secondary_y=False)
+    figure.update_yaxes(title_text=sweep.metric, secondary_y=False, range=[0, 1.02])
     figure.update_yaxes(title_text="reranking time per query (ms)", secondary_y=True, rangemode="tozero")
-    figure.update_layout(title=f"Cascade ({plotly_text(sweep.small)} first): quality and cost against M", height=380,
+    figure.update_layout(title="Cascade: quality and cost against M", height=400,
                          margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.3))
     return figure
 
