@@ -162,6 +162,8 @@ def test_a_file_without_a_reranker_and_a_top_n_under_one_are_refused(opened, rer
      r"blends the reranker \(weight 0.6\) .* ordered by the reranker's score alone"),
     (lambda c: c.update(passages={"max_tokens": 128, "overlap": 16}),
      r"passages of 128 tokens, but .* split long documents first"),
+    (lambda c: c.update(window={"max_tokens": 64, "stride": 0}),
+     r"best 64-token window .* from its start.* split long documents first"),
 ])
 def test_what_differs_from_the_exported_pipeline_is_logged(exported, reranker, tmp_path, caplog, change, warning):
     content = json.loads(exported.read_text())

@@ -209,4 +209,9 @@ def _not_applied(file: PipelineFile, reranker: LoadedModel) -> list[str]:
         found.append(f"it splits documents into passages of {file.passages.max_tokens} tokens, but here the reranker "
                      f"reads each Document's page_content whole, up to its limit of {reranker.engine.max_length} "
                      "tokens; split long documents first (with a LangChain text splitter).")
+    if file.window is not None:
+        found.append(f"its reranker reads each long document's best {file.window.max_tokens}-token window for the "
+                     "query, but here it reads each Document's page_content from its start, up to its limit of "
+                     f"{reranker.engine.max_length} tokens; split long documents first (with a LangChain text "
+                     "splitter) to read less.")
     return found
