@@ -14,7 +14,7 @@ from explorer.records import Dataset, Hit
 from explorer.rerank.cascade import SMALL, CascadeReport, CascadeScores, cascade_order, cascade_scores
 from explorer.rerank.rank_shift import rank_change
 from explorer.rerank.score_cache import ScoreCache
-from explorer.rerank.scoring import order_by_score, score_pairs
+from explorer.rerank.scoring import PairScores, order_by_score, score_pairs
 from explorer.rerank.windows import BestWindows, DocumentFrequencies, WindowOptions
 from explorer.retrieval.bm25_index import Bm25Index
 from explorer.retrieval.dense_index import DenseIndex, IndexOptions, RecallReport
@@ -396,6 +396,21 @@ def cascade_hits(candidates: Sequence[Hit], scores: CascadeScores, blend: float 
                                 first_stage_rank=candidates[p].rank, first_stage_score=candidates[p].score,
                                 passage_id=candidates[p].passage_id, scored_by=SMALL, small_score=small_raw[p]))
     return tuple(hits)
+
+
+def cascade_order_of_scores(candidates: Sequence[Hit], small_raw: Sequence[float], ranking: Sequence[int],
+                            positions: Sequence[int], main_raw: Sequence[float], blend: float = 1.0) -> list[str]:
+    """The doc ids in the cascade's order (``cascade_hits``) from scores already computed: the small reranker's of
+    every candidate, its ``ranking``, and the main reranker's ``main_raw`` of the candidates at ``positions``. The
+    cascade benchmark and the Evaluate page's sweep of M reuse scores this way instead of running a cascade per M."""
+    scores = CascadeScores(PairScores(np.asarray(small_raw, dtype=np.float32), None), tuple(positions),
+                           PairScores(np.asarray(main_raw, dtype=np.float32), None), None, tuple(ranking))
+    return [hit.doc_id for hit in cascade_hits(candidates, scores, blend)]
+
+
+def reranked_order(candidates: Sequence[Hit], raw: Sequence[float], blend: float = 1.0) -> list[str]:
+    """The doc ids of ``candidates`` in ``reranked_hits``' order."""
+    return [hit.doc_id for hit in reranked_hits(candidates, raw, None, blend)]
 
 
 def reranked_hits(candidates: Sequence[Hit], raw: Sequence[float], probability: Sequence[float] | None,

@@ -14,15 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from explorer.errors import ConfigError
 from explorer.evaluation.metrics import mean_metrics
 from explorer.models.info import LoadedModel
-from explorer.pipeline import RetrievalPipeline, cascade_hits, reranked_hits
+from explorer.pipeline import RetrievalPipeline, cascade_order_of_scores, reranked_order
 from explorer.records import Hit
-from explorer.rerank.cascade import CascadeScores, kept_positions, small_ranking
-from explorer.rerank.scoring import PairScores, score_pairs
+from explorer.rerank.cascade import kept_positions, small_ranking
+from explorer.rerank.scoring import score_pairs
 
 Say = Callable[[str], None]
 DEFAULT_KEEPS = (5, 10, 15, 20, 30, 50)
@@ -120,22 +118,20 @@ def bench_cascade(pipeline: RetrievalPipeline, main: LoadedModel, small: LoadedM
         say(f"  the main reranker on all {pairs:,} pairs, reading whole documents (the reference without a window)")
         read_whole = [(qid, text, hits, [pipeline.candidate_text(h) for h in hits]) for qid, text, hits, _ in cases]
         scores_whole, whole_ms = _scored(main, read_whole, None, clock)
-        whole = (_ndcg(qrels, {qid: _order(hits, scores_whole[qid], blend) for qid, _, hits, _ in cases}), whole_ms)
+        whole = (_ndcg(qrels, {qid: reranked_order(hits, scores_whole[qid], blend) for qid, _, hits, _ in cases}), whole_ms)
     say(f"  the small reranker on all {pairs:,} pairs")
     small_scores, small_ms = _scored(small, cases, None, clock)
     first = {qid: [h.doc_id for h in hits] for qid, _, hits, _ in cases}
     rankings = {qid: small_ranking(small_scores[qid], [h.score for h in hits], blend) for qid, _, hits, _ in cases}
-    ndcg_full = _ndcg(qrels, {qid: _order(hits, full[qid], blend) for qid, _, hits, _ in cases})
-    ndcg_small = _ndcg(qrels, {qid: _order(hits, small_scores[qid], blend) for qid, _, hits, _ in cases})
+    ndcg_full = _ndcg(qrels, {qid: reranked_order(hits, full[qid], blend) for qid, _, hits, _ in cases})
+    ndcg_small = _ndcg(qrels, {qid: reranked_order(hits, small_scores[qid], blend) for qid, _, hits, _ in cases})
     points = []
     for keep in usable:
         chosen = {qid: kept_positions(rankings[qid], keep) for qid, *_ in cases}
         read, main_ms = _scored(main, cases, chosen, clock)
         ranked = {}
         for qid, _, hits, _ in cases:
-            scored = CascadeScores(_pair_scores(small_scores[qid]), tuple(chosen[qid]), _pair_scores(read[qid]),
-                                   None, tuple(rankings[qid]))
-            ranked[qid] = [h.doc_id for h in cascade_hits(hits, scored, blend)]
+            ranked[qid] = cascade_order_of_scores(hits, small_scores[qid], rankings[qid], chosen[qid], read[qid], blend)
         cost = small_ms + main_ms
         point = CascadePoint(keep, _ndcg(qrels, ranked), cost, sum(len(p) for p in chosen.values()),
                              full_ms / max(cost, 1e-9))
@@ -157,14 +153,6 @@ def _scored(model: LoadedModel, cases: Sequence[tuple[str, str, Sequence[Hit], l
         wanted = texts if chosen is None else [texts[p] for p in chosen[qid]]
         scores[qid] = [float(s) for s in score_pairs(model, query, wanted, cache=None).raw]
     return scores, (clock() - started) * 1000
-
-
-def _pair_scores(raw: Sequence[float]) -> PairScores:
-    return PairScores(np.asarray(raw, dtype=np.float32), None)
-
-
-def _order(hits: Sequence[Hit], scores: Sequence[float], blend: float) -> list[str]:
-    return [h.doc_id for h in reranked_hits(hits, scores, None, blend)]
 
 
 def _ndcg(qrels: dict[str, dict[str, int]], ranked: dict[str, list[str]]) -> float:

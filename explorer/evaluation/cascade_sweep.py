@@ -14,16 +14,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 
 from explorer.errors import ConfigError
 from explorer.evaluation.metrics import mean_metrics
 from explorer.evaluation.runner import Evaluation
 from explorer.models.info import LoadedModel
-from explorer.pipeline import RetrievalPipeline, cascade_hits, reranked_hits
+from explorer.pipeline import RetrievalPipeline, cascade_order_of_scores, reranked_order
 from explorer.records import Hit
-from explorer.rerank.cascade import CascadeScores, kept_positions, small_ranking
-from explorer.rerank.scoring import PairScores, score_pairs
+from explorer.rerank.cascade import kept_positions, small_ranking
+from explorer.rerank.scoring import score_pairs
 
 DEFAULT_KEEPS = (5, 10, 20, 30, 50)
 TIMED_QUERIES = 5  # queries timed afresh when the score cache answered all of the small reranker's pairs
@@ -88,29 +87,27 @@ def cascade_sweep(pipeline: RetrievalPipeline, evaluation: Evaluation, small: Lo
         if scored.from_cache == 0 and hits:
             small_times.append((clock() - started) * 1000)
         main = dict(zip(outcome.reranked, outcome.reranker_scores))
-        cases.append((outcome.query_id, hits, [float(s) for s in scored.raw], [main[h.doc_id] for h in hits]))
+        cases.append((outcome.query_id, query, hits, [float(s) for s in scored.raw], [main[h.doc_id] for h in hits]))
         if progress is not None:
             progress(step, len(outcomes))
     if not small_times:  # the cache answered every pair: time a few queries afresh, so the cost is the model's
-        small_times = _fresh_times(small, pipeline, evaluation, [hits for _, hits, _, _ in cases][:TIMED_QUERIES],
+        small_times = _fresh_times(small, pipeline, [(query, hits) for _, query, hits, _, _ in cases][:TIMED_QUERIES],
                                    clock)
     fresh = [o.rerank_ms for o in evaluation.fresh_reranks()]
     full_ms = statistics.median(fresh) if fresh else 0.0
     per_pair = full_ms / depth if fresh else 0.0
     small_ms = statistics.median(small_times) if small_times else 0.0
     qrels = evaluation.qrels
-    full = _value(qrels, {qid: [h.doc_id for h in _ordered(hits, main, blend)] for qid, hits, _, main in cases}, metric)
-    alone = _value(qrels, {qid: [h.doc_id for h in _ordered(hits, small_raw, blend)]
-                           for qid, hits, small_raw, _ in cases}, metric)
+    full = _value(qrels, {qid: reranked_order(hits, main, blend) for qid, _, hits, _, main in cases}, metric)
+    alone = _value(qrels, {qid: reranked_order(hits, small_raw, blend) for qid, _, hits, small_raw, _ in cases}, metric)
     points = []
     for keep in usable:
         ranked, read = {}, 0
-        for qid, hits, small_raw, main in cases:
+        for qid, _, hits, small_raw, main in cases:
             ranking = small_ranking(small_raw, [h.score for h in hits], blend)
-            positions = tuple(kept_positions(ranking, keep))
-            scores = CascadeScores(_scores(small_raw), positions, _scores([main[p] for p in positions]), None,
-                                   tuple(ranking))
-            ranked[qid] = [h.doc_id for h in cascade_hits(hits, scores, blend)]
+            positions = kept_positions(ranking, keep)
+            ranked[qid] = cascade_order_of_scores(hits, small_raw, ranking, positions, [main[p] for p in positions],
+                                                  blend)
             read += len(positions)
         points.append(CascadePoint(keep, metric, _value(qrels, ranked, metric), small_ms + keep * per_pair, read))
     note = (f"Times per query: the reranker's is the median of the {len(fresh)} queries it scored afresh in the "
@@ -121,24 +118,15 @@ def cascade_sweep(pipeline: RetrievalPipeline, evaluation: Evaluation, small: Lo
     return CascadeSweep(small.info.display_name, metric, full, alone, full_ms, small_ms, tuple(points), note)
 
 
-def _fresh_times(small: LoadedModel, pipeline: RetrievalPipeline, evaluation: Evaluation,
-                 queries: Sequence[Sequence[Hit]], clock: Callable[[], float]) -> list[float]:
-    """The small reranker's milliseconds on each of a few queries' candidates, scored without the cache."""
+def _fresh_times(small: LoadedModel, pipeline: RetrievalPipeline, queries: Sequence[tuple[str, Sequence[Hit]]],
+                 clock: Callable[[], float]) -> list[float]:
+    """The small reranker's milliseconds on each of a few (query, candidates), scored without the cache."""
     times = []
-    texts = [evaluation.query_texts[o.query_id] for o in evaluation.outcomes if o.reranked is not None]
-    for query, hits in zip(texts, queries):
+    for query, hits in queries:
         started = clock()
         score_pairs(small, query, pipeline.reranker_texts(query, hits), cache=None)
         times.append((clock() - started) * 1000)
     return times
-
-
-def _scores(raw: Sequence[float]) -> PairScores:
-    return PairScores(np.asarray(raw, dtype=np.float32), None)
-
-
-def _ordered(hits: Sequence[Hit], raw: Sequence[float], blend: float) -> list:
-    return list(reranked_hits(hits, raw, None, blend))
 
 
 def _value(qrels: dict, ranked: dict[str, list[str]], metric: str) -> float:
