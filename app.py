@@ -18,6 +18,7 @@ navigation = st.navigation([
     st.Page(PAGES / "4_Train.py", title="Train a reranker", icon=":material/model_training:", url_path="train"),
     st.Page(PAGES / "5_Attention.py", title="See why: attention", icon=":material/visibility:", url_path="attention"),
     st.Page(PAGES / "6_Evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+    st.Page(PAGES / "12_Story.py", title="Story: did it help?", icon=":material/auto_stories:", url_path="story"),
     st.Page(PAGES / "7_Thresholds.py", title="Score threshold", icon=":material/tune:", url_path="thresholds"),
     st.Page(PAGES / "8_Compare.py", title="Compare configurations", icon=":material/compare_arrows:",
             url_path="compare"),

@@ -54,6 +54,15 @@ class Dataset:
         """The document with this id; raises KeyError when there is none."""
         return self._by_id[doc_id]  # type: ignore[attr-defined]
 
+    def title_of(self, doc_id: str, words: int = 14) -> str:
+        """A document's title, else its first ``words`` words, for lists that name documents; its id when there is
+        no such document (a label may name one the corpus lacks)."""
+        try:
+            document = self.document(doc_id)
+        except KeyError:
+            return doc_id
+        return document.title or " ".join(document.text.split()[:words]) or doc_id
+
     @cached_property
     def grade_scale(self) -> GradeScale:
         """The grades the labels of every split use (read once per data set; see ``explorer.grades``)."""

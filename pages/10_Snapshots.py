@@ -95,7 +95,8 @@ st.caption(f"{configuration_texts([snapshot.evaluation], every_setting=True)[0]}
            f"saved {dt.datetime.fromtimestamp(snapshot.saved_at):%Y-%m-%d %H:%M}.")
 if right.button("Build its HTML report", key="snap_build_report"):
     st.session_state["_snap_report"] = (one, evaluation_report(
-        snapshot.evaluation, metric=metric, labels=f"snapshot '{one}', {snapshot.label_version}"))
+        snapshot.evaluation, metric=metric, labels=f"snapshot '{one}', {snapshot.label_version}",
+        titles=data.title_of, scale=data.grade_scale))
 built = st.session_state.get("_snap_report")
 if built and built[0] == one:
     right.download_button("Download the report (HTML)", built[1], file_name=report_file_name(key, one),

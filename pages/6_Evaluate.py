@@ -197,7 +197,7 @@ if columns[4].button("Build the HTML report", key="build_report"):
     st.session_state["_report"] = (request, evaluation_report(
         evaluation, metrics, relevant_grade=int(relevant_grade),
         depth_points=swept[1] if swept and swept[0] == request else (),
-        labels=evaluations.label_version_of(choices, split)))
+        labels=evaluations.label_version_of(choices, split), titles=data.title_of, scale=data.grade_scale))
 built = st.session_state.get("_report")
 if built and built[0] == request:
     columns[4].download_button("Download the report (HTML)", built[1], file_name=f"{tag}.report.html",

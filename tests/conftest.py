@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-# Set before any explorer or streamlit module reads the environment (app tests read it through Settings).
-_CACHE = tempfile.mkdtemp(prefix="explorer-test-cache-")
-os.environ.setdefault("EXPLORER_CACHE_DIR", _CACHE)
+
+def _temporary_folder(prefix: str) -> str:
+    """A new temporary folder, removed when this process ends: a run leaves nothing behind (each run's caches hold
+    about half a gigabyte of compiled graphs and models)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+# Set before any explorer or streamlit module reads the environment (app tests read it through Settings). Under
+# pytest-xdist the workers inherit the controller's cache folder (the controller outlives them and removes it).
+if "EXPLORER_CACHE_DIR" not in os.environ:
+    os.environ["EXPLORER_CACHE_DIR"] = _temporary_folder("explorer-test-cache-")
 # Trained models go to a temporary folder too, so no test depends on what the set-up built.
-os.environ["EXPLORER_MODELS_DIR"] = tempfile.mkdtemp(prefix="explorer-test-models-")
+os.environ["EXPLORER_MODELS_DIR"] = _temporary_folder("explorer-test-models-")
 # Pages read typed paths only under the data folders: the tests' own data, temporary folders and ../shared/data.
 os.environ.setdefault("EXPLORER_DATA_DIRS", os.pathsep.join([
     str(Path(__file__).resolve().parent / "data"), tempfile.gettempdir(),

@@ -144,6 +144,20 @@ def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
     assert charts.nth(0).locator(".barlayer .trace").count() == 2  # relevant and not relevant histograms
     assert charts.nth(1).locator(".scatterlayer .trace path.js-line").count() >= 3  # precision, recall, F1
 
+    # the story of the same evaluation, already run in this session (no button to press): the headline, six examples
+    # with both lists and the ideal order
+    page.get_by_role("link", name="Story: did it help?").click()
+    wait_for_text(page, "nDCG@10 (95% CI", timeout=300)
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", state="attached", timeout=120_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(tmp_path / "story.png"), full_page=True)
+    no_error_on(page)
+    assert page.get_by_text("Examples: the biggest gains and losses").count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() == 6 * 3 + 1  # each example's three lists, the cost
+    assert page.get_by_text("Candidate", exact=True).count() == 6
+    assert page.get_by_text("Baseline", exact=True).count() == 6
+    assert page.locator(".js-plotly-plot").count() == 7  # each example's moves, the distribution of changes
+
     page.get_by_role("link", name="Compare configurations").click()
     page.get_by_role("button", name="Run the comparison").click(timeout=120_000)
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace .point", state="attached", timeout=600_000)
@@ -169,9 +183,16 @@ def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, 
     page.goto(report.as_uri())
     page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=60_000)
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-    assert page.locator(".js-plotly-plot").count() == 3  # per-query changes, score histograms, threshold curves
+    # the story first: the headline and the examples (each with three lists and its chart of moves) on the first screen
+    headline = page.locator("p.headline")
+    assert "nDCG@10 (95% CI" in headline.inner_text() and headline.bounding_box()["y"] < 400
+    examples = page.locator("div.example")
+    assert 1 <= examples.count() <= 6 and examples.first.bounding_box()["y"] < 1000
+    assert examples.first.locator("ol").count() == 3
+    # then the changes, the score histograms and the threshold curves; cost, metrics and every query (folded)
+    assert page.locator(".js-plotly-plot").count() == examples.count() + 3
     assert page.locator(".js-plotly-plot .barlayer .trace path").count() > 10
-    assert page.locator("table").count() == 2  # metrics, every query
+    assert page.locator("table").count() == 3 and page.locator("details table").count() == 1
     assert outside == []
 
 

@@ -75,6 +75,53 @@ def test_evaluations_saved_as_snapshots_are_listed_compared_and_reported_on():
     assert snapshots.get("download_button")
 
 
+def test_the_story_page_tells_the_stages_gain_with_its_interval_examples_and_cost():
+    app = page("12_Story.py")
+    assert not app.exception, app.exception
+    app.button(key="story_run").click().run()  # read back from the evaluation the Evaluate test ran (depth 10)
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    headline = app.subheader[0].value
+    assert "nDCG@10 (95% CI" in headline and "better on" in headline
+    labels = {m.label: m.value for m in app.metric}
+    low, high = (float(part) for part in labels["95% interval of the difference"].split(" to "))
+    difference = float(labels["Candidate nDCG@10"]) - float(labels["Baseline nDCG@10"])
+    assert low <= round(difference, 3) + 0.001 and round(difference, 3) - 0.001 <= high
+    verdict = " ".join(m.value for m in [*app.success, *app.info, *app.warning]).replace("\\", "")
+    assert any(said in verdict for said in ("better than", "worse than", "No significant difference"))
+    # six examples (three wins, three losses), each with the baseline's, the candidate's and the ideal list
+    frames = [frame.value for frame in app.dataframe]  # six examples' three lists, then the cost
+    lists, cost = frames[:-1], frames[-1]
+    assert len(lists) == 18 and all({"rank", "label", "document"} <= set(table.columns) for table in lists)
+    assert {"was"} <= set(lists[1].columns) and {"now"} <= set(lists[0].columns)
+    assert list(cost["pairs scored per query"]) == [0, 10]
+    assert len(app.get("plotly_chart")) == 7  # six examples' moves, the distribution of changes
+    assert app.get("download_button")
+    app.button(key="story_open_0").click().run()
+    assert app.session_state["picked_query"]  # the example's query, handed to the Search page
+
+
+def test_the_story_page_compares_two_snapshots():
+    import uuid
+
+    tag = uuid.uuid4().hex[:6]
+    app = page("6_Evaluate.py")
+    app.button(key="run_eval").click().run()
+    app.text_input(key="snapshot_name").set_value(f"story before {tag}")
+    app.button(key="snapshot_save").click().run()
+    app.selectbox(key="eval_unjudged").set_value("removed").run()
+    app.text_input(key="snapshot_name").set_value(f"story after {tag}")
+    app.button(key="snapshot_save").click().run()
+    story = page("12_Story.py", story_mode="Two saved snapshots", story_baseline=f"story before {tag}",
+                 story_candidate=f"story after {tag}")
+    assert not story.exception, story.exception
+    assert not story.error, [e.value for e in story.error]
+    caption = " ".join(c.value for c in story.caption)
+    assert f"story before {tag}" in caption.replace("\\", "") and f"story after {tag}" in caption.replace("\\", "")
+    # condensed lists score higher on the sample data, whose labels cover few documents
+    assert float(story.metric[1].value) > float(story.metric[0].value)
+
+
 def test_evaluate_page_rejects_bad_cut_offs():
     app = page("6_Evaluate.py")
     app.text_input(key="eval_cutoffs").set_value("10, ten").run()

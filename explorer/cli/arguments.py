@@ -147,6 +147,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--snapshot", metavar="NAME", help="save the evaluation as a snapshot under this name")
     evaluation.add_argument("--replace", action="store_true", help="with --snapshot: replace a snapshot of that name")
 
+    story = commands.add_parser("story", help="the gain of a candidate over a baseline on a labelled split, told for "
+                                              "a manager: the difference with a bootstrap interval, examples, cost")
+    ranking(story)
+    story.add_argument("--split", default="test", help="labelled split (default: test)")
+    story.add_argument("--snapshot", metavar="A", help="the candidate: a saved snapshot (eval --snapshot NAME)")
+    story.add_argument("--against", metavar="B",
+                       help="with --snapshot: the baseline snapshot (without both: the first stage against the "
+                            "reranked list of the pipeline the other options name)")
+    story.add_argument("--metric", default="ndcg@10", help="the metric of the headline (default ndcg@10)")
+    story.add_argument("--relevant-grade", type=int, default=1, help="lowest grade counted relevant (binary metrics)")
+    story.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (the same seed, the same interval)")
+    story.add_argument("--json", metavar="OUT", help="write the story as JSON to this file ('-' = stdout)")
+    story.add_argument("--report", metavar="OUT", help="write the story as a self-contained HTML page")
+
     exported = commands.add_parser("export", help="write the chosen pipeline as a pipeline file (JSON) a service runs")
     ranking(exported)
     exported.add_argument("--out", required=True, metavar="FILE", help="the pipeline file to write")

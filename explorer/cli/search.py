@@ -157,7 +157,9 @@ def evaluate(args: argparse.Namespace) -> int:
                 say(f"  {len(escaped)} id(s) hold white space or '%', written percent-encoded so each line keeps six "
                     f"fields (e.g. {escaped[0]!r} as {run_id(escaped[0])!r})")
     if args.report:
-        Path(args.report).write_text(evaluation_report(result, metrics, relevant_grade=args.relevant_grade),
+        Path(args.report).write_text(evaluation_report(result, metrics, relevant_grade=args.relevant_grade,
+                                                       titles=opened.pipeline.dataset.title_of,
+                                                       scale=opened.pipeline.dataset.grade_scale),
                                      encoding="utf-8")
         say(f"HTML report written to {args.report}")
     return 0

@@ -95,9 +95,14 @@ def threshold_curves_figure(sweep: ThresholdSweep, chosen: float | None = None) 
     """Precision, recall, F1 and the share of queries left empty against the threshold; ``chosen`` is marked."""
     x = [p.threshold for p in sweep.points]
     figure = go.Figure()
-    figure.add_trace(go.Scatter(x=x, y=[p.precision for p in sweep.points], name="precision", mode="lines"))
-    figure.add_trace(go.Scatter(x=x, y=[p.recall for p in sweep.points], name="recall", mode="lines"))
-    figure.add_trace(go.Scatter(x=x, y=[p.f1 for p in sweep.points], name="F1", mode="lines"))
+    # distinct colours, dashes and markers: the three curves can lie close together, and a printed page is grey
+    for name, values, colour, dash, symbol in (
+            ("precision", [p.precision for p in sweep.points], FIRST_COLOUR, "solid", "circle"),
+            ("recall", [p.recall for p in sweep.points], RERANKED_COLOUR, "dash", "square"),
+            ("F1", [p.f1 for p in sweep.points], WIN, "dashdot", "diamond")):
+        figure.add_trace(go.Scatter(x=x, y=values, name=name, mode="lines+markers",
+                                    line=dict(color=colour, dash=dash, width=2),
+                                    marker=dict(symbol=symbol, size=6, maxdisplayed=12)))
     figure.add_trace(go.Scatter(x=x, y=[p.queries_left_empty for p in sweep.points], name="queries left empty",
                                 mode="lines", line=dict(dash="dot", color=TIE)))
     if chosen is not None:

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,7 +25,6 @@ import plotly.graph_objects as go
 from explorer.evaluation.charts import (
     comparison_scatter,
     depth_figure,
-    per_query_delta_figure,
     threshold_curves_figure,
     threshold_distribution_figure,
 )
@@ -33,9 +32,9 @@ from explorer.evaluation.comparison import ComparisonRow
 from explorer.evaluation.depth_sweep import DepthPoint
 from explorer.evaluation.metrics import DEFAULT_METRICS
 from explorer.evaluation.runner import Evaluation
-from explorer.evaluation.significance import paired_test
 from explorer.evaluation.tables import comparison_table, metrics_table, per_query_table
 from explorer.evaluation.thresholds import threshold_sweep
+from explorer.grades import GradeScale
 from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
 from explorer.views.number_format import column_formats
 
@@ -83,18 +82,36 @@ def html_report(title: str, sections: Sequence[ReportSection], generated: dt.dat
         if section.text:
             parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in section.text.split("\n\n")]
         if section.table is not None:
-            parts.append(_table_html(section.table))
+            parts.append(table_html(section.table))
         if section.figure is not None:
             charts += 1
-            # "<" escaped inside the JSON, so no text of the data can close the script element
-            figure = section.figure.to_json().replace("<", "\\u003c")
-            parts += [f"<div class='chart' id='chart-{charts}'></div>",
-                      f"<script type='application/json' id='chart-{charts}-figure'>{figure}</script>"]
+            parts.append(chart_block(section.figure, charts))
     if charts:
-        parts += [f"<script type='application/octet-stream' id='plotly-js'>{_packed_plotly_js()}</script>",
-                  f"<script>{_DRAW_CHARTS}</script>"]
+        parts.append(charts_script())
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def chart_block(figure: go.Figure, number: int) -> str:
+    """A place for chart ``number`` of a page and its figure's JSON, drawn by ``charts_script``. Margins wide enough
+    for tick labels and axis titles (a page's figures are drawn narrower than on screen)."""
+    readable = go.Figure(figure)
+    margin = readable.layout.margin
+    readable.update_layout(margin=dict(l=max(margin.l or 0, 70), r=max(margin.r or 0, 30), t=max(margin.t or 0, 60),
+                                       b=max(margin.b or 0, 50)))
+    readable.update_xaxes(automargin=True)
+    readable.update_yaxes(automargin=True)
+    # "<" escaped inside the JSON, so no text of the data can close the script element
+    data = readable.to_json().replace("<", "\\u003c")
+    return (f"<div class='chart' id='chart-{number}'></div>\n"
+            f"<script type='application/json' id='chart-{number}-figure'>{data}</script>")
+
+
+def charts_script() -> str:
+    """plotly.js, packed, and the script that unpacks it and draws every ``chart_block`` of the page (once, at the
+    end of a page that has charts)."""
+    return (f"<script type='application/octet-stream' id='plotly-js'>{_packed_plotly_js()}</script>\n"
+            f"<script>{_DRAW_CHARTS}</script>")
 
 
 # Unpacks plotly.js, runs it, then draws each chart from its JSON; says why where a browser cannot.
@@ -127,7 +144,7 @@ def _packed_plotly_js() -> str:
     return base64.b64encode(gzip.compress(source.read_bytes(), compresslevel=9, mtime=0)).decode("ascii")
 
 
-def _table_html(table: pd.DataFrame) -> str:
+def table_html(table: pd.DataFrame) -> str:
     """``table`` as HTML, its numbers written by the pages' rule, empty cells for missing values."""
     formats = column_formats(table)
     formatters = {name: (lambda value, fmt=fmt: "" if pd.isna(value) else fmt % value)
@@ -137,9 +154,13 @@ def _table_html(table: pd.DataFrame) -> str:
 
 def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
                       relevant_grade: int = 1, depth_points: Sequence[DepthPoint] = (),
-                      comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10, labels: str = "") -> str:
-    """The evaluation as one self-contained HTML page: summary and metrics; with a reranker, the paired test and
-    the threshold sweep; depth and comparison sections when their results are given; every query last."""
+                      comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10, labels: str = "",
+                      titles: Callable[[str], str] = str, scale: GradeScale | None = None) -> str:
+    """The evaluation as one self-contained HTML page. With a reranker, it is the story of the reranked list against
+    the first stage (``explorer.evaluation.story_report``: headline, examples, cost, caveat), then the summary,
+    metrics, threshold, depth and comparison sections, with every query folded at the end; without one, the summary
+    and metrics. ``titles``: a document's title by id, for the examples; ``scale``: the data set's grade scale (by
+    default, the one the evaluation's labels use)."""
     config = evaluation.config
     about = (f"Split '{config.split}', {len(evaluation.outcomes)} labelled queries. First stage: {config.first_stage_method}"
              + (f" (bi-encoder {evaluation.bi_encoder})" if config.first_stage_method != "bm25" else "")
@@ -157,11 +178,6 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
     sections = [ReportSection("Summary", about), ReportSection("Metrics", table=metrics_table([evaluation], metrics,
                                                                                                 relevant_grade))]
     if evaluation.has_reranker:
-        per_query = evaluation.per_query(metric, relevant_grade)
-        test = paired_test(per_query["first_stage"], per_query["reranked"], metric)
-        deltas = {q: per_query["reranked"][q] - per_query["first_stage"][q] for q in per_query["first_stage"]}
-        sections.append(ReportSection("Does the reranker help?", test.summary(),
-                                      figure=per_query_delta_figure(deltas, metric, evaluation.query_texts)))
         sweep = threshold_sweep(evaluation, top_n=threshold_top_n, relevant_grade=relevant_grade)
         suggestion = sweep.suggest(0.8)
         sections.append(ReportSection(
@@ -178,6 +194,14 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
     if comparison:
         sections.append(ReportSection("Configurations compared", table=comparison_table(comparison),
                                       figure=comparison_scatter(comparison, metric)))
-    sections.append(ReportSection(f"Every query ({metric})", table=per_query_table(evaluation, metric,
-                                                                                  relevant_grade)))
-    return html_report(f"Retrieval evaluation: {evaluation.name}", sections)
+    every_query = per_query_table(evaluation, metric, relevant_grade)
+    title = f"Retrieval evaluation: {evaluation.name}"
+    if evaluation.has_reranker:
+        from explorer.evaluation.story import stage_sides, tell
+        from explorer.evaluation.story_report import story_report
+
+        story = tell(*stage_sides(evaluation), metric, relevant_grade=relevant_grade, titles=titles)
+        return story_report(story, scale or GradeScale.of([evaluation.qrels]), evaluation.query_texts,
+                            appendix=sections, every_query=every_query, title=title)
+    sections.append(ReportSection(f"Every query ({metric})", table=every_query))
+    return html_report(title, sections)

@@ -21,7 +21,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from explorer.errors import ConfigError
 from explorer.remote.names import is_remote_name, parse_remote_name
@@ -173,3 +173,16 @@ def estimate_price(name: str, depth: int, table: PriceTable, query_tokens: int =
                f"({query_tokens} query + {document_tokens} document tokens), lengths assumed)")
     note = f" {price.note}" if price.note else ""
     return PriceEstimate(usd, f"{how}. Prices from {table.source}; listed {table.listed}.{note}")
+
+
+def pricing(table: PriceTable) -> Callable[[str, int], tuple[float | None, str]]:
+    """(reranker name, depth) -> (US dollars per 1,000 queries, how it was worked out), or (None, "") where the table
+    has no price for it (a local reranker, or a vendor without a figure): what the story's cost asks."""
+
+    def price(name: str, depth: int) -> tuple[float | None, str]:
+        estimate = estimate_price(name, depth, table)
+        if estimate.usd_per_1000_queries is None:
+            return None, ""
+        return estimate.usd_per_1000_queries, estimate.explanation
+
+    return price
