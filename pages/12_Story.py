@@ -9,7 +9,9 @@ from explorer.errors import ExplorerError
 from explorer.evaluation.story import Example, ListedDocument, Story, StorySide, metric_label, stage_sides, tell
 from explorer.evaluation.story_charts import change_distribution_figure, example_moves_figure
 from explorer.evaluation.story_report import story_report
+from explorer.evaluation.comparison import configuration_names
 from explorer.evaluation.html_report import report_file_name
+from explorer.evaluation.run_cost import rerank_cost
 from explorer.grades import GradeScale
 from explorer.judging.datasets import dataset_key
 from explorer.remote.prices import price_table, pricing
@@ -17,9 +19,12 @@ from explorer.views.search_charts import grade_colour
 from ui import cache, evaluations
 from ui.page_start import split_picker, start_page
 from ui.plain_text import markdown_literal
+from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model, speed_for_this_session
 
 SEARCH_PAGE = "pages/0_Search.py"
-STAGES, SNAPSHOTS = "The first stage against the reranked list (the sidebar's pipeline)", "Two saved snapshots"
+STAGES = "The first stage against the reranked list (the sidebar's pipeline)"
+CONFIGURATIONS, SNAPSHOTS = "Two configurations", "Two saved snapshots"
+TOLD = "_story_told"  # the configurations whose story the user asked for (each is evaluated on request)
 METRICS = ["ndcg@10", "mrr@10", "recall@100", "map@100", "precision@10"]
 
 choices, data = start_page("Story", "Did it help, by how much, and can we trust it? The gain of a candidate over a "
@@ -27,7 +32,7 @@ choices, data = start_page("Story", "Did it help, by how much, and can we trust 
                            "its 95% interval, the biggest wins and losses, what each costs, and the caveat.",
                            needs_labels=True)
 
-what = st.radio("Compare", [STAGES, SNAPSHOTS], key="story_mode", horizontal=True)
+what = st.radio("Compare", [STAGES, CONFIGURATIONS, SNAPSHOTS], key="story_mode", horizontal=True)
 left, middle, right = st.columns([2, 2, 1])
 metric = middle.selectbox("Metric", METRICS, key="story_metric")
 seed = right.number_input("Bootstrap seed", 0, 2**31 - 1, 0, key="story_seed",
@@ -67,8 +72,44 @@ def sides_from_stages() -> tuple[StorySide, StorySide]:
     return stage_sides(evaluations.run(request))
 
 
+def configuration(column, role: str, first_stage: str, reranker: str) -> tuple[str, str | None]:
+    """A first stage and a reranker picked in ``column`` (defaults as given)."""
+    column.caption(role)
+    methods, names = list(FIRST_STAGE_LABELS), list(dict.fromkeys(RERANKERS + [reranker]))
+    method = column.selectbox("First stage", methods, index=methods.index(first_stage), key=f"story_{role}_first",
+                              format_func=FIRST_STAGE_LABELS.get)
+    name = column.selectbox("Reranker", names, index=names.index(reranker), key=f"story_{role}_reranker",
+                            format_func=lambda value: describe_model(value, "reranker"))
+    return method, None if name == NO_RERANKER else name
+
+
+def sides_from_configurations() -> tuple[StorySide, StorySide]:
+    """Two configurations of the sidebar's data set and depth, each evaluated on the split picked, each its final
+    list: by default BM25 alone against the sidebar's pipeline."""
+    split = split_picker(data, "story_split", left)
+    before_column, after_column = st.columns(2)
+    before = configuration(before_column, "Baseline", "bm25", NO_RERANKER)
+    after = configuration(after_column, "Candidate", choices.first_stage_method, choices.reranker or NO_RERANKER)
+    requests = [evaluations.request_from(choices, split, reranker=name, first_stage_method=method)
+                for method, name in (before, after)]
+    asked = st.session_state.setdefault(TOLD, set())
+    if tuple(requests) not in asked:
+        st.caption(rerank_cost(len(data.labelled_queries(split)), choices.depth, [n for _, n in (before, after)],
+                               speed_for_this_session("reranker")).said())
+        if not st.button("Tell the story", type="primary", key="story_run_two"):
+            st.stop()
+        asked.add(tuple(requests))
+    sides = []
+    for request in requests:
+        evaluation = evaluations.run(request)
+        stage = "reranked" if evaluation.has_reranker else "first_stage"
+        sides.append(StorySide(evaluation, stage, configuration_names([evaluation]).short[0]))
+    return sides[0], sides[1]
+
+
 try:
-    baseline, candidate = sides_from_snapshots() if what == SNAPSHOTS else sides_from_stages()
+    pick = {SNAPSHOTS: sides_from_snapshots, CONFIGURATIONS: sides_from_configurations}.get(what, sides_from_stages)
+    baseline, candidate = pick()
     story = tell(baseline, candidate, metric, titles=data.title_of, seed=int(seed),
                  price=pricing(price_table(cache.settings())))
 except ExplorerError as exc:
@@ -84,7 +125,8 @@ def show_headline(story: Story) -> None:
     else:
         st.info(verdict)
     columns = st.columns(4)
-    columns[0].metric(f"Baseline {metric_label(metric)}", f"{story.baseline_value:.3f}", help=markdown_literal(story.baseline))
+    columns[0].metric(f"Baseline {metric_label(metric)}", f"{story.baseline_value:.3f}",
+                      help=markdown_literal(story.baseline))
     columns[1].metric(f"Candidate {metric_label(metric)}", f"{story.candidate_value:.3f}", f"{story.difference:+.3f}",
                       help=markdown_literal(story.candidate))
     columns[2].metric("95% interval of the difference", f"{story.ci[0]:+.3f} to {story.ci[1]:+.3f}")

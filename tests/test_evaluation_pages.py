@@ -122,6 +122,23 @@ def test_the_story_page_compares_two_snapshots():
     assert float(story.metric[1].value) > float(story.metric[0].value)
 
 
+def test_the_story_page_compares_two_configurations():
+    from ui.sidebar import NO_RERANKER
+
+    story = page("12_Story.py", story_mode="Two configurations", story_Baseline_first="bm25",
+                 story_Baseline_reranker=NO_RERANKER, story_Candidate_first="dense",
+                 story_Candidate_reranker=NO_RERANKER)
+    assert not story.exception, story.exception
+    story.button(key="story_run_two").click().run()
+    assert not story.exception, story.exception
+    assert not story.error, [e.value for e in story.error]
+    assert "nDCG@10 (95% CI" in story.subheader[0].value
+    caption = " ".join(c.value for c in story.caption).replace("\\", "")
+    assert "Baseline: bm25 only. Candidate: dense only." in caption
+    cost = story.dataframe[-1].value
+    assert list(cost["pairs scored per query"]) == [0, 0]  # no reranker on either side
+
+
 def test_evaluate_page_rejects_bad_cut_offs():
     app = page("6_Evaluate.py")
     app.text_input(key="eval_cutoffs").set_value("10, ten").run()

@@ -149,7 +149,9 @@ def table_html(table: pd.DataFrame) -> str:
     formats = column_formats(table)
     formatters = {name: (lambda value, fmt=fmt: "" if pd.isna(value) else fmt % value)
                   for name, fmt in formats.items()}
-    return table.to_html(index=False, escape=True, border=0, formatters=formatters, na_rep="")
+    # a wide table scrolls inside the page instead of running past its edge
+    return ("<div style='overflow-x:auto'>"
+            + table.to_html(index=False, escape=True, border=0, formatters=formatters, na_rep="") + "</div>")
 
 
 def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
@@ -175,8 +177,10 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
                          for stage in evaluation.stages())
              + f"; {UNJUDGED_CHOICES[evaluation.unjudged]}."
              + (f" Labels: {labels}." if labels else ""))
-    sections = [ReportSection("Summary", about), ReportSection("Metrics", table=metrics_table([evaluation], metrics,
-                                                                                                relevant_grade))]
+    # one configuration: its name is the report's title, not a column repeated on every row
+    metrics_shown = metrics_table([evaluation], metrics, relevant_grade).drop(columns=["configuration"],
+                                                                              errors="ignore")
+    sections = [ReportSection("Summary", about), ReportSection("Metrics", table=metrics_shown)]
     if evaluation.has_reranker:
         sweep = threshold_sweep(evaluation, top_n=threshold_top_n, relevant_grade=relevant_grade)
         suggestion = sweep.suggest(0.8)
