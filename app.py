@@ -25,5 +25,5 @@ navigation = st.navigation([
     st.Page(PAGES / "9_Judge.py", title="Judge", icon=":material/gavel:", url_path="judge"),
     st.Page(PAGES / "10_Snapshots.py", title="Snapshots", icon=":material/photo_library:", url_path="snapshots"),
     st.Page(PAGES / "11_Milvus.py", title="Milvus", icon=":material/database:", url_path="milvus"),
-])
+], expanded=True)  # every page listed: none hidden behind "View more"
 navigation.run()

@@ -17,7 +17,7 @@ LAYERS = (
     {"models", "remote"},  # which model, and where it came from (here, or behind a rerank API)
     {"retrieval", "rerank"},  # the two stages
     {"pipeline", "spec", "milvus_pipeline"},  # both stages together, and the one way to open them
-    {"evaluation", "attention", "views", "training", "judging", "export"},  # what is made of results
+    {"evaluation", "attention", "explain", "views", "training", "judging", "export"},  # what is made of results
     {"bench", "serving", "integrations"},  # measuring; serving a pipeline; plugging it into other frameworks
     {"cli", "__main__"},  # a door
 )

@@ -80,10 +80,10 @@ def read_attention(reranker: LoadedModel, query: str, document: str, max_length:
     if not document.strip():
         raise ConfigError("The document has no text. Pick another document to see the attention.")
     cross_encoder = reranker.model
-    network = _transformer_network(cross_encoder)
-    tokenizer = _fast_tokenizer(cross_encoder)
-    limit = _token_limit(cross_encoder, network, tokenizer, max_length)
-    if getattr(_first_module(cross_encoder), "do_lower_case", False):
+    network = transformer_network(cross_encoder)
+    tokenizer = fast_tokenizer(cross_encoder)
+    limit = token_limit(cross_encoder, network, tokenizer, max_length)
+    if getattr(first_module(cross_encoder), "do_lower_case", False):
         query, document = query.lower(), document.lower()
 
     with tokenizing(tokenizer):
@@ -135,7 +135,7 @@ def _attentions(reranker: LoadedModel, network: Any, inputs: dict[str, Any]) -> 
     return attentions
 
 
-def _first_module(cross_encoder: Any) -> Any:
+def first_module(cross_encoder: Any) -> Any:
     """The CrossEncoder's first module (the transformer wrapper), or None when it has none."""
     try:
         return cross_encoder[0]
@@ -143,14 +143,14 @@ def _first_module(cross_encoder: Any) -> Any:
         return None
 
 
-def _transformer_network(cross_encoder: Any) -> Any:
+def transformer_network(cross_encoder: Any) -> Any:
     """The Hugging Face model inside a sentence-transformers CrossEncoder (its first module's ``model``)."""
     from sentence_transformers import CrossEncoder
 
     if not isinstance(cross_encoder, CrossEncoder):
         raise AttentionUnavailableError(_cannot(cross_encoder, "it is not a sentence-transformers CrossEncoder, "
                                                                "so it does not read query and document together"))
-    module = _first_module(cross_encoder)
+    module = first_module(cross_encoder)
     network = getattr(module, "model", None) or getattr(module, "auto_model", None)
     if network is None or not hasattr(network, "config"):
         raise AttentionUnavailableError(_cannot(cross_encoder, "it is not a Hugging Face transformer inside a "
@@ -158,7 +158,7 @@ def _transformer_network(cross_encoder: Any) -> Any:
     return network
 
 
-def _fast_tokenizer(cross_encoder: Any) -> Any:
+def fast_tokenizer(cross_encoder: Any) -> Any:
     """The reranker's tokenizer; only a fast one gives the word ids and offsets that map pieces to words."""
     tokenizer = getattr(cross_encoder, "tokenizer", None)
     if tokenizer is None or not getattr(tokenizer, "is_fast", False):
@@ -167,7 +167,7 @@ def _fast_tokenizer(cross_encoder: Any) -> Any:
     return tokenizer
 
 
-def _token_limit(cross_encoder: Any, network: Any, tokenizer: Any, max_length: int | None) -> int:
+def token_limit(cross_encoder: Any, network: Any, tokenizer: Any, max_length: int | None) -> int:
     """How many tokens of the pair to read: ``max_length``, checked, or what the reranker reads when it scores."""
     ceilings = [getattr(network.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
     ceiling = min((int(c) for c in ceilings if isinstance(c, int) and 0 < c < 100_000), default=512)

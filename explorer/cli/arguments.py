@@ -161,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     story.add_argument("--json", metavar="OUT", help="write the story as JSON to this file ('-' = stdout)")
     story.add_argument("--report", metavar="OUT", help="write the story as a self-contained HTML page")
 
+    explained = commands.add_parser("explain", help="which explanation does the reranker's score follow? deletion "
+                                                    "curves of attention, rollout, integrated gradients, occlusion "
+                                                    "and a random order on each query's top result")
+    ranking(explained)
+    explained.add_argument("--split", default="test", help="labelled split (default: test)")
+    explained.add_argument("--queries", type=int, default=None, metavar="N", help="the first N queries only")
+    explained.add_argument("--ig-steps", type=int, default=32, help="steps of integrated gradients' integral")
+    explained.add_argument("--seed", type=int, default=0, help="the random orders' seed")
+    explained.add_argument("--json", metavar="OUT", help="write the summary and every pair's AUCs as JSON ('-' = "
+                                                         "stdout)")
+
     exported = commands.add_parser("export", help="write the chosen pipeline as a pipeline file (JSON) a service runs")
     ranking(exported)
     exported.add_argument("--out", required=True, metavar="FILE", help="the pipeline file to write")
