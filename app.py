@@ -17,6 +17,8 @@ navigation = st.navigation([
     st.Page(PAGES / "3_Load_data.py", title="Load data", icon=":material/upload_file:", url_path="load"),
     st.Page(PAGES / "4_Train.py", title="Train a reranker", icon=":material/model_training:", url_path="train"),
     st.Page(PAGES / "5_Attention.py", title="See why: attention", icon=":material/visibility:", url_path="attention"),
+    st.Page(PAGES / "13_Explain.py", title="See why: what moved the score", icon=":material/troubleshoot:",
+            url_path="explain"),
     st.Page(PAGES / "6_Evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page(PAGES / "12_Story.py", title="Story: did it help?", icon=":material/auto_stories:", url_path="story"),
     st.Page(PAGES / "7_Thresholds.py", title="Score threshold", icon=":material/tune:", url_path="thresholds"),

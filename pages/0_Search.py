@@ -19,6 +19,7 @@ from explorer.views.search_charts import (
 from ui import cache
 from ui.address import remember_query
 from ui.attention_link import attention_button
+from ui.explain_link import explain_button
 from ui.export_button import export_button
 from ui.fallback import with_loadable_models
 from ui.page_start import NO_DATASET, with_attached_documents
@@ -197,6 +198,7 @@ with second_col:
         picked = st.dataframe(with_label_text(tables.reranked), hide_index=True, column_config=columns,
                               key="reranked_table", on_select="rerun", selection_mode="single-row")
         attention_button(query, tables.reranked, picked, key="reranked_attention")
+        explain_button(query, tables.reranked, picked, key="reranked_explain")
         if tables.cut_off is not None:
             if len(tables.cut_off):
                 st.markdown(f"**✂ Cut off: {len(tables.cut_off)} of the top {choices.top_n} are under the "

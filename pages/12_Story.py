@@ -17,6 +17,7 @@ from explorer.judging.datasets import dataset_key
 from explorer.remote.prices import price_table, pricing
 from explorer.views.search_charts import grade_colour
 from ui import cache, evaluations
+from ui.explain_link import open_explanation
 from ui.page_start import split_picker, start_page
 from ui.plain_text import markdown_literal
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model, speed_for_this_session
@@ -159,10 +160,14 @@ def show_example(number: int, example: Example, scale: GradeScale) -> None:
         column.caption(title)
         column.dataframe(listed_table(documents, word, scale), hide_index=True, key=f"story_list_{number}_{title}")
     columns[3].plotly_chart(example_moves_figure(example, scale), key=f"story_moves_{number}")
-    if st.button("Open this query side by side on the Search page", key=f"story_open_{number}"):
+    go_search, go_why = st.columns(2)
+    if go_search.button("Open this query side by side on the Search page", key=f"story_open_{number}"):
         st.session_state["query"] = example.query
         st.session_state["picked_query"] = example.query_id
         st.switch_page(SEARCH_PAGE)
+    top = example.candidate_top
+    if top and go_why.button("See why the candidate's top result scored as it did", key=f"story_why_{number}"):
+        open_explanation(example.query, top[0].doc_id, top[1].doc_id if len(top) > 1 else "")
 
 
 show_headline(story)

@@ -19,6 +19,7 @@ from explorer.models.packaged import small_reranker_dir
 from explorer.time_left import Pace
 from ui import cache, evaluations
 from ui.attention_link import open_attention
+from ui.explain_link import open_explanation
 from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
@@ -118,6 +119,9 @@ if evaluation.has_reranker:
         top = next(o for o in evaluation.outcomes if o.query_id == query_id).reranked
         if top and go_attention.button("See the reranker's attention on its top result", key="open_attention"):
             open_attention(text, top[0])
+        if top and go_attention.button("See why: what moved its top result's score (and why it is above the next)",
+                                       key="open_explanation"):
+            open_explanation(text, top[0], top[1] if len(top) > 1 else "")
     else:
         st.caption("Select a row to open that query side by side on the Search page.")
 

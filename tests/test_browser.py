@@ -292,3 +292,76 @@ def evaluate_page_at_depth(page, steps: int) -> str:
         slider.get_by_role("slider").press("ArrowRight")
         settle(page)
     return slider.locator('[data-testid="stSliderThumbValue"]').inner_text()
+
+
+HOSTILE_A = ('Reset the VPN token from the portal <script>alert("a")</script> & <b>bold</b>. '
+             'The token expires after <img src=x onerror=alert(1)> ninety days. Call the help desk if it fails.')
+HOSTILE_B = ('VPN tokens <i>are</i> issued once. </textarea><script>alert("b")</script> Ask for a new one. '
+             'The coffee machine is on the third floor.')
+
+
+def hostile_folder(folder):
+    """A BEIR folder whose two VPN documents carry HTML and JavaScript, with a labelled query about them."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    documents = [("a", "Resetting a <em>VPN</em> token", HOSTILE_A), ("b", "VPN tokens", HOSTILE_B),
+                 ("c", "Lunch menu", "Soup and bread on Mondays. Pasta on Fridays."),
+                 ("d", "Printers", "The printer on floor two jams often. Use the one on floor three.")]
+    with (folder / "corpus.jsonl").open("w") as out:
+        for doc_id, title, text in documents:
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "how do I reset my vpn token"}) + "\n")
+    (folder / "qrels").mkdir(exist_ok=True)
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\ta\t2\nq1\tb\t1\n")
+    return folder
+
+
+def test_why_a_above_b_opens_from_the_search_page_and_shows_html_as_text(app_url, browser, tmp_path):
+    import tempfile
+    from pathlib import Path
+    from urllib.parse import quote
+
+    folder = hostile_folder(Path(tempfile.mkdtemp(prefix="hostile-beir-")))
+    page = browser.new_page(viewport={"width": 1500, "height": 2200})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    outside = block_the_network(page)
+    page.goto(f"{app_url}?data=folder&folder={quote(str(folder))}&q={quote('how do I reset my vpn token')}")
+    page.wait_for_selector(".js-plotly-plot", timeout=300_000)
+    settle(page)
+    # select the reranked list's first row (the row marker at its left), then ask why it scored as it did
+    grid = page.locator('[data-testid="stDataFrame"]').nth(1)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
+    button = page.get_by_role("button", name="what moved", exact=False)
+    deadline = time.time() + 60
+    while button.is_disabled():
+        assert time.time() < deadline, "selecting a row did not enable the button"
+        page.wait_for_timeout(300)
+    button.click()
+    wait_for_text(page, "See why: what moved the score", timeout=300)
+    page.get_by_role("tab", name="Why A above B").click()
+    wait_for_text(page, "A is above B by", timeout=300)
+    frames = page.locator('iframe[srcdoc*="<mark"]')
+    deadline = time.time() + 60
+    while frames.count() < 3:  # A's pieces on the first tab, then A and B side by side
+        assert time.time() < deadline, "the marked documents did not draw"
+        page.wait_for_timeout(300)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "why_a_above_b.png"), full_page=True)
+    no_error_on(page)
+    for index in range(frames.count()):
+        frame = page.frame_locator('iframe[srcdoc*="<mark"]').nth(index)
+        body = frame.locator("body")
+        assert frame.locator("b, i, img, em, textarea").count() == 0  # shown as text, none of it markup
+        assert frame.locator("script", has_text="alert").count() == 0  # (Streamlit's own sizing script aside)
+        assert "<script>" in body.inner_text() or "</textarea>" in body.inner_text() or "<img" in body.inner_text()
+    page.get_by_role("tab", name="Why did it move").click()
+    wait_for_text(page, "First stage (bi-encoder cosine", timeout=300)
+    settle(page)
+    no_error_on(page)
+    page.close()  # the server is idle again: nothing of this page runs on while the suite goes on
+    assert dialogs == []
+    # nothing asked of the network but Streamlit's own icon images (blocked here; the page draws without them)
+    assert [url for url in outside if not url.startswith("https://fonts.gstatic.com/")] == []

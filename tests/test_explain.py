@@ -147,3 +147,41 @@ def test_one_pair_explained_by_every_method(reranker, sample, gradients):
     for curve in result.curves.values():
         assert curve.curve[0] == pytest.approx(1.0) and curve.curve[-1] == pytest.approx(0.0)
     assert result.follows() in result.curves
+
+
+def test_marked_text_is_escaped_and_coloured_by_sign():
+    from explorer.explain.highlight import marked_text_html
+
+    text = 'Reset <script>alert("x")</script> & <b>tokens</b>'
+    words = word_spans(text)
+    page = marked_text_html(text, [(words[0], 2.0), (words[-1], -1.0)])
+    assert "<script>alert" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page and "&lt;b&gt;tokens&lt;/b&gt;" in page
+    assert page.count("<mark") == 2 and "rgba(26, 127, 55,0.80)" in page and "rgba(207, 34, 46,0.44)" in page
+
+
+def test_why_a_above_b_by_hand():
+    from explorer.explain.pairwise import pair_gap
+
+    # the score counts "vpn": A has three (one per sentence), B one. A without two of its sentences scores 1, equal
+    # to B and not below it; without all three, 0 < 1
+    text_a = "vpn one. vpn two. vpn three."
+    text_b = "vpn once. nothing else."
+    gap = pair_gap(counting_scorer("vpn"), "q", text_a, text_b)
+    assert (gap.score_a, gap.score_b, gap.gap) == (3, 1, 2)
+    assert [e.drop for e in gap.a.effects] == [1, 1, 1] and [e.drop for e in gap.b.effects] == [1, 0]
+    found = gap.counterfactual
+    assert found.unit == "sentence" and len(found.removed) == 3 and found.score == 0 and found.tried == 3
+    with pytest.raises(ConfigError, match="not above B"):
+        pair_gap(counting_scorer("vpn"), "q", text_b, text_a)
+
+
+def test_the_first_stage_scorer_is_the_dense_stage_cosine(bi_encoder, sample):
+    from explorer.explain.first_stage import bi_encoder_scorer
+    from explorer.retrieval.embedding import encode_query, encode_texts
+
+    document = sample.documents[0].full_text
+    cosine = bi_encoder_scorer(bi_encoder)("reset my vpn", [document])[0]
+    expected = float(encode_texts(bi_encoder, [bi_encoder.info.document_prefix + document])[0]
+                     @ encode_query(bi_encoder, "reset my vpn")[0])
+    assert cosine == pytest.approx(expected, abs=1e-6) and -1 <= cosine <= 1

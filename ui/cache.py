@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -28,6 +29,9 @@ from explorer.rerank.score_cache import ScoreCache, persistent_score_cache
 from explorer.retrieval.passages import OverLength, count_over_length
 from explorer.settings import Settings
 from explorer.spec import OpenPipeline, PipelineSpec, Progress, index_corpus, open_milvus, open_pipeline
+
+if TYPE_CHECKING:
+    from explorer.explain.gradients import GradientExplainer
 
 
 @st.cache_resource(show_spinner=False)
@@ -186,3 +190,11 @@ def pair_attention(reranker_name: str, device_preference: str, trust_remote_code
                    document: str) -> PairAttention:
     """The reranker's attention on one (query, document) pair, read once per pair and model."""
     return read_attention(reranker(reranker_name, device_preference, trust_remote_code), query, document)
+
+
+@st.cache_resource(show_spinner="Preparing integrated gradients (a private copy of the reranker)…")
+def gradient_explainer(reranker_name: str, device_preference: str, trust_remote_code: bool) -> GradientExplainer:
+    """Integrated gradients for a reranker, on its own fp32 copy (made once per model)."""
+    from explorer.explain.gradients import GradientExplainer
+
+    return GradientExplainer(reranker(reranker_name, device_preference, trust_remote_code))
