@@ -8,7 +8,8 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.evaluation.story import Example, ListedDocument, Story, StorySide, metric_label, stage_sides, tell
 from explorer.evaluation.story_charts import change_distribution_figure, example_moves_figure
-from explorer.evaluation.story_report import story_report
+from explorer.evaluation.story_report import example_explanations, story_report
+from explorer.explain.faithfulness import engine_scorer
 from explorer.evaluation.comparison import configuration_names
 from explorer.evaluation.html_report import report_file_name
 from explorer.evaluation.run_cost import rerank_cost
@@ -196,7 +197,14 @@ st.write(f"judged@{caveat.at}: {caveat.baseline_judged:.2f} of the baseline's to
          f"{caveat.ci_removed[1]:+.3f}).")
 st.plotly_chart(change_distribution_figure(story), key="story_distribution")
 
-report = story_report(story, scale, candidate.evaluation.query_texts)
+explained = None
+if choices.reranker and what == STAGES:  # the examples' top results, explained by the reranker that ranked them
+    try:
+        ranker = cache.reranker(choices.reranker, choices.device, choices.trust_remote_code)
+        explained = example_explanations(story, engine_scorer(ranker), lambda doc_id: data.document(doc_id).full_text)
+    except (ExplorerError, KeyError) as exc:
+        st.caption(f"The report's examples are not explained: {exc}")
+report = story_report(story, scale, candidate.evaluation.query_texts, explanations=explained)
 st.download_button("Download the story (HTML, opens offline)", report,
                    file_name=report_file_name(data.name, "story", story.candidate), mime="text/html",
                    key="story_report")

@@ -176,3 +176,23 @@ def test_the_price_table_prices_remote_rerankers_only():
     usd, how = price("cohere:rerank-v3.5", 100)  # $2 per 1,000 searches of up to 100 documents
     assert usd == pytest.approx(2.0) and "per 1,000 searches" in how
     assert price("cross-encoder/ms-marco-MiniLM-L-6-v2", 100) == (None, "")
+
+
+def test_the_report_explains_each_examples_top_result_as_escaped_text():
+    from explorer.evaluation.story_report import example_explanations, story_report
+    from explorer.grades import GradeScale
+
+    lists = {f"q{n}": (["d2", "d1"], ["d1", "d2"]) for n in range(1, 4)}
+    story = tell(*stage_sides(reranked_evaluation(lists, {q: {"d1": 2} for q in lists})), "mrr@10")
+
+    def vpn_count(query, texts):
+        return np.array([text.count("vpn") for text in texts], dtype=float)
+
+    texts = {"d1": "The vpn <script>alert(1)</script> resets. Lunch is at noon.", "d2": "Nothing."}
+    explained = example_explanations(story, vpn_count, texts.__getitem__)
+    assert set(explained) == {e.query_id for e in story.examples} == {"q1", "q2", "q3"}
+    text, occluded = explained["q1"]
+    assert text == texts["d1"] and [e.drop for e in occluded.effects] == [1.0, 0.0]
+    page = story_report(story, GradeScale(0, 2), explanations=explained)
+    assert page.count("Why the candidate's top result scored") == 3
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -39,6 +39,7 @@ def story(args: argparse.Namespace) -> int:
         baseline = _snapshot_side(baseline_saved.evaluation, args.against)
         candidate = _snapshot_side(candidate_saved.evaluation, args.snapshot)
         dataset = load_beir(Path(args.data))
+        reranker = None  # snapshots carry results, not models: the report's examples are not explained
         if baseline.evaluation.config.split != candidate.evaluation.config.split:
             say(f"note: the snapshots were evaluated on different splits ({baseline.evaluation.config.split}, "
                 f"{candidate.evaluation.config.split}); the story reads the queries they share")
@@ -49,6 +50,7 @@ def story(args: argparse.Namespace) -> int:
         evaluation, _ = labelled_evaluation(args, opened, settings, args.split)
         baseline, candidate = stage_sides(evaluation)
         dataset = opened.pipeline.dataset
+        reranker = opened.reranker
     result = tell(baseline, candidate, args.metric, relevant_grade=args.relevant_grade, titles=dataset.title_of,
                   seed=args.seed, price=pricing(price_table(settings)))
     emit(result.headline)
@@ -66,8 +68,15 @@ def story(args: argparse.Namespace) -> int:
     if args.json:
         write_json(story_json(result), args.json, "story")
     if args.report:
-        Path(args.report).write_text(story_report(result, dataset.grade_scale, candidate.evaluation.query_texts),
-                                     encoding="utf-8")
+        explained = None
+        if reranker is not None:  # the examples' top results explained by the reranker that ranked them
+            from explorer.evaluation.story_report import example_explanations
+            from explorer.explain.faithfulness import engine_scorer
+
+            explained = example_explanations(result, engine_scorer(reranker),
+                                             lambda doc_id: dataset.document(doc_id).full_text)
+        Path(args.report).write_text(story_report(result, dataset.grade_scale, candidate.evaluation.query_texts,
+                                                  explanations=explained), encoding="utf-8")
         say(f"story written to {args.report}")
     return 0
 

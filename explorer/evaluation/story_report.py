@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
 from explorer.evaluation.html_report import ReportSection, chart_block, charts_script, table_html
 from explorer.evaluation.story import Example, ListedDocument, SideCost, Story, metric_label
 from explorer.evaluation.story_charts import change_distribution_figure, example_moves_figure
+from explorer.explain.highlight import marked_fragment
+from explorer.explain.occlusion import MAX_CALLS, Occlusion, Scorer, occlude
+from explorer.explain.spans import sentence_spans
 from explorer.grades import GradeScale
 from explorer.views.number_format import change_text, metric_text, p_value_text
 from explorer.views.search_charts import grade_colour, grade_name
@@ -33,15 +36,33 @@ min-width:1.2em;padding:0 .3em;border-radius:4px;color:#fff;font-weight:600;text
 .move{color:#59636e}.win{color:#1a7f37}.loss{color:#cf222e}table{border-collapse:collapse;margin:.6em 0}
 td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right}th{background:#f6f8fa}
 td:first-child,th:first-child{text-align:left}details{margin:1em 0}summary{cursor:pointer;font-weight:600}
+mark{border-radius:3px;padding:0 1px;color:inherit}.marked{font-size:.9em;line-height:1.6}
 @media (max-width:900px){.examples{grid-template-columns:1fr}}
 """
 
 
+def example_explanations(story: Story, scorer: Scorer, document_text: Callable[[str], str],
+                         ) -> dict[str, tuple[str, Occlusion]]:
+    """For each example, its candidate's top document occluded sentence by sentence with ``scorer`` (the reranker):
+    query id -> (the document's text, the occlusion). Examples whose document has no text are left out."""
+    explained = {}
+    for example in story.examples:
+        if not example.candidate_top:
+            continue
+        text = document_text(example.candidate_top[0].doc_id)
+        spans = sentence_spans(text)
+        if spans and len(spans) < MAX_CALLS:
+            explained[example.query_id] = (text, occlude(scorer, example.query, text, spans))
+    return explained
+
+
 def story_report(story: Story, scale: GradeScale, query_texts: dict[str, str] | None = None,
                  generated: dt.datetime | None = None, appendix: Sequence[ReportSection] = (),
-                 every_query: pd.DataFrame | None = None, title: str = "") -> str:
+                 every_query: pd.DataFrame | None = None, title: str = "",
+                 explanations: Mapping[str, tuple[str, Occlusion]] | None = None) -> str:
     """The story as one HTML page (see the module's docstring); ``appendix``: sections for the reader who wants more
-    (metrics, thresholds), after the story; ``every_query``: the folded table (by default each query's values)."""
+    (metrics, thresholds), after the story; ``every_query``: the folded table (by default each query's values);
+    ``explanations``: query id -> its example's top document and its occlusion (``example_explanations``)."""
     generated = generated or dt.datetime.now(dt.timezone.utc)
     label = metric_label(story.metric)
     e = html.escape
@@ -63,7 +84,7 @@ def story_report(story: Story, scale: GradeScale, query_texts: dict[str, str] | 
         parts.append(f"<h2>Examples: the biggest gains and losses</h2><div class='examples'>")
         for example in story.examples:
             charts += 1
-            parts.append(_example_html(example, scale, story, charts))
+            parts.append(_example_html(example, scale, story, charts, (explanations or {}).get(example.query_id)))
         parts.append("</div>")
     parts += ["<h2>Cost</h2>", table_html(_cost_table(story))]
     notes = [note for note in (story.baseline_cost.note, story.candidate_cost.note) if note]
@@ -90,7 +111,8 @@ def story_report(story: Story, scale: GradeScale, query_texts: dict[str, str] | 
     return "\n".join(parts)
 
 
-def _example_html(example: Example, scale: GradeScale, story: Story, number: int) -> str:
+def _example_html(example: Example, scale: GradeScale, story: Story, number: int,
+                  explained: tuple[str, Occlusion] | None) -> str:
     e = html.escape
     kind = "Gain" if example.kind == "win" else "Loss"
     heading = (f"<h3><span class='{example.kind}'>{kind} {e(change_text(example.change))}</span> "
@@ -102,7 +124,16 @@ def _example_html(example: Example, scale: GradeScale, story: Story, number: int
     lists = "".join(f"<div><b>{e(title[:60])}</b><ol>{''.join(_item(d, scale, word) for d in docs)}</ol></div>"
                     for title, docs, word in columns)
     figure = example_moves_figure(example, scale, "baseline", "candidate")
-    return f"<div class='example'>{heading}<div class='lists'>{lists}</div>{chart_block(figure, number)}</div>"
+    why = ""
+    if explained is not None:
+        text, occluded = explained
+        why = (f"<details><summary>Why the candidate's top result scored {occluded.score:.3f}</summary>"
+               "<p class='note'>Each sentence taken out and the pair scored again: green sentences raise the score, "
+               "red ones lower it, darker for more.</p>"
+               f"<p class='marked'>{marked_fragment(text, [(e.span, e.drop) for e in occluded.effects], 'drop')}"
+               "</p></details>")
+    return (f"<div class='example'>{heading}<div class='lists'>{lists}</div>{chart_block(figure, number)}{why}"
+            "</div>")
 
 
 def _item(document: ListedDocument, scale: GradeScale, word: str) -> str:

@@ -19,7 +19,13 @@ STYLE = ("body{font-family:'Source Sans Pro',sans-serif;font-size:15px;line-heig
 
 def marked_text_html(text: str, effects: Sequence[tuple[Span, float]], unit: str = "score") -> str:
     """``text`` with each span marked by its effect (positive: it raises the score, green; negative: red), the
-    strongest darkest; a span's title gives its value. Overlapping spans keep the first."""
+    strongest darkest; a span's title gives its value. Overlapping spans keep the first. A whole page."""
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><style>{STYLE}</style></head>'
+            f"<body>{marked_fragment(text, effects, unit)}</body></html>")
+
+
+def marked_fragment(text: str, effects: Sequence[tuple[Span, float]], unit: str = "score") -> str:
+    """The marked text alone, for a page that has its own head (the story report)."""
     strongest = max((abs(value) for _, value in effects), default=0.0) or 1.0
     pieces, cursor = [], 0
     for span, value in sorted(effects, key=lambda item: item[0].start):
@@ -32,5 +38,4 @@ def marked_text_html(text: str, effects: Sequence[tuple[Span, float]], unit: str
                       f'{value:+.4f}">{html.escape(text[span.start:span.end])}</mark>')
         cursor = span.end
     pieces.append(html.escape(text[cursor:]))
-    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><style>{STYLE}</style></head>'
-            f"<body>{''.join(pieces)}</body></html>")
+    return "".join(pieces)
