@@ -14,6 +14,7 @@ from explorer.evaluation.run_cost import rerank_cost
 from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
 from explorer.evaluation.significance import TESTS, paired_test
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
+from explorer.explain.faithfulness import report_explainer
 from explorer.judging.datasets import dataset_key, label_version
 from explorer.models.packaged import small_reranker_dir
 from explorer.time_left import Pace
@@ -201,7 +202,8 @@ if columns[4].button("Build the HTML report", key="build_report"):
     st.session_state["_report"] = (request, evaluation_report(
         evaluation, metrics, relevant_grade=int(relevant_grade),
         depth_points=swept[1] if swept and swept[0] == request else (),
-        labels=evaluations.label_version_of(choices, split), titles=data.title_of, scale=data.grade_scale))
+        labels=evaluations.label_version_of(choices, split), titles=data.title_of, scale=data.grade_scale,
+        explain_with=report_explainer(evaluations.opened(request))))
 built = st.session_state.get("_report")
 if built and built[0] == request:
     columns[4].download_button("Download the report (HTML)", built[1], file_name=f"{tag}.report.html",

@@ -120,3 +120,18 @@ def test_report_file_names_are_safe(parts, expected):
     name = report_file_name(*parts)
     assert name == expected
     assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
+
+
+def test_the_report_explains_its_examples_when_given_the_reranker(evaluation):
+    import numpy as np
+
+    def letters(query, texts):  # a scorer by hand: the number of "x" in the text
+        return np.array([text.count("x") for text in texts], dtype=float)
+
+    plain = evaluation_report(evaluation, ["ndcg@10", "mrr@10"])
+    explained = evaluation_report(evaluation, ["ndcg@10", "mrr@10"],
+                                  explain_with=(letters, lambda doc_id: f"x {doc_id}. <b>y</b> x."))
+    examples = explained.count("<div class='example'>")
+    assert examples >= 1 and "Why the candidate's top result scored" not in plain
+    assert explained.count("Why the candidate's top result scored") == examples
+    assert "<b>y</b>" not in explained and "&lt;b&gt;y&lt;/b&gt;" in explained

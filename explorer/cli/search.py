@@ -116,6 +116,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """Both stages scored on a labelled split: the metrics table, and the exports asked for."""
     from explorer.evaluation.html_report import evaluation_report
     from explorer.evaluation.run_files import escaped_ids, run_id, trec_run
+    from explorer.explain.faithfulness import report_explainer
     from explorer.evaluation.tables import metrics_table, summary_json
     from explorer.judging.coverage import UNJUDGED_CHOICES, coverage
     from explorer.judging.datasets import dataset_key
@@ -159,7 +160,8 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.report:
         Path(args.report).write_text(evaluation_report(result, metrics, relevant_grade=args.relevant_grade,
                                                        titles=opened.pipeline.dataset.title_of,
-                                                       scale=opened.pipeline.dataset.grade_scale),
+                                                       scale=opened.pipeline.dataset.grade_scale,
+                                                       explain_with=report_explainer(opened)),
                                      encoding="utf-8")
         say(f"HTML report written to {args.report}")
     return 0

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -157,12 +157,15 @@ def table_html(table: pd.DataFrame) -> str:
 def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_METRICS, metric: str = "ndcg@10",
                       relevant_grade: int = 1, depth_points: Sequence[DepthPoint] = (),
                       comparison: Sequence[ComparisonRow] = (), threshold_top_n: int = 10, labels: str = "",
-                      titles: Callable[[str], str] = str, scale: GradeScale | None = None) -> str:
+                      titles: Callable[[str], str] = str, scale: GradeScale | None = None,
+                      explain_with: tuple[Callable[[str, Sequence[str]], Any], Callable[[str], str]] | None = None,
+                      ) -> str:
     """The evaluation as one self-contained HTML page. With a reranker, it is the story of the reranked list against
     the first stage (``explorer.evaluation.story_report``: headline, examples, cost, caveat), then the summary,
     metrics, threshold, depth and comparison sections, with every query folded at the end; without one, the summary
     and metrics. ``titles``: a document's title by id, for the examples; ``scale``: the data set's grade scale (by
-    default, the one the evaluation's labels use)."""
+    default, the one the evaluation's labels use); ``explain_with``: (the reranker's scorer, a document's text by id)
+    to explain each example's top result (``story_report.example_explanations``)."""
     config = evaluation.config
     about = (f"Split '{config.split}', {len(evaluation.outcomes)} labelled queries. First stage: {config.first_stage_method}"
              + (f" (bi-encoder {evaluation.bi_encoder})" if config.first_stage_method != "bm25" else "")
@@ -202,10 +205,11 @@ def evaluation_report(evaluation: Evaluation, metrics: Sequence[str] = DEFAULT_M
     title = f"Retrieval evaluation: {evaluation.name}"
     if evaluation.has_reranker:
         from explorer.evaluation.story import stage_sides, tell
-        from explorer.evaluation.story_report import story_report
+        from explorer.evaluation.story_report import example_explanations, story_report
 
         story = tell(*stage_sides(evaluation), metric, relevant_grade=relevant_grade, titles=titles)
+        explained = example_explanations(story, *explain_with) if explain_with is not None else None
         return story_report(story, scale or GradeScale.of([evaluation.qrels]), evaluation.query_texts,
-                            appendix=sections, every_query=every_query, title=title)
+                            appendix=sections, every_query=every_query, title=title, explanations=explained)
     sections.append(ReportSection(f"Every query ({metric})", table=every_query))
     return html_report(title, sections)

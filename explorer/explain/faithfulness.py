@@ -27,6 +27,7 @@ from explorer.explain.gradients import GradientExplainer
 from explorer.explain.occlusion import Scorer, occlude
 from explorer.explain.spans import Span, runs_of
 from explorer.models.info import LoadedModel
+from explorer.spec import OpenPipeline
 
 METHODS = ("random", "attention", "rollout", "integrated_gradients", "occlusion")
 SECOND_SHUFFLE = "random (second shuffle)"
@@ -154,3 +155,12 @@ def explain_top_results(reranker: LoadedModel, queries: Sequence[tuple[str, str,
         if progress is not None:
             progress(number, len(queries))
     return pairs
+
+
+def report_explainer(opened: OpenPipeline) -> tuple[Scorer, Callable[[str], str]] | None:
+    """The reranker's scorer and the documents' texts, for a report that explains its examples (None without a
+    reranker): ``evaluation_report(..., explain_with=...)``."""
+    if opened.reranker is None:
+        return None
+    dataset = opened.pipeline.dataset
+    return engine_scorer(opened.reranker), lambda doc_id: dataset.document(doc_id).full_text
