@@ -175,8 +175,9 @@ def judged_and_late(page) -> tuple[int, int]:
     return int(re.search(r"(\d+) of \d+ pooled documents judged by", line).group(1)), int(late.group(1)) if late else 0
 
 
-def answered(page, presses: int, timeout: float = 60) -> tuple[int, int]:
-    """Waits until the page has answered ``presses`` keys (each saved, or counted late); their counts."""
+def answered(page, presses: int, timeout: float = 180) -> tuple[int, int]:
+    """Waits until the page has answered ``presses`` keys (each saved, or counted late); their counts. The wait is
+    long: the other test worker may be quantising a model meanwhile, and the page's reruns then take seconds each."""
     deadline = time.time() + timeout
     while sum(counts := judged_and_late(page)) < presses:
         if time.time() > deadline:
