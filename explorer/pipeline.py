@@ -18,7 +18,7 @@ from explorer.rerank.scoring import PairScores, order_by_score, score_pairs
 from explorer.rerank.windows import BestWindows, DocumentFrequencies, WindowOptions
 from explorer.retrieval.bm25_index import Bm25Index
 from explorer.retrieval.dense_index import DenseIndex, IndexOptions, RecallReport
-from explorer.retrieval.embedding import Progress, embed_corpus, encode_query, query_length
+from explorer.retrieval.embedding import Progress, embed_corpus, encode_query, encode_texts, query_length
 from explorer.retrieval.embedding_cache import EmbeddingCache
 from explorer.retrieval.first_stage import (
     FIRST_STAGE_METHODS,
@@ -30,6 +30,8 @@ from explorer.retrieval.first_stage import (
 from explorer.retrieval.fusion import blend_scores
 from explorer.retrieval.passages import OverLength, Passage, PassageOptions, count_over_length, split_documents
 from explorer.retrieval.stages import Bm25Stage, DenseStage, HybridStage, PassageGrouping
+from explorer.signals.config import SignalConfig
+from explorer.signals.ranking import SignalledRanking, apply_signals, metadata_lookup
 
 MAX_DEPTH = 1000
 
@@ -96,6 +98,23 @@ class PipelineResult:
     # pairs the score cache answered (their time is the cache's, not the model's), of ``rerank_pairs`` scored
     rerank_from_cache: int = 0
     rerank_pairs: int = 0
+    # the final list after freshness, authority, numbers and diversity (None: relevance alone; see explorer.signals)
+    signals: SignalledRanking | None = None
+    signals_ms: float = 0.0
+
+    @property
+    def final_hits(self) -> tuple[Hit, ...] | tuple[RerankedHit, ...]:
+        """The list the signals reorder: the reranked one, or the first stage's when no reranker ran."""
+        return self.reranked if self.reranked is not None else self.first_stage
+
+    def in_signal_order(self) -> PipelineResult:
+        """This result with its reranked list in the signals' final order, ranks renumbered (itself when no signals
+        ran or no reranker did: the first stage's list stays the first stage's)."""
+        if self.signals is None or self.reranked is None:
+            return self
+        by_id = {hit.doc_id: hit for hit in self.reranked}
+        reordered = tuple(replace(by_id[hit.doc_id], rank=hit.rank) for hit in self.signals.hits)
+        return replace(self, reranked=reordered)
 
     @property
     def query_cut(self) -> str:
@@ -147,6 +166,8 @@ class RetrievalPipeline:
         self._windows: dict[tuple[int, str], BestWindows] = windows if windows is not None else {}
         self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
         self._passage_text = {p.passage_id: p.text for p in self.passages}
+        # signal configurations resolved against this corpus (see resolved_signals), shared with the copies
+        self._resolved: dict[SignalConfig, SignalConfig] = {}
         # this corpus's first stages by method, shared by every copy made by with_reranker (BM25 built on first use)
         self._stages: dict[str, FirstStage] = stages if stages is not None else self._corpus_stages()
 
@@ -187,6 +208,7 @@ class RetrievalPipeline:
                                   self._windows)
         other.cascade = self.cascade
         other.window = self.window
+        other._resolved = self._resolved
         return other
 
     def with_window(self, window: WindowOptions | None) -> "RetrievalPipeline":
@@ -280,6 +302,64 @@ class RetrievalPipeline:
         encoded = clock() if query_vector is not None else None
         hits = tuple(self.retrieve(query, query_vector, depth, method))
         return hits, encoded, clock()
+
+    def vectors_for(self, hits: Sequence[Hit | RerankedHit]) -> np.ndarray:
+        """The bi-encoder's vector of each hit as the first stage saw it (its passage, or the document): read from the
+        index where it holds them, else encoded now (an attached Milvus collection)."""
+        ids = [hit.passage_id or hit.doc_id for hit in hits]
+        found = self.index.vectors_of(ids) if self.index is not None else None
+        if found is not None:
+            return found
+        return encode_texts(self.bi_encoder, [self.candidate_text(hit) for hit in hits])  # type: ignore[arg-type]
+
+    def document_vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """One vector per document: its indexed vector, or with passages the normalised mean of its passages'
+        (an evaluation keeps documents, not the passage that matched); encoded now where the index has none."""
+        if self.index is not None and not self.passages:
+            found = self.index.vectors_of(doc_ids)
+            if found is not None:
+                return found
+        if self.index is not None and self.passages:
+            by_doc: dict[str, list[str]] = {}
+            for passage in self.passages:
+                by_doc.setdefault(passage.doc_id, []).append(passage.passage_id)
+            rows = []
+            for doc_id in doc_ids:
+                vectors = self.index.vectors_of(by_doc.get(doc_id, []))
+                if vectors is None or not len(vectors):
+                    break
+                mean = vectors.mean(axis=0)
+                rows.append(mean / (np.linalg.norm(mean) or 1.0))
+            else:
+                return np.vstack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+        return encode_texts(self.bi_encoder, [self.dataset.document(doc_id).full_text for doc_id in doc_ids])
+
+    def resolved_signals(self, config: SignalConfig) -> SignalConfig:
+        """``config`` resolved against this corpus (freshness's "now", numbers' ranges), once per configuration."""
+        if config not in self._resolved:
+            self._resolved[config] = config.resolved(self.dataset.documents)
+        return self._resolved[config]
+
+    def rank_with_signals(self, result: PipelineResult, config: SignalConfig | None,
+                          clock: Callable[[], float] = time.perf_counter) -> PipelineResult:
+        """``result`` with its final list reordered by ``config`` (unchanged when None or inactive): relevance is the
+        ranking score (the blend's, where blended; by rank for a cascade, whose list mixes two models' scales)."""
+        if config is None or not config.active:
+            return result
+        started = clock()
+        resolved = self.resolved_signals(config)
+        hits = result.final_hits
+        if result.reranked is None:
+            scores: list[float] | None = [hit.score for hit in hits]
+        elif result.cascade is not None:
+            scores = None
+        else:
+            scores = [h.fused_score if h.fused_score is not None else h.score for h in result.reranked]
+        mmr = resolved.diversity is not None and resolved.diversity.mode == "mmr"
+        vectors = self.vectors_for(hits) if mmr and hits else None
+        ranking = apply_signals([hit.doc_id for hit in hits], scores, metadata_lookup(self.dataset.document),
+                                resolved, vectors)
+        return replace(result, signals=ranking, signals_ms=(clock() - started) * 1000)
 
     def candidate_text(self, hit: Hit) -> str:
         """What the reranker reads for a candidate: its best passage, or the whole document."""

@@ -22,6 +22,7 @@ from explorer.retrieval.first_stage import FirstStageMethod, check_first_stage_m
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA, Settings
+from explorer.signals.config import SignalConfig
 
 BlendMode = Literal["card", "alone", "custom"]
 BLEND_MODES: tuple[BlendMode, ...] = ("card", "alone", "custom")
@@ -102,6 +103,8 @@ class PipelineSpec:
     cascade: CascadeSpec | None = None
     # how much of a long document the reranker reads: its best window for the query (None: from its start)
     window: WindowOptions | None = None
+    # freshness, authority, numbers and diversity mixed with relevance (None: relevance alone)
+    signals: SignalConfig | None = None
 
     def __post_init__(self) -> None:
         check_first_stage_method(self.first_stage_method)
@@ -220,9 +223,10 @@ class OpenPipeline:
         return self.pipeline.reranker
 
     def search(self, query: str) -> PipelineResult:
-        """``query`` through both stages, as the spec says (depth, first-stage method, blend)."""
-        return self.pipeline.search(query, depth=self.spec.depth, blend=self.blend,
-                                    first_stage_method=self.spec.first_stage_method)
+        """``query`` through both stages, as the spec says (depth, first-stage method, blend), then its signals."""
+        result = self.pipeline.search(query, depth=self.spec.depth, blend=self.blend,
+                                      first_stage_method=self.spec.first_stage_method)
+        return self.pipeline.rank_with_signals(result, self.spec.signals)
 
 
 def open_pipeline(spec: PipelineSpec, parts: PipelineParts, score_cache: ScoreCache | None,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from dataclasses import replace
+
 import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.export.pipeline_file import Threshold
+from explorer.signals.config import Authority
 from explorer.judging.coverage import judged_at_k
 from explorer.judging.overlap import jaccard_at_k, rank_biased_overlap
 from explorer.views.result_tables import label_help, result_tables, with_label_text
@@ -16,12 +18,14 @@ from explorer.views.search_charts import (
     rank_shift_figure,
     score_distribution_figure,
 )
+from explorer.views.signal_charts import contributions_figure, moves_table
 from ui import cache
 from ui.address import remember_query
 from ui.attention_link import attention_button
 from ui.explain_link import explain_button
 from ui.export_button import export_button
 from ui.fallback import with_loadable_models
+from ui.number_columns import number_columns
 from ui.page_start import NO_DATASET, with_attached_documents
 from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
@@ -120,10 +124,16 @@ try:
     if engine is not None and not engine.is_prepared:
         with st.spinner(engine.preparing_note):
             engine.info()
-    result, fresh = cache.search_fresh(spec, query)
+    # the models' answer is cached without the signals: moving a signal's weight reorders it, and reruns no model
+    result, fresh = cache.search_fresh(replace(spec, signals=None), query)
+    result = opened.pipeline.rank_with_signals(result, spec.signals)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
+relevance_result = result
+if result.signals is not None and not st.toggle("Rank without signals", key="without_signals",
+                                                help="Relevance alone: the reranker's (or blended) order."):
+    result = result.in_signal_order()
 
 if result.query_cut:
     st.warning(result.query_cut)
@@ -191,7 +201,7 @@ with first_col:
                           key="first_table", on_select="rerun", selection_mode="single-row")
     attention_button(query, tables.first_stage, picked, key="first_attention")
 with second_col:
-    st.subheader("Reranked (cross-encoder)")
+    st.subheader("Reranked (cross-encoder)" + (" + signals" if result is not relevance_result else ""))
     if tables.reranked is None:
         st.info("No reranker selected: choose one in the sidebar to see the second stage.")
     else:
@@ -210,6 +220,21 @@ with second_col:
             else:
                 st.caption(f"All of the top {choices.top_n} are at or above the threshold {tables.threshold:g}.")
 
+signalled = relevance_result.signals
+if signalled is not None:
+    st.subheader("Signals: what each adds to the final score")
+    moved = sum(1 for hit in signalled.hits[:choices.top_n] if hit.moved)
+    others = {s.label: s.other for s in signalled.config.signals if isinstance(s, Authority)}
+    missing = [f"{count} of {len(signalled.hits)} candidates have no value for {label} (it adds "
+               + (f"the weight of other values, {others[label]:g}" if label in others else "0") + ")"
+               for label, count in signalled.missing.items() if count]
+    st.caption(f"Final score = {signalled.config.describe()}; relevance is the ranking score scaled 0-1 over the "
+               f"{len(signalled.hits)} candidates. {moved} of the top {choices.top_n} are not where relevance alone put "
+               f"them ({relevance_result.signals_ms:,.1f} ms)." + (" " + "; ".join(missing) + "." if missing else ""))
+    st.plotly_chart(contributions_figure(signalled, data, choices.top_n), key="signals_chart")
+    moves = moves_table(signalled, data, choices.top_n)
+    st.dataframe(moves, hide_index=True, key="signals_table", column_config={"doc_id": None, **number_columns(moves)})
+
 chart_left, chart_right = st.columns(2)
 with chart_left:
     if result.reranked is not None:
@@ -225,6 +250,5 @@ with st.expander("Read a document in full"):
     if doc_id:
         document = data.document(doc_id)
         st.text(document.title + "\n\n" + document.text)
-        if document.metadata:
-            st.dataframe(pd.DataFrame(list(document.metadata.items()), columns=["field", "value"]), hide_index=True,
-                         key="doc_metadata")
+        if document.metadata:  # plain text: the values are the data set's, never read as markup
+            st.text("\n".join(f"{field}: {value}" for field, value in document.metadata.items()))

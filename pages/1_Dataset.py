@@ -1,4 +1,4 @@
-"""Data set page: what is loaded, its labelled queries and its documents."""
+"""Data set page: what is loaded, its metadata fields, its labelled queries and its documents."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ from explorer.errors import ExplorerError
 from explorer.judging.dataset_copy import dataset_copy
 from explorer.judging.datasets import dataset_key
 from explorer.loading.store import saved_report
-from explorer.views.dataset_summary import document_table, labelled_query_table, summarise
+from explorer.views.dataset_summary import (
+    document_table,
+    field_table,
+    fields_with_unreadable_values,
+    labelled_query_table,
+    summarise,
+    unreadable_summary,
+    unreadable_table,
+)
 from ui import cache
 from ui.load_report import show_report
+from ui.plain_text import markdown_literal
 from ui.sidebar import sidebar
+from ui.signals_panel import field_summaries
 from ui.status import length_report
 
 choices = sidebar()
@@ -58,6 +68,17 @@ with st.expander("Copy this data set with the judgements made here"):
                            file_name=f"{key}.zip", mime="application/zip", key="copy_download")
 
 length_report(choices)
+st.subheader("Metadata fields")
+fields = field_summaries(choices.dataset_path)  # read once per data set, shared with the sidebar's signals
+if not fields:
+    st.caption("No document has metadata: the corpus holds ids, titles and texts only.")
+else:
+    st.caption("Each field's kind is read from its values: a date or a number when most values read as one.")
+    st.dataframe(field_table(fields), hide_index=True, key="field_table")
+    for number, field in enumerate(fields_with_unreadable_values(fields)):
+        st.warning(markdown_literal(unreadable_summary(field)))
+        with st.expander(markdown_literal(f"Unreadable values of {field.name!r} ({len(field.bad_values):,})")):
+            st.dataframe(unreadable_table(field), hide_index=True, key=f"unreadable_table_{number}")
 st.subheader("Labelled queries")
 st.dataframe(labelled_query_table(data), hide_index=True, key="query_table")
 st.subheader("Documents")

@@ -119,7 +119,7 @@ if kind == "table" and corpus is not None:
             columns = []
         if columns:
             guess = guess_mapping(columns)
-            st.caption("Map the columns. Every other column is kept as metadata.")
+            st.caption("Map the columns. The columns chosen under Metadata columns are kept as metadata.")
             cols = st.columns(3)
             text_col = cols[0].selectbox("Text column", columns, key="map_text",
                                          index=columns.index(guess.text) if guess else None,
@@ -128,9 +128,23 @@ if kind == "table" and corpus is not None:
                                        index=(columns.index(guess.id) + 1) if guess and guess.id else 0)
             title_col = cols[2].selectbox("Title column", [NONE, *columns], key="map_title",
                                           index=(columns.index(guess.title) + 1) if guess and guess.title else 0)
+            roles = {text_col, id_col, title_col}
+            others = [column for column in columns if column not in roles]
+            offered = st.session_state.get("_map_metadata_offered")
+            if offered is not None and offered != others and "map_metadata" in st.session_state:
+                # another role column or file: offer every other column again, less those taken out by hand
+                taken_out = set(offered) - set(st.session_state["map_metadata"])
+                st.session_state["map_metadata"] = [column for column in others if column not in taken_out]
+            st.session_state["_map_metadata_offered"] = others
+            chosen = st.multiselect("Metadata columns", others, key="map_metadata",
+                                    default=None if "map_metadata" in st.session_state else others,
+                                    help="Kept with each document, shown on the Data set page. A JSON object under "
+                                         "'metadata' gives a field per key.")
             if text_col is not None:
+                # every column offered kept: None keeps columns the first rows did not show as well (JSONL)
+                kept = None if set(others) <= set(chosen) else tuple(c for c in chosen if c not in roles)
                 mapping = ColumnMapping(text=text_col, id=None if id_col == NONE else id_col,
-                                        title=None if title_col == NONE else title_col)
+                                        title=None if title_col == NONE else title_col, metadata=kept)
 
 queries = labels = None
 split = "test"

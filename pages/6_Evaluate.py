@@ -25,6 +25,7 @@ from ui.coverage_note import show_coverage, show_overlap, unjudged_picker
 from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
 from ui.sidebar import speed_for_this_session
+from ui.signals_evaluation import show_signals_section
 
 SEARCH_PAGE = "pages/0_Search.py"
 
@@ -182,6 +183,8 @@ if evaluation.has_reranker:
         if kept and kept[0] == request and kept[1] == small_name:
             st.plotly_chart(cascade_figure(kept[2]), key="cascade_chart")
             st.caption(kept[2].timing_note)
+
+show_signals_section(choices, data, evaluation, request, metrics, int(relevant_grade))
 
 st.subheader("Take it away")
 tag = safe_file_part(f"{split}.{evaluation.config.first_stage_method}")  # a split may be "judged here"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import streamlit as st
 
@@ -10,11 +11,12 @@ from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter
 from explorer.evaluation.comparison import compare, configuration_names, final_stage
 from explorer.evaluation.run_cost import rerank_cost
+from explorer.evaluation.signalled import with_signals
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
 from explorer.remote.names import is_remote_name
-from ui import evaluations
+from ui import cache, evaluations
 from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
 from ui.number_columns import number_columns
@@ -45,6 +47,10 @@ with st.form("cmp_form", border=False):
     left, right = st.columns(2)
     test_name = left.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
     unjudged = unjudged_picker("cmp_unjudged", right)
+    also_signals = st.checkbox("Also each configuration with the sidebar's signals", key="cmp_signals",
+                               disabled=choices.signals is None,
+                               help="Freshness, authority, numbers and diversity as set in the sidebar ('Mix in "
+                                    "signals'); each configuration's lists are reordered, no model runs again.")
     st.form_submit_button("Run the comparison", type="primary", key="cmp_run",
                           on_click=lambda: st.session_state.update({RAN: True}))
 configurations = list(itertools.product(first_stages, rerankers))
@@ -72,6 +78,15 @@ with st.status(f"Running {len(configurations)} configuration(s)…", expanded=Tr
             requests.append(request)
         except ExplorerError as exc:
             problems.append(f"{first_stage} → {reranker_name}: {exc}")
+    if also_signals and choices.signals is not None:
+        labelled = cache.labelled_dataset(choices.dataset_path)
+        for request, evaluation in list(zip(requests, done)):
+            try:
+                done.append(with_signals(evaluation, labelled, choices.signals,
+                                         evaluations.opened(request).pipeline.document_vectors))
+                requests.append(replace(request, spec=replace(request.spec, signals=choices.signals)))
+            except ExplorerError as exc:
+                problems.append(f"{evaluation.name} with signals: {exc}")
     running.update(label=f"{len(done)} configuration(s) compared", state="complete", expanded=False)
 for problem in problems:
     st.warning(f"Skipped {problem}")

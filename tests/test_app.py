@@ -29,6 +29,8 @@ def test_search_page_shows_both_stages_and_three_charts(search_page):
     assert not app.error
     assert len(app.dataframe) == 2
     first, reranked = (frame.value for frame in app.dataframe)
+    # the sample documents carry metadata, shown as plain text with the document under "Read a document in full"
+    assert any("updated: " in text.value and "status: " in text.value for text in app.text)
     assert len(first) == 10 and len(reranked) == 10
     assert {"rank", "score", "label", "title", "snippet"} <= set(first.columns)
     assert {"move", "first-stage rank"} <= set(reranked.columns)

@@ -15,7 +15,7 @@ LAYERS = (
     {"loading"},  # data in
     {"inference"},  # running a model fast
     {"models", "remote"},  # which model, and where it came from (here, or behind a rerank API)
-    {"retrieval", "rerank"},  # the two stages
+    {"retrieval", "rerank", "signals"},  # the two stages, and the signals mixed into the second
     {"pipeline", "spec", "milvus_pipeline"},  # both stages together, and the one way to open them
     {"evaluation", "attention", "explain", "views", "training", "judging", "export"},  # what is made of results
     {"bench", "serving", "integrations"},  # measuring; serving a pipeline; plugging it into other frameworks

@@ -50,6 +50,26 @@ def test_query_shows_both_columns_and_drawn_charts(app_url, browser, tmp_path):
     assert charts.nth(2).locator(".barlayer .trace path").count() == 3
     assert page.get_by_text("CPU", exact=False).count() >= 1
 
+    # signals on: each result's final score drawn as stacked bars of its parts (the sample's date and status fields)
+    page.get_by_text("Mix in signals: freshness, authority, diversity").click()
+    wait_for_text(page, "Signals: what each adds to the final score", timeout=180)
+    settle(page)
+    page.screenshot(path=str(tmp_path / "search_signals.png"), full_page=True)
+    no_error_on(page)
+    assert page.get_by_text("Reranked (cross-encoder) + signals").count() == 1
+    stacked = page.locator(".js-plotly-plot").filter(has_text="what each signal adds")
+    assert stacked.count() == 1
+    parts = stacked.locator(".barlayer .trace")
+    assert parts.count() == 3  # relevance, freshness (updated), authority (status)
+    for index in range(3):
+        assert parts.nth(index).locator("path").count() >= 10  # one segment per result of the top 10
+    legend = stacked.locator(".legend").text_content() or ""
+    assert "relevance" in legend and "freshness (updated)" in legend and "authority (status)" in legend
+    assert page.locator('[data-testid="stDataFrame"]').count() == 3  # the moves of the top 10 added
+    moves = grid_texts(page, 2)
+    assert moves[0] == "1" and any(text in ("same", "up 1", "down 1") or text.startswith(("up", "down", "new"))
+                                   for text in moves), moves[:12]
+
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 

@@ -232,3 +232,23 @@ def test_a_loaded_data_set_is_listed_for_other_sessions_only_when_shared(share, 
         other.text_input(key="dataset_path").set_value(str(folder)).run()
         assert any("another session and not shared" in e.value for e in other.error)
         assert not other.dataframe
+
+
+def test_a_metadata_column_left_out_is_not_kept(previous_label):
+    """Metadata columns offers every column not mapped to text, id or title, all chosen; one taken out is not loaded."""
+    from explorer.loading import load_beir
+
+    app = page(dataset_choice=previous_label)
+    upload(app, "upload_corpus_table", ("office.jsonl", (FORMATS / "corpus.jsonl").read_bytes()))
+    app.run()
+    box = app.multiselect(key="map_metadata")
+    assert box.label == "Metadata columns" and box.options == ["team", "date"] and box.value == ["team", "date"]
+    assert any(c.value == "Map the columns. The columns chosen under Metadata columns are kept as metadata."
+               for c in app.caption)
+    box.unselect("team").run()
+    app.button(key="load_button").click().run()
+    assert not app.exception and not app.error
+    folder = Settings.from_env().cache_dir / "datasets" / app.session_state["dataset_choice"].removeprefix("Loaded: ")
+    documents = load_beir(folder).documents
+    assert len(documents) == 6
+    assert all(set(doc.metadata) == {"date"} for doc in documents)

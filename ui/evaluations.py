@@ -6,7 +6,7 @@ reads it back from the per-query cache in a moment (``explorer.evaluation.runner
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -40,8 +40,9 @@ def describe(request: EvalRequest) -> str:
 
 def request_from(choices: SidebarChoices, split: str, reranker: str | None = "sidebar",
                  first_stage_method: FirstStageMethod | None = None, depth: int | None = None) -> EvalRequest:
-    """The sidebar's configuration, with any of reranker, first-stage method and depth replaced."""
-    return EvalRequest(choices.spec(reranker, first_stage_method, depth), split)
+    """The sidebar's configuration, with any of reranker, first-stage method and depth replaced; without the signals,
+    which reorder an evaluation's lists afterwards (``explorer.evaluation.signalled``) and never rerun a model."""
+    return EvalRequest(replace(choices.spec(reranker, first_stage_method, depth), signals=None), split)
 
 
 def was_requested(request: EvalRequest) -> bool:

@@ -24,14 +24,17 @@ from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
 from explorer.settings import DEFAULT_BI_ENCODER, DEFAULT_RERANKER, SAMPLE_DATA
 from explorer.spec import Blend, BlendMode, PipelineSpec
+from explorer.signals.config import SignalConfig
 from ui import address, cache, kept_state
+from ui.signals_panel import SIGNAL_DEFAULTS, signals_choice
 
 SAMPLE_LABEL = "Sample: engineering knowledge base"
 FOLDER_LABEL = "A BEIR folder on this machine…"
 LOADED_PREFIX = "Loaded: "
 # Set by the Load data page; applied before the data set widget is drawn on the next run.
 PENDING_DATASET = "_pending_dataset_choice"
-# Set by the Thresholds page: {widget key: value}, applied before the threshold widgets are drawn.
+# Set by the Thresholds page (and the Evaluate page's weight search): {widget key: value}, applied before the
+# sidebar's widgets are drawn.
 PENDING_THRESHOLD = "_pending_threshold"
 OTHER = "Other (hub id or local folder)…"
 REMOTE = "Remote API (Cohere, Voyage, Jina or a rerank endpoint)…"
@@ -47,6 +50,7 @@ DEFAULTS: dict[str, object] = {
     "split_passages": False, "passage_tokens": 200, "passage_overlap": 50,
     "blend_mode": "as the reranker recommends", "blend_weight": 0.5, "first_stage": "dense", "rater": "",
     "use_cascade": False, "cascade_small": "", "cascade_keep": 20, "use_window": False, "window_tokens": 128,
+    **SIGNAL_DEFAULTS,
 }
 FIRST_STAGE_LABELS = {"dense": "dense (bi-encoder + FAISS)", "bm25": "BM25 (bm25s)",
                       "hybrid": "hybrid (reciprocal rank fusion)", "milvus": "Milvus (bi-encoder + Milvus)"}
@@ -80,6 +84,7 @@ class SidebarChoices:
     milvus: MilvusSource = MilvusSource()  # with the Milvus first stage: where, and which collection
     cascade: CascadeSpec | None = None  # a small reranker reading every candidate first (None: no cascade)
     window: WindowOptions | None = None  # the reranker reads a long document's best window (None: from its start)
+    signals: SignalConfig | None = None  # freshness, authority, numbers, diversity (None: relevance alone)
 
     def spec(self, reranker: str | None = "sidebar", first_stage_method: FirstStageMethod | None = None,
              depth: int | None = None) -> PipelineSpec:
@@ -90,7 +95,7 @@ class SidebarChoices:
             bi_encoder=self.bi_encoder, reranker=chosen,
             device=self.device, trust_remote_code=self.trust_remote_code, passages=self.passages,
             depth=depth or self.depth, blend=Blend(BLEND_RULES[self.blend_mode], self.blend_weight), milvus=self.milvus,
-            cascade=self.cascade if chosen else None, window=self.window if chosen else None)
+            cascade=self.cascade if chosen else None, window=self.window if chosen else None, signals=self.signals)
 
 
 MINE = "_my_datasets"  # the saved data sets this browser session loaded
@@ -264,6 +269,7 @@ def sidebar() -> SidebarChoices:
                                  disabled=blend_mode != BLEND_MODES[2])
         cascade = _cascade_choice(rr != NO_RERANKER)
         window = _window_choice(rr != NO_RERANKER)
+        signals = signals_choice(path)
         use_threshold = st.checkbox("Cut off results under a reranker score", key="use_threshold")
         threshold_probability = st.slider("Threshold (probability)", 0.0, 1.0, step=0.01, key="threshold_probability",
                                           disabled=not use_threshold,
@@ -300,7 +306,7 @@ def sidebar() -> SidebarChoices:
         threshold_raw=float(threshold_raw), device=str(device), trust_remote_code=bool(trust),
         dataset_label=source, passages=passages, blend_mode=str(blend_mode), blend_weight=float(blend_weight),
         first_stage_method=first_stage, rater=" ".join(str(rater).split()), milvus=milvus, cascade=cascade,
-        window=window,
+        window=window, signals=signals,
     )
 
 

@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from explorer.cli import bench, data, explain, export, judgements, models, search, serve, snapshots, story
+from explorer.cli import bench, data, explain, export, judgements, models, search, serve, signals, snapshots, story
 from explorer.cli.arguments import build_parser
 from explorer.cli.output import results_apart
 from explorer.errors import ExplorerError
@@ -22,7 +22,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench-sessions": bench.bench_sessions, "bench-serve": bench.bench_serve, "bench-scale": bench.bench_scale,
     "bench-cascade": bench.bench_cascade,
     "index": search.index, "search": search.search, "eval": search.evaluate, "judgements": judgements.judgements,
-    "snapshots": snapshots.snapshots, "story": story.story, "explain": explain.explain, "export": export.export, "serve": serve.serve,
+    "snapshots": snapshots.snapshots, "story": story.story, "explain": explain.explain, "export": export.export,
+    "serve": serve.serve, "signals": signals.signals,
 }
 
 

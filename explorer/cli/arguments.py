@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--cascade", default=None, metavar="SMALL:M",
                          help="a small reranker (hub id or folder) reads every candidate and the reranker only its "
                               "top M, e.g. --cascade ~/small-reranker:20")
+        sub.add_argument("--signal", action="append", default=[], metavar="SPEC",
+                         help="mix a signal into the final score (repeatable): freshness:FIELD:30d:WEIGHT[:now=DATE], "
+                              "authority:FIELD:WEIGHT:VALUE=W,VALUE=W[:other=W], number:FIELD:WEIGHT[:log]; or "
+                              "diversify: mmr:LAMBDA, per-parent:FIELD:LIMIT. Relevance keeps 1 - the weights")
         sub.add_argument("--window", default=None, metavar="N[/STRIDE]",
                          help="the reranker reads, of a document longer than N tokens, its best N-token window for "
                               "the query (by the query's rare words) instead of its first tokens, e.g. --window 128")
@@ -171,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     explained.add_argument("--seed", type=int, default=0, help="the random orders' seed")
     explained.add_argument("--json", metavar="OUT", help="write the summary and every pair's AUCs as JSON ('-' = "
                                                          "stdout)")
+
+    weighed = commands.add_parser("signals", help="search the --signal weights on one labelled split and measure "
+                                                  "them on another; redundancy of the top 10 with and without "
+                                                  "diversity")
+    ranking(weighed)
+    weighed.add_argument("--tune-split", default="train", help="the split the weights are searched on (default train)")
+    weighed.add_argument("--split", default="test", help="the split they are measured on (default test)")
+    weighed.add_argument("--metric", default="ndcg@10", help="the metric searched and reported (default ndcg@10)")
+    weighed.add_argument("--parent-field", default="", metavar="FIELD",
+                         help="the field naming each document's parent, for 'distinct parents in the top 10' "
+                              "(default: each document is its own)")
+    weighed.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
 
     exported = commands.add_parser("export", help="write the chosen pipeline as a pipeline file (JSON) a service runs")
     ranking(exported)

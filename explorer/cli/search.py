@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from explorer.cli.output import emit, say, show_progress, write_json
+from explorer.errors import ConfigError
 from explorer.records import Dataset
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.settings import Settings
@@ -24,6 +25,7 @@ def spec_from(args: argparse.Namespace) -> PipelineSpec:
     from explorer.rerank.cascade import CascadeSpec
     from explorer.rerank.windows import WindowOptions
     from explorer.retrieval.passages import PassageOptions
+    from explorer.signals.config import parse_signals
 
     passages = PassageOptions(args.passages, args.passage_overlap) if args.passages else None
     reranker = getattr(args, "reranker", "none")
@@ -36,7 +38,8 @@ def spec_from(args: argparse.Namespace) -> PipelineSpec:
         trust_remote_code=args.trust_remote_code, passages=passages, depth=getattr(args, "depth", 100),
         blend=Blend.parse(getattr(args, "blend", "card")), milvus=milvus,
         cascade=CascadeSpec.parse(args.cascade) if getattr(args, "cascade", None) else None,
-        window=WindowOptions.parse(args.window) if getattr(args, "window", None) else None)
+        window=WindowOptions.parse(args.window) if getattr(args, "window", None) else None,
+        signals=parse_signals(args.signal) if getattr(args, "signal", None) else None)
 
 
 def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
@@ -54,6 +57,15 @@ def open_from(args: argparse.Namespace, settings: Settings) -> OpenPipeline:
             f", blended with the first stage at weight {opened.blend:g}" if opened.blend < 1 else ""))
         if not reranker.info.trained_for_relevance:
             say("warning: this reranker is not trained for relevance")
+    if spec.signals is not None:
+        from explorer.signals.config import signal_fields_missing
+
+        missing = signal_fields_missing(spec.signals, opened.pipeline.dataset.documents)
+        if missing:
+            fields = sorted({key for doc in opened.pipeline.dataset.documents for key in doc.metadata})
+            raise ConfigError(f"No document of {spec.dataset} has the field(s) {', '.join(missing)} that --signal "
+                              f"names; its fields: {', '.join(fields) or 'none'}.")
+        say(f"signals: {opened.pipeline.resolved_signals(spec.signals).describe()}")
     if opened.pipeline.cascade is not None:
         small, keep = opened.pipeline.cascade
         say(f"cascade: {small.info.loaded} [{small.info.source}] reads every candidate, the reranker its top {keep}")
@@ -109,6 +121,10 @@ def labelled_evaluation(args: argparse.Namespace, opened: OpenPipeline, settings
     labelled = with_judgements(opened.pipeline.dataset, judgements, dataset_key(args.data))
     result = evaluate(opened.pipeline.with_dataset(labelled), config,
                       cache_folder=settings.cache_dir / "evaluations" if use_cache else None, progress=progress)
+    if opened.spec.signals is not None:
+        from explorer.evaluation.signalled import with_signals
+
+        result = with_signals(result, labelled, opened.spec.signals, opened.pipeline.document_vectors)
     return result, label_version(judgements, dataset_key(args.data), split)
 
 
@@ -176,6 +192,12 @@ def _print_result(result, dataset: Dataset, top: int) -> None:
         for hit in result.reranked[:top]:
             emit(f"  {hit.rank:>3}  {hit.score:8.4f}  {hit.rank_change:+4d}  {hit.doc_id}  "
                   f"{dataset.document(hit.doc_id).title[:64]}")
+    if result.signals is not None:
+        emit(f"\nwith signals (top {top}; {result.signals.config.describe()}):")
+        for hit in result.signals.hits[:top]:
+            parts = ", ".join(f"{label} {value:.3f}" for label, value in hit.contributions.items())
+            emit(f"  {hit.rank:>3}  {hit.total:6.3f}  {hit.moved:+4d}  {hit.doc_id}  ({parts})  "
+                 f"{dataset.document(hit.doc_id).title[:48]}")
     t = result.timings
     if result.cascade is not None:
         c = result.cascade

@@ -41,8 +41,9 @@ def configuration_names(evaluations: Sequence[Evaluation]) -> ConfigurationNames
     without = {e.reranker: _without_remarks(e.reranker) for e in evaluations if e.reranker}
     shared = {short for short in without.values() if list(without.values()).count(short) > 1}
     short_model = {name: name if short in shared else short for name, short in without.items()}
-    short = tuple(f"{e.config.first_stage_method} → {short_model[e.reranker]}" if e.reranker
-                  else f"{e.config.first_stage_method} only" for e in evaluations)
+    short = tuple((f"{e.config.first_stage_method} → {short_model[e.reranker]}" if e.reranker
+                   else f"{e.config.first_stage_method} only") + (" + signals" if e.signals else "")
+                  for e in evaluations)
     notes = {}
     for evaluation in evaluations:
         name = evaluation.reranker
@@ -52,7 +53,11 @@ def configuration_names(evaluations: Sequence[Evaluation]) -> ConfigurationNames
             [f"asked for as {evaluation.reranker_requested}"] if evaluation.reranker_requested else [])
         if said:
             notes[name] = f"{short_model[name]}: " + ", ".join(said)
-    return ConfigurationNames(short, "; ".join(notes.values()) + "." if notes else "")
+    signals = next((e.signals for e in evaluations if e.signals), None)
+    said = "; ".join(notes.values()) + "." if notes else ""
+    if signals:
+        said = (said + " " if said else "") + f"Signals: {signals}."
+    return ConfigurationNames(short, said)
 
 
 def _without_remarks(name: str) -> str:

@@ -99,6 +99,8 @@ class Evaluation:
     # with a cascade: the small reranker and how many of its best the reranker read, e.g. "small-reranker → top 20";
     # its outcomes are kept in the blended order it ranked by (None: the reranker read every candidate)
     cascade: str | None = None
+    # the signals that reordered its final lists, described (None: relevance alone; see explorer.evaluation.signalled)
+    signals: str | None = None
     # per-query metric values already computed: the page, its tables and the report ask for the same ones
     _computed: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict, init=False, repr=False,
                                                                     compare=False)

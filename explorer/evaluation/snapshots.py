@@ -47,7 +47,8 @@ def _evaluation_json(evaluation: Evaluation) -> str:
                        "bi_encoder": evaluation.bi_encoder, "reranker": evaluation.reranker,
                        "outcomes": [asdict(outcome) for outcome in evaluation.outcomes], "qrels": evaluation.qrels,
                        "query_texts": evaluation.query_texts, "reranker_requested": evaluation.reranker_requested,
-                       "unjudged": evaluation.unjudged, "cascade": evaluation.cascade})
+                       "unjudged": evaluation.unjudged, "cascade": evaluation.cascade,
+                       "signals": evaluation.signals})
 
 
 def _evaluation_from(text: str) -> Evaluation:
@@ -55,7 +56,8 @@ def _evaluation_from(text: str) -> Evaluation:
     outcomes = tuple(QueryOutcome.from_json(json.dumps(outcome)) for outcome in raw["outcomes"])
     return Evaluation(raw["name"], EvalConfig(**raw["config"]), raw["bi_encoder"], raw["reranker"], outcomes,
                       raw["qrels"], raw["query_texts"], reranker_requested=raw.get("reranker_requested"),
-                      unjudged=raw.get("unjudged", "not relevant"), cascade=raw.get("cascade"))
+                      unjudged=raw.get("unjudged", "not relevant"), cascade=raw.get("cascade"),
+                      signals=raw.get("signals"))
 
 
 class SnapshotStore:

@@ -29,6 +29,7 @@ from explorer.rerank.windows import WindowOptions
 from explorer.retrieval.first_stage import FIRST_STAGE_METHODS
 from explorer.retrieval.milvus_connection import MilvusSource
 from explorer.retrieval.passages import PassageOptions
+from explorer.signals.config import SignalConfig
 from explorer.spec import Blend, OpenPipeline, PipelineSpec
 
 KIND = "relevance-explorer pipeline"
@@ -102,6 +103,18 @@ SCHEMA: dict[str, Any] = {
         # optional, so files written before the cascade existed stay valid; a cascade needs a reranker (``_check``)
         "cascade": {"type": "object", "required": ["small", "keep"], "additionalProperties": False,
                     "properties": {"small": _MODEL, "keep": {"type": "integer", "minimum": 1}}},
+        # optional too: freshness, authority, numbers and diversity mixed with relevance (explorer.signals), resolved
+        # against the corpus it was exported from (freshness's "now" and numbers' ranges written in), so a service
+        # ranks a request as the page did; its values are checked further by SignalConfig.from_json
+        "signals": {"type": "object", "required": ["signals", "diversity"], "additionalProperties": False,
+                    "properties": {"signals": {"type": "array", "items": {
+                        "type": "object", "required": ["kind", "field", "weight"],
+                        "properties": {"kind": {"enum": ["freshness", "authority", "number"]},
+                                       "field": {"type": "string", "minLength": 1},
+                                       "weight": {"type": "number", "minimum": 0, "maximum": 1}}}},
+                        "diversity": {"oneOf": [{"type": "null"}, {
+                            "type": "object", "required": ["mode"],
+                            "properties": {"mode": {"enum": ["mmr", "per-parent"]}}}]}}},
         # optional too: the reranker reads each long document's best window (explorer.rerank.windows)
         "window": {"type": "object", "required": ["max_tokens", "stride"], "additionalProperties": False,
                    "properties": {"max_tokens": {"type": "integer", "minimum": 16},
@@ -206,6 +219,7 @@ class PipelineFile:
     calibration: Calibration | None = None  # the reranker's raw score -> probability of relevance
     cascade: FileCascade | None = None  # None: the reranker reads every candidate
     window: WindowOptions | None = None  # None: the reranker reads each document from its start
+    signals: SignalConfig | None = None  # resolved against the corpus; None: relevance alone
 
     def spec(self) -> PipelineSpec:
         """The spec that opens this pipeline: the models by the names asked for (resolved as the explorer resolves
@@ -215,7 +229,8 @@ class PipelineFile:
                             bi_encoder=self.bi_encoder.asked if self.bi_encoder else "default",
                             reranker=self.reranker.asked if self.reranker else None, passages=self.passages,
                             depth=self.depth, blend=blend, milvus=self.milvus,
-                            cascade=self.cascade.spec() if self.cascade is not None else None, window=self.window)
+                            cascade=self.cascade.spec() if self.cascade is not None else None, window=self.window,
+                            signals=self.signals)
 
     def differences(self, opened: OpenPipeline) -> list[str]:
         """How the models ``opened`` loaded differ from the file's (another model, or other weights): [] when none."""
@@ -269,6 +284,8 @@ class PipelineFile:
             content["cascade"] = {"small": asdict(self.cascade.small), "keep": self.cascade.keep}
         if self.window is not None:
             content["window"] = asdict(self.window)
+        if self.signals is not None:
+            content["signals"] = self.signals.to_json()
         return content
 
 
@@ -302,7 +319,9 @@ def pipeline_file(opened: OpenPipeline, threshold: Threshold | None = None,
                         pipeline.first_stage(spec.first_stage_method).description,
                         ModelRef.of(reranker.info) if reranker is not None else None, spec.depth, blend,
                         spec.passages, threshold, measured, spec.milvus, calibration=calibration, cascade=cascade,
-                        window=pipeline.window if reranker is not None else None)
+                        window=pipeline.window if reranker is not None else None,
+                        signals=pipeline.resolved_signals(spec.signals) if spec.signals and spec.signals.active
+                        else None)
 
 
 def write_pipeline_file(file: PipelineFile, path: Path) -> Path:
@@ -352,7 +371,8 @@ def _from_json(content: dict[str, Any]) -> PipelineFile:
         Threshold(**content["threshold"]) if content["threshold"] else None,
         Measured(**measured) if measured else None, MilvusSource(**first.get("milvus", {})), content["created"],
         Calibration.from_json(content["calibration"]) if "calibration" in content else None,
-        _cascade(content.get("cascade")), WindowOptions(**content["window"]) if "window" in content else None)
+        _cascade(content.get("cascade")), WindowOptions(**content["window"]) if "window" in content else None,
+        SignalConfig.from_json(content["signals"]) if "signals" in content else None)
 
 
 def _model(raw: dict[str, str] | None) -> ModelRef | None:

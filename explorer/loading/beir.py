@@ -1,7 +1,8 @@
 """The BEIR folder layout: corpus.jsonl, queries.jsonl and qrels/<split>.tsv (any split name), as a folder or
 uploaded as a zip of the folder.
 
-Fields of corpus lines other than _id, title and text are kept as metadata.
+Fields of corpus lines other than _id, title and text are kept as metadata; a nested ``metadata`` object's fields
+become fields of their own (``metadata.<key>`` where the line has that key at its top level too).
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Mapping
 
 from explorer.errors import DataLoadError
 from explorer.loading.assemble import LoadReport, LoadResult
 from explorer.loading.reading import MAX_LINE_BYTES
+from explorer.loading.tables import NESTED_METADATA
 
 
 def _slug(name: str) -> str:
@@ -29,6 +30,7 @@ def _slug(name: str) -> str:
 
 
 SHARING = "sharing.json"
+BEIR_KEYS = ("_id", "title", "text")  # the keys of a saved corpus line that are not metadata
 
 
 def save_dataset(result: LoadResult, root: Path, shared: bool = True) -> Path:
@@ -67,8 +69,7 @@ def _write_and_publish(result: LoadResult, root: Path, staging: Path, shared: bo
     dataset = result.dataset
     with (staging / "corpus.jsonl").open("w", encoding="utf-8") as out:
         for doc in dataset.documents:
-            record = {"_id": doc.doc_id, "title": doc.title, "text": doc.text, **{
-                k: v for k, v in doc.metadata.items() if k not in ("_id", "title", "text")}}
+            record = {"_id": doc.doc_id, "title": doc.title, "text": doc.text, **_saved_metadata(doc.metadata)}
             line = json.dumps(record, ensure_ascii=False) + "\n"
             _check_readable_back(line, doc.doc_id)
             digest.update(line.encode())
@@ -97,6 +98,18 @@ def _write_and_publish(result: LoadResult, root: Path, staging: Path, shared: bo
             if not (target / "corpus.jsonl").is_file():
                 raise
     return target
+
+
+def _saved_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """A document's metadata as top-level keys of its corpus line, which BEIR reading gives back as they are. A field
+    named like a key the line holds itself (_id, title, text: a table column not mapped to that role) is saved as
+    ``metadata.<name>``, the name BEIR reading gives a nested field of that name, rather than dropped."""
+    saved: dict[str, str] = {}
+    for key, value in metadata.items():
+        name = f"{NESTED_METADATA}.{key}" if key in BEIR_KEYS else key
+        if name == key or name not in metadata:  # a field already named "metadata.title" keeps that name
+            saved[name] = value
+    return saved
 
 
 def _check_readable_back(line: str, doc_id: str) -> None:

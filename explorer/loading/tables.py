@@ -1,4 +1,8 @@
-"""Documents from a table file (JSONL, CSV, TSV or Parquet) with a column mapping; extra columns become metadata."""
+"""Documents from a table file (JSONL, CSV, TSV or Parquet) with a column mapping; extra columns become metadata.
+
+A JSON object under a ``metadata`` key (as BEIR corpus lines carry) is flattened: each of its keys becomes a field
+(``metadata.<key>`` where the row has that key at the top level too). Other nested objects and lists are kept as
+JSON text; numbers and booleans as text."""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ DELIMITERS = {"csv": ",", "tsv": "\t"}  # each delimited format's usual delimite
 DELIMITER_CHOICES = {",": ",", ";": ";", "tab": "\t", "|": "|"}
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_LINES, SNIFF_CHARS = 50, 64 * 1024  # what the delimiter is sniffed from
+# A JSON row's object under this key (BEIR corpus lines carry one) is read as metadata fields of their own.
+NESTED_METADATA = "metadata"
 
 csv.field_size_limit(MAX_LINE_BYTES)
 
@@ -142,9 +148,29 @@ def _document(row: dict[str, Any], mapping: ColumnMapping, line_no: int, name: s
     doc_id = str(row[mapping.id]) if mapping.id is not None else str(line_no)
     used = {mapping.text, mapping.id, mapping.title}
     wanted = mapping.metadata if mapping.metadata is not None else [k for k in row if k not in used]
-    metadata = {key: _as_text(row[key]) for key in wanted if key in row and row[key] not in (None, "")}
+    metadata: dict[str, str] = {}
+    for key in wanted:
+        if key not in row:
+            continue
+        if key == NESTED_METADATA and isinstance(row[key], dict):
+            metadata.update(_flattened(row[key], row, used))
+        elif row[key] not in (None, ""):
+            metadata[key] = _as_text(row[key])
     title = _as_text(row.get(mapping.title)) if mapping.title else ""
     return Document(doc_id=doc_id, title=title, text=_as_text(row[mapping.text]), metadata=metadata)
+
+
+def _flattened(nested: dict[str, Any], row: dict[str, Any], used: set[str | None]) -> dict[str, str]:
+    """The fields of a row's nested ``metadata`` object, each under its own name, or as ``metadata.<name>`` where the
+    row has a top-level key of that name (or the mapping uses it for the text, id or title), which keeps its own."""
+    fields: dict[str, str] = {}
+    for key, value in nested.items():
+        if value in (None, ""):
+            continue
+        name = f"{NESTED_METADATA}.{key}" if key in row or key in used else str(key)
+        if name not in row:  # a top-level "metadata.<key>" as well: the top-level one is kept
+            fields[name] = _as_text(value)
+    return fields
 
 
 def _as_text(value: Any) -> str:

@@ -55,6 +55,7 @@ class DenseIndex:
         if len(vectors) != len(doc_ids):
             raise ConfigError(f"{len(vectors)} vectors but {len(doc_ids)} document ids; they must match.")
         self.doc_ids = list(doc_ids)
+        self._rows = {unit_id: row for row, unit_id in enumerate(self.doc_ids)}
         self.options = options
         matrix = np.ascontiguousarray(vectors, dtype=np.float32)
         self.kind: IndexKind = "hnsw" if len(matrix) >= options.hnsw_threshold else "exact"
@@ -77,6 +78,15 @@ class DenseIndex:
         return (f"approximate (FAISS HNSW, M={self.options.hnsw_neighbours}, {len(self)} vectors): "
                 f"recall@{self.recall.k} {self.recall.recall:.3f} against exact search "
                 f"(worst query {self.recall.worst:.2f}, {self.recall.queries} sample queries)")
+
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray | None:
+        """The indexed vectors of ``ids`` (one row each, in order), or None when one of them is not indexed."""
+        rows = [self._rows.get(unit_id) for unit_id in ids]
+        if any(row is None for row in rows):
+            return None
+        if not rows:
+            return np.zeros((0, self._index.d), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(row)) for row in rows])
 
     def search(self, query_vector: np.ndarray, k: int) -> list[Hit]:
         """The top ``k`` (at least 1) documents for a query vector, best first; fewer when the corpus is smaller."""

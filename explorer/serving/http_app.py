@@ -6,6 +6,12 @@ Bodies are read here, not by FastAPI's parser, so that every bad request gets a 
 over the size limit (413), not UTF-8, not JSON, nested deeper than the limit or holding a lone surrogate (400),
 fields of the wrong type or missing (400, each problem named by its field), sizes over the limits (400). A full
 service answers 503 with Retry-After.
+
+With signals in the pipeline file, answers are in the signals' final order and each result adds ``final_score``,
+``signals`` (the final score's parts by label, relevance included) and ``relevance_rank`` (its place by relevance
+alone); the answer adds ``signals`` (``described``, and what ``relevance`` was). ``relevance_score`` stays the
+reranker's raw score. ``/v1/rerank`` reads each document object's ``metadata`` (field -> string, number or boolean)
+for the signals; ``/v1/search`` returns the corpus's metadata ``fields`` a request names.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from explorer.errors import ConfigError
 from explorer.serving.metrics import CONTENT_TYPE
-from explorer.serving.service import Answer, RerankService, ServiceBusy
+from explorer.serving.service import Answer, RerankService, ServiceBusy, SignalScore
 
 
 class BadRequest(Exception):
@@ -36,10 +42,12 @@ class BadRequest(Exception):
 
 
 class DocumentObject(BaseModel):
-    """A document given as an object, as Cohere's and Jina's APIs accept it."""
+    """A document given as an object, as Cohere's and Jina's APIs accept it; ``metadata`` (field -> value) is read
+    only when the pipeline file has signals, and checked then (``explorer.serving.signalled.metadata_as_text``)."""
 
     model_config = ConfigDict(extra="ignore")
     text: StrictStr
+    metadata: Any = None
 
 
 class RerankRequest(BaseModel):
@@ -56,6 +64,10 @@ class RerankRequest(BaseModel):
         """The documents' texts, in order."""
         return [doc if isinstance(doc, str) else doc.text for doc in self.documents]
 
+    def metadata(self) -> list[Any]:
+        """The documents' metadata as sent, in order (None for a string, or an object without it)."""
+        return [None if isinstance(doc, str) else doc.metadata for doc in self.documents]
+
 
 class RerankV2Request(BaseModel):
     """``POST /v2/rerank``, Cohere's v2 shape: documents are strings; ``model`` is accepted and not used;
@@ -71,12 +83,14 @@ class RerankV2Request(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    """``POST /v1/search``: the query through both stages of the pipeline file."""
+    """``POST /v1/search``: the query through both stages of the pipeline file; ``fields``: metadata fields of each
+    result's document to return (a field the document does not have is left out)."""
 
     model_config = ConfigDict(extra="ignore")
     query: StrictStr
     top_n: StrictInt | None = None
     return_documents: StrictBool = False
+    fields: list[StrictStr] | None = None
 
 
 def create_app(service: RerankService) -> FastAPI:
@@ -98,7 +112,7 @@ def create_app(service: RerankService) -> FastAPI:
         parsed = _parsed(RerankRequest, await _json_body(request, limits.max_body_bytes, limits.max_json_depth))
         texts = parsed.texts()
         with service.admitted():
-            answer = await _answered(service.rerank, parsed.query, texts, parsed.top_n)
+            answer = await _answered(service.rerank, parsed.query, texts, parsed.top_n, None, parsed.metadata())
         return JSONResponse(_rerank_answer(answer, service.model_name, texts if parsed.return_documents else None,
                                            api_version="1"))
 
@@ -125,13 +139,18 @@ def create_app(service: RerankService) -> FastAPI:
                 result["passage_id"] = hit.passage_id
             if hit.scored_by is not None:  # a cascade: whose score relevance_score is, "main" or "small"
                 result["scored_by"] = hit.scored_by
+            if hit.signalled is not None:
+                result.update(_signal_parts(hit.signalled))
+            if parsed.fields is not None:
+                metadata = dataset.document(hit.doc_id).metadata
+                result["fields"] = {name: metadata[name] for name in parsed.fields if name in metadata}
             if parsed.return_documents:
                 document = dataset.document(hit.doc_id)
                 result["document"] = {"title": document.title, "text": document.text}
             results.append(result)
         return JSONResponse({"id": answer.request_id, "model": service.model_name, "results": results,
-                             **_fallback(answer), "dropped_by_threshold": answer.dropped_by_threshold,
-                             "timings_ms": answer.timings_ms})
+                             **_fallback(answer), **_signals_applied(answer),
+                             "dropped_by_threshold": answer.dropped_by_threshold, "timings_ms": answer.timings_ms})
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -164,16 +183,31 @@ def _rerank_answer(answer: Answer, model: str, texts: list[str] | None, api_vers
             result["above_threshold"] = item.above_threshold
         if item.scored_by is not None:  # a cascade: whose score relevance_score is, "main" or "small"
             result["scored_by"] = item.scored_by
+        if item.signalled is not None:
+            result.update(_signal_parts(item.signalled))
         if texts is not None:
             result["document"] = {"text": texts[item.index]}
         results.append(result)
     return {"id": answer.request_id, "model": model, "results": results, **_fallback(answer),
-            "timings_ms": answer.timings_ms,
+            **_signals_applied(answer), "timings_ms": answer.timings_ms,
             "meta": {"api_version": {"version": api_version}, "billed_units": {"search_units": 1}}}
 
 
 def _fallback(answer: Answer) -> dict[str, Any]:
     return {"fallback": answer.fallback, **({"fallback_reason": answer.reason} if answer.fallback else {})}
+
+
+def _signals_applied(answer: Answer) -> dict[str, Any]:
+    """The answer's ``signals`` (what ranked it and what relevance was), where the file has signals."""
+    if answer.signals is None:
+        return {}
+    return {"signals": {"described": answer.signals.described, "relevance": answer.signals.relevance}}
+
+
+def _signal_parts(scores: SignalScore) -> dict[str, Any]:
+    """One result's final score, its parts by label, and its place by relevance alone."""
+    return {"final_score": scores.final_score, "signals": dict(scores.contributions),
+            "relevance_rank": scores.relevance_rank}
 
 
 async def _json_body(request: Request, max_bytes: int, max_depth: int) -> Any:

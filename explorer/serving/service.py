@@ -11,6 +11,16 @@ one JSON line with its stage timings, and counted in the Prometheus metrics.
 With a cascade in the file (``explorer.rerank.cascade``), the small reranker has a worker of its own: it scores every
 candidate, then the reranker scores the small one's best ``keep``, both within the one budget; either failing or
 running out of time gives the same fallback, its reason naming which.
+
+With signals in the file (``explorer.signals``: freshness, authority, numbers, diversity), the final order is the
+signals' over the reranker's: ``/v1/search`` reorders its list with ``RetrievalPipeline.rank_with_signals``, the call
+behind the Search page (each document's metadata from the corpus), and ``/v1/rerank`` reorders the documents sent with
+``apply_signals`` over their reranker scores and the metadata sent with them (``explorer.serving.signalled``). A
+fallback is reordered too, as cheap as it is: the signals read metadata (and, for MMR, vectors: the index's for a
+search, encoded only for an attached Milvus collection; for documents sent, encoded before the reranker runs, within
+the budget), so relevance is then the first stage's score, or the order sent; the answer's ``signals.relevance`` says
+which. Each result says its final score, its parts and where relevance
+alone had put it; the file's threshold still drops what the reranker scored under it, from the signals' order.
 """
 
 from __future__ import annotations
@@ -22,8 +32,8 @@ import time
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Iterator, Literal, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -31,19 +41,25 @@ from explorer.errors import ConfigError, ExplorerError
 from explorer.export.pipeline_file import PipelineFile
 from explorer.inference.tokenizing import tokenizing
 from explorer.models.info import LoadedModel
-from explorer.pipeline import RerankedHit, cascade_hits, reranked_hits
+from explorer.pipeline import PipelineResult, RerankedHit, StageTimings, cascade_hits, reranked_hits
 from explorer.records import Hit
-from explorer.rerank.cascade import MAIN, CascadeScores, cascade_order, kept_positions, scores_by_position, \
-    small_ranking
+from explorer.rerank.cascade import MAIN, CascadeReport, CascadeScores, cascade_order, kept_positions, \
+    scores_by_position, small_ranking
 from explorer.rerank.scoring import PairScores, order_by_score, relevance_column
 from explorer.serving.batching import DeadlinePassed, MicroBatcher, QueueFull, ScoreFunction
 from explorer.serving.limits import DEFAULT_BUDGET_MS, ServiceLimits, measured_budget_ms
 from explorer.serving.memory import heap_trimmer
 from explorer.serving.metrics import ServiceMetrics
+from explorer.serving.signalled import active_signals, metadata_as_text, needs_vectors, rank_sent, sent_vectors
+from explorer.signals.ranking import SignalledHit, SignalledRanking
 from explorer.spec import OpenPipeline
 
 logger = logging.getLogger("explorer.serving")
 FallbackCause = Literal["budget", "failure"]
+# what relevance was when the signals ranked a list: the ranking score (the reranker's, or its blend with the first
+# stage's), a cascade's rank (its list mixes two models' scales), the first stage's score (a search's fallback), the
+# reranker's score of each document sent, or the order the documents were sent in (a rerank's fallback)
+SignalsRelevance = Literal["ranking_score", "cascade_rank", "first_stage_score", "relevance_score", "order_sent"]
 
 
 class ServiceBusy(ExplorerError):
@@ -52,6 +68,29 @@ class ServiceBusy(ExplorerError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class SignalScore:
+    """Where the pipeline file's signals put a result: its place by relevance alone, its final score, and the final
+    score's parts (relevance and each signal's weighted value, by label; they add up to the final score)."""
+
+    relevance_rank: int
+    final_score: float
+    contributions: Mapping[str, float]
+
+    @classmethod
+    def of(cls, hit: SignalledHit) -> "SignalScore":
+        """The scores of one result of ``apply_signals``."""
+        return cls(hit.relevance_rank, hit.total, dict(hit.contributions))
+
+
+@dataclass(frozen=True)
+class SignalsApplied:
+    """That an answer is in the signals' order: the signals in words, and what relevance was (``SignalsRelevance``)."""
+
+    described: str
+    relevance: SignalsRelevance
 
 
 @dataclass(frozen=True)
@@ -66,6 +105,7 @@ class RerankedDocument:
     above_threshold: bool | None = None  # None: the pipeline has no threshold, or this is a fallback
     # with a cascade, which model's score ``relevance_score`` is: "main" or "small" (None: no cascade, or a fallback)
     scored_by: str | None = None
+    signalled: SignalScore | None = None  # None: the file has no signals
 
 
 @dataclass(frozen=True)
@@ -83,6 +123,7 @@ class ServedHit:
     passage_id: str | None = None
     # with a cascade, which model's score ``relevance_score`` is: "main" or "small" (None: no cascade, or a fallback)
     scored_by: str | None = None
+    signalled: SignalScore | None = None  # None: the file has no signals (``rank`` is then relevance's rank)
 
 
 @dataclass(frozen=True)
@@ -96,6 +137,7 @@ class Answer:
     timings_ms: dict[str, float]
     dropped_by_threshold: int = 0
     cause: FallbackCause | None = None  # why it fell back: the budget ran out, or the reranker failed
+    signals: SignalsApplied | None = None  # None: the file has no signals, and the order is relevance's
 
 
 @dataclass(frozen=True)
@@ -172,6 +214,8 @@ class RerankService:
         # the small reranker reading every candidate and how many of its best the reranker reads (None: no cascade)
         self.cascade: tuple[LoadedModel, int] | None = opened.pipeline.cascade
         self.differences = file.differences(opened)
+        # the file's signals, resolved against the corpus it was exported from (None: relevance alone)
+        self.signals = active_signals(file.signals)
         self.budget = TimeBudget(limits.budget_ms, "given") if limits.budget_ms is not None else \
             TimeBudget(DEFAULT_BUDGET_MS, "default")
         self.metrics = ServiceMetrics()
@@ -225,24 +269,40 @@ class RerankService:
         return self.budget
 
     def rerank(self, query: str, documents: Sequence[str], top_n: int | None = None,
-               max_tokens_per_doc: int | None = None) -> Answer:
+               max_tokens_per_doc: int | None = None, metadata: Sequence[Any] | None = None) -> Answer:
         """``documents`` ordered by the reranker for ``query`` (the first ``top_n``); in a fallback, in the order
         given. ``max_tokens_per_doc``: each document is read up to its first that many tokens (of the reranker's
         tokenizer), as Cohere's v2 API cuts them. With a cascade, the small reranker scores every document and the
-        reranker its best ``keep``, in the cascade's order (``cascade_order``)."""
+        reranker its best ``keep``, in the cascade's order (``cascade_order``).
+
+        With signals in the file, that order is then reordered by them (``explorer.serving.signalled``), each
+        document's fields read from ``metadata`` (one object of field -> value, or None, per document; read only
+        when the file has signals); MMR's vectors are encoded with the pipeline's bi-encoder before the reranker
+        runs, within the budget."""
         query = self._checked_query(query)
         self._check_documents(documents)
         top_n = self._checked_top_n(top_n, len(documents))
+        fields = self._sent_metadata(metadata, len(documents))
         request_id, clock = uuid.uuid4().hex, _Clock()
         texts = self._cut_to_tokens(list(documents), max_tokens_per_doc)
+        main, small = self._main, self._small
+        vectors = None
+        if needs_vectors(self.signals):
+            # MMR compares the documents as sent (uncut), as the page compares its candidates' indexed vectors
+            since = time.perf_counter()
+            vectors = sent_vectors(self.opened.pipeline.bi_encoder, documents, "this service")
+            clock.mark("document encoding", since)
+            main = replace(main, spent_in="encoding the documents for MMR" +
+                           (" and in the small reranker" if small is not None else ""))
+            small = replace(small, spent_in="encoding the documents for MMR") if small is not None else None
         results: tuple[RerankedDocument, ...] | None
         if self.cascade is None:
-            raw, reason, cause = self._scores(query, texts, clock, self._main)
+            raw, reason, cause = self._scores(query, texts, clock, main)
             results = None if raw is None else self._ranked_documents(raw)
         else:
             # documents sent have no first-stage score: the small reranker ranks by its score alone (blend 1), ties
             # in the order sent, as the reranker's own order does
-            cascaded, reason, cause = self._cascade_scores(query, texts, [0.0] * len(texts), 1.0, clock)
+            cascaded, reason, cause = self._cascade_scores(query, texts, [0.0] * len(texts), 1.0, clock, main, small)
             results = None if cascaded is None else self._cascaded_documents(cascaded)
         if results is None:
             count = len(documents)
@@ -250,9 +310,42 @@ class RerankService:
             fallback = True
         else:
             fallback = False
-        answer = Answer(request_id, results[:top_n], fallback, reason, clock.total(), cause=cause)
+        applied = None
+        if self.signals is not None and fields is not None:
+            results, applied = self._signalled_documents(results, fallback, fields, vectors, clock)
+        answer = Answer(request_id, results[:top_n], fallback, reason, clock.total(), cause=cause, signals=applied)
         self._log("rerank", answer, documents=len(documents))
         return answer
+
+    def _sent_metadata(self, metadata: Sequence[Any] | None, count: int) -> list[dict[str, str]] | None:
+        """Each document's metadata as text, as the loaders read a corpus's (``metadata_as_text``); None when the
+        file has no signals, which leaves the metadata sent unread (and unchecked), as before signals existed."""
+        if self.signals is None:
+            return None
+        if metadata is None:
+            return [{} for _ in range(count)]
+        if len(metadata) != count:
+            raise ConfigError(f"{count} documents but {len(metadata)} metadata objects; send one per document (null "
+                              "for none).")
+        return [metadata_as_text(raw, f"documents.{position}") for position, raw in enumerate(metadata)]
+
+    def _signalled_documents(self, results: tuple[RerankedDocument, ...], fallback: bool,
+                             fields: Sequence[Mapping[str, str]], vectors: np.ndarray | None,
+                             clock: _Clock) -> tuple[tuple[RerankedDocument, ...], SignalsApplied]:
+        """``results`` (every document, in relevance order) reordered by the file's signals as ``apply_signals``
+        reorders the Search page's list; relevance is the reranker's score over the documents sent, by rank for a
+        cascade (two models' scales) and in a fallback (the order sent)."""
+        if self.signals is None:
+            raise RuntimeError("_signalled_documents was called on a service without signals; this is a bug.")
+        since = time.perf_counter()
+        relevance: SignalsRelevance = "order_sent" if fallback else \
+            "cascade_rank" if self.cascade is not None else "relevance_score"
+        scores = [item.relevance_score for item in results] if relevance == "relevance_score" else None
+        ranking = rank_sent([item.index for item in results], scores, fields, self.signals, vectors)
+        by_index = {item.index: item for item in results}
+        reordered = tuple(replace(by_index[int(hit.doc_id)], signalled=SignalScore.of(hit)) for hit in ranking.hits)
+        clock.mark("signals", since)
+        return reordered, SignalsApplied(self.signals.describe(), relevance)
 
     def _ranked_documents(self, raw: np.ndarray) -> tuple[RerankedDocument, ...]:
         """Every document by the reranker's raw score (ties: the order sent), with its probability and whether the
@@ -290,17 +383,54 @@ class RerankService:
         clock.marks["query encoding"] = (encoded - clock.started) * 1000
         clock.marks["first-stage search"] = (searched - encoded) * 1000
         reranked, reason, cause = self._reranked(query, candidates, clock) if candidates else ((), "", None)
-        dropped = 0
         if reranked is None:
-            hits: tuple[ServedHit, ...] = tuple(_first_stage_hit(hit) for hit in candidates)
+            served = [_first_stage_hit(hit) for hit in candidates]
+            kept = np.ones(len(served), dtype=bool)
         else:
+            served = [_served(hit, self.cascade is not None) for hit in reranked]
             kept = self._kept(np.array([hit.score for hit in reranked], dtype=np.float32),
                               [hit.scored_by for hit in reranked])
-            dropped = int((~kept).sum())
-            hits = tuple(_served(hit, self.cascade is not None) for hit, keep in zip(reranked, kept) if keep)
-        answer = Answer(request_id, hits[:top_n], reranked is None, reason, clock.total(), dropped, cause)
+        applied = None
+        if self.signals is not None:
+            ranking, applied = self._search_signals(query, depth, candidates, reranked, clock)
+            # the threshold is on the reranker's scores, so it drops the same results, now from the signals' order
+            places = [hit.relevance_rank - 1 for hit in ranking.hits]
+            served = [replace(served[p], rank=hit.rank, signalled=SignalScore.of(hit))
+                      for p, hit in zip(places, ranking.hits)]
+            kept = kept[places]
+        hits = tuple(hit for hit, keep in zip(served, kept) if keep)
+        answer = Answer(request_id, hits[:top_n], reranked is None, reason, clock.total(), int((~kept).sum()), cause,
+                        applied)
         self._log("search", answer, candidates=len(candidates))
         return answer
+
+    def _search_signals(self, query: str, depth: int, candidates: tuple[Hit, ...],
+                        reranked: tuple[RerankedHit, ...] | None,
+                        clock: _Clock) -> tuple[SignalledRanking, SignalsApplied]:
+        """The list reordered by the file's signals through ``RetrievalPipeline.rank_with_signals``, the call behind
+        the Search page, on the result the page would have had: relevance is the ranking score (the blend's, where
+        blended), by rank with a cascade, and the first stage's score in a fallback (as on a page without a
+        reranker). Metadata comes from the corpus; MMR's vectors from the index."""
+        if self.signals is None:
+            raise RuntimeError("_search_signals was called on a service without signals; this is a bug.")
+        since = time.perf_counter()
+        pipeline = self.opened.pipeline
+        report = None
+        if reranked is not None and self.cascade is not None:
+            small, keep = self.cascade
+            report = CascadeReport(small.info.loaded, keep, len(candidates), min(keep, len(candidates)),
+                                   clock.marks.get("small reranking", 0.0), clock.marks.get("main reranking", 0.0))
+        result = PipelineResult(query=query, depth=depth, first_stage=candidates, reranked=reranked,
+                                timings=StageTimings(0.0, 0.0, 0.0, 0.0), bi_encoder=pipeline.bi_encoder.info,
+                                reranker=self.reranker.info if reranked is not None else None,
+                                first_stage_method=self.opened.spec.first_stage_method, cascade=report)
+        ranking = pipeline.rank_with_signals(result, self.signals).signals
+        if ranking is None:
+            raise RuntimeError("rank_with_signals returned no ranking for active signals; this is a bug.")
+        clock.mark("signals", since)
+        relevance: SignalsRelevance = "first_stage_score" if reranked is None else \
+            "cascade_rank" if report is not None else "ranking_score"
+        return ranking, SignalsApplied(self.signals.describe(), relevance)
 
     def _reranked(self, query: str, candidates: Sequence[Hit],
                   clock: _Clock) -> tuple[tuple[RerankedHit, ...] | None, str, FallbackCause | None]:
@@ -349,6 +479,7 @@ class RerankService:
                 "first_stage": spec.first_stage_method, "depth": self.file.depth, "blend": self.opened.blend,
                 "threshold": None if self.file.threshold is None else
                 {"value": self.file.threshold.value, "scale": self.file.threshold.scale},
+                "signals": None if self.signals is None else self.signals.describe(),
                 "differences_from_file": self.differences, "pending": self._pending,
                 "model_calls": stats.calls, "batching": self.limits.batching,
                 "budget_ms": self.budget.ms, "budget_source": self.budget.source,
@@ -387,21 +518,24 @@ class RerankService:
         return raw, "", None
 
     def _cascade_scores(self, query: str, texts: list[str], first_stage_scores: Sequence[float], blend: float,
-                        clock: _Clock) -> tuple[CascadeScores | None, str, FallbackCause | None]:
+                        clock: _Clock, main: _Scorer | None = None,
+                        small: _Scorer | None = None) -> tuple[CascadeScores | None, str, FallbackCause | None]:
         """The cascade's scores as ``cascade_scores`` gives them (the small reranker's of every text, the reranker's
         of the small one's best ``keep`` by the same rule, ``blend``), each model on its own worker within the one
-        budget; or None, why not and its cause. The timings have each model's stage and ``reranking`` for both."""
-        if self.cascade is None or self._small is None:
+        budget; or None, why not and its cause. The timings have each model's stage and ``reranking`` for both.
+        ``main`` and ``small``: the service's scorers as a fallback's reason names them (by default its own)."""
+        main, small = main or self._main, small or self._small
+        if self.cascade is None or small is None:
             raise RuntimeError("_cascade_scores was called on a service without a cascade; this is a bug.")
         keep = self.cascade[1]
         since = time.perf_counter()
         try:
-            small_raw, reason, cause = self._scores(query, texts, clock, self._small)
+            small_raw, reason, cause = self._scores(query, texts, clock, small)
             if small_raw is None:
                 return None, reason, cause
             ranking = small_ranking(small_raw.tolist(), first_stage_scores, blend)
             positions = tuple(kept_positions(ranking, keep))
-            main_raw, reason, cause = self._scores(query, [texts[p] for p in positions], clock, self._main)
+            main_raw, reason, cause = self._scores(query, [texts[p] for p in positions], clock, main)
             if main_raw is None:
                 return None, reason, cause
         finally:

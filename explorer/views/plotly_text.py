@@ -13,3 +13,9 @@ import html
 def plotly_text(text: str) -> str:
     """``text`` with ``&``, ``<`` and ``>`` escaped, so Plotly shows it as written and reads no markup in it."""
     return html.escape(text, quote=False)
+
+
+def short_label(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters (an ellipsis where cut), made safe by ``plotly_text``."""
+    text = " ".join(text.split())
+    return plotly_text(text if len(text) <= limit else text[: limit - 1] + "…")

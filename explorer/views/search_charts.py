@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from explorer.grades import GradeScale
 from explorer.pipeline import PipelineResult, StageTimings
 from explorer.records import Dataset
-from explorer.views.plotly_text import plotly_text
+from explorer.views.plotly_text import short_label
 
 # the relevant grades run from the lowest relevant (amber) to the best (dark green)
 RELEVANT_RAMP = [[0.0, "#d4a72c"], [0.5, "#4ac26b"], [1.0, "#1a7f37"]]
@@ -42,11 +42,6 @@ def grade_name(grade: int | None, scale: GradeScale) -> str:
     return f"label {grade} (best)" if grade >= scale.highest else f"label {grade}"
 
 
-def _safe(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return plotly_text(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
 def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str, int] | None,
                       top_n: int = 10) -> go.Figure:
     """Slope chart: one line per document in either top n, from its first-stage rank to its reranked rank, coloured
@@ -59,7 +54,7 @@ def rank_shift_figure(result: PipelineResult, dataset: Dataset, labels: dict[str
     legend_done: set[int | None] = set()
     for hit in sorted(shown, key=lambda h: h.rank):
         label = labels.get(hit.doc_id) if labels is not None else None
-        title = _safe(dataset.document(hit.doc_id).title or hit.doc_id)
+        title = short_label(dataset.document(hit.doc_id).title or hit.doc_id)
         figure.add_trace(go.Scatter(
             x=["first stage", "reranked"], y=[hit.first_stage_rank, hit.rank], mode="lines+markers",
             line={"color": grade_colour(label, scale), "width": 2}, marker={"size": 8},
