@@ -188,3 +188,38 @@ def test_compare_page_tests_each_configuration_against_the_first():
     assert not any("Without labels" in c for c in captions)
     assert len(app.get("plotly_chart")) == 1
     assert [b.proto.label for b in app.get("download_button")] == ["Export this pipeline (JSON)"]
+
+
+def frame_with(app, column: str) -> pd.DataFrame:
+    """The page's first table with ``column`` (tables without a selection carry no key in AppTest)."""
+    return next(frame.value for frame in app.dataframe if column in frame.value.columns)
+
+
+def test_evaluate_and_compare_measure_the_sidebars_signals_and_search_their_weights():
+    app = page("6_Evaluate.py", use_signals=True)
+    app.button(key="run_eval").click().run()
+    assert not app.exception, app.exception
+    measured = frame_with(app, "relevance only")
+    assert list(measured.columns) == ["metric", "relevance only", "with signals", "change"]
+    assert (measured["change"] == measured["with signals"] - measured["relevance only"]).all()
+    redundancy = frame_with(app, "ranking")
+    assert list(redundancy["ranking"]) == ["relevance only", "signals"]
+    assert any("relevance 0.80, freshness (updated) 0.10, authority (status) 0.10" in c.value for c in app.caption)
+    app.button(key="signals_search").click().run()
+    assert not app.exception, app.exception
+    said = " ".join(m.value for m in [*app.success, *app.warning])
+    assert "Weights searched on train" in said and "on test:" in said
+    trials = frame_with(app, "ndcg@10 on train")
+    assert list(trials.columns) == ["freshness (updated)", "authority (status)", "ndcg@10 on train"]
+    best = trials.iloc[0]
+    app.button(key="signals_adopt").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["sig_fresh_weight"] == pytest.approx(best["freshness (updated)"])
+    assert app.session_state["sig_auth_weight"] == pytest.approx(best["authority (status)"])
+
+    compared = page("8_Compare.py", use_signals=True, cmp_signals=True)
+    compared.button(key="cmp_run").click().run()
+    assert not compared.exception, compared.exception
+    names = list(compared.dataframe[0].value["configuration"])
+    assert names == ["dense only", "dense → MiniLM-L6 joint encoder", "dense only + signals",
+                     "dense → MiniLM-L6 joint encoder + signals"]

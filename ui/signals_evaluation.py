@@ -51,7 +51,7 @@ def show_signals_section(choices: SidebarChoices, data: Dataset, evaluation: Eva
     headline = "ndcg@10" if "ndcg@10" in names else names[0]
     test = paired_test(evaluation.stage_values(stage, headline, relevant_grade),
                        signalled.stage_values(stage, headline, relevant_grade), headline)
-    _, said = test.verdict()
+    _, said = test.verdict(what="the signals")
     st.caption(f"{config.describe()} · {said}")
     parent = config.diversity.field if config.diversity is not None and config.diversity.mode == "per-parent" else ""
     _redundancy(evaluation, signalled, labelled, config, vectors, parent)
@@ -75,7 +75,9 @@ def _redundancy(evaluation: Evaluation, signalled: Evaluation, dataset: Dataset,
         figures.append({"ranking": name, "mean pairwise cosine of the top 10": figure.mean_pairwise_cosine,
                         f"distinct {parent or 'document'}s in the top 10": figure.distinct_parents})
     shown = pd.DataFrame(figures)
-    st.dataframe(shown, hide_index=True, key="signals_redundancy", column_config=number_columns(shown))
+    distinct = [name for name in shown.columns if name.startswith("distinct")]
+    st.dataframe(shown, hide_index=True, key="signals_redundancy", column_config=number_columns(
+        shown, **{name: st.column_config.NumberColumn(format="%.1f") for name in distinct}))
     st.caption("Redundancy: the mean cosine between the bi-encoder's vectors of each pair in a query's top 10 "
                "(lower: more varied), averaged over the queries.")
 

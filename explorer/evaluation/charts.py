@@ -146,10 +146,12 @@ def calibration_figure(report: CalibrationReport) -> go.Figure:
 
 
 def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
-    """Quality against latency, one point per configuration."""
+    """Quality against latency, one point per configuration; of two points close together, the lower one's name
+    goes below it, so the names do not overlap."""
     figure = go.Figure(go.Scatter(
         x=[r.latency_ms for r in rows], y=[r.metrics.get(metric, 0.0) for r in rows], mode="markers+text",
-        text=[plotly_text(r.name) for r in rows], textposition="top center", marker=dict(size=12, color=RERANKED_COLOUR),
+        text=[plotly_text(r.name) for r in rows], textposition=_name_positions(rows, metric),
+        marker=dict(size=12, color=RERANKED_COLOUR),
         hovertemplate=f"%{{text}}<br>%{{y:{PLOTLY_METRIC}}} at %{{x:,.0f}} ms<extra></extra>",
         cliponaxis=False))  # a name beside a point near 0 ms runs past the axis rather than being cut
     figure.update_layout(title=f"{metric} against latency (median per query)", xaxis_title="latency per query (ms)",
@@ -161,3 +163,17 @@ def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
     figure.update_xaxes(range=[0, 1.25 * slowest])
     figure.update_yaxes(range=[min(values) - 0.25 * spread, max(values) + 0.25 * spread])
     return figure
+
+
+def _name_positions(rows: Sequence[ComparisonRow], metric: str) -> list[str]:
+    """"top center" for each point, "bottom center" for one with a point close above it (or level with it, earlier)."""
+    slowest = max((r.latency_ms for r in rows), default=1.0) or 1.0
+    values = [r.metrics.get(metric, 0.0) for r in rows]
+    spread = max(max(values, default=0.0) - min(values, default=0.0), 0.05)
+    positions = []
+    for i, row in enumerate(rows):
+        crowded = any(abs(row.latency_ms - other.latency_ms) < 0.08 * slowest
+                      and 0 <= values[j] - values[i] < 0.15 * spread and (values[j] > values[i] or j < i)
+                      for j, other in enumerate(rows) if j != i)
+        positions.append("bottom center" if crowded else "top center")
+    return positions

@@ -34,17 +34,20 @@ class PairedComparison:
         """Mean of b minus mean of a: positive when b scores higher."""
         return self.mean_b - self.mean_a
 
-    def verdict(self, alpha: float = 0.05) -> tuple[Verdict, str]:
-        """What the test says of system b, plainly, with the summary: "helps" and "hurts" only when significant
-        at ``alpha``; "untested" when no test could run (too few queries, or every query tied)."""
+    def verdict(self, alpha: float = 0.05, what: str = "the reranker") -> tuple[Verdict, str]:
+        """What the test says of system b (``what`` names it), plainly, with the summary: "helps" and "hurts" only
+        when significant at ``alpha``; "untested" when no test could run (too few queries, or every query tied)."""
         if self.p_value is None:
             return "untested", f"No paired test could run, so nothing can be said either way. {self.summary(alpha)}"
         if self.p_value >= alpha:
             lead = "ahead" if self.mean_delta > 0 else "behind" if self.mean_delta < 0 else "level"
-            return "unclear", f"No significant difference (the reranker is {lead} on average). {self.summary(alpha)}"
+            verb = "are" if what.endswith("s") else "is"
+            return "unclear", f"No significant difference ({what} {verb} {lead} on average). {self.summary(alpha)}"
         if self.mean_delta > 0:
-            return "helps", f"The reranker helps: {self.summary(alpha)}"
-        return "hurts", f"The reranker makes it worse: {self.summary(alpha)}"
+            return "helps", f"{what[:1].upper()}{what[1:]} {'help' if what.endswith('s') else 'helps'}: " \
+                            f"{self.summary(alpha)}"
+        return "hurts", f"{what[:1].upper()}{what[1:]} {'make' if what.endswith('s') else 'makes'} it worse: " \
+                        f"{self.summary(alpha)}"
 
     def summary(self, alpha: float = 0.05) -> str:
         """One line for a page: means, change, wins/losses/ties and the verdict at ``alpha``, or why no test ran."""
