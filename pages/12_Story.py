@@ -71,7 +71,7 @@ def sides_from_stages() -> tuple[StorySide, StorySide]:
                 f"· depth {request.spec.depth}. An evaluation already run on the Evaluate page is read back at once.")
         if not st.button("Tell the story", type="primary", key="story_run"):
             st.stop()
-    return stage_sides(evaluations.run(request))
+    return stage_sides(evaluations.with_sidebar_signals(evaluations.run(request), request, choices.signals))
 
 
 def configuration(column, role: str, first_stage: str, reranker: str) -> tuple[str, str | None]:
@@ -102,13 +102,19 @@ def sides_from_configurations() -> tuple[StorySide, StorySide]:
             st.stop()
         asked.add(tuple(requests))
     sides = []
-    for request in requests:
+    for position, request in enumerate(requests):
+        # the candidate is the sidebar's pipeline by default: its list is reordered by the sidebar's signals
         evaluation = evaluations.run(request)
+        if position == 1:
+            evaluation = evaluations.with_sidebar_signals(evaluation, request, choices.signals)
         stage = "reranked" if evaluation.has_reranker else "first_stage"
         sides.append(StorySide(evaluation, stage, configuration_names([evaluation]).short[0]))
     return sides[0], sides[1]
 
 
+if choices.signals is not None and what != SNAPSHOTS:
+    st.caption(f"The candidate's list is reordered by the sidebar's signals ({choices.signals.describe()}); turn "
+               "'Mix in signals' off to tell the story of relevance alone.")
 try:
     pick = {SNAPSHOTS: sides_from_snapshots, CONFIGURATIONS: sides_from_configurations}.get(what, sides_from_stages)
     baseline, candidate = pick()

@@ -11,12 +11,11 @@ from explorer.errors import ExplorerError
 from explorer.evaluation.charts import comparison_scatter
 from explorer.evaluation.comparison import compare, configuration_names, final_stage
 from explorer.evaluation.run_cost import rerank_cost
-from explorer.evaluation.signalled import with_signals
 from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
 from explorer.remote.names import is_remote_name
-from ui import cache, evaluations
+from ui import evaluations
 from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
 from ui.number_columns import number_columns
@@ -79,11 +78,9 @@ with st.status(f"Running {len(configurations)} configuration(s)…", expanded=Tr
         except ExplorerError as exc:
             problems.append(f"{first_stage} → {reranker_name}: {exc}")
     if also_signals and choices.signals is not None:
-        labelled = cache.labelled_dataset(choices.dataset_path)
         for request, evaluation in list(zip(requests, done)):
             try:
-                done.append(with_signals(evaluation, labelled, choices.signals,
-                                         evaluations.opened(request).pipeline.document_vectors))
+                done.append(evaluations.with_sidebar_signals(evaluation, request, choices.signals))
                 requests.append(replace(request, spec=replace(request.spec, signals=choices.signals)))
             except ExplorerError as exc:
                 problems.append(f"{evaluation.name} with signals: {exc}")

@@ -11,8 +11,10 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from explorer.evaluation.runner import EvalConfig, Evaluation, evaluate
+from explorer.evaluation.signalled import with_signals
 from explorer.judging.datasets import dataset_key, label_version
 from explorer.retrieval.first_stage import FirstStageMethod
+from explorer.signals.config import SignalConfig
 from explorer.spec import OpenPipeline, PipelineSpec
 from explorer.time_left import Pace
 from ui import cache
@@ -83,3 +85,12 @@ def run(request: EvalRequest) -> Evaluation:
                         progress=progress)
     finally:
         bar.empty()
+
+
+def with_sidebar_signals(evaluation: Evaluation, request: EvalRequest, signals: SignalConfig | None) -> Evaluation:
+    """``evaluation`` with its final lists reordered by the sidebar's ``signals`` (itself when there are none); MMR
+    reads the request's pipeline's vectors. Nothing is scored again."""
+    if signals is None:
+        return evaluation
+    return with_signals(evaluation, cache.labelled_dataset(request.spec.dataset), signals,
+                        opened(request).pipeline.document_vectors)

@@ -36,7 +36,7 @@ def show_signals_section(choices: SidebarChoices, data: Dataset, evaluation: Eva
     labelled = cache.labelled_dataset(choices.dataset_path)
     vectors = evaluations.opened(request).pipeline.document_vectors
     try:
-        signalled = with_signals(evaluation, labelled, config, vectors)
+        signalled = evaluations.with_sidebar_signals(evaluation, request, config)
     except ExplorerError as exc:
         st.error(str(exc))
         return
