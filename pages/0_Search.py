@@ -30,6 +30,7 @@ from ui.page_start import NO_DATASET, with_attached_documents
 from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, sidebar
 from ui.status import WATCHED, background_preparation, model_summary
+from ui.plain_text import markdown_literal
 
 choices = sidebar()
 st.title("Relevance explorer")
@@ -228,9 +229,10 @@ if signalled is not None:
     missing = [f"{count} of {len(signalled.hits)} candidates have no value for {label} (it adds "
                + (f"the weight of other values, {others[label]:g}" if label in others else "0") + ")"
                for label, count in signalled.missing.items() if count]
-    st.caption(f"Final score = {signalled.config.describe()}; relevance is the ranking score scaled 0-1 over the "
-               f"{len(signalled.hits)} candidates. {moved} of the top {choices.top_n} are not where relevance alone put "
-               f"them ({relevance_result.signals_ms:,.1f} ms)." + (" " + "; ".join(missing) + "." if missing else ""))
+    st.caption(markdown_literal(
+        f"Final score = {signalled.config.describe()}; relevance is the ranking score scaled 0-1 over the "
+        f"{len(signalled.hits)} candidates. {moved} of the top {choices.top_n} are not where relevance alone put "
+        f"them ({relevance_result.signals_ms:,.1f} ms)." + (" " + "; ".join(missing) + "." if missing else "")))
     st.plotly_chart(contributions_figure(signalled, data, choices.top_n), key="signals_chart")
     moves = moves_table(signalled, data, choices.top_n)
     st.dataframe(moves, hide_index=True, key="signals_table", column_config={"doc_id": None, **number_columns(moves)})

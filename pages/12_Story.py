@@ -113,7 +113,8 @@ def sides_from_configurations() -> tuple[StorySide, StorySide]:
 
 
 if choices.signals is not None and what != SNAPSHOTS:
-    st.caption(f"The candidate's list is reordered by the sidebar's signals ({choices.signals.describe()}); turn "
+    st.caption("The candidate's list is reordered by the sidebar's signals ("
+               f"{markdown_literal(choices.signals.describe())}); turn "
                "'Mix in signals' off to tell the story of relevance alone.")
 try:
     pick = {SNAPSHOTS: sides_from_snapshots, CONFIGURATIONS: sides_from_configurations}.get(what, sides_from_stages)

@@ -20,6 +20,7 @@ from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
 from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
+from ui.plain_text import markdown_literal
 from ui.remote_price import remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model, speed_for_this_session
 
@@ -95,7 +96,7 @@ rows = compare(done, [metric, "ndcg@10", "mrr@10", "recall@100"], test_metric=me
 table = comparison_table(rows)
 st.dataframe(table, hide_index=True, key="cmp_table", column_config=number_columns(table))
 st.caption(f"Each configuration against the first ({names.short[0]}): {test_name} on {metric}, over the same "
-           "queries; Δ is the mean change." + (f" Rerankers: {names.note}" if names.note else ""))
+           "queries; Δ is the mean change." + (f" Rerankers: {markdown_literal(names.note)}" if names.note else ""))
 st.plotly_chart(comparison_scatter(rows, metric), key="cmp_scatter")
 for remote_name in dict.fromkeys(name for _, name in configurations if is_remote_name(name)):
     st.caption(remote_price_line(remote_name, choices.depth) + " Its latency includes the network.")

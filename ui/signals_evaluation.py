@@ -18,6 +18,7 @@ from explorer.signals.config import Authority, Freshness, NumberSignal, SignalCo
 from ui import cache, evaluations
 from ui.number_columns import number_columns
 from ui.sidebar import PENDING_THRESHOLD, SidebarChoices
+from ui.plain_text import markdown_literal
 
 SEARCHED = "_signal_weights_found"  # (request, tune split, WeightSearch) of the last weight search
 # the sidebar's weight slider of each kind of signal
@@ -38,7 +39,7 @@ def show_signals_section(choices: SidebarChoices, data: Dataset, evaluation: Eva
     try:
         signalled = evaluations.with_sidebar_signals(evaluation, request, config)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(markdown_literal(str(exc)))
         return
     stage = final_stage(evaluation)
     names = [m for m in metrics if m != "map"][:6]
@@ -52,7 +53,7 @@ def show_signals_section(choices: SidebarChoices, data: Dataset, evaluation: Eva
     test = paired_test(evaluation.stage_values(stage, headline, relevant_grade),
                        signalled.stage_values(stage, headline, relevant_grade), headline)
     _, said = test.verdict(what="the signals")
-    st.caption(f"{config.describe()} · {said}")
+    st.caption(markdown_literal(f"{config.describe()} · {said}"))
     parent = config.diversity.field if config.diversity is not None and config.diversity.mode == "per-parent" else ""
     _redundancy(evaluation, signalled, labelled, config, vectors, parent)
     _weight_search(choices, labelled, evaluation, request, config, headline)
@@ -104,12 +105,12 @@ def _weight_search(choices: SidebarChoices, dataset: Dataset, evaluation: Evalua
                                        evaluations.opened(request).pipeline.document_vectors)
             st.session_state[SEARCHED] = (request, tune_split, config, found)
         except ExplorerError as exc:
-            st.error(str(exc))
+            st.error(markdown_literal(str(exc)))
     kept = st.session_state.get(SEARCHED)
     if not kept or kept[0] != request or kept[1] != tune_split or kept[2] != config:
         return
     found = kept[3]
-    (st.success if found.carried_over else st.warning)(found.summary())
+    (st.success if found.carried_over else st.warning)(markdown_literal(found.summary()))
     trials = pd.DataFrame([{**{signal.label: weight for signal, weight in zip(config.signals, trial.weights)},
                             f"{metric} on {tune_split}": trial.value} for trial in found.trials[:10]])
     st.dataframe(trials, hide_index=True, key="signals_trials", column_config=number_columns(trials))

@@ -22,6 +22,7 @@ from explorer.signals.config import (
 from explorer.signals.dates import parse_date
 from explorer.signals.fields import FieldSummary, summarise_fields
 from ui import cache
+from ui.plain_text import markdown_literal
 
 NONE = "(none)"
 DIVERSITY = ("none", "MMR on the bi-encoder's vectors", "at most N per parent")
@@ -73,7 +74,7 @@ def signals_choice(dataset_path: str) -> SignalConfig | None:
     try:
         fields = field_summaries(dataset_path)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(markdown_literal(str(exc)))
         return None
     dates = [f for f in fields if f.kind == "date"]
     categories = [f for f in fields if f.kind == "category"]
@@ -115,13 +116,13 @@ def signals_choice(dataset_path: str) -> SignalConfig | None:
         signals.append(NumberSignal(number_field, float(weight), bool(log)))
     diversity = _diversity_choice(fields, dataset_path)
     for problem in problems:
-        st.error(problem)
+        st.error(markdown_literal(problem))
     try:
         config = SignalConfig(tuple(signals), diversity)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(markdown_literal(str(exc)))
         return None
-    st.caption(f"Final score: {config.describe()}.")
+    st.caption(markdown_literal(f"Final score: {config.describe()}."))
     return config if config.active and not problems else None
 
 
