@@ -166,6 +166,9 @@ class RetrievalPipeline:
         self._windows: dict[tuple[int, str], BestWindows] = windows if windows is not None else {}
         self._passage_doc = {p.passage_id: p.doc_id for p in self.passages}
         self._passage_text = {p.passage_id: p.text for p in self.passages}
+        self._doc_passages: dict[str, list[str]] = {}  # document id -> its passages' ids, in order
+        for passage in self.passages:
+            self._doc_passages.setdefault(passage.doc_id, []).append(passage.passage_id)
         # signal configurations resolved against this corpus (see resolved_signals), shared with the copies
         self._resolved: dict[SignalConfig, SignalConfig] = {}
         # this corpus's first stages by method, shared by every copy made by with_reranker (BM25 built on first use)
@@ -320,12 +323,9 @@ class RetrievalPipeline:
             if found is not None:
                 return found
         if self.index is not None and self.passages:
-            by_doc: dict[str, list[str]] = {}
-            for passage in self.passages:
-                by_doc.setdefault(passage.doc_id, []).append(passage.passage_id)
             rows = []
             for doc_id in doc_ids:
-                vectors = self.index.vectors_of(by_doc.get(doc_id, []))
+                vectors = self.index.vectors_of(self._doc_passages.get(doc_id, []))
                 if vectors is None or not len(vectors):
                     break
                 mean = vectors.mean(axis=0)

@@ -17,9 +17,9 @@ from explorer.evaluation.comparison import final_stage
 from explorer.evaluation.runner import Evaluation, QueryOutcome
 from explorer.records import Dataset
 from explorer.retrieval.fusion import blend_scores
-from explorer.signals.config import Authority, SignalConfig
+from explorer.signals.config import SignalConfig
 from explorer.signals.diversity import Redundancy, mmr_order, redundancy
-from explorer.signals.ranking import apply_signals, metadata_lookup, normalised, signal_value
+from explorer.signals.ranking import apply_signals, counted_value, metadata_lookup, normalised, signal_value
 
 # vectors of documents by id, one row each (the bi-encoder's; see RetrievalPipeline.document_vectors)
 VectorsOf = Callable[[Sequence[str]], np.ndarray]
@@ -123,11 +123,7 @@ def _prepare(evaluation: Evaluation, dataset: Dataset, config: SignalConfig,
         rows = []
         for doc_id in item.doc_ids:
             metadata = metadata_of(doc_id)
-            row = []
-            for signal in config.signals:
-                value = signal_value(signal, metadata)
-                row.append(signal.other if value is None and isinstance(signal, Authority) else (value or 0.0))
-            rows.append(row)
+            rows.append([counted_value(signal, signal_value(signal, metadata)) for signal in config.signals])
         values = np.asarray(rows, dtype=np.float64).reshape(len(item.doc_ids), len(config.signals))
         vectors = vectors_of(item.doc_ids) if mmr and vectors_of is not None and item.doc_ids else None
         prepared.append(_Prepared(item.query_id, item.doc_ids,

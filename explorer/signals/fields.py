@@ -8,11 +8,12 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence, TypeVar
 
 from explorer.records import Document
 from explorer.signals.dates import read_date
 
+T = TypeVar("T")
 FieldKind = Literal["date", "number", "category", "text"]
 # a field is a date (or a number) when at least this share of its values reads as one; the rest are reported
 READABLE_SHARE = 0.8
@@ -109,31 +110,33 @@ def summarise_field(documents: Sequence[Document], name: str) -> FieldSummary:
 def date_values(documents: Sequence[Document], name: str) -> tuple[dict[str, date], tuple[BadValue, ...]]:
     """Document id -> the date in field ``name``, and the values that could not be read (documents without the field
     are in neither)."""
-    read: dict[str, date] = {}
-    bad: list[BadValue] = []
-    for doc in documents:
-        value = doc.metadata.get(name, "")
-        if not value.strip():
-            continue
-        reading = read_date(value)
-        if reading.date is None:
-            bad.append(BadValue(doc.doc_id, value, reading.reason))
-        else:
-            read[doc.doc_id] = reading.date
-    return read, tuple(bad)
+    return _field_values(documents, name, _date_and_reason)
+
+
+def _date_and_reason(value: str) -> tuple[date | None, str]:
+    """``read_date`` as (the date or None, the reason it was not read)."""
+    reading = read_date(value)
+    return reading.date, reading.reason
 
 
 def number_values(documents: Sequence[Document], name: str) -> tuple[dict[str, float], tuple[BadValue, ...]]:
     """Document id -> the number in field ``name``, and the values that could not be read."""
-    read: dict[str, float] = {}
+    return _field_values(documents, name, lambda value: (read_number(value), "not a number"))
+
+
+def _field_values(documents: Sequence[Document], name: str,
+                  read: Callable[[str], tuple[T | None, str]]) -> tuple[dict[str, T], tuple[BadValue, ...]]:
+    """Document id -> field ``name`` as ``read`` reads it (the value, or None with the reason), and the values it
+    could not read; documents without the field are in neither."""
+    found: dict[str, T] = {}
     bad: list[BadValue] = []
     for doc in documents:
         value = doc.metadata.get(name, "")
         if not value.strip():
             continue
-        number = read_number(value)
-        if number is None:
-            bad.append(BadValue(doc.doc_id, value, "not a number"))
+        parsed, reason = read(value)
+        if parsed is None:
+            bad.append(BadValue(doc.doc_id, value, reason))
         else:
-            read[doc.doc_id] = number
-    return read, tuple(bad)
+            found[doc.doc_id] = parsed
+    return found, tuple(bad)

@@ -91,6 +91,14 @@ def signal_value(signal: Signal, metadata: Mapping[str, str]) -> float | None:
     raise ConfigError(f"Unknown signal {signal!r}.")
 
 
+def counted_value(signal: Signal, value: float | None) -> float:
+    """What a document's value counts in the final score: itself, or without one, authority's ``other`` and 0 for
+    freshness and numbers."""
+    if value is not None:
+        return value
+    return signal.other if isinstance(signal, Authority) else 0.0
+
+
 def apply_signals(doc_ids: Sequence[str], scores: Sequence[float] | None, metadata_of: MetadataOf,
                   config: SignalConfig, vectors: np.ndarray | None = None) -> SignalledRanking:
     """``doc_ids`` (in relevance order, with their ranking ``scores``, or None to go by rank) after ``config``, which
@@ -110,10 +118,7 @@ def apply_signals(doc_ids: Sequence[str], scores: Sequence[float] | None, metada
         values.append(own)
         contributions = {RELEVANCE: config.relevance_weight * rel}
         for signal in config.signals:
-            value = own[signal.label]
-            if value is None and isinstance(signal, Authority):
-                value = signal.other
-            contributions[signal.label] = signal.weight * (value or 0.0)
+            contributions[signal.label] = signal.weight * counted_value(signal, own[signal.label])
         parts.append(contributions)
     totals = [sum(p.values()) for p in parts]
     by_score = sorted(range(len(doc_ids)), key=lambda i: (-totals[i], i))
