@@ -76,6 +76,18 @@ class Settings:
     # request answered 429 or 5xx is tried again (EXPLORER_REMOTE_RETRIES)
     remote_timeout_s: float = 30.0
     remote_retries: int = 3
+    # An OpenAI-compatible chat-completions endpoint (explorer.remote.chat) for the AI judge and the LLM rerankers:
+    # its base URL (EXPLORER_LLM_URL), the model offered by default (EXPLORER_LLM_MODEL), the variable its key is read
+    # from (EXPLORER_LLM_KEY_VARIABLE, OPENAI_API_KEY unless named; a local server needs none), the key itself (never
+    # shown, logged or saved), other hosts a page may send queries and documents to (EXPLORER_LLM_HOSTS), requests in
+    # flight at once (EXPLORER_LLM_CONCURRENCY) and seconds one answer may take (EXPLORER_LLM_TIMEOUT)
+    llm_url: str = "https://api.openai.com/v1"
+    llm_model: str = ""
+    llm_key_variable: str = "OPENAI_API_KEY"
+    llm_api_key: str = field(default="", repr=False)
+    llm_hosts: tuple[str, ...] = ()
+    llm_concurrency: int = 4
+    llm_timeout_s: float = 60.0
 
     @property
     def readable_roots(self) -> tuple[Path, ...]:
@@ -138,7 +150,22 @@ class Settings:
                                if part.strip()),
             remote_timeout_s=_number(env.get("EXPLORER_REMOTE_TIMEOUT"), default=30.0),
             remote_retries=_number(env.get("EXPLORER_REMOTE_RETRIES"), default=3, zero_allowed=True),
+            **_llm_settings(env),
         )
+
+
+def _llm_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The chat endpoint's settings from the environment (see the ``llm_*`` fields)."""
+    variable = env.get("EXPLORER_LLM_KEY_VARIABLE", "").strip() or Settings.llm_key_variable
+    return dict(
+        llm_url=env.get("EXPLORER_LLM_URL", "").strip() or Settings.llm_url,
+        llm_model=env.get("EXPLORER_LLM_MODEL", "").strip(),
+        llm_key_variable=variable,
+        llm_api_key=env.get(variable, "").strip(),
+        llm_hosts=tuple(part.strip().lower() for part in env.get("EXPLORER_LLM_HOSTS", "").split(",") if part.strip()),
+        llm_concurrency=_number(env.get("EXPLORER_LLM_CONCURRENCY"), default=4),
+        llm_timeout_s=_number(env.get("EXPLORER_LLM_TIMEOUT"), default=60.0),
+    )
 
 
 def engine_path_from(environ: Mapping[str, str]) -> EnginePath:

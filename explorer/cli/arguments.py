@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     cascade.add_argument("--json", metavar="OUT", help="write the results as JSON to this file ('-' = stdout)")
     judged = commands.add_parser("judgements", help="export, import or measure the agreement of the judgements "
                                                     "made on the Judge page")
-    judged.add_argument("action", choices=["export", "import", "agreement", "import-queries"])
+    judged.add_argument("action", choices=["export", "import", "agreement", "import-queries", "ai"])
     judged.add_argument("--data", default=str(SAMPLE_DATA), help="BEIR folder (default: the sample data)")
     judged.add_argument("--out", default=None, help="export: the qrels file to write (default: stdout)")
     judged.add_argument("--rule", choices=["mean", "majority", "strictest"], default=None,
@@ -266,7 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "file of one query per line, or a CSV with a 'query' column")
     judged.add_argument("--rater", default=None, help="import: whose grades these are")
     judged.add_argument("--sample", type=int, default=None,
-                        help="import-queries: judge a random sample of this many (seeded, the same every time)")
+                        help="import-queries: judge a random sample of this many (seeded, the same every time); ai: "
+                             "grade the labelled pairs of this many queries drawn at random (seeded; default all)")
+    judged.add_argument("--endpoint", default=None, help="ai: the OpenAI-compatible base URL, e.g. "
+                                                         "http://127.0.0.1:11434/v1 (default: EXPLORER_LLM_URL)")
+    judged.add_argument("--model", default=None, help="ai: the chat model (default: EXPLORER_LLM_MODEL)")
+    judged.add_argument("--split", default=None, help="ai: the split whose labelled queries are graded (default: "
+                                                      "test if there is one, else the first)")
+    judged.add_argument("--key-variable", default=None,
+                        help="ai: the environment variable holding the key (default: EXPLORER_LLM_KEY_VARIABLE, else "
+                             "OPENAI_API_KEY; a local server needs none). The key is never printed or saved.")
+    judged.add_argument("--concurrency", type=int, default=None, help="ai: requests in flight at once (default 4)")
+    judged.add_argument("--price-in", type=float, default=None, help="ai: US dollars per 1M input tokens, for the cost")
+    judged.add_argument("--price-out", type=float, default=None, help="ai: US dollars per 1M output tokens")
+    judged.add_argument("--instructions", default=None,
+                        help="ai: a text file with the judge's instructions, in place of the default ones (the scale, "
+                             "the guidelines and the answer format are added to them)")
+    judged.add_argument("--plan", action="store_true", help="ai: print the calls, tokens and cost, and stop")
     snapshots = commands.add_parser("snapshots", help="list saved evaluations, or compare two or more")
     snapshots.add_argument("action", choices=["list", "diff"])
     snapshots.add_argument("names", nargs="*", help="diff: the snapshots to compare, the first as the baseline")

@@ -1,4 +1,5 @@
-"""``python -m explorer judgements export|import|agreement|import-queries``: the Judge page's judgements from the command line."""
+"""``python -m explorer judgements export|import|agreement|import-queries|ai``: the Judge page's judgements from
+the command line, and the AI judge."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def judgements(args: argparse.Namespace) -> int:
         return _import(args, store, key)
     if args.action == "import-queries":
         return _import_queries(args, store, key)
+    if args.action == "ai":
+        from explorer.cli.ai_judge import judge_with_ai
+
+        return judge_with_ai(args, settings, store, key)
     return _agreement(args, store, key)
 
 

@@ -38,6 +38,9 @@ RULES: dict[str, str] = {
     "strictest": "the lowest grade any rater gave",
 }
 TYPED_PREFIX = "typed-"
+# an AI judge's rater name: "ai:" and its model. Its grades are kept apart: they count as labels only once the user
+# chooses so (``JudgementStore.set_counted``), and no person may judge under such a name.
+AI_PREFIX = "ai:"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS judgements (dataset TEXT NOT NULL, query_id TEXT NOT NULL, doc_id TEXT NOT NULL, "
     "rater TEXT NOT NULL, grade INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '', at REAL NOT NULL, "
@@ -50,6 +53,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS versions (dataset TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     # the rule that makes several raters' grades one label, per data set (mean when not set)
     "CREATE TABLE IF NOT EXISTS rules (dataset TEXT PRIMARY KEY, rule TEXT NOT NULL)",
+    # the AI raters whose grades the user chose to count as labels, per data set (none unless chosen)
+    "CREATE TABLE IF NOT EXISTS counted_raters (dataset TEXT NOT NULL, rater TEXT NOT NULL, "
+    "PRIMARY KEY (dataset, rater))",
 )
 
 # each table's columns, and what a recovered row must hold to be kept (a damaged page can read as other values)
@@ -60,6 +66,7 @@ _COLUMNS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "datasets": (("dataset", (str,)), ("scale", (str,)), ("guidelines", (str,))),
     "versions": (("dataset", (str,)), ("version", (int,))),
     "rules": (("dataset", (str,)), ("rule", (str,))),
+    "counted_raters": (("dataset", (str,)), ("rater", (str,))),
 }
 _ADD_QUERY = "INSERT OR IGNORE INTO queries (dataset, query_id, text, at) VALUES (?, ?, ?, ?)"
 _UPSERT = ("INSERT INTO judgements (dataset, query_id, doc_id, rater, grade, note, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -96,6 +103,11 @@ class Recovery:
                 f"deleted), and the {self.grades:,} grade(s) and {self.queries:,} recorded query(ies) that could "
                 "still be read were recovered into a fresh file. Grades on the lost part of the file could not be "
                 "read: import them again from an export (judgements import) if you have one.")
+
+
+def is_ai_rater(rater: str) -> bool:
+    """Whether ``rater`` names an AI judge ("ai:MODEL")."""
+    return rater.startswith(AI_PREFIX)
 
 
 def typed_query_id(text: str) -> str:
@@ -242,16 +254,42 @@ class JudgementStore:
         refused with a message."""
         return self.put_many(dataset, [judgement], grades)[0]
 
-    def put_many(self, dataset: str, judgements: list[Judgement],
-                 grades: Sequence[int] | None = None) -> list[Judgement]:
-        """Saves several grades in one transaction (an import): all of them, or, if one is refused, none."""
+    def put_many(self, dataset: str, judgements: list[Judgement], grades: Sequence[int] | None = None,
+                 ai: bool = False) -> list[Judgement]:
+        """Saves several grades in one transaction (an import): all of them, or, if one is refused, none. Only the
+        AI judge (``ai``) saves under an "ai:" name; the label version grows where the grades count as labels."""
         scale = self.scale(dataset)
         now = time.time()
         saved = [self.checked(judgement, scale, now, grades) for judgement in judgements]
+        if not ai and any(is_ai_rater(j.rater) for j in saved):
+            raise ConfigError(f"Rater names starting with {AI_PREFIX!r} are kept for the AI judge; choose another.")
         if saved:
+            counted = self.counted_ai(dataset)
             self._write_many([(_UPSERT, (dataset, j.query_id, j.doc_id, j.rater, j.grade, j.note, j.at))
-                              for j in saved])
+                              for j in saved],
+                             new_version=any(not is_ai_rater(j.rater) or j.rater in counted for j in saved))
         return saved
+
+    def counted_ai(self, dataset: str) -> set[str]:
+        """The AI raters whose grades count as labels in this data set (chosen by the user; none by default)."""
+        return {str(row[0]) for row in self._all("SELECT rater FROM counted_raters WHERE dataset = ?", (dataset,))}
+
+    def set_counted(self, dataset: str, rater: str, counted: bool) -> None:
+        """Counts the AI rater's grades as labels of this data set, or stops counting them; the labels change,
+        so the label version grows."""
+        if not is_ai_rater(rater):
+            raise ConfigError(f"{rater!r} is not an AI judge: a person's grades always count.")
+        if counted:
+            sql = "INSERT OR IGNORE INTO counted_raters (dataset, rater) VALUES (?, ?)"
+        else:
+            sql = "DELETE FROM counted_raters WHERE dataset = ? AND rater = ?"
+        self._write_many([(sql, (dataset, rater))])
+
+    def ai_raters(self, dataset: str) -> dict[str, int]:
+        """Every AI rater of the data set, with the number of grades it gave."""
+        rows = self._all("SELECT rater, COUNT(*) FROM judgements WHERE dataset = ? AND rater LIKE 'ai:%' "
+                         "GROUP BY rater ORDER BY rater", (dataset,))
+        return {str(rater): int(count) for rater, count in rows}
 
     @staticmethod
     def checked(judgement: Judgement, scale: Scale, now: float, grades: Sequence[int] | None = None) -> Judgement:
@@ -273,8 +311,10 @@ class JudgementStore:
         self._write_many([("DELETE FROM judgements WHERE dataset = ? AND query_id = ? AND doc_id = ? AND rater = ?",
                            (dataset, query_id, doc_id, rater))])
 
-    def judgements(self, dataset: str, query_id: str | None = None, rater: str | None = None) -> list[Judgement]:
-        """The data set's judgements, optionally of one query or one rater, oldest first."""
+    def judgements(self, dataset: str, query_id: str | None = None, rater: str | None = None,
+                   with_ai: bool = False) -> list[Judgement]:
+        """The data set's judgements that count as labels (people's, and AI raters' the user chose to count; every
+        AI rater's too ``with_ai``), optionally of one query or one rater (any rater named), oldest first."""
         sql = "SELECT query_id, doc_id, rater, grade, note, at FROM judgements WHERE dataset = ?"
         args: list[object] = [dataset]
         if query_id is not None:
@@ -282,12 +322,18 @@ class JudgementStore:
         if rater is not None:
             sql, args = sql + " AND rater = ?", [*args, rater]
         rows = self._all(sql + " ORDER BY at, query_id, doc_id, rater", tuple(args))
-        return [Judgement(str(q), str(d), str(r), int(g), str(n), float(a)) for q, d, r, g, n, a in rows]
+        found = [Judgement(str(q), str(d), str(r), int(g), str(n), float(a)) for q, d, r, g, n, a in rows]
+        if with_ai or rater is not None or not any(is_ai_rater(j.rater) for j in found):
+            return found
+        counted = self.counted_ai(dataset)
+        return [j for j in found if not is_ai_rater(j.rater) or j.rater in counted]
 
-    def raters(self, dataset: str) -> list[str]:
-        """Everyone who has judged in this data set, by name."""
-        return [str(row[0]) for row in self._all("SELECT DISTINCT rater FROM judgements WHERE dataset = ? "
-                                                 "ORDER BY rater", (dataset,))]
+    def raters(self, dataset: str, with_ai: bool = False) -> list[str]:
+        """Everyone whose grades count as labels in this data set (every AI rater too ``with_ai``), by name."""
+        names = [str(row[0]) for row in self._all("SELECT DISTINCT rater FROM judgements WHERE dataset = ? "
+                                                  "ORDER BY rater", (dataset,))]
+        counted = set() if with_ai else self.counted_ai(dataset)
+        return [name for name in names if with_ai or not is_ai_rater(name) or name in counted]
 
     def version(self, dataset: str) -> int:
         """The data set's label version: it grows with every grade saved or taken back (0: none yet)."""

@@ -104,7 +104,8 @@ class RerankClient:
     """POSTs JSON to one rerank endpoint with the key as a bearer token, and returns the JSON answer."""
 
     def __init__(self, endpoint: str, secret: Secret | None, url_hint: str, timeouts: Timeouts = Timeouts(),
-                 policy: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep) -> None:
+                 policy: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
+                 kind: str = "rerank API", timeout_setting: str = "EXPLORER_REMOTE_TIMEOUT") -> None:
         import httpx
 
         self.endpoint = endpoint
@@ -116,6 +117,8 @@ class RerankClient:
         self.timeouts = timeouts
         self.policy = policy
         self._sleep = sleep
+        self._kind = kind  # what the endpoint is, for messages: "rerank API", "chat-completions API"
+        self._timeout_setting = timeout_setting
         # Redirects are not followed: the answer must come from the URL the key was meant for.
         self._client = httpx.Client(timeout=httpx.Timeout(timeouts.read_s, connect=timeouts.connect_s),
                                     follow_redirects=False)
@@ -157,8 +160,8 @@ class RerankClient:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise self._unreachable("the connection timed out") from None
             raise RemoteServiceError(
-                f"{self.host} did not answer within {self.timeouts.read_s:g} s. Try again, use a smaller depth, or "
-                "allow longer with EXPLORER_REMOTE_TIMEOUT (seconds).") from None
+                f"{self.host} did not answer within {self.timeouts.read_s:g} s. Try again, ask for less, or "
+                f"allow longer with {self._timeout_setting} (seconds).") from None
         except httpx.TransportError as exc:
             raise self._unreachable(self._scrub(str(exc)) or type(exc).__name__) from None
         logger.debug("POST %s%s: %d in %.0f ms", self.host, self._path, response.status_code,
@@ -173,7 +176,7 @@ class RerankClient:
             return response.json()
         except ValueError:
             raise RemoteServiceError(f"{self.host} answered {response.status_code} with something that is not JSON; "
-                                     f"is {self.endpoint} a rerank API?") from None
+                                     f"is {self.endpoint} a {self._kind}?") from None
 
     def _refusal(self, response: Any, attempt: int, waited: float) -> RemoteServiceError:
         status = response.status_code
@@ -197,7 +200,7 @@ class RerankClient:
             return RemoteServiceError(f"{self.host} failed ({status}{said}){tries}. The service has a problem; try "
                                       "again later.")
         if status == 404:
-            return RemoteServiceError(f"{self.host} has no rerank API at {self._path} (404{said}); check "
+            return RemoteServiceError(f"{self.host} has no {self._kind} at {self._path} (404{said}); check "
                                       f"{self._url_hint} and the model name.")
         return RemoteServiceError(f"{self.host} refused the request ({status}{said}).")
 

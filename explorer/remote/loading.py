@@ -9,6 +9,7 @@ from explorer.remote.client import RerankClient, RetryPolicy, Secret, Timeouts
 from explorer.remote.engine import RemoteEngine
 from explorer.remote.formats import FORMATS
 from explorer.remote.names import RemoteName, parse_remote_name
+from explorer.remote.llm_names import is_llm_name, parse_llm_name
 from explorer.settings import Settings
 
 
@@ -17,6 +18,8 @@ def load_remote_reranker(name: str, device: DeviceChoice, settings: Settings,
     """The remote reranker ``name`` (``cohere:MODEL``, ``voyage:MODEL``, ``jina:MODEL`` or ``rerank-api:URL``)
     ready to score. ConfigError when the name cannot be used or a vendor's key variable is not set. ``policy`` and
     ``timeouts`` default to the settings' retries and timeout."""
+    if is_llm_name(name):
+        return load_llm_reranker(name, device, settings, policy, timeouts)
     remote = parse_remote_name(name)
     key = remote.key(settings)
     if not key and remote.vendor != "rerank-api":
@@ -43,3 +46,26 @@ def remote_info(remote: RemoteName, endpoint: str) -> ModelInfo:
     return ModelInfo(requested=remote.name, loaded=remote.name, source="remote", note=note,
                      trained_for_relevance=True, has_probability=False, fingerprint=f"remote:{remote.model}@{endpoint}"
                      if remote.model else f"remote:{endpoint}")
+
+
+def load_llm_reranker(name: str, device: DeviceChoice, settings: Settings, policy: RetryPolicy | None = None,
+                      timeouts: Timeouts | None = None) -> LoadedModel:
+    """The LLM reranker ``name`` (``llm-pointwise:MODEL`` or ``llm-listwise:MODEL``, optionally ``@URL``) ready to
+    rank, its answers kept in the cache folder's answer cache. Nothing is sent before the first query."""
+    from explorer.remote.answer_cache import FILE_NAME, AnswerCache
+    from explorer.remote.chat import open_chat
+    from explorer.remote.llm_rerank import LLMRerankEngine
+
+    llm = parse_llm_name(name)
+    endpoint = llm.endpoint(settings)
+    client = open_chat(endpoint, settings.llm_api_key, policy=policy, timeouts=timeouts)
+    engine = LLMRerankEngine(llm, client, AnswerCache(settings.cache_dir / FILE_NAME))
+    note = (f"Ranked by {llm.model} through the chat endpoint at {endpoint.base_url} ("
+            + ("a grade 0-3 per candidate; equal grades keep the first stage's order" if llm.mode == "llm-pointwise"
+               else f"RankGPT-style permutations over windows of {engine.window}, in steps of {engine.step}; the "
+                    "score is the place in the final order")
+            + "). Its time includes the network and the model's generation; answers are cached, so a repeated run "
+              "asks nothing.")
+    info = ModelInfo(requested=llm.name, loaded=llm.name, source="remote", note=note, trained_for_relevance=True,
+                     has_probability=False, fingerprint=f"llm:{llm.mode}:{endpoint.label}")
+    return LoadedModel(model=llm, info=info, device=device, engine=engine)  # type: ignore[arg-type]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from explorer.errors import ConfigError
-from explorer.hosts import host_of, is_loopback
+from explorer.hosts import checked_url, host_of, is_loopback
+from explorer.remote.llm_names import check_llm_allowed, is_llm_name, llm_key_status
 from explorer.settings import Settings
 
 Vendor = Literal["cohere", "voyage", "jina", "rerank-api"]
@@ -86,11 +86,12 @@ class RemoteName:
 
 
 def is_remote_name(name: str | None) -> bool:
-    """Whether ``name`` names a remote reranker (``cohere:``, ``voyage:``, ``jina:`` or ``rerank-api:``)."""
+    """Whether ``name`` names a remote reranker (``cohere:``, ``voyage:``, ``jina:`` or ``rerank-api:``, or an
+    LLM reranker: ``llm-pointwise:`` or ``llm-listwise:``, see ``explorer.remote.llm_names``)."""
     if not name:
         return False
     prefix, colon, _ = name.strip().partition(":")
-    return bool(colon) and prefix.lower() in VENDORS
+    return bool(colon) and (prefix.lower() in VENDORS or is_llm_name(name))
 
 
 def parse_remote_name(name: str) -> RemoteName:
@@ -109,34 +110,6 @@ def parse_remote_name(name: str) -> RemoteName:
     return RemoteName(vendor, rest)  # type: ignore[arg-type]
 
 
-def checked_url(url: str, where: str) -> str:
-    """An http(s) URL with a host, normalised (scheme and host in lower case, no trailing slash). Refused: a user
-    name or password in it, a query string or a fragment (a key belongs in its variable, not in a name that is
-    shown and saved); the message never repeats the refused URL."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"The URL in {where} cannot be read. Write it as http://host:port or https://host/path.") \
-            from None
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(f"The URL in {where} has a user name or password in it, so it is refused: it would be shown "
-                          "and saved with the reranker's name. Give the URL without them and put the key in "
-                          "RERANK_API_KEY (or the vendor's key variable).")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"The URL in {where} has a query string or fragment (after ? or #), so it is refused: it "
-                          "could hold a key, and the name is shown and saved. Give the URL without it; a key goes "
-                          "in RERANK_API_KEY.")
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        shown = url if len(url) <= 80 else url[:80] + "…"
-        raise ConfigError(f"{shown!r} in {where} is not an http(s) URL with a host; write it as "
-                          "http://host:port or https://host/path.")
-    host = parts.hostname.lower()
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
-
-
 def check_remote_allowed(name: str | None, settings: Settings) -> None:
     """For a reranker chosen on a page: a ``rerank-api:URL`` must be on a vendor's configured base URL or on a host
     listed in EXPLORER_RERANK_HOSTS (the server would send it the visitor's queries, and RERANK_API_KEY).
@@ -145,6 +118,9 @@ def check_remote_allowed(name: str | None, settings: Settings) -> None:
     the server's own settings). The command line is not limited: whoever types the URL there runs it on their own
     behalf."""
     if not is_remote_name(name):
+        return
+    if is_llm_name(name):
+        check_llm_allowed(name or "", settings)
         return
     remote = parse_remote_name(name or "")
     if remote.vendor != "rerank-api":
@@ -163,6 +139,8 @@ def check_remote_allowed(name: str | None, settings: Settings) -> None:
 
 def key_status(name: str, settings: Settings) -> str:
     """Whether the key variable of the remote reranker ``name`` is set, in words (never the key itself)."""
+    if is_llm_name(name):
+        return llm_key_status(settings)
     remote = parse_remote_name(name)
     variable = remote.key_variable
     if remote.key(settings):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from explorer.errors import ConfigError
+from explorer.remote.llm_names import is_llm_name, parse_llm_name
 from explorer.remote.names import is_remote_name, parse_remote_name
 from explorer.settings import Settings
 
@@ -87,7 +88,13 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price("voyage", "rerank-2-lite", 0.02, "1M tokens"),
     Price("jina", "*", None, "1M tokens",
           note="Jina sells token packages; put your plan's price per 1M tokens here."),
+    Price("llm-pointwise", "*", None, "1M tokens",
+          note="A chat model's price depends on the model and the provider; put it here (input tokens dominate)."),
+    Price("llm-listwise", "*", None, "1M tokens",
+          note="A chat model's price depends on the model and the provider; put it here (input tokens dominate)."),
 )
+# what the LLM rerankers' prompts add to every request (instructions, tags), in tokens, for the estimate
+LLM_PROMPT_TOKENS = 200
 
 
 def default_price_table() -> PriceTable:
@@ -150,6 +157,8 @@ def estimate_price(name: str, depth: int, table: PriceTable, query_tokens: int =
     queries of ``query_tokens`` and documents of ``document_tokens`` tokens."""
     if not is_remote_name(name):
         return PriceEstimate(None, f"{name} runs on this machine: no per-query price.")
+    if is_llm_name(name):
+        return _llm_estimate(name, depth, table, query_tokens, document_tokens)
     remote = parse_remote_name(name)
     vendor, model = remote.vendor, remote.model or "*"
     price = table.find(vendor, model)
@@ -173,6 +182,31 @@ def estimate_price(name: str, depth: int, table: PriceTable, query_tokens: int =
                f"({query_tokens} query + {document_tokens} document tokens), lengths assumed)")
     note = f" {price.note}" if price.note else ""
     return PriceEstimate(usd, f"{how}. Prices from {table.source}; listed {table.listed}.{note}")
+
+
+def _llm_estimate(name: str, depth: int, table: PriceTable, query_tokens: int,
+                  document_tokens: int) -> PriceEstimate:
+    """The price per 1,000 queries of an LLM reranker: pointwise sends the prompt, query and one document per
+    candidate; listwise sends the prompt, query and a window of documents per window."""
+    from explorer.remote.llm_rerank import STEP, WINDOW
+
+    llm = parse_llm_name(name)
+    price = table.find(llm.mode, llm.model)
+    if price is None or price.usd is None or price.unit != "1M tokens":
+        return PriceEstimate(None, f"No price per 1M tokens for {llm.title} in the price table; add one for "
+                                   f"{llm.mode} (model {llm.model} or '*') to {PRICES_FILE} in the cache folder.")
+    if llm.mode == "llm-pointwise":
+        tokens = depth * (LLM_PROMPT_TOKENS + query_tokens + document_tokens)
+        how = f"{depth} requests of about {LLM_PROMPT_TOKENS + query_tokens + document_tokens} tokens"
+    else:
+        windows = 1 if depth <= WINDOW else 1 + math.ceil((depth - WINDOW) / STEP)
+        size = min(depth, WINDOW)
+        tokens = windows * (LLM_PROMPT_TOKENS + query_tokens + size * document_tokens)
+        how = f"{windows} window(s) of {size} documents"
+    usd = price.usd * tokens * 1000 / 1_000_000
+    note = f" {price.note}" if price.note else ""
+    return PriceEstimate(usd, f"${price.usd:g} per 1M tokens; about {tokens:,} tokens per query ({how}, lengths "
+                              f"assumed). Prices from {table.source}.{note}")
 
 
 def pricing(table: PriceTable) -> Callable[[str, int], tuple[float | None, str]]:

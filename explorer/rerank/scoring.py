@@ -43,6 +43,8 @@ def score_pairs(reranker: LoadedModel, query: str, texts: Sequence[str],
         return PairScores(empty, empty if reranker.info.has_probability else None, max_length=engine.max_length)
     runs_as = engine.info()
     ran, key = runs_as.label, model_key(reranker, engine, runs_as)
+    if getattr(engine, "whole_list", False):
+        cache = None  # a listwise reranker's score of a document depends on the other candidates
     known = cache.get_many(key, query, texts) if cache is not None else [None] * len(texts)
     missing = [position for position, found in enumerate(known) if found is None]
     raw = np.array([found[0] if found is not None else np.nan for found in known], dtype=np.float32)
