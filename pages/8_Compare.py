@@ -21,7 +21,7 @@ from ui.export_button import export_button
 from ui.number_columns import number_columns
 from ui.page_start import split_picker, start_page
 from ui.plain_text import markdown_literal
-from ui.remote_price import remote_price_line
+from ui.remote_price import llm_rerankers, remote_price_line
 from ui.sidebar import FIRST_STAGE_LABELS, NO_RERANKER, RERANKERS, describe_model, speed_for_this_session
 
 RAN = "_cmp_ran"  # set by the button's callback, so a click counts even if its run is cut short
@@ -40,10 +40,13 @@ with st.form("cmp_form", border=False):
     first_stages = st.multiselect("First stages", list(FIRST_STAGE_LABELS), default=[choices.first_stage_method],
                                   format_func=FIRST_STAGE_LABELS.get, key="cmp_first_stages")
     default_rerankers = [NO_RERANKER] + ([choices.reranker] if choices.reranker else [])
-    rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers)),
+    rerankers = st.multiselect("Rerankers", list(dict.fromkeys(RERANKERS + default_rerankers + llm_rerankers())),
                                default=default_rerankers, format_func=lambda name: describe_model(name, "reranker"),
                                key="cmp_rerankers", help="Rerankers that cannot be loaded here (hub models offline) "
-                                                         "are reported and skipped.")
+                                                         "are reported and skipped. LLM rerankers (pointwise: a grade "
+                                                         "per document; listwise: RankGPT-style windows) run the model "
+                                                         "in EXPLORER_LLM_MODEL; another one can be typed as the "
+                                                         "sidebar's remote reranker.")
     left, right = st.columns(2)
     test_name = left.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
     unjudged = unjudged_picker("cmp_unjudged", right)

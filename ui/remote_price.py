@@ -18,3 +18,12 @@ def remote_price_line(name: str, depth: int) -> str:
         return f"Price of {name}: {estimate.explanation}"
     return (f"Price of {name} at depth {depth}: about ${estimate.usd_per_1000_queries:,.2f} per 1,000 queries "
             f"({estimate.explanation})")
+
+
+def llm_rerankers() -> list[str]:
+    """The LLM rerankers a page offers: pointwise and listwise with the model in EXPLORER_LLM_MODEL (none when it is
+    not set)."""
+    from explorer.remote.llm_names import MODES
+
+    model = cache.settings().llm_model
+    return [f"{mode}:{model}" for mode in MODES] if model else []

@@ -18,6 +18,7 @@ from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER, small_
 from explorer.models.resolution import expected_stand_in, out_of_reach, page_model_roots
 from explorer.rerank.cascade import CascadeSpec
 from explorer.rerank.windows import WindowOptions
+from explorer.remote.llm_names import EXAMPLES as LLM_EXAMPLES
 from explorer.remote.names import EXAMPLES, is_remote_name, key_status
 from explorer.retrieval.first_stage import FirstStageMethod
 from explorer.retrieval.milvus_connection import MilvusSource
@@ -213,8 +214,11 @@ def _remote_choice() -> str:
     name = st.text_input("Remote reranker", key="rr_remote", placeholder=EXAMPLES[0],
                          help="cohere:MODEL, voyage:MODEL, jina:MODEL, or rerank-api:URL (a service answering "
                               "POST URL/v1/rerank, such as `python -m explorer serve`), e.g. "
-                              + ", ".join(f"`{e}`" for e in EXAMPLES) + ". Keys (COHERE_API_KEY, VOYAGE_API_KEY, "
-                              "JINA_API_KEY, RERANK_API_KEY) are read from the server's environment only."
+                              + ", ".join(f"`{e}`" for e in EXAMPLES) + "; or an LLM reranker through an "
+                              "OpenAI-compatible chat endpoint: llm-pointwise:MODEL or llm-listwise:MODEL (EXPLORER_LLM_URL"
+                              ", or MODEL@URL), e.g. " + ", ".join(f"`{e}`" for e in LLM_EXAMPLES) + ". Keys "
+                              "(COHERE_API_KEY, VOYAGE_API_KEY, JINA_API_KEY, RERANK_API_KEY, OPENAI_API_KEY) are read "
+                              "from the server's environment only."
                          ).strip()
     if is_remote_name(name):
         try:
@@ -222,7 +226,7 @@ def _remote_choice() -> str:
         except ExplorerError as exc:
             st.caption(str(exc))
     elif name:
-        st.caption("Start the name with cohere:, voyage:, jina: or rerank-api:.")
+        st.caption("Start the name with cohere:, voyage:, jina:, rerank-api:, llm-pointwise: or llm-listwise:.")
     return name
 
 
