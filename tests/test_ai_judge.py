@@ -394,3 +394,16 @@ def test_the_pipeline_ranks_the_sample_data_through_the_listwise_stub(stub, sett
                 for p in sorted(range(len(texts)), key=lambda p: (-overlap(query, texts[p]), p))]
     assert [hit.doc_id for hit in result.reranked] == expected
     assert result.reranker_engine.startswith("remote · LLM listwise")
+
+
+def test_an_llm_rerankers_price_is_estimated_from_the_price_table_once_set():
+    from explorer.remote.prices import Price, PriceTable, default_price_table, estimate_price
+
+    assert estimate_price("llm-listwise:gpt-x", 100, default_price_table()).usd_per_1000_queries is None
+    table = PriceTable((Price("llm-listwise", "*", 0.5, "1M tokens"),
+                        Price("llm-pointwise", "gpt-x", 1.0, "1M tokens")), "a test table")
+    listwise = estimate_price("llm-listwise:gpt-x", 100, table, query_tokens=20, document_tokens=300)
+    # depth 100, windows of 20 in steps of 10: 9 windows of (200 prompt + 20 query + 20 x 300) tokens
+    assert listwise.usd_per_1000_queries == pytest.approx(0.5 * 9 * (200 + 20 + 6000) * 1000 / 1e6)
+    pointwise = estimate_price("llm-pointwise:gpt-x", 10, table, query_tokens=20, document_tokens=300)
+    assert pointwise.usd_per_1000_queries == pytest.approx(1.0 * 10 * (200 + 20 + 300) * 1000 / 1e6)

@@ -215,8 +215,8 @@ def _remote_choice() -> str:
                          help="cohere:MODEL, voyage:MODEL, jina:MODEL, or rerank-api:URL (a service answering "
                               "POST URL/v1/rerank, such as `python -m explorer serve`), e.g. "
                               + ", ".join(f"`{e}`" for e in EXAMPLES) + "; or an LLM reranker through an "
-                              "OpenAI-compatible chat endpoint: llm-pointwise:MODEL or llm-listwise:MODEL (EXPLORER_LLM_URL"
-                              ", or MODEL@URL), e.g. " + ", ".join(f"`{e}`" for e in LLM_EXAMPLES) + ". Keys "
+                              "OpenAI-compatible chat endpoint: llm-pointwise:MODEL or llm-listwise:MODEL "
+                              "(EXPLORER_LLM_URL, or MODEL@URL), e.g. " + ", ".join(f"`{e}`" for e in LLM_EXAMPLES) + ". Keys "
                               "(COHERE_API_KEY, VOYAGE_API_KEY, JINA_API_KEY, RERANK_API_KEY, OPENAI_API_KEY) are read "
                               "from the server's environment only."
                          ).strip()

@@ -151,6 +151,8 @@ def evaluate(args: argparse.Namespace) -> int:
     (say if args.json == "-" else emit)(table.to_string(index=False))
     covered = [coverage(stage, result.ranked(stage), result.qrels, 10) for stage in result.stages()]
     say("judged@10: " + ", ".join(f"{c.stage} {c.mean:.3f}" for c in covered) + f" ({UNJUDGED_CHOICES[args.unjudged]})")
+    for line in remote_cost_lines(opened, settings, args.depth, len(result.query_texts)):
+        say(line)
     if args.snapshot:
         from explorer.evaluation.snapshots import SnapshotStore
 
@@ -181,6 +183,31 @@ def evaluate(args: argparse.Namespace) -> int:
                                      encoding="utf-8")
         say(f"HTML report written to {args.report}")
     return 0
+
+
+def remote_cost_lines(opened: OpenPipeline, settings: Settings, depth: int, queries: int) -> list[str]:
+    """For a reranker behind an API: its price per 1,000 queries from the price table and, for an LLM reranker, the
+    calls and tokens this run took (answers from the answer cache take none). Nothing for a local reranker."""
+    from explorer.remote.llm_rerank import LLMRerankEngine
+    from explorer.remote.names import is_remote_name
+    from explorer.remote.prices import estimate_price, price_table
+
+    reranker = opened.pipeline.reranker
+    if reranker is None or not is_remote_name(reranker.info.requested):
+        return []
+    name = reranker.info.requested
+    estimate = estimate_price(name, depth, price_table(settings))
+    lines = [f"price of {name} at depth {depth}: " + (f"about ${estimate.usd_per_1000_queries:,.2f} per 1,000 queries "
+                                                      f"({estimate.explanation})"
+                                                      if estimate.usd_per_1000_queries is not None
+                                                      else estimate.explanation)]
+    engine = reranker.engine
+    if isinstance(engine, LLMRerankEngine):
+        usage = engine.client.usage
+        lines.append(f"{name} took {usage.calls:,} call(s), {usage.input_tokens:,} input and {usage.output_tokens:,} "
+                     f"output tokens for {queries} queries, {usage.seconds:.1f} s of requests (answers kept in the "
+                     "answer cache are not asked again)")
+    return lines
 
 
 def _print_result(result, dataset: Dataset, top: int) -> None:

@@ -21,6 +21,7 @@ engine runs the model in PyTorch and says so.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
@@ -29,7 +30,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -269,17 +270,55 @@ def _cached_or_converted(core: Any, backbone: Any, output: str, inputs: tuple[st
 
 
 def _kept(core: Any, compiled_dir: Path | None, key: str, make: Callable[[], Any], doing: str) -> Any:
-    """The graph kept under ``key`` in ``compiled_dir``, else ``make()``'s, kept there for the next process."""
+    """The graph kept under ``key`` in ``compiled_dir``, else ``make()``'s, kept there for the next process. Two
+    processes that need the same graph at once (two app servers, or test workers) take turns: the second waits for
+    the first's graph and reads it, instead of converting or quantising it a second time."""
     xml = compiled_dir / f"{key}.xml" if compiled_dir is not None else None
-    if xml is not None and xml.is_file() and xml.with_suffix(".bin").is_file():
+    if xml is None:
+        return make()
+    found = _read_kept(core, xml, doing)
+    if found is not None:
+        return found
+    with _making(xml):
+        found = _read_kept(core, xml, doing)  # made by another process while this one waited
+        if found is not None:
+            return found
+        graph = make()
+        _save(graph, xml)
+    return graph
+
+
+def _read_kept(core: Any, xml: Path, doing: str) -> Any | None:
+    """The graph kept at ``xml``, or None when there is none (or it cannot be read)."""
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
         try:
             return core.read_model(str(xml))
         except RuntimeError as exc:
             logger.warning("The kept graph %s could not be read (%s); %s again.", xml, exc, doing)
-    graph = make()
-    if xml is not None:
-        _save(graph, xml)
-    return graph
+    return None
+
+
+@contextlib.contextmanager
+def _making(xml: Path) -> Iterator[None]:
+    """Holds a lock on ``xml``'s lock file (released by the system if the process dies) while its graph is made;
+    where files cannot be locked (Windows, a read-only folder) nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    try:
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(xml.with_suffix(".lock"), "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _convert(backbone: Any, output: str, inputs: tuple[str, ...], example: dict[str, Any]) -> Any:
