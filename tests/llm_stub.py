@@ -13,6 +13,7 @@ The model name chooses a behaviour, for the failure tests:
 - ``stub-500``: the same with 500;
 - ``stub-slow``: waits ``STUB_DELAY`` seconds before each answer (a timeout test, or a run to kill half way);
 - ``stub-malformed``: every first request of a pair is answered with text that is not JSON, then as ``stub``;
+- ``stub-garbled``: every answer is text that is not JSON;
 - ``stub-refuse``: refuses documents that contain the word "forbidden", answers the rest as ``stub``;
 - ``stub-filter``: the same refusal as the endpoint's content filter (``finish_reason`` "content_filter").
 
@@ -125,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.state.malformed_sent.add(key)
                 if first:
                     text = "The grade is probably two, I think."
+            if model == "stub-garbled":
+                text = "Relevant-ish, I would say."
             if model in ("stub-refuse", "stub-filter") and "forbidden" in document.lower():
                 if model == "stub-refuse":
                     text, refusal = "", "I can't help with grading this document."

@@ -203,6 +203,26 @@ def test_a_malformed_answer_is_refused_and_asked_again(stub, store, cache):
     assert "could not be read (no JSON object in the answer)" in second[0].body["messages"][3]["content"]
 
 
+def test_answers_unreadable_after_the_corrections_are_a_failure_asked_again_next_time(stub, store, cache):
+    sent = len(stub.requests)
+    result = ai_judge.run(pairs()[:1], open_chat(endpoint(stub, "stub-garbled"), "", policy=FAST), prompt(), store,
+                          "tiny", cache)
+    failure = next(iter(result.failed.values())).failure
+    assert failure.startswith("unreadable after 3 answers") and len(stub.requests) - sent == 3
+    assert cache.count() == 0 and "asked again on the next run" in result.summary and "3 call(s)" in result.summary
+
+
+def test_counted_ai_grades_fill_holes_only(stub, store, cache):
+    ai_judge.run(pairs(), open_chat(endpoint(stub), "", policy=FAST), prompt(), store, "tiny", cache)
+    store.put("tiny", Judgement("q2", "d5", "ann", 0))  # a person graded d5: the stub's 1 must not count there
+    store.set_counted("tiny", "ai:stub", True)
+    dataset = Dataset("tiny", tuple(Document(d, "", t) for d, t in DOCUMENTS.items()),
+                      {q: Query(q, t) for q, t in QUERIES.items()}, {"test": {"q1": {"d1": 1, "d2": 0}}})
+    merged = with_judgements(dataset, store, "tiny")
+    assert merged.labels_for("q1") == {"d1": 1, "d2": 0, "d3": 0}  # the data set's own labels stand
+    assert merged.labels_for("q2") == {"d4": 3, "d5": 0, "d6": 2}  # the person's grade stands
+
+
 @pytest.mark.parametrize("model, says", [("stub-refuse", "I can't help"), ("stub-filter", "content filter")])
 def test_a_refusal_is_kept_as_a_refusal_never_a_grade(model, says, stub, store, cache):
     refused = ai_judge.JudgePair("q1", "solar panel efficiency", "dx", "forbidden solar panel text")
@@ -212,6 +232,7 @@ def test_a_refusal_is_kept_as_a_refusal_never_a_grade(model, says, stub, store, 
     assert len(result.graded) == 1
     assert ("q1", "dx") not in ai_judge.stored_grades(store, "tiny", "ai:stub")
     assert "refused by the model" in result.summary
+    assert ai_judge.plan([refused], prompt(), endpoint(stub, model), cache).calls == 0  # a refusal is an answer
 
 
 def test_answers_are_read_only_when_they_fit_the_scale():
@@ -407,3 +428,12 @@ def test_an_llm_rerankers_price_is_estimated_from_the_price_table_once_set():
     assert listwise.usd_per_1000_queries == pytest.approx(0.5 * 9 * (200 + 20 + 6000) * 1000 / 1e6)
     pointwise = estimate_price("llm-pointwise:gpt-x", 10, table, query_tokens=20, document_tokens=300)
     assert pointwise.usd_per_1000_queries == pytest.approx(1.0 * 10 * (200 + 20 + 300) * 1000 / 1e6)
+
+
+def test_a_price_file_written_before_the_llm_rerankers_gains_their_entries(settings, tmp_path):
+    from explorer.remote.prices import PRICES_FILE, PriceTable, default_price_table, price_table, write_price_table
+
+    older = PriceTable(tuple(p for p in default_price_table().prices if not p.vendor.startswith("llm-")), "older")
+    write_price_table(older, tmp_path / PRICES_FILE)
+    table = price_table(replace(settings, cache_dir=tmp_path))
+    assert table.find("llm-listwise", "any") is not None and table.find("cohere", "rerank-v3.5").usd == 2.0

@@ -114,9 +114,10 @@ class JudgeRun:
     def summary(self) -> str:
         """The run in a sentence."""
         answers = self.answers
-        calls = sum(a.calls for a in answers)
-        tokens = sum(a.input_tokens + a.output_tokens for a in answers if not a.from_cache)
-        cached = sum(1 for a in answers if a.from_cache)
+        asked = [a for a in answers if not a.from_cache]
+        calls = sum(a.calls for a in asked)
+        tokens = sum(a.input_tokens + a.output_tokens for a in asked)
+        cached = len(answers) - len(asked)
         parts = [f"{len(self.graded):,} grade(s) written as {self.rater} (prompt {self.prompt_version})"]
         if self.refused:
             parts.append(f"{len(self.refused):,} refused by the model")

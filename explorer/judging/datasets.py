@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.judging.labels import Rule, combined, merged
-from explorer.judging.store import JudgementStore
+from explorer.judging.store import JudgementStore, is_ai_rater
 from explorer.records import Dataset, Query
 
 JUDGED_SPLIT = "judged here"
@@ -29,6 +29,8 @@ def with_judgements(dataset: Dataset, store: JudgementStore, key: str, rule: Rul
     judgements = store.judgements(key)
     if not judgements:
         return dataset
+    # an AI judge's grades fill holes only: never in place of the data set's own labels (nor people's, see combined)
+    judgements = [j for j in judgements if not is_ai_rater(j.rater) or j.doc_id not in dataset.labels_for(j.query_id)]
     judged = combined(judgements, rule or store.rule(key))
     queries = dict(dataset.queries)
     for query_id, text in store.queries(key).items():

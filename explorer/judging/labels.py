@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from explorer.errors import ConfigError
-from explorer.judging.store import RULES, Judgement, Rule
+from explorer.judging.store import RULES, Judgement, Rule, is_ai_rater
 
 __all__ = ["RULES", "MergedLabels", "Rule", "combined", "merged", "one_grade"]
 
@@ -43,12 +43,15 @@ def one_grade(grades: Sequence[int], rule: Rule) -> int:
 
 
 def combined(judgements: Sequence[Judgement], rule: Rule = "mean") -> Qrels:
-    """Query id -> document id -> one grade, from every rater's judgements."""
-    grades: dict[tuple[str, str], list[int]] = defaultdict(list)
+    """Query id -> document id -> one grade, from every rater's judgements. An AI judge's grades (counted as labels
+    by the user's choice) fill only the pairs no person graded: where a person did, the people's grades alone count."""
+    people: dict[tuple[str, str], list[int]] = defaultdict(list)
+    machines: dict[tuple[str, str], list[int]] = defaultdict(list)
     for judgement in judgements:
-        grades[(judgement.query_id, judgement.doc_id)].append(judgement.grade)
+        (machines if is_ai_rater(judgement.rater) else people)[(judgement.query_id, judgement.doc_id)].append(
+            judgement.grade)
     labels: Qrels = defaultdict(dict)
-    for (query_id, doc_id), given in grades.items():
+    for (query_id, doc_id), given in [*machines.items(), *people.items()]:  # people's last: theirs stand
         labels[query_id][doc_id] = one_grade(given, rule)
     return dict(labels)
 

@@ -43,16 +43,16 @@ class GradeAnswer:
 
 def grade_pair(client: ChatClient, prompt: JudgePrompt, query: str, document: str,
                cache: AnswerCache | None) -> GradeAnswer:
-    """The grade of ``document`` for ``query``, from the cache or the model. An endpoint failure (after its
-    retries) is a ``failure``, not an exception, so that one bad pair does not end a run; it is not cached, so the
-    next run asks again."""
+    """The grade of ``document`` for ``query``, from the cache or the model. A failure (the endpoint's, after its
+    retries, or answers still unreadable after the corrections) is a ``failure``, not an exception, so that one bad
+    pair does not end a run; it is not cached, so the next run asks again."""
     key = answer_key(client.endpoint.label, prompt.version, query, document)
     if cache is not None:
         kept = cache.get(key)
         if kept is not None:
             return GradeAnswer(**{**kept, "from_cache": True})
     answer = _ask(client, prompt, query, document)
-    if cache is not None and not answer.failure.startswith("endpoint:"):
+    if cache is not None and not answer.failure:  # a grade or a refusal; a failure is asked again next time
         cache.put(key, client.endpoint.label, prompt.version, {**asdict(answer), "from_cache": False})
     return answer
 

@@ -113,7 +113,15 @@ def price_table(settings: Settings) -> PriceTable:
         except OSError as exc:
             logger.info("the price table could not be written to %s (%s); using the defaults", path, exc)
             return default_price_table()
-    return read_price_table(path)
+    return with_new_vendors(read_price_table(path))
+
+
+def with_new_vendors(table: PriceTable) -> PriceTable:
+    """``table`` with the default entries of every vendor it has none of (a table written before the explorer knew
+    that vendor, such as the LLM rerankers), so that the page names where a price goes."""
+    known = {price.vendor for price in table.prices}
+    added = tuple(price for price in DEFAULT_PRICES if price.vendor not in known)
+    return PriceTable(table.prices + added, table.source, table.listed) if added else table
 
 
 def write_price_table(table: PriceTable, path: Path) -> Path:
