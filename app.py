@@ -25,6 +25,7 @@ navigation = st.navigation([
     st.Page(PAGES / "8_Compare.py", title="Compare configurations", icon=":material/compare_arrows:",
             url_path="compare"),
     st.Page(PAGES / "9_Judge.py", title="Judge", icon=":material/gavel:", url_path="judge"),
+    st.Page(PAGES / "14_AI_judge.py", title="AI judge", icon=":material/smart_toy:", url_path="ai-judge"),
     st.Page(PAGES / "10_Snapshots.py", title="Snapshots", icon=":material/photo_library:", url_path="snapshots"),
     st.Page(PAGES / "11_Milvus.py", title="Milvus", icon=":material/database:", url_path="milvus"),
 ], expanded=True)  # every page listed: none hidden behind "View more"

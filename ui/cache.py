@@ -24,6 +24,7 @@ from explorer.models.info import LoadedModel
 from explorer.models.resolution import load_bi_encoder, load_reranker, page_model_roots
 from explorer.pipeline import PipelineResult, RetrievalPipeline
 from explorer.records import Dataset
+from explorer.remote.answer_cache import FILE_NAME as ANSWERS_FILE, AnswerCache
 from explorer.remote.names import check_remote_allowed
 from explorer.rerank.score_cache import ScoreCache, persistent_score_cache
 from explorer.retrieval.passages import OverLength, count_over_length
@@ -69,6 +70,13 @@ def judgements() -> JudgementStore:
 def snapshots() -> SnapshotStore:
     """The server's one snapshots file (in the workspace), shared by every session."""
     return SnapshotStore(settings().snapshots_path)
+
+
+@st.cache_resource(show_spinner=False)
+def answer_cache() -> AnswerCache:
+    """The chat models' answers (the AI judge's grades), one file in the workspace shared by every session: a run
+    stopped half way resumes from it, and a repeated one asks nothing."""
+    return AnswerCache(settings().cache_dir / ANSWERS_FILE)
 
 
 _RECOVERY_SAID = "_judgements_recovery_said"  # in a session's state: the recovery of the judgements file was said

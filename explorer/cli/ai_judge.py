@@ -50,9 +50,7 @@ def judge_with_ai(args: argparse.Namespace, settings: Settings, store: Judgement
     human = ai_judge.human_labels(qrels, store.judgements(key))
     chosen = ai_judge.sample_of_labelled({pair: grade for pair, grade in human.items() if pair[0] in qrels},
                                          args.sample)
-    texts = {doc.doc_id: doc.full_text for doc in dataset.documents}
-    pairs = [ai_judge.JudgePair(query_id, dataset.queries[query_id].text, doc_id, texts[doc_id])
-             for query_id, doc_id in chosen if query_id in dataset.queries and doc_id in texts]
+    pairs = ai_judge.judge_pairs(chosen, dataset)
     cache = AnswerCache(settings.cache_dir / FILE_NAME)
     plan = ai_judge.plan(pairs, prompt, endpoint, cache)
     say(f"AI judge {endpoint.model} at {endpoint.base_url}, prompt {prompt.version}, split {split}, scale "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from explorer.judging.scale import JudgingScale
 from explorer.judging.store import AI_PREFIX, Judgement, JudgementStore
@@ -21,6 +21,9 @@ from explorer.remote.chat import ChatClient, ChatEndpoint, estimated_tokens
 from explorer.remote.llm_grading import GradeAnswer, grade_many
 from explorer.remote.llm_prompts import DEFAULT_INSTRUCTIONS, JudgePrompt
 from explorer.time_left import said, seconds_left
+
+if TYPE_CHECKING:
+    from explorer.records import Dataset
 
 NOTE_SEPARATOR = " · "
 ANSWER_TOKENS = 40  # about what a one-line JSON answer takes, for the plan
@@ -185,6 +188,14 @@ def human_labels(dataset_qrels: Mapping[str, Mapping[str, int]],
             given.setdefault((judgement.query_id, judgement.doc_id), []).append(judgement.grade)
     labels.update({pair: one_grade(grades, "mean") for pair, grades in given.items()})
     return labels
+
+
+def judge_pairs(chosen: Sequence[tuple[str, str]], dataset: "Dataset") -> list[JudgePair]:
+    """The (query id, document id) pairs of ``chosen`` with the texts the judge reads (the query, the document's
+    title and text, as the rerankers read them); pairs whose query or document ``dataset`` lacks are left out."""
+    texts = {doc.doc_id: doc.full_text for doc in dataset.documents}
+    return [JudgePair(query_id, dataset.queries[query_id].text, doc_id, texts[doc_id])
+            for query_id, doc_id in chosen if query_id in dataset.queries and doc_id in texts]
 
 
 def sample_of_labelled(labels: Mapping[tuple[str, str], int], queries: int | None,
