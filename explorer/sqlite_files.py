@@ -105,6 +105,10 @@ def readable_rows(path: Path, table: str, columns: Sequence[str]) -> list[tuple]
         try:
             connection.execute("PRAGMA writable_schema=ON")
             return _scan(connection, table, columns)
+        except sqlite3.OperationalError as exc:
+            if not str(exc).startswith("no such table"):
+                raise
+            return []  # a file written before the table was made (or that never needed it) has none of its rows
         except sqlite3.DatabaseError as exc:  # the schema itself is lost
             if not is_damage(exc):
                 raise

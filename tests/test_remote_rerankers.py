@@ -67,9 +67,11 @@ class Stub:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                # the answer is chosen as the request arrives: a slow answer that a timed-out client left behind
+                # must not take the answer planned for the next test's request once its wait is over
+                status, headers, answer = stub.answer(self.path, self.headers.get("Authorization"), body)
                 if stub.delay_s:
                     time.sleep(stub.delay_s)
-                status, headers, answer = stub.answer(self.path, self.headers.get("Authorization"), body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **headers}.items():

@@ -53,10 +53,12 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS versions (dataset TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     # the rule that makes several raters' grades one label, per data set (mean when not set)
     "CREATE TABLE IF NOT EXISTS rules (dataset TEXT PRIMARY KEY, rule TEXT NOT NULL)",
-    # the AI raters whose grades the user chose to count as labels, per data set (none unless chosen)
-    "CREATE TABLE IF NOT EXISTS counted_raters (dataset TEXT NOT NULL, rater TEXT NOT NULL, "
-    "PRIMARY KEY (dataset, rater))",
 )
+# the AI raters whose grades the user chose to count as labels, per data set: made the first time one is counted,
+# so that the file of a workspace that never counts one keeps its layout
+_COUNTED_SCHEMA = ("CREATE TABLE IF NOT EXISTS counted_raters (dataset TEXT NOT NULL, rater TEXT NOT NULL, "
+                   "PRIMARY KEY (dataset, rater))")
+_MADE_WHEN_USED = {"counted_raters": _COUNTED_SCHEMA}
 
 # each table's columns, and what a recovered row must hold to be kept (a damaged page can read as other values)
 _COLUMNS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
@@ -167,10 +169,14 @@ class JudgementStore:
                     rows = [row for row in readable_rows(aside, table, [name for name, _ in columns])
                             if all(isinstance(value, kinds) and not isinstance(value, bool)
                                    for value, (_, kinds) in zip(row, columns))]
+                    counts[table] = len(rows)
+                    if not rows:
+                        continue
+                    if table in _MADE_WHEN_USED:
+                        self._db.execute(_MADE_WHEN_USED[table])
                     marks = ", ".join("?" * len(columns))
                     names = ", ".join(name for name, _ in columns)
                     self._db.executemany(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})", rows)
-                    counts[table] = len(rows)
                 # the labels are not those a snapshot saw before the damage: every data set's version moves on
                 self._db.execute("INSERT INTO versions (dataset, version) SELECT dataset, 1 FROM (SELECT dataset FROM "
                                  "judgements UNION SELECT dataset FROM versions) WHERE true "
@@ -272,6 +278,8 @@ class JudgementStore:
 
     def counted_ai(self, dataset: str) -> set[str]:
         """The AI raters whose grades count as labels in this data set (chosen by the user; none by default)."""
+        if not self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'counted_raters'", ()):
+            return set()
         return {str(row[0]) for row in self._all("SELECT rater FROM counted_raters WHERE dataset = ?", (dataset,))}
 
     def set_counted(self, dataset: str, rater: str, counted: bool) -> None:
@@ -279,6 +287,7 @@ class JudgementStore:
         so the label version grows."""
         if not is_ai_rater(rater):
             raise ConfigError(f"{rater!r} is not an AI judge: a person's grades always count.")
+        self._write(_COUNTED_SCHEMA, ())
         if counted:
             sql = "INSERT OR IGNORE INTO counted_raters (dataset, rater) VALUES (?, ?)"
         else:
