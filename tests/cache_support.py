@@ -11,11 +11,11 @@ SESSION_CACHE = Path(os.environ["EXPLORER_CACHE_DIR"])
 SHARED_PARTS = ("compiled", "embeddings")
 
 
-def cache_sharing_models(folder: Path) -> Path:
-    """``folder`` made a cache folder whose model graphs and corpus embeddings are the session's (linked); returns it.
-    Everything else in it (scores.sqlite3, judgements.sqlite, datasets/) is the test's own."""
+def cache_sharing_models(folder: Path, parts: tuple[str, ...] = SHARED_PARTS) -> Path:
+    """``folder`` made a cache folder whose model graphs and corpus embeddings (``parts`` of them) are the session's
+    (linked); returns it. Everything else in it (scores.sqlite3, judgements.sqlite, datasets/) is the test's own."""
     folder.mkdir(parents=True, exist_ok=True)
-    for part in SHARED_PARTS:
+    for part in parts:
         (SESSION_CACHE / part).mkdir(parents=True, exist_ok=True)
         link = folder / part
         if not link.exists():

@@ -23,7 +23,11 @@ def test_search_json_is_alone_on_stdout_when_int8_is_made_on_first_use(tmp_path)
     carries the JSON alone (a program reading it parses it), and the bars go to stderr."""
     import os
 
-    env = {**os.environ, "EXPLORER_CACHE_DIR": str(tmp_path / "cache"), "EXPLORER_ENGINE": "int8"}
+    from tests.cache_support import cache_sharing_models
+
+    # the int8 graph is made here, in a compiled folder of the test's own; the corpus embeddings are the session's
+    cache = cache_sharing_models(tmp_path / "cache", parts=("embeddings",))
+    env = {**os.environ, "EXPLORER_CACHE_DIR": str(cache), "EXPLORER_ENGINE": "int8"}
     done = subprocess.run([sys.executable, "-m", "explorer", "search", "rotate the database password", "--depth", "10",
                            "--json"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

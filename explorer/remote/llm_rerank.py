@@ -24,8 +24,8 @@ from explorer.remote.chat import ChatClient
 from explorer.remote.engine import RemoteEngine
 from explorer.remote.llm_grading import grade_many
 from explorer.remote.llm_names import LLMName
-from explorer.remote.llm_prompts import DEFAULT_INSTRUCTIONS, JudgePrompt, ListwisePrompt, MalformedAnswer, \
-    read_permutation
+from explorer.remote.llm_prompts import (DEFAULT_INSTRUCTIONS, JudgePrompt, ListwisePrompt, MalformedAnswer,
+                                         read_permutation)
 
 logger = logging.getLogger(__name__)
 
