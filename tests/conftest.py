@@ -23,6 +23,14 @@ def _temporary_folder(prefix: str) -> str:
 # pytest-xdist the workers inherit the controller's cache folder (the controller outlives them and removes it).
 if "EXPLORER_CACHE_DIR" not in os.environ:
     os.environ["EXPLORER_CACHE_DIR"] = _temporary_folder("explorer-test-cache-")
+# The graphs the set-up converted and quantised for this machine (the default reranker's int8 graph: a minute and
+# more to make) are copied in, so the session does not make them again; a test about making a graph uses a compiled
+# folder of its own. Copied, not linked: a test that damages a graph must not damage the user's.
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    _made = Path.home() / ".cache" / "relevance-explorer" / "compiled"
+    _seeded = Path(os.environ["EXPLORER_CACHE_DIR"]) / "compiled"
+    if _made.is_dir() and not _seeded.exists():
+        shutil.copytree(_made, _seeded, ignore=shutil.ignore_patterns("*.lock", "*.partial.*"))
 # Trained models go to a temporary folder too, so no test depends on what the set-up built.
 os.environ["EXPLORER_MODELS_DIR"] = _temporary_folder("explorer-test-models-")
 # Pages read typed paths only under the data folders: the tests' own data, temporary folders and ../shared/data.
