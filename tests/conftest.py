@@ -23,8 +23,9 @@ def _temporary_folder(prefix: str) -> str:
 # pytest-xdist the workers inherit the controller's cache folder (the controller outlives them and removes it).
 if "EXPLORER_CACHE_DIR" not in os.environ:
     os.environ["EXPLORER_CACHE_DIR"] = _temporary_folder("explorer-test-cache-")
-# The graphs the set-up converted and quantised for this machine (the default reranker's int8 graph: a minute and
-# more to make) are copied in, so the session does not make them again; a test about making a graph uses a compiled
+# What the set-up converted and measured for this machine is copied in (the packaged bi-encoder's OpenVINO graph, and
+# the engines' measured choices, so the session neither converts nor measures them again; the set-up's trained
+# reranker is not the one the tests load, so its graphs are not used). A test about making a graph uses a compiled
 # folder of its own. Copied, not linked: a test that damages a graph must not damage the user's.
 if "PYTEST_XDIST_WORKER" not in os.environ:
     _made = Path.home() / ".cache" / "relevance-explorer" / "compiled"
