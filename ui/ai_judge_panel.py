@@ -8,7 +8,6 @@ key is never shown: only whether its variable is set (``llm_key_status``).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -292,12 +291,6 @@ def check_against_people(context: JudgeContext, endpoint: ChatEndpoint, prompt: 
 
 # ---- 4. the pools -----------------------------------------------------------------------------------------------
 
-def sampled_queries(query_ids: Sequence[str], count: int, seed: int = SAMPLE_SEED) -> list[str]:
-    """``count`` of ``query_ids`` drawn at random (seeded), sorted; all of them when there are no more."""
-    ordered = sorted(set(query_ids))
-    return ordered if count >= len(ordered) else sorted(random.Random(seed).sample(ordered, count))
-
-
 def pool_pairs(context: JudgeContext, lists: Mapping[str, Sequence[Sequence[str]]], depth: int,
                rater: str, version: str) -> list[Pair]:
     """The (query, document) pairs in the top ``depth`` of each query's ranked ``lists`` that have no label yet (in
@@ -339,7 +332,7 @@ def grade_the_pools(context: JudgeContext, choices: SidebarChoices, split: str, 
     except ExplorerError as exc:
         st.error(str(exc))
         return
-    chosen = set(sampled_queries(list(evaluation.query_texts), count))
+    chosen = set(ai_judge.sampled_queries(list(evaluation.query_texts), count, SAMPLE_SEED))
     stage_lists = [evaluation.ranked(stage) for stage in evaluation.stages()]
     lists = {query_id: [ranked.get(query_id, []) for ranked in stage_lists] for query_id in sorted(chosen)}
     rater = ai_judge.ai_rater(endpoint.model)

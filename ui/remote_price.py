@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from explorer.errors import ExplorerError
-from explorer.remote.prices import estimate_price, price_table
+from explorer.remote.prices import price_line, price_table
 from ui import cache
 
 
@@ -11,13 +11,9 @@ def remote_price_line(name: str, depth: int) -> str:
     """E.g. "Cohere at depth 100: about $2.00 per 1,000 queries ($2 per 1,000 searches; ...)"; the price table's
     problem instead, when it cannot be read."""
     try:
-        estimate = estimate_price(name, depth, price_table(cache.settings()))
+        return price_line(name, depth, price_table(cache.settings()))
     except ExplorerError as exc:
         return f"Price of {name}: {exc}"
-    if estimate.usd_per_1000_queries is None:
-        return f"Price of {name}: {estimate.explanation}"
-    return (f"Price of {name} at depth {depth}: about ${estimate.usd_per_1000_queries:,.2f} per 1,000 queries "
-            f"({estimate.explanation})")
 
 
 def llm_rerankers() -> list[str]:

@@ -190,17 +190,13 @@ def remote_cost_lines(opened: OpenPipeline, settings: Settings, depth: int, quer
     calls and tokens this run took (answers from the answer cache take none). Nothing for a local reranker."""
     from explorer.remote.llm_rerank import LLMRerankEngine
     from explorer.remote.names import is_remote_name
-    from explorer.remote.prices import estimate_price, price_table
+    from explorer.remote.prices import price_line, price_table
 
     reranker = opened.pipeline.reranker
     if reranker is None or not is_remote_name(reranker.info.requested):
         return []
     name = reranker.info.requested
-    estimate = estimate_price(name, depth, price_table(settings))
-    lines = [f"price of {name} at depth {depth}: " + (f"about ${estimate.usd_per_1000_queries:,.2f} per 1,000 queries "
-                                                      f"({estimate.explanation})"
-                                                      if estimate.usd_per_1000_queries is not None
-                                                      else estimate.explanation)]
+    lines = [price_line(name, depth, price_table(settings))]
     engine = reranker.engine
     if isinstance(engine, LLMRerankEngine):
         usage = engine.client.usage

@@ -177,17 +177,21 @@ def human_labels(dataset_qrels: Mapping[str, Mapping[str, int]],
                  judgements: Sequence[Judgement]) -> dict[tuple[str, str], int]:
     """The people's grade of each pair they graded: the data set's own labels, with grades given here by people
     (the mean, rounded half up, where several did) in their place. AI raters' grades are never among them."""
-    from explorer.judging.labels import one_grade
+    from explorer.judging.labels import combined
     from explorer.judging.store import is_ai_rater
 
     labels = {(query_id, doc_id): grade for query_id, grades in dataset_qrels.items()
               for doc_id, grade in grades.items()}
-    given: dict[tuple[str, str], list[int]] = {}
-    for judgement in judgements:
-        if not is_ai_rater(judgement.rater):
-            given.setdefault((judgement.query_id, judgement.doc_id), []).append(judgement.grade)
-    labels.update({pair: one_grade(grades, "mean") for pair, grades in given.items()})
+    given = combined([j for j in judgements if not is_ai_rater(j.rater)], "mean")
+    labels.update({(query_id, doc_id): grade for query_id, grades in given.items() for doc_id, grade in grades.items()})
     return labels
+
+
+def sampled_queries(query_ids: Sequence[str], count: int | None, seed: int = 0) -> list[str]:
+    """``count`` of ``query_ids`` drawn at random (seeded: the same draw every time), sorted; all of them when
+    ``count`` is None or not below their number."""
+    ordered = sorted(set(query_ids))
+    return ordered if count is None or count >= len(ordered) else sorted(random.Random(seed).sample(ordered, count))
 
 
 def judge_pairs(chosen: Sequence[tuple[str, str]], dataset: "Dataset") -> list[JudgePair]:
@@ -205,7 +209,5 @@ def sample_of_labelled(labels: Mapping[tuple[str, str], int], queries: int | Non
     by_query: dict[str, list[str]] = {}
     for query_id, doc_id in sorted(labels):
         by_query.setdefault(query_id, []).append(doc_id)
-    chosen = sorted(by_query)
-    if queries is not None and queries < len(chosen):
-        chosen = sorted(random.Random(seed).sample(chosen, queries))
-    return [(query_id, doc_id) for query_id in chosen for doc_id in by_query[query_id]]
+    return [(query_id, doc_id) for query_id in sampled_queries(list(by_query), queries, seed)
+            for doc_id in by_query[query_id]]

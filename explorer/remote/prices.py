@@ -217,6 +217,16 @@ def _llm_estimate(name: str, depth: int, table: PriceTable, query_tokens: int,
                               f"assumed). Prices from {table.source}.{note}")
 
 
+def price_line(name: str, depth: int, table: PriceTable) -> str:
+    """E.g. "Price of cohere:rerank-v3.5 at depth 100: about $2.00 per 1,000 queries ($2 per 1,000 searches; ...)",
+    or why there is no price, for the pages and the command line that show stage costs."""
+    estimate = estimate_price(name, depth, table)
+    if estimate.usd_per_1000_queries is None:
+        return f"Price of {name}: {estimate.explanation}"
+    return (f"Price of {name} at depth {depth}: about ${estimate.usd_per_1000_queries:,.2f} per 1,000 queries "
+            f"({estimate.explanation})")
+
+
 def pricing(table: PriceTable) -> Callable[[str, int], tuple[float | None, str]]:
     """(reranker name, depth) -> (US dollars per 1,000 queries, how it was worked out), or (None, "") where the table
     has no price for it (a local reranker, or a vendor without a figure): what the story's cost asks."""
