@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+import torch
+
+from explorer.inference.tokenizing import preprocessed
 from explorer.retrieval.embedding import query_length
 from explorer.retrieval.passages import count_over_length
 
@@ -35,3 +39,40 @@ def test_sessions_tokenising_at_once_do_not_change_each_others_padding(bi_encode
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+LONG = "Flutter of a swept wing at transonic speed. " * 120  # far past either model's token limit
+
+
+@pytest.mark.parametrize("which", ["reranker", "bi_encoder"])
+def test_the_engines_tokenising_gives_the_models_own_tensors(which, request, sample):
+    """``preprocessed`` makes the tensors with numpy rather than the tokenizer's Python loops: the same keys, ids,
+    masks, dtypes and shapes as ``model.preprocess``, for pairs and single texts, padded, cut at the limit, empty and
+    accented."""
+    model = request.getfixturevalue(which).model
+    texts = [doc.full_text for doc in list(sample.documents)[:12]] + [LONG, "", "Étude de l'écoulement — naïve"]
+    inputs = [("what is flutter", text) for text in texts] if which == "reranker" else texts
+    expected = model.preprocess(inputs)
+    made = preprocessed(model, inputs)
+    assert made.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, torch.Tensor):
+            assert made[key].dtype == value.dtype and torch.equal(made[key], value), key
+        else:
+            assert made[key] == value, key
+    assert expected["input_ids"].shape[1] == model.max_seq_length  # LONG was cut at the limit, and padded to
+    assert preprocessed(model, inputs[:1])["input_ids"].shape == model.preprocess(inputs[:1])["input_ids"].shape
+
+
+def test_a_model_that_is_not_a_plain_text_encoder_gets_its_own_preprocessing():
+    """Anything but a text-only sentence-transformers Transformer first (here a stand-in with no modules) is handed
+    to ``model.preprocess`` as it is, with its own arguments."""
+    calls = []
+
+    class Other:
+        def preprocess(self, inputs, **kwargs):
+            calls.append(kwargs)
+            return {"input_ids": torch.zeros((len(inputs), 3), dtype=torch.int64)}
+
+    assert preprocessed(Other(), ["a", "b"])["input_ids"].shape == (2, 3)
+    assert calls == [{}]

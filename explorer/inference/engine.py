@@ -10,8 +10,9 @@ What makes it fast, in order of what it buys on a CPU with bf16 units (see ``pyt
 - ``torch.inference_mode``.
 
 What keeps it faithful: the heads after the transformer (pooling, normalisation, score heads) run in fp32 on
-its output; tokenisation and truncation are the model's own (``model.preprocess``); results come back in
-input order; every input cut at the model's token limit is counted and reported.
+its output; tokenisation and truncation are the model's own (``model.preprocess``, through
+``explorer.inference.tokenizing.preprocessed``); results come back in input order; every input cut at the model's
+token limit is counted and reported.
 
 A model object is shared by every browser session, so nothing here changes it: reduced-precision copies
 and converted graphs are the engine's own, built once under a lock. A loaded model carries its engine
@@ -33,7 +34,7 @@ from explorer.inference.backends import EngineConfig, EngineInfo, Stage, build_s
 from explorer.inference.device import DeviceChoice
 from explorer.inference.length_batching import plan_batches, spread
 from explorer.inference.shared_runs import SharedRuns
-from explorer.inference.tokenizing import tokenizing
+from explorer.inference.tokenizing import preprocessed, tokenizing
 from explorer.inference.upgrade import Upgrade
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class InferenceEngine:
             return EngineOutput(np.zeros((0,), dtype=np.float32), np.zeros(0, dtype=np.int64), self.max_length)
         stages, ran = self._ready()
         with tokenizing(self.model):
-            features = self.model.preprocess(list(inputs))
+            features = preprocessed(self.model, list(inputs))
         lengths = features["attention_mask"].sum(dim=1).numpy().astype(np.int64)
         plans = plan_batches(lengths, max_batch or self.config.max_batch, self.config.token_budget)
         # a few inputs (a cascade's top M, a small request) still keep every stream of the backend busy
