@@ -61,6 +61,19 @@ def test_the_last_window_reaches_the_end_of_the_document(tokenizer):
     assert chooser.text("resume option", doc).endswith("resume option is on")
 
 
+def test_one_documents_windows_serve_every_query_each_its_own(tokenizer):
+    """A document's window word counts are kept after the first query; later queries still get their own best
+    window (the first query's choice does not stick), and asking again gives the same text."""
+    other = "the printer jam clears when the tray is reseated"
+    doc = Document("two", "", FILLER + " " + ANSWER + " " + FILLER + " " + other + " " + FILLER)
+    chooser = BestWindows(tokenizer, DocumentFrequencies([doc.text, "unrelated"]), WindowOptions(48))
+    first = chooser.text("vpn reconnects after sleep", doc)
+    second = chooser.text("printer jam tray", doc)
+    assert ANSWER in first and other not in first
+    assert other in second and ANSWER not in second
+    assert chooser.text("vpn reconnects after sleep", doc) == first
+
+
 @pytest.mark.parametrize(("size", "stride"), [(8, 0), (64, 65), (64, -1)])
 def test_bad_window_options_are_refused(size, stride):
     with pytest.raises(ConfigError):

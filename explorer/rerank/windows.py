@@ -97,9 +97,14 @@ class DocumentFrequencies:
 
 def window_weight(window_words: Sequence[str], query_weights: dict[str, float]) -> float:
     """How well a window matches the query: each query word it holds, by its idf, saturated by how often it occurs."""
-    found = Counter(word for word in window_words if word in query_weights)
+    return counted_weight(Counter(window_words), query_weights)
+
+
+def counted_weight(window_counts: Counter[str], query_weights: dict[str, float]) -> float:
+    """``window_weight`` from the window's word counts (kept per document: a window's words do not depend on the
+    query); summed in the words' order in the window, as ``window_weight`` sums them."""
     return sum(query_weights[word] * count * (TERM_SATURATION + 1) / (count + TERM_SATURATION)
-               for word, count in found.items())
+               for word, count in window_counts.items() if word in query_weights)
 
 
 class BestWindows:
@@ -110,6 +115,8 @@ class BestWindows:
         self.frequencies = frequencies
         self.options = options
         self._offsets: dict[str, list[tuple[int, int]]] = {}
+        # each long document's windows: where each starts (in tokens) and its word counts, made on first use
+        self._windows: dict[str, list[tuple[int, Counter[str]]]] = {}
 
     def text(self, query: str, doc: Document) -> str:
         """What the reranker reads of ``doc`` for ``query``."""
@@ -137,13 +144,24 @@ class BestWindows:
         if len(offsets) <= size:
             return doc.full_text
         best_start, best_weight = 0, 0.0
-        for start in range(0, len(offsets) - size + self.options.step, self.options.step):
-            window = offsets[start:start + size]
-            weight = window_weight(words(doc.text[window[0][0]:window[-1][1]]), weights)
+        for start, counts in self._counted_windows(doc, offsets):
+            weight = counted_weight(counts, weights)
             if weight > best_weight:  # ties keep the earlier window: a document is read from its start by default
                 best_start, best_weight = start, weight
-            if start + size >= len(offsets):
-                break
         window = offsets[best_start:best_start + size]
         prefix = f"{doc.title}. " if doc.title else ""
         return prefix + doc.text[window[0][0]:window[-1][1]]
+
+    def _counted_windows(self, doc: Document, offsets: list[tuple[int, int]]) -> list[tuple[int, Counter[str]]]:
+        """The start (in tokens) and word counts of each window of a document longer than a window, in order; the
+        last one reaches the document's end."""
+        kept = self._windows.get(doc.doc_id)
+        if kept is None:
+            size, kept = self.options.max_tokens, []
+            for start in range(0, len(offsets) - size + self.options.step, self.options.step):
+                window = offsets[start:start + size]
+                kept.append((start, Counter(words(doc.text[window[0][0]:window[-1][1]]))))
+                if start + size >= len(offsets):
+                    break
+            self._windows[doc.doc_id] = kept
+        return kept
