@@ -108,6 +108,17 @@ def test_the_cascade_benchmark_ranks_as_the_pipelines_cascade_does(sample_pipeli
     qrels = {q: dict(v) for q, v in small_split.qrels_by_split["few"].items()}
     assert point.ndcg == pytest.approx(mean_metrics(qrels, ranked, ["ndcg@10"])["ndcg@10"], abs=1e-3)
     assert measured.to_json()["keep"] == 5 and measured.to_json()["pairs_read_by_main"] == 40
+    # the reference without a small reranker: the reranker on the first stage's top 5, the other 15 as they came
+    (alone,) = measured.first_stage_points
+    assert (alone.keep, alone.pairs_read_by_main) == (5, 5 * 8)
+    top_five = {}
+    for query in small_split.labelled_queries("few"):
+        first = [h.doc_id for h in pipeline.search(query.text, depth=20, rerank=False).first_stage]
+        top = [h.doc_id for h in pipeline.search(query.text, depth=5, blend=0.5).reranked]
+        assert sorted(top) == sorted(first[:5])
+        top_five[query.query_id] = top + first[5:]
+    assert alone.ndcg == pytest.approx(mean_metrics(qrels, top_five, ["ndcg@10"])["ndcg@10"], abs=1e-3)
+    assert measured.to_json()["first_stage_top_m"]["points"][0]["pairs_read_by_main"] == 40
 
 
 def test_the_evaluate_pages_sweep_of_m_gives_what_a_cascade_evaluation_gives(sample_pipeline, small_split):

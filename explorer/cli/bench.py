@@ -102,6 +102,12 @@ def _emit_cascade(name: str, figures: dict) -> None:
     for point in figures["points"]:
         emit(f"  M={point['keep']}: nDCG@10 {point['ndcg']:.4f}, {point['ms'] / 1000:.1f} s, "
              f"{point['speedup']:.2f}x, {point['pairs_read_by_main']:,} pairs read by the main reranker")
+    reference = figures.get("first_stage_top_m")
+    if reference:
+        emit("  without a small reranker, the main one on the first stage's own top M: " + ", ".join(
+            f"M={p['keep']} {p['ndcg']:.4f} ({p['speedup']:.2f}x)" for p in reference["points"])
+             + f"; best: M={reference['keep']}, {reference['speedup']:.2f}x at nDCG@10 {reference['ndcg']:.4f} ("
+             + ("within" if reference["within_tolerance"] else "NOT within") + f" {figures['tolerance']})")
     verdict = "within" if figures["within_tolerance"] else "NOT within"
     emit(f"  chosen: M={figures['keep']}, {figures['speedup']:.2f}x at nDCG@10 {figures['ndcg_cascade']:.4f} "
          f"({verdict} {figures['tolerance']} of the full rerank)"
