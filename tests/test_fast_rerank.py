@@ -432,15 +432,29 @@ def test_the_score_store_is_bounded_and_drops_the_least_recently_used(tmp_path):
     assert store.get_many([b"x"]) == {b"x": (9.0, True)}
 
 
-@pytest.mark.parametrize(("sizes", "at_least", "expected"), [([5], 2, [3, 2]), ([5], 4, [1, 1, 1, 2]),
-                                                             ([1], 2, [1]), ([4, 1], 2, [4, 1]), ([6, 2], 3, [3, 3, 2])])
-def test_a_few_inputs_are_spread_over_every_stream(sizes, at_least, expected):
-    from explorer.inference.length_batching import spread
+@pytest.mark.parametrize(("lengths", "streams", "expected"), [
+    ([256] * 10, 2, [5, 5]),  # filled to the 2,048-token budget these were 8 and 2: one core idle most of the time
+    ([256] * 10, 4, [3, 3, 3, 1]),  # no stream holds more than 3 rows
+    ([256] * 3, 2, [2, 1]), ([40], 2, [1]),
+    ([256] * 17, 2, [5, 5, 5, 2]),  # 3 batches at 2,048 (8, 8, 1) become 4: at most 10 rows a stream
+    ([256] * 10, 1, [8, 2]),  # one stream: the budget alone, as plan_batches cuts
+])
+def test_batches_for_streams_keep_every_stream_busy_to_the_end(lengths, streams, expected):
+    from explorer.inference.length_batching import plan_for_streams
 
-    start, batches = 0, []
-    for size in sizes:
-        batches.append(np.arange(start, start + size))
-        start += size
-    spread_out = spread(batches, at_least)
-    assert [len(b) for b in spread_out] == expected
-    assert sorted(np.concatenate(spread_out).tolist()) == list(range(start))  # every row once
+    batches = plan_for_streams(lengths, max_batch=32, token_budget=2048, streams=streams)
+    assert [len(b) for b in batches] == expected
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))  # every row once
+
+
+def test_batches_for_streams_are_about_equal_in_cost_and_within_the_budget():
+    from explorer.inference.length_batching import plan_for_streams
+
+    lengths = np.random.default_rng(0).integers(50, 257, 100)
+    batches = plan_for_streams(lengths, max_batch=32, token_budget=2048, streams=2)
+    costs = [len(rows) * int(lengths[rows].max()) for rows in batches]
+    assert len(batches) % 2 == 0 and max(costs) <= 2048
+    assert min(costs) >= 0.75 * max(costs), costs  # filled to the budget, the last batch held a few rows
+    assert [int(lengths[rows].max()) for rows in batches] == sorted((int(lengths[rows].max()) for rows in batches),
+                                                                    reverse=True)  # longest first
+    assert sorted(np.concatenate(batches).tolist()) == list(range(100))

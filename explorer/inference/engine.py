@@ -32,7 +32,7 @@ import numpy as np
 from explorer.inference import upgrade
 from explorer.inference.backends import EngineConfig, EngineInfo, Stage, build_stages, example_inputs
 from explorer.inference.device import DeviceChoice
-from explorer.inference.length_batching import plan_batches, spread
+from explorer.inference.length_batching import plan_for_streams
 from explorer.inference.shared_runs import SharedRuns
 from explorer.inference.tokenizing import preprocessed, tokenizing
 from explorer.inference.upgrade import Upgrade
@@ -147,9 +147,10 @@ class InferenceEngine:
         with tokenizing(self.model):
             features = preprocessed(self.model, list(inputs))
         lengths = features["attention_mask"].sum(dim=1).numpy().astype(np.int64)
-        plans = plan_batches(lengths, max_batch or self.config.max_batch, self.config.token_budget)
-        # a few inputs (a cascade's top M, a small request) still keep every stream of the backend busy
-        plans = spread(plans, int(getattr(stages[0], "streams", 1)))
+        # as many batches of about equal cost as keep every stream of the backend busy to the end (a cascade's top
+        # M, a small request, and the last batches of a long run)
+        plans = plan_for_streams(lengths, max_batch or self.config.max_batch, self.config.token_budget,
+                                 int(getattr(stages[0], "streams", 1)))
         left = getattr(getattr(self.model, "tokenizer", None), "padding_side", "right") == "left"
         target = getattr(self.model, "device", None)
         first, rest = stages[0], stages[1:]

@@ -37,16 +37,36 @@ def plan_batches(lengths: Sequence[int] | np.ndarray, max_batch: int, token_budg
     return batches
 
 
-def spread(batches: list[np.ndarray], at_least: int) -> list[np.ndarray]:
-    """``batches`` with the largest split in halves until there are ``at_least`` of them (or every one holds a
-    single row): a backend that runs several batches side by side, one per group of cores, leaves cores idle when
-    a few inputs make fewer batches than it has streams."""
-    spread_out = list(batches)
-    while len(spread_out) < at_least:
-        largest = max(range(len(spread_out)), key=lambda i: len(spread_out[i]), default=None)
-        if largest is None or len(spread_out[largest]) < 2:
-            break
-        rows = spread_out.pop(largest)
-        half = (len(rows) + 1) // 2
-        spread_out[largest:largest] = [rows[:half], rows[half:]]
-    return spread_out
+def plan_for_streams(lengths: Sequence[int] | np.ndarray, max_batch: int, token_budget: int,
+                     streams: int) -> list[np.ndarray]:
+    """``plan_batches``' rows, cut for a backend that runs ``streams`` batches side by side (one per group of cores):
+    as many batches as the budget needs, rounded up to a multiple of ``streams`` (at most one row each), each
+    holding about the same padded tokens.
+
+    Filled to the budget, the batches of a few inputs end in a small one: 10 rows of 256 tokens under a 2,048-token
+    budget make batches of 8 and 2, and one core works through 8 rows while the other waits after 2. Here the same
+    rows make 5 and 5. The cut is the smallest per-batch token cap (at most ``token_budget``) that needs no more
+    batches than that; longest inputs still come first, so the backend starts the costliest batches first."""
+    plans = plan_batches(lengths, max_batch, token_budget)
+    sizes = np.asarray(lengths, dtype=np.int64)
+    wanted = min(len(sizes), -(-len(plans) // max(streams, 1)) * max(streams, 1))
+    if streams <= 1 or wanted <= 1:
+        return plans
+    low, high = 1, token_budget  # the budget itself needs len(plans) <= wanted batches
+    while low < high:
+        middle = (low + high) // 2
+        if _batch_count(sizes, max_batch, middle) <= wanted:
+            high = middle
+        else:
+            low = middle + 1
+    return plan_batches(sizes, max_batch, low)
+
+
+def _batch_count(sizes: np.ndarray, max_batch: int, token_budget: int) -> int:
+    """How many batches ``plan_batches`` makes of ``sizes`` under ``token_budget`` (without making them)."""
+    ordered = np.sort(sizes)[::-1]
+    count, start = 0, 0
+    while start < len(ordered):
+        start += max(1, min(max_batch, token_budget // max(int(ordered[start]), 1)))
+        count += 1
+    return count
