@@ -25,16 +25,8 @@ def plan_batches(lengths: Sequence[int] | np.ndarray, max_batch: int, token_budg
         raise ConfigError(f"max_batch must be at least 1, got {max_batch}.")
     if token_budget < 1:
         raise ConfigError(f"token_budget must be at least 1, got {token_budget}.")
-    sizes = np.asarray(lengths, dtype=np.int64)
-    order = np.argsort(-sizes, kind="stable")  # ties keep input order
-    batches: list[np.ndarray] = []
-    start = 0
-    while start < len(order):
-        longest = max(int(sizes[order[start]]), 1)  # the first row of a batch is its longest
-        rows = max(1, min(max_batch, token_budget // longest))
-        batches.append(order[start:start + rows])
-        start += rows
-    return batches
+    order = _longest_first(lengths)
+    return _cut(order, _batch_rows(np.asarray(lengths, dtype=np.int64)[order], max_batch, token_budget))
 
 
 def plan_for_streams(lengths: Sequence[int] | np.ndarray, max_batch: int, token_budget: int,
@@ -48,25 +40,39 @@ def plan_for_streams(lengths: Sequence[int] | np.ndarray, max_batch: int, token_
     rows make 5 and 5. The cut is the smallest per-batch token cap (at most ``token_budget``) that needs no more
     batches than that; longest inputs still come first, so the backend starts the costliest batches first."""
     plans = plan_batches(lengths, max_batch, token_budget)
-    sizes = np.asarray(lengths, dtype=np.int64)
-    wanted = min(len(sizes), -(-len(plans) // max(streams, 1)) * max(streams, 1))
+    wanted = min(len(lengths), -(-len(plans) // max(streams, 1)) * max(streams, 1))
     if streams <= 1 or wanted <= 1:
         return plans
+    order = _longest_first(lengths)  # sorted once; the search below only counts batches
+    ordered = np.asarray(lengths, dtype=np.int64)[order]
     low, high = 1, token_budget  # the budget itself needs len(plans) <= wanted batches
     while low < high:
         middle = (low + high) // 2
-        if _batch_count(sizes, max_batch, middle) <= wanted:
+        if len(_batch_rows(ordered, max_batch, middle)) <= wanted:
             high = middle
         else:
             low = middle + 1
-    return plan_batches(sizes, max_batch, low)
+    return _cut(order, _batch_rows(ordered, max_batch, low))
 
 
-def _batch_count(sizes: np.ndarray, max_batch: int, token_budget: int) -> int:
-    """How many batches ``plan_batches`` makes of ``sizes`` under ``token_budget`` (without making them)."""
-    ordered = np.sort(sizes)[::-1]
-    count, start = 0, 0
+def _longest_first(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Row indices, longest input first; ties keep input order."""
+    return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+
+
+def _batch_rows(ordered: np.ndarray, max_batch: int, token_budget: int) -> list[int]:
+    """How many rows each batch takes of the lengths ``ordered`` longest first: at most ``max_batch``, and beyond
+    the first, no more than the budget's padded tokens (rows x the batch's first, longest, row)."""
+    rows: list[int] = []
+    start = 0
     while start < len(ordered):
-        start += max(1, min(max_batch, token_budget // max(int(ordered[start]), 1)))
-        count += 1
-    return count
+        longest = max(int(ordered[start]), 1)
+        rows.append(max(1, min(max_batch, token_budget // longest)))
+        start += rows[-1]
+    return rows
+
+
+def _cut(order: np.ndarray, rows: list[int]) -> list[np.ndarray]:
+    """``order`` cut into consecutive batches of ``rows`` rows each."""
+    bounds = np.cumsum([0, *rows])
+    return [order[bounds[i]:bounds[i + 1]] for i in range(len(rows))]
