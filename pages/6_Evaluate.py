@@ -152,7 +152,9 @@ if evaluation.has_reranker:
     st.subheader("Cascade: how few pairs can the reranker read?")
     cascade_note = ("A small reranker reads every candidate and the reranker only its top M. The reranker's scores of "
                     "every candidate are in the evaluation above, so each M costs only the small reranker's pass "
-                    "(its scores are kept); time per query is estimated from both models' measured times.")
+                    "(its scores are kept); time per query is estimated from both models' measured times. Beside it, "
+                    "the reference a small reranker must beat: the reranker on the first stage's own top M (no small "
+                    "pass; Compare can add it as a row).")
     if evaluation.cascade:
         st.caption(cascade_note + " This evaluation is a cascade already: turn the cascade off in the sidebar, "
                    "evaluate, and sweep M from there.")

@@ -15,7 +15,7 @@ from explorer.evaluation.significance import TESTS
 from explorer.evaluation.tables import comparison_table
 from explorer.export.pipeline_file import Measured
 from explorer.remote.names import is_remote_name
-from ui import evaluations
+from ui import cascade_rows, evaluations
 from ui.coverage_note import show_coverage, show_overlaps, unjudged_picker
 from ui.export_button import export_button
 from ui.number_columns import number_columns
@@ -50,6 +50,15 @@ with st.form("cmp_form", border=False):
     left, right = st.columns(2)
     test_name = left.selectbox("Paired test against the baseline", TESTS, key="cmp_test")
     unjudged = unjudged_picker("cmp_unjudged", right)
+    left, right = st.columns(2)
+    keeps = left.multiselect("Also each reranked configuration reading only the top M", cascade_rows.KEEPS,
+                             key="cmp_keeps",
+                             help="The reranker reads only M of the candidates: the first stage's top M, or a small "
+                                  "reranker's (the sidebar's Cascade, else the one built here). Each M is read from "
+                                  "the full rerank's scores, so the reranked configurations run in full (without the "
+                                  "sidebar's cascade) and no M runs the reranker again; its time is estimated.")
+    filters = right.multiselect("Chosen by", cascade_rows.FILTERS, default=[cascade_rows.FILTERS[0]],
+                                key="cmp_keep_filters")
     also_signals = st.checkbox("Also each configuration with the sidebar's signals", key="cmp_signals",
                                disabled=choices.signals is None,
                                help="Freshness, authority, numbers and diversity as set in the sidebar ('Mix in "
@@ -77,6 +86,8 @@ with st.status(f"Running {len(configurations)} configuration(s)…", expanded=Tr
                              + (f"→ {reranker_name}" if name else "only"))
         try:
             request = evaluations.request_from(choices, split, reranker=name, first_stage_method=first_stage)
+            if keeps:  # each M is read from the full rerank
+                request = replace(request, spec=replace(request.spec, cascade=None))
             done.append(evaluations.run(request).counting(unjudged))
             requests.append(request)
         except ExplorerError as exc:
@@ -88,6 +99,12 @@ with st.status(f"Running {len(configurations)} configuration(s)…", expanded=Tr
                 requests.append(replace(request, spec=replace(request.spec, signals=choices.signals)))
             except ExplorerError as exc:
                 problems.append(f"{evaluation.name} with signals: {exc}")
+    estimated = []  # (the configuration the rows come from, by position, what their times rest on)
+    for position, (request, evaluation) in enumerate(list(zip(requests, done))):
+        derived = cascade_rows.rows_for(choices, request, evaluation, keeps, filters)
+        done += [e.counting(unjudged) for e in derived.evaluations]
+        estimated += [(position, note) for note in derived.notes]
+        problems += derived.problems
     running.update(label=f"{len(done)} configuration(s) compared", state="complete", expanded=False)
 for problem in problems:
     st.warning(f"Skipped {problem}")
@@ -97,9 +114,21 @@ if not done:
 names = configuration_names(done)
 rows = compare(done, [metric, "ndcg@10", "mrr@10", "recall@100"], test_metric=metric, test=test_name)
 table = comparison_table(rows)
-st.dataframe(table, hide_index=True, key="cmp_table", column_config=number_columns(table))
+st.dataframe(table, hide_index=True, key="cmp_table", column_config=number_columns(
+    table, configuration=st.column_config.TextColumn(width="large")))
 st.caption(f"Each configuration against the first ({names.short[0]}): {test_name} on {metric}, over the same "
            "queries; Δ is the mean change." + (f" Rerankers: {markdown_literal(names.note)}" if names.note else ""))
+cached = [short for short, evaluation in zip(names.short, done)
+          if evaluation.has_reranker and not evaluation.fresh_reranks()]
+if cached:
+    st.caption("The reranking time of " + markdown_literal(", ".join(cached)) + " is the score cache's, not the "
+               "model's: every pair was scored before and read back.")
+if estimated:
+    st.caption("Rows ending '→ top M' did not run: each is its configuration's full rerank with the reranker's "
+               "scores kept for the top M only (chosen by the first stage's order or the small reranker's) and the "
+               "rest in the chooser's order, as a cascade search orders them. Their reranking time is an estimate: "
+               "M pairs at the reranker's time per pair, plus the small reranker's median pass where it chooses: "
+               + markdown_literal("; ".join(f"{names.short[at]}: {note}" for at, note in estimated)) + ".")
 st.plotly_chart(comparison_scatter(rows, metric), key="cmp_scatter")
 for remote_name in dict.fromkeys(name for _, name in configurations if is_remote_name(name)):
     st.caption(remote_price_line(remote_name, choices.depth) + " Its latency includes the network.")
@@ -113,7 +142,7 @@ st.session_state[evaluations.COMPARED_LISTS] = {
 
 
 left, right = st.columns([2, 1])
-chosen = left.selectbox("Configuration to export", range(len(done)), format_func=lambda i: names.short[i],
+chosen = left.selectbox("Configuration to export", range(len(requests)), format_func=lambda i: names.short[i],
                         key="cmp_export_choice")
 try:
     export_button(evaluations.opened(requests[chosen]), None,

@@ -151,8 +151,10 @@ def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
     page.screenshot(path=str(tmp_path / "cascade_sweep.png"), full_page=True)
     no_error_on(page)
     chart = page.locator(".js-plotly-plot").filter(has_text="against M")
-    assert chart.locator(".scatterlayer .trace").count() == 4  # cascade, full rerank, small alone, time
-    assert chart.locator(".scatterlayer .trace .point").count() == 2  # M = 5 (under the depth 10): nDCG and time
+    # cascade, full rerank, small alone, the reranker on the first stage's own top M, time
+    assert chart.locator(".scatterlayer .trace").count() == 5
+    # M = 5 (under the depth 10): the cascade's nDCG, the first stage's top M's, and time
+    assert chart.locator(".scatterlayer .trace .point").count() == 3
 
     page.get_by_role("link", name="Score threshold").click()  # the same evaluation, read back
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace path.js-line", state="attached", timeout=300_000)
@@ -185,6 +187,18 @@ def test_evaluate_threshold_and_compare_pages(app_url, browser, tmp_path):
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
     no_error_on(page)
     assert page.locator(".js-plotly-plot .scatterlayer .trace .point").count() == 2  # no reranker, the default one
+
+    # the default reranker reading only the first stage's top 5, read from the same full rerank: a third row and point
+    page.locator(".st-key-cmp_keeps").click()
+    page.get_by_role("option", name="5", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Run the comparison").click(timeout=120_000)
+    wait_for_text(page, "did not run", timeout=600)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "compare_top_m.png"), full_page=True)
+    no_error_on(page)
+    assert page.locator(".js-plotly-plot .scatterlayer .trace .point").count() == 3
+    assert any("first stage → top 5" in cell for cell in drawn_grid_texts(page, 0))
 
 
 def test_the_html_report_draws_its_charts_with_the_network_off(sample_pipeline, small_split, browser, tmp_path):

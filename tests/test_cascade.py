@@ -124,7 +124,8 @@ def test_the_cascade_benchmark_ranks_as_the_pipelines_cascade_does(sample_pipeli
 def test_the_evaluate_pages_sweep_of_m_gives_what_a_cascade_evaluation_gives(sample_pipeline, small_split):
     """The sweep reads the full rerank's scores from one evaluation and the small reranker's once; at each M its
     metric is the one an evaluation of the cascade at that M gets (the same cascade_hits), and it costs less."""
-    from explorer.evaluation.cascade_sweep import cascade_sweep
+    from explorer.evaluation.cascade_sweep import PairTime, cascade_sweep
+    from explorer.evaluation.cascade_variants import cascade_variants
     from explorer.evaluation.metrics import mean_metrics
     from explorer.evaluation.runner import EvalConfig, evaluate
     from explorer.inference.device import DeviceChoice
@@ -143,11 +144,71 @@ def test_the_evaluate_pages_sweep_of_m_gives_what_a_cascade_evaluation_gives(sam
     sweep = cascade_sweep(pipeline, full, small, keeps=(3, 10, 20, 40))
     assert [p.keep for p in sweep.points] == [3, 10]  # M at or past the depth is no cascade
     assert sweep.full == pytest.approx(mean_metrics(full.qrels, full.ranked("reranked"), ["ndcg@10"])["ndcg@10"])
-    for point in sweep.points:
+    # the same M as rows for the Compare page: evaluations derived from the full rerank, the small reranker's scores
+    # read back from the score cache
+    variants = cascade_variants(pipeline, full, small, (3, 10, 20, 40), PairTime(2.0, 1, False)).evaluations
+    assert [v.cascade for v in variants] == [f"{small.info.display_name} → top {m}" for m in (3, 10)]
+    passes = set()
+    for point, variant in zip(sweep.points, variants):
         cascaded = evaluate(pipeline.with_cascade(small, point.keep), config)
         expected = mean_metrics(cascaded.qrels, cascaded.ranked("reranked"), ["ndcg@10"])["ndcg@10"]
         assert point.value == pytest.approx(expected, abs=1e-6)
         assert point.pairs_read_by_main == point.keep * len(full.outcomes)
+        # every list as the cascade's evaluation ordered it, not only the same metric
+        assert variant.ranked("reranked") == cascaded.ranked("reranked")
+        # estimated: the small reranker's median pass (timed afresh: the cache answered its pairs) plus M pairs
+        passes.update(round(o.rerank_ms - 2.0 * point.keep, 6) for o in variant.outcomes)
+        assert {o.rerank_pairs for o in variant.outcomes} == {point.keep + 20}
+        assert variant.estimated and f"{point.keep} pairs at 2.0 ms" in variant.estimated
+    assert len(passes) == 1 and passes.pop() > 0
+    # the chart's reference line, the first stage's own top M, is what the Compare page's rows of it score
+    for point, variant in zip(sweep.first_stage_points, cascade_variants(pipeline, full, None, (3, 10)).evaluations):
+        assert point.value == pytest.approx(mean_metrics(full.qrels, variant.ranked("reranked"),
+                                                         ["ndcg@10"])["ndcg@10"], abs=1e-9)
+        assert point.rerank_ms == pytest.approx(point.keep * sweep.full_ms / 20)
     assert sweep.points[0].rerank_ms < sweep.points[1].rerank_ms
     with pytest.raises(ConfigError, match="cascade already"):
         cascade_sweep(pipeline, evaluate(pipeline.with_cascade(small, 3), config), small)
+
+
+def test_the_first_stages_top_m_reads_the_kept_scores_of_the_full_rerank_and_runs_no_model(sample_pipeline,
+                                                                                         small_split):
+    """Without a small reranker the first stage's order chooses what the reranker reads: its top M in the reranker's
+    order (blended as the full rerank is), the rest as the first stage ranked them; the sweep's reference line and the
+    Compare page's rows agree, and an evaluation at depth M ranks its top M the same way."""
+    from explorer.evaluation.cascade_sweep import reranker_pair_time, sweep_cases
+    from explorer.evaluation.cascade_variants import FIRST_STAGE, cascade_variants
+    from explorer.evaluation.comparison import compare, configuration_names
+    from explorer.evaluation.runner import EvalConfig, evaluate
+    from explorer.pipeline import reranked_order
+    from explorer.rerank.score_cache import ScoreCache
+
+    pipeline = sample_pipeline.with_dataset(small_split).with_score_cache(ScoreCache())
+    config = EvalConfig(split="few", depth=20, blend=0.5)
+    full = evaluate(pipeline, config)
+    cases, small_times = sweep_cases(pipeline, full, None)
+    assert small_times == [] and all(c.small is None for c in cases)
+    timed = reranker_pair_time(pipeline, full, cases)
+    assert not timed.afresh and timed.queries == len(full.outcomes)  # every pair was scored afresh in it
+    made = cascade_variants(pipeline, full, None, (4,))
+    (top4,), per_pair = made.evaluations, made.pair_time.ms
+    assert per_pair == timed.ms > 0 and made.small_ms == 0
+    shallow = evaluate(pipeline, EvalConfig(split="few", depth=4, blend=0.5))
+    for outcome, case, alone in zip(top4.outcomes, cases, shallow.outcomes):
+        first = [h.doc_id for h in case.hits]
+        assert list(outcome.reranked) == reranked_order(case.hits[:4], case.main[:4], 0.5) + first[4:]
+        assert list(outcome.reranked[:4]) == list(alone.reranked)  # what reranking depth 4 gives
+        assert outcome.rerank_ms == pytest.approx(4 * per_pair) and outcome.rerank_pairs == 4
+    assert top4.cascade == f"{FIRST_STAGE} → top 4" and top4.reranker == full.reranker
+    names = configuration_names([full, top4]).short
+    assert names[1] == names[0] + f" · {FIRST_STAGE} → top 4"
+    rows = compare([full, top4], ["ndcg@10"])
+    assert rows[1].rerank_ms == pytest.approx(4 * per_pair) and rows[1].versus_baseline is not None
+    with pytest.raises(ConfigError, match="under the evaluated depth"):
+        cascade_variants(pipeline, full, None, (20, 30))
+    # read back with every pair from the score cache, the evaluation's times are the cache's: the reranker is timed now
+    again = evaluate(pipeline, config)
+    assert not again.fresh_reranks()
+    retimed = reranker_pair_time(pipeline, again, cases)
+    assert retimed.afresh and retimed.queries == min(5, len(cases)) and retimed.ms > 0
+    assert "timed afresh" in retimed.said()

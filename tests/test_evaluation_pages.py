@@ -190,6 +190,21 @@ def test_compare_page_tests_each_configuration_against_the_first():
     assert [b.proto.label for b in app.get("download_button")] == ["Export this pipeline (JSON)"]
 
 
+def test_compare_page_adds_the_reranker_reading_only_the_first_stages_top_m():
+    app = page("8_Compare.py", cmp_keeps=[5], cmp_keep_filters=["first stage"])
+    app.button(key="cmp_run").click().run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    # the two configurations that ran, then the reranked one reading the first stage's top 5 (derived, not run)
+    assert list(table["configuration"]) == ["dense only", "dense → MiniLM-L6 joint encoder",
+                                            "dense → MiniLM-L6 joint encoder · first stage → top 5"]
+    assert app.selectbox(key="cmp_export_choice").options == list(table["configuration"])[:2]  # only what ran
+    captions = " ".join(c.value.replace("\\", "") for c in app.caption)
+    assert "did not run" in captions and "ms a pair" in captions
+    assert not [w.value for w in app.warning if w.value.startswith("Skipped")]  # nothing skipped
+    assert table["vs baseline"].iloc[2] != "baseline"
+
+
 def frame_with(app, column: str) -> pd.DataFrame:
     """The page's first table with ``column`` (tables without a selection carry no key in AppTest)."""
     return next(frame.value for frame in app.dataframe if column in frame.value.columns)

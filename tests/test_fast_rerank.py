@@ -108,9 +108,14 @@ def test_engine_returns_scores_in_input_order(reranker, cases):
     query, texts = cases[0]
     forward = score_pairs(reranker, query, texts, cache=None).raw
     backward = score_pairs(reranker, query, texts[::-1], cache=None).raw
-    np.testing.assert_allclose(backward[::-1], forward, atol=1e-4)
+    # in fp32 a pair's score does not depend on its batch; in bf16 or int8 (where EXPLORER_ENGINE forces it) the
+    # batch's padding moves the rounding, by up to about 0.6 % of a score (tests/test_shared_runs.py)
+    exact = reranker.engine.info().precision == "fp32"
+    tolerance = 1e-4 if exact else 0.01 * float(np.abs(forward).max())
+    assert not np.allclose(forward[::-1], forward, atol=tolerance)  # out of order would not pass
+    np.testing.assert_allclose(backward[::-1], forward, atol=tolerance)
     alone = score_pairs(reranker, query, texts[5:6], cache=None).raw  # no padding at all
-    np.testing.assert_allclose(alone, forward[5:6], atol=1e-4)
+    np.testing.assert_allclose(alone, forward[5:6], atol=tolerance)
 
 
 # ---- agreement with plain fp32 predict ---------------------------------------------------------------------

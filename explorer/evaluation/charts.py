@@ -58,7 +58,8 @@ def depth_figure(points: Sequence[DepthPoint]) -> go.Figure:
 
 def cascade_figure(sweep: CascadeSweep) -> go.Figure:
     """Quality (left axis) and reranking time per query (right axis) against M, the candidates the reranker reads,
-    with the full rerank and the small reranker alone as flat references."""
+    with the full rerank and the small reranker alone as flat references, and the reranker on the first stage's own
+    top M beside the cascade (its time is the cascade's less the small reranker's pass)."""
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     keeps = [p.keep for p in sweep.points]
     figure.add_trace(go.Scatter(x=keeps, y=[p.value for p in sweep.points], name=f"cascade {sweep.metric}",
@@ -68,6 +69,11 @@ def cascade_figure(sweep: CascadeSweep) -> go.Figure:
     figure.add_trace(go.Scatter(x=keeps, y=[sweep.small_alone] * len(keeps),
                                 name=f"small reranker alone ({plotly_text(sweep.small)[:40]}) {sweep.metric}",
                                 mode="lines", line=dict(color=FIRST_COLOUR, dash="dash")), secondary_y=False)
+    if sweep.first_stage_points:  # the reference a small reranker must beat: no small pass at all
+        figure.add_trace(go.Scatter(x=[p.keep for p in sweep.first_stage_points],
+                                    y=[p.value for p in sweep.first_stage_points],
+                                    name=f"reranker on the first stage's top M {sweep.metric}", mode="lines+markers",
+                                    line=dict(color=FIRST_COLOUR)), secondary_y=False)
     figure.add_trace(go.Scatter(x=keeps, y=[p.rerank_ms for p in sweep.points], name="reranking ms per query",
                                 mode="lines+markers", line=dict(color=COST_COLOUR, dash="dot")), secondary_y=True)
     figure.update_xaxes(title_text="M: candidates the reranker reads", tickvals=keeps)

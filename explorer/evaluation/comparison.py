@@ -34,16 +34,17 @@ class ConfigurationNames:
 
 
 def configuration_names(evaluations: Sequence[Evaluation]) -> ConfigurationNames:
-    """"first stage → reranker" for each evaluation, with the reranker named without the remarks in brackets that
-    its full name carries ("(packaged encoder, no relevance training)") and without the name it was asked for by:
-    both go into ``note``, once for each reranker, rather than into every row and chart label. Where two different
-    rerankers would get the same short name, they keep their full names."""
+    """"first stage → reranker" for each evaluation (and its cascade, e.g. "· first stage → top 10"), with the
+    reranker named without the remarks in brackets that its full name carries ("(packaged encoder, no relevance
+    training)") and without the name it was asked for by: both go into ``note``, once for each reranker, rather than
+    into every row and chart label. Where two different rerankers would get the same short name, they keep their
+    full names."""
     without = {e.reranker: _without_remarks(e.reranker) for e in evaluations if e.reranker}
     shared = {short for short in without.values() if list(without.values()).count(short) > 1}
     short_model = {name: name if short in shared else short for name, short in without.items()}
     short = tuple((f"{e.config.first_stage_method} → {short_model[e.reranker]}" if e.reranker
-                   else f"{e.config.first_stage_method} only") + (" + signals" if e.signals else "")
-                  for e in evaluations)
+                   else f"{e.config.first_stage_method} only") + (f" · {e.cascade}" if e.cascade else "")
+                  + (" + signals" if e.signals else "") for e in evaluations)
     notes = {}
     for evaluation in evaluations:
         name = evaluation.reranker

@@ -101,6 +101,9 @@ class Evaluation:
     cascade: str | None = None
     # the signals that reordered its final lists, described (None: relevance alone; see explorer.evaluation.signalled)
     signals: str | None = None
+    # how its reranking times were estimated rather than measured, said for the page (None: measured; see
+    # explorer.evaluation.cascade_variants, whose lists come from another evaluation's scores)
+    estimated: str | None = None
     # per-query metric values already computed: the page, its tables and the report ask for the same ones
     _computed: dict[tuple[str, str, int], dict[str, float]] = field(default_factory=dict, init=False, repr=False,
                                                                     compare=False)
