@@ -3,6 +3,8 @@ latency axis from 0 ms."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from explorer.evaluation.charts import comparison_scatter
@@ -62,3 +64,24 @@ def test_the_latency_axis_starts_at_zero():
     rows = compare([evaluation("dense", None), evaluation("dense", STAND_IN, rerank_ms=800.0)], ["ndcg@10"])
     axis = comparison_scatter(rows, "ndcg@10").layout.xaxis.range
     assert axis[0] == 0 and axis[1] == pytest.approx(1.25 * (5.0 + 1.0 + 800.0))
+
+
+def test_names_go_where_they_meet_no_other_name_or_point_and_stay_within_the_chart():
+    """Points far apart for the axis but with long names, close in height: the names would overlap side by side."""
+    long_name = "reranker trained here · first stage → top 10"
+    rows = compare([evaluation("dense", long_name, rerank_ms=110.0), evaluation("bm25", long_name, rerank_ms=210.0),
+                    evaluation("hybrid", long_name, rerank_ms=1070.0)], ["ndcg@10"])
+    lower = [replace(rows[0], metrics={"ndcg@10": 0.380}), replace(rows[1], metrics={"ndcg@10": 0.378}),
+             replace(rows[2], metrics={"ndcg@10": 0.377})]
+    # the first name, centred above or below its point near 0 ms, would run past the chart's left side: right of
+    # it; the second, above its point, would meet it: below
+    assert list(comparison_scatter(lower, "ndcg@10").data[0].textposition) == ["middle right", "bottom center",
+                                                                              "top center"]
+    # short names at the same places do not meet, and stay above their points
+    short = [replace(row, name=f"c{i}") for i, row in enumerate(lower)]
+    assert list(comparison_scatter(short, "ndcg@10").data[0].textposition) == ["top center"] * 3
+    # a point level with another's name is not covered by a name of its own: the next free place
+    level = [replace(row, name=f"configuration {i}", latency_ms=ms, metrics={"ndcg@10": value})
+             for i, (row, ms, value) in enumerate(zip(lower, (100.0, 110.0, 1000.0), (0.5, 0.5, 0.4)))]
+    assert list(comparison_scatter(level, "ndcg@10").data[0].textposition) == ["top center", "bottom center",
+                                                                              "top center"]

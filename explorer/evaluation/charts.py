@@ -152,8 +152,8 @@ def calibration_figure(report: CalibrationReport) -> go.Figure:
 
 
 def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
-    """Quality against latency, one point per configuration; of two points close together, the lower one's name
-    goes below it, so the names do not overlap."""
+    """Quality against latency, one point per configuration, each named beside it where the name meets no other
+    (``_name_positions``)."""
     figure = go.Figure(go.Scatter(
         x=[r.latency_ms for r in rows], y=[r.metrics.get(metric, 0.0) for r in rows], mode="markers+text",
         text=[plotly_text(r.name) for r in rows], textposition=_name_positions(rows, metric),
@@ -171,15 +171,47 @@ def comparison_scatter(rows: Sequence[ComparisonRow], metric: str) -> go.Figure:
     return figure
 
 
+# the chart's plotting area as a page draws it, in pixels, and a name's letters: to tell where names would meet
+PLOT_WIDTH_PX, PLOT_HEIGHT_PX, CHARACTER_PX, LINE_PX, GAP_PX = 950.0, 300.0, 7.0, 14.0, 8.0
+LEFT_ROOM_PX = 40.0  # left of the plotting area, beside the y axis's numbers, a name still shows
+NAME_PLACES = ("top center", "bottom center", "middle right", "middle left")
+
+
 def _name_positions(rows: Sequence[ComparisonRow], metric: str) -> list[str]:
-    """"top center" for each point, "bottom center" for one with a point close above it (or level with it, earlier)."""
+    """Where each point's name goes: the first of above, below, right and left of the point (in that order) where
+    it stays within the chart and meets no name placed before it and no other point, judged in pixels of the axes'
+    ranges as ``comparison_scatter`` sets them; where every place meets something, the one meeting the least."""
     slowest = max((r.latency_ms for r in rows), default=1.0) or 1.0
-    values = [r.metrics.get(metric, 0.0) for r in rows]
-    spread = max(max(values, default=0.0) - min(values, default=0.0), 0.05)
+    values = [r.metrics.get(metric, 0.0) for r in rows] or [0.0]
+    spread = max(max(values) - min(values), 0.05)
+    low = min(values) - 0.25 * spread
+    points = [(r.latency_ms / (1.25 * slowest) * PLOT_WIDTH_PX, (v - low) / (1.5 * spread) * PLOT_HEIGHT_PX)
+              for r, v in zip(rows, values)]
+    placed: list[tuple[float, float, float, float]] = []
     positions = []
-    for i, row in enumerate(rows):
-        crowded = any(abs(row.latency_ms - other.latency_ms) < 0.08 * slowest
-                      and 0 <= values[j] - values[i] < 0.15 * spread and (values[j] > values[i] or j < i)
-                      for j, other in enumerate(rows) if j != i)
-        positions.append("bottom center" if crowded else "top center")
+    for i, (row, (x, y)) in enumerate(zip(rows, points)):
+        width = len(row.name) * CHARACTER_PX
+        boxes = {"top center": (x - width / 2, x + width / 2, y + GAP_PX, y + GAP_PX + LINE_PX),
+                 "bottom center": (x - width / 2, x + width / 2, y - GAP_PX - LINE_PX, y - GAP_PX),
+                 "middle right": (x + GAP_PX, x + GAP_PX + width, y - LINE_PX / 2, y + LINE_PX / 2),
+                 "middle left": (x - GAP_PX - width, x - GAP_PX, y - LINE_PX / 2, y + LINE_PX / 2)}
+        others = [point for j, point in enumerate(points) if j != i]
+        inside = [place for place in NAME_PLACES  # a name past the chart's sides would be cut
+                  if boxes[place][0] >= -LEFT_ROOM_PX and boxes[place][1] <= PLOT_WIDTH_PX] or [NAME_PLACES[0]]
+        # the first place meeting nothing; else the one meeting the fewest names and points
+        best = min(inside, key=lambda place: sum(_meet(boxes[place], box) for box in placed)
+                   + sum(_holds(boxes[place], point) for point in others))
+        placed.append(boxes[best])
+        positions.append(best)
     return positions
+
+
+def _meet(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two boxes (left, right, bottom, top) overlap."""
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _holds(box: tuple[float, float, float, float], point: tuple[float, float]) -> bool:
+    """Whether a point (with its marker's radius) falls inside a box (left, right, bottom, top)."""
+    radius = 6.0
+    return box[0] - radius < point[0] < box[1] + radius and box[2] - radius < point[1] < box[3] + radius
