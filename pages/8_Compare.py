@@ -106,7 +106,7 @@ with st.status(f"Running {len(configurations)} configuration(s)…", expanded=Tr
         estimated += [(position, note) for note in derived.notes]
         problems += derived.problems
     running.update(label=f"{len(done)} configuration(s) compared", state="complete", expanded=False)
-for problem in problems:
+for problem in dict.fromkeys(problems):  # the same reason for several configurations, said once
     st.warning(f"Skipped {problem}")
 if not done:
     st.stop()
