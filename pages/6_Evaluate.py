@@ -16,7 +16,7 @@ from explorer.evaluation.significance import TESTS, paired_test
 from explorer.evaluation.tables import metrics_json, metrics_table, per_query_table, summary_json
 from explorer.explain.faithfulness import report_explainer
 from explorer.judging.datasets import dataset_key, label_version
-from explorer.models.packaged import small_reranker_dir
+from explorer.models.packaged import built_small_reranker
 from explorer.time_left import Pace
 from ui import cache, evaluations
 from ui.attention_link import open_attention
@@ -160,11 +160,11 @@ if evaluation.has_reranker:
                    "evaluate, and sweep M from there.")
     else:
         st.caption(cascade_note)
-        built = small_reranker_dir(cache.settings())
+        built = built_small_reranker(cache.settings())
         small_name = st.text_input("Small reranker (hub id or folder)", key="sweep_small",
-                                   placeholder=str(built) if built.is_dir() else "a hub id or folder",
+                                   placeholder=built or "a hub id or folder",
                                    help="Empty: the small reranker built here (python -m explorer "
-                                        "build-small-reranker).").strip() or (str(built) if built.is_dir() else "")
+                                        "build-small-reranker).").strip() or built
         if st.button("Sweep M", key="run_cascade_sweep", disabled=not small_name):
             try:
                 small = cache.reranker(small_name, choices.device, choices.trust_remote_code)

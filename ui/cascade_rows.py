@@ -11,7 +11,7 @@ from explorer.errors import ExplorerError
 from explorer.evaluation.cascade_sweep import PairTime
 from explorer.evaluation.cascade_variants import FIRST_STAGE, cascade_variants
 from explorer.evaluation.runner import Evaluation
-from explorer.models.packaged import small_reranker_dir
+from explorer.models.packaged import built_small_reranker
 from explorer.time_left import Pace
 from ui import cache, evaluations
 from ui.sidebar import SidebarChoices
@@ -35,8 +35,7 @@ def small_name(choices: SidebarChoices) -> str:
     """The small reranker that filters: the sidebar's cascade's, else the one built here ("" when there is neither)."""
     if choices.cascade is not None:
         return choices.cascade.small
-    built = small_reranker_dir(cache.settings())
-    return str(built) if built.is_dir() else ""
+    return built_small_reranker(cache.settings())
 
 
 def rows_for(choices: SidebarChoices, request: evaluations.EvalRequest, evaluation: Evaluation,

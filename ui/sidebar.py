@@ -14,7 +14,7 @@ from explorer.inference.device import DEVICE_CHOICES
 from explorer.loading.store import check_not_private, saved_datasets
 from explorer.models.catalog import Role, find_preset, presets
 from explorer.models.measured_speed import MeasuredSpeed, measured_speed
-from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER, small_reranker_dir
+from explorer.models.packaged import PACKAGED_RERANKER, TRAINED_RERANKER, built_small_reranker
 from explorer.models.resolution import expected_stand_in, out_of_reach, page_model_roots
 from explorer.rerank.cascade import CascadeSpec
 from explorer.rerank.windows import WindowOptions
@@ -323,12 +323,12 @@ def _cascade_choice(has_reranker: bool) -> CascadeSpec | None:
                            "missing what the small one ranked low. Evaluate measures the cost in nDCG.")
     if not use or not has_reranker:
         return None
-    built = small_reranker_dir(cache.settings())
+    built = built_small_reranker(cache.settings())
     name = st.text_input("Small reranker (hub id or folder)", key="cascade_small",
-                         placeholder=str(built) if built.is_dir() else "a hub id or folder",
+                         placeholder=built or "a hub id or folder",
                          help="Empty: the small reranker built here (python -m explorer build-small-reranker).")
     keep = st.slider("Candidates the reranker reads (M)", 5, 100, step=5, key="cascade_keep")
-    chosen = name.strip() or (str(built) if built.is_dir() else "")
+    chosen = name.strip() or built
     if not chosen:
         st.warning("No small reranker is built here yet: build one with `python -m explorer build-small-reranker` "
                    "(a few minutes), or name one above.")

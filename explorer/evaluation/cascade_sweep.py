@@ -217,13 +217,14 @@ def _points(qrels: dict, cases: Sequence[SweepCase], keeps: Sequence[int], metri
     return points
 
 
-def _fresh_times(small: LoadedModel, pipeline: RetrievalPipeline, queries: Sequence[tuple[str, Sequence[Hit]]],
+def _fresh_times(model: LoadedModel, pipeline: RetrievalPipeline, queries: Sequence[tuple[str, Sequence[Hit]]],
                  clock: Callable[[], float]) -> list[float]:
-    """The small reranker's milliseconds on each of a few (query, candidates), scored without the cache."""
+    """A reranker's (the small one's, or the main one's) milliseconds on each of a few (query, candidates), scored
+    without the cache."""
     times = []
     for query, hits in queries:
         started = clock()
-        score_pairs(small, query, pipeline.reranker_texts(query, list(hits)), cache=None)
+        score_pairs(model, query, pipeline.reranker_texts(query, list(hits)), cache=None)
         times.append((clock() - started) * 1000)
     return times
 

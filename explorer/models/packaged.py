@@ -93,3 +93,9 @@ def folder_fingerprint(folder: Path) -> str:
 def small_reranker_dir(settings: Settings) -> Path:
     """The folder of the small reranker built here for the cascade (it may not exist yet)."""
     return settings.models_dir / SMALL_RERANKER_DIR
+
+
+def built_small_reranker(settings: Settings) -> str:
+    """The small reranker built here, as a name the reranker pickers take ("" when none is built yet)."""
+    built = small_reranker_dir(settings)
+    return str(built) if built.is_dir() else ""
