@@ -64,6 +64,48 @@ def test_imitating_an_avx2_cpu_leaves_no_bf16_units_to_choose():
     assert detect_accelerators({"ONEDNN_MAX_CPU_ISA": "AVX2"}).cpu_bf16 is False
 
 
+@pytest.mark.parametrize(("precision", "rest", "cap", "hint"), [
+    ("bf16", "bf16", "", "bf16"), ("fp32", "bf16", "", "f32"), ("int8", "bf16", "", "bf16"), ("int8", "fp32", "", "f32"),
+    ("bf16", "bf16", "AVX2", "f32"), ("int8", "bf16", "AVX2", "f32"), ("int8", "bf16", "AVX512_CORE", "f32"),
+    ("bf16", "bf16", "AVX512_CORE_AMX", "bf16")])
+def test_openvino_is_asked_for_bf16_only_where_the_isa_cap_leaves_the_bf16_units(precision, rest, cap, hint):
+    from explorer.inference.openvino_backend import precision_hint
+
+    assert precision_hint(precision, rest, {"ONEDNN_MAX_CPU_ISA": cap}) == hint
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "label"), [("int8", "openvino · int8"), ("bf16", "openvino · fp32")])
+def test_forced_paths_run_in_openvino_on_a_cpu_imitated_by_an_avx2_cap(path, label, tmp_path):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on a CPU with bf16 units: OpenVINO's plugin still sees the units, and a graph compiled
+    for bf16 was refused by the capped kernels (the engine fell back to PyTorch); it must compute in fp32 instead,
+    as on a CPU really without them. (On an AVX2-only CPU this passes without the cap doing anything.)"""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from explorer.inference.openvino_backend import unavailable_reason
+    from tests.cache_support import cache_sharing_models
+
+    if unavailable_reason() is not None or (path == "int8" and _int8_reason() is not None):
+        pytest.skip(str(unavailable_reason() or _int8_reason()))
+    env = {**os.environ, "EXPLORER_CACHE_DIR": str(cache_sharing_models(tmp_path / "cache")),
+           "EXPLORER_ENGINE": path, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    done = subprocess.run([sys.executable, "-m", "explorer", "search", "vpn drops every few minutes", "--depth", "5",
+                           "--json"], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"reranker engine: {label}" in done.stderr, done.stderr[-2000:]
+    assert len(json.loads(done.stdout)["reranked"]) == 5
+
+
+def _int8_reason() -> str | None:
+    from explorer.inference.openvino_backend import int8_unavailable_reason
+
+    return int8_unavailable_reason()
+
+
 def test_timing_batches_are_full_rows_of_the_examples_tokens():
     import torch
 

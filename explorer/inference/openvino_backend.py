@@ -30,11 +30,12 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from explorer.errors import BackendUnavailableError
+from explorer.inference.device import isa_cap_allows_bf16
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,17 @@ TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 PRECISION_HINTS = {"bf16": "bf16", "fp32": "f32", "int8": "bf16"}
 # instruction sets named in the CPU plugin's kernel names, most capable first (``kernel_isas``)
 ISA_NAMES = ("amx", "avx512", "avx2", "sse42")
+
+
+def precision_hint(precision: str, int8_rest: str = "bf16", environ: Mapping[str, str] | None = None) -> str:
+    """The CPU plugin's INFERENCE_PRECISION_HINT for a graph in ``precision`` (an int8 graph computes the rest of
+    its operations in ``int8_rest``). A bf16 hint becomes f32 where ``ONEDNN_MAX_CPU_ISA`` (in ``environ``, by
+    default the process's) caps oneDNN below the bf16 units: the plugin reads the CPU's bf16 units from the CPU
+    itself and would plan bf16 kernels that the capped oneDNN does not have (compiling failed at a Softmax), where
+    a CPU really without them runs such a hint in f32 by itself."""
+    hint = PRECISION_HINTS[int8_rest if precision == "int8" and int8_rest in ("bf16", "fp32") else precision]
+    cap = (os.environ if environ is None else environ).get("ONEDNN_MAX_CPU_ISA", "")
+    return "f32" if hint == "bf16" and not isa_cap_allows_bf16(cap) else hint
 
 
 def unavailable_reason() -> str | None:
@@ -134,7 +146,7 @@ class OpenVinoTransformer:
             graph = _cached_or_converted(core, backbone, output, inputs, example, precision, compiled_dir)
         # Throughput mode: one stream per group of cores, batches run side by side (``run_many``). On a
         # small CPU that beats one batch spread over every core, which waits at each layer for the slowest.
-        hint = PRECISION_HINTS[int8_rest if precision == "int8" and int8_rest in ("bf16", "fp32") else precision]
+        hint = precision_hint(precision, int8_rest)
         self._compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint,
                                                            "PERFORMANCE_HINT": "THROUGHPUT",
                                                            "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_ENTRIES})
