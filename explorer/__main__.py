@@ -1,5 +1,6 @@
-import sys
+"""``python -m explorer``: the command line (``explorer.cli``); the process ends as ``explorer.process_end`` says."""
 
 from explorer.cli import main
+from explorer.process_end import end_process
 
-sys.exit(main())
+end_process(main())

@@ -135,3 +135,40 @@ def test_load_reads_a_zip_of_a_beir_folder(tmp_path, capsys):
     assert main(["load", "--kind", "beir", str(archive), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["documents"] == 510 and report["queries"] > 0
+
+
+def test_a_command_process_ends_after_its_threads_and_exit_handlers_without_destroying_what_is_left(tmp_path):
+    """How ``python -m explorer`` ends (explorer.process_end): its status kept, a non-daemon thread finished, the exit
+    handlers run and the output flushed, as in a normal exit; but no object left in memory is destroyed (destroying
+    a compiled OpenVINO model was seen to hang for good)."""
+    script = tmp_path / "ends.py"
+    script.write_text(f"""
+import atexit, sys, threading, time
+from pathlib import Path
+from explorer.process_end import end_process
+
+folder = Path({str(tmp_path)!r})
+
+class Left:
+    def __del__(self):
+        (folder / "destroyed").write_text("yes")
+
+left = Left()
+atexit.register(lambda: (folder / "handler ran").write_text("yes"))
+threading.Thread(target=lambda: (time.sleep(0.5), (folder / "thread finished").write_text("yes"))).start()
+sys.stdout.write("an answer without a newline")
+sys.stderr.write("a note")
+end_process(3)
+""", encoding="utf-8")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert (done.stdout, done.stderr) == ("an answer without a newline", "a note")
+    assert (tmp_path / "handler ran").is_file() and (tmp_path / "thread finished").is_file()
+    assert not (tmp_path / "destroyed").exists()
+    # the same script ending normally destroys it: what the check above would miss
+    script.write_text(script.read_text(encoding="utf-8").replace("end_process(3)", "sys.exit(3)"), encoding="utf-8")
+    assert subprocess.run([sys.executable, str(script)], env=env, timeout=120).returncode == 3
+    assert (tmp_path / "destroyed").is_file()

@@ -81,6 +81,7 @@ def test_forced_paths_run_in_openvino_on_a_cpu_imitated_by_an_avx2_cap(path, lab
     for bf16 was refused by the capped kernels (the engine fell back to PyTorch); it must compute in fp32 instead,
     as on a CPU really without them. (On an AVX2-only CPU this passes without the cap doing anything.)"""
     import os
+    import signal
     import subprocess
     import sys
     from pathlib import Path
@@ -90,14 +91,21 @@ def test_forced_paths_run_in_openvino_on_a_cpu_imitated_by_an_avx2_cap(path, lab
 
     if unavailable_reason() is not None or (path == "int8" and _int8_reason() is not None):
         pytest.skip(str(unavailable_reason() or _int8_reason()))
+    # PYTHONFAULTHANDLER: a process still running after 300 s is sent SIGABRT and prints where each thread stood
     env = {**os.environ, "EXPLORER_CACHE_DIR": str(cache_sharing_models(tmp_path / "cache")),
-           "EXPLORER_ENGINE": path, "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    done = subprocess.run([sys.executable, "-m", "explorer", "search", "vpn drops every few minutes", "--depth", "5",
-                           "--json"], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"reranker engine: {label}" in done.stderr, done.stderr[-2000:]
-    assert len(json.loads(done.stdout)["reranked"]) == 5
+           "EXPLORER_ENGINE": path, "ONEDNN_MAX_CPU_ISA": "AVX2", "PYTHONFAULTHANDLER": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "explorer", "search", "vpn drops every few minutes", "--depth",
+                                "5", "--json"], cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        out, err = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate(timeout=60)
+        pytest.fail(f"the search had not ended after 300 s; its answer: {out[-300:]!r}; its threads: {err[-4000:]}")
+    assert process.returncode == 0, err[-2000:]
+    assert f"reranker engine: {label}" in err, err[-2000:]
+    assert len(json.loads(out)["reranked"]) == 5
 
 
 def _int8_reason() -> str | None:

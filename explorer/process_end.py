@@ -1,0 +1,36 @@
+"""How a command's process ends: every exit step that saves or stops something runs, then the process leaves
+without the interpreter destroying what is left in memory.
+
+Destroying a compiled OpenVINO model joins its stream threads, and that join was seen to hang for good (every
+thread waiting on a futex; see ``explorer.inference.openvino_backend._KEPT_ALIVE``). While a process runs, no
+compiled model is destroyed; but at the end of a normal exit the interpreter destroys them all, and a
+``python -m explorer search --json`` that had printed its whole answer (int8 reranker, forced path, two test
+workers busy) never ended. Nothing is lost by skipping that last step: other threads are joined and the exit
+handlers run first (a background model preparation is waited for, milvus-lite stopped, temporary folders removed,
+logs flushed), then stdout and stderr are flushed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from typing import NoReturn
+
+
+def end_process(status: int) -> NoReturn:
+    """Ends the process with exit ``status`` once its threads and exit handlers have finished (as a normal exit
+    does), without destroying the objects left in memory."""
+    # the interpreter's own first steps of an exit, in its order: wait for non-daemon threads (and let thread pools
+    # wind down), then the exit handlers
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(status)
