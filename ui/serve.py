@@ -69,12 +69,25 @@ def _measure_speeds(opened, data) -> None:
 
 
 def main() -> None:
-    """``streamlit run`` with the warm-up thread started first (the arguments are streamlit's own)."""
+    """``streamlit run`` with the warm-up thread started first (the arguments are streamlit's own); once the server
+    stops, the process ends as a command's does (``explorer.process_end``: the models' compiled graphs are not
+    destroyed, which was seen to hang)."""
     from streamlit.web import cli
+
+    from explorer.process_end import end_process
 
     threading.Thread(target=warm, name="warm-up", daemon=True).start()
     sys.argv = ["streamlit", *sys.argv[1:]]
-    cli.main()
+    try:
+        cli.main()
+        status = 0
+    except SystemExit as stop:  # how the streamlit command ends, with its status or a message
+        if stop.code is None or isinstance(stop.code, int):
+            status = stop.code or 0
+        else:
+            print(stop.code, file=sys.stderr)
+            status = 1
+    end_process(status)
 
 
 if __name__ == "__main__":
