@@ -167,6 +167,25 @@ def test_train_and_evaluate_reports_before_and_after(tmp_path):
     assert any(line.startswith("training groups:") for line in lines)
 
 
+def test_a_students_card_names_the_teacher_that_ran_where_another_stood_in(trained_folder, tmp_path):
+    """Offline, the default reranker's hub name is answered by the reranker trained here: the student's card says
+    so, as every other label does (it named the hub model, which never ran)."""
+    import shutil
+
+    from explorer.settings import SAMPLE_DATA
+    from explorer.training.run import TrainRequest, train_and_evaluate
+
+    settings = Settings(cache_dir=tmp_path / "cache", models_dir=tmp_path / "models", hub_mode="offline")
+    shutil.copytree(trained_folder, settings.models_dir / DEFAULT_RERANKER_DIR)
+    request = TrainRequest(data=SAMPLE_DATA, out=tmp_path / "student", depth=5, teacher=DEFAULT_RERANKER,
+                           settings=TrainSettings(loss="distill", steps=1, queries_per_step=1, max_length=64,
+                                                  student_layers=1))
+    result = train_and_evaluate(request, settings, TRAINING, say=lambda line: None)
+    trained_on = read_card(result.folder)["trained_on"]
+    assert trained_on.endswith(f"scores of the teacher reranker trained here ({DEFAULT_RERANKER_DIR}) "
+                               f"(asked for {DEFAULT_RERANKER})"), trained_on
+
+
 def test_training_needs_a_held_out_split(tmp_path):
     from explorer.errors import ConfigError
     from explorer.settings import SAMPLE_DATA

@@ -110,6 +110,7 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
         groups += pseudo_query_groups(data, base, request.pseudo, limit=request.pseudo_limit)
     say(f"training groups: {len(groups)}")
     teacher_pairs = None
+    teacher_name = ""  # the teacher that ran, with the name asked for beside it where another stood in
     if (request.teacher is None) != (request.settings.loss != "distill"):
         raise ConfigError("Distillation needs both a teacher and the loss 'distill'; give both or neither.")
     if request.teacher is not None:
@@ -117,7 +118,8 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
         if not teacher.info.trained_for_relevance:
             raise ConfigError(f"The teacher {teacher.info.loaded} is not trained for relevance, so there is nothing "
                               "to learn from it. Name a trained cross-encoder (a hub model, or one trained here).")
-        say(f"scoring {len(groups)} groups with the teacher {teacher.info.loaded}")
+        teacher_name = teacher.info.display_name
+        say(f"scoring {len(groups)} groups with the teacher {teacher_name}")
         teacher_pairs = teacher_scores(groups, teacher)
     untrained = LoadedModel(build_model(request.settings, device), ModelInfo("untrained", "", "packaged", ""), device)
     say("measuring the untrained model on the held-out queries")
@@ -132,7 +134,7 @@ def train_and_evaluate(request: TrainRequest, settings: Settings, device: Device
     say(f"after: {after}")
     sources = (["split " + request.split] if request.use_labels else []) + (
         [f"{request.pseudo} pseudo-queries"] if request.pseudo else []) + (
-        [f"scores of the teacher {request.teacher}"] if request.teacher else [])
+        [f"scores of the teacher {teacher_name}"] if teacher_name else [])
     card = {
         "trained_on": f"{data.name}: " + " + ".join(sources), "base": request.settings.base,
         "head": request.settings.head, "loss": request.settings.loss, "steps": outcome.steps_done,
