@@ -11,7 +11,7 @@ ENGINE = ROOT / "explorer"
 
 # From the bottom up: a module may import its own layer and the layers below it, never one above.
 LAYERS = (
-    {"records", "errors", "settings", "sqlite_files", "hosts", "grades", "time_left"},  # the shared basics
+    {"records", "errors", "settings", "sqlite_files", "hosts", "grades", "time_left", "process_end"},  # the basics
     {"loading"},  # data in
     {"inference"},  # running a model fast
     {"models", "remote"},  # which model, and where it came from (here, or behind a rerank API)
