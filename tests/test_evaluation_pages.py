@@ -205,6 +205,21 @@ def test_compare_page_adds_the_reranker_reading_only_the_first_stages_top_m():
     assert table["vs baseline"].iloc[2] != "baseline"
 
 
+def test_compare_page_names_the_small_reranker_that_chose_the_top_m_once_in_its_note():
+    from explorer.models.packaged import PACKAGED_RERANKER
+
+    app = page("8_Compare.py", cmp_keeps=[5], cmp_keep_filters=["small reranker"], use_cascade=True,
+               cascade_small=PACKAGED_RERANKER, cascade_keep=5)
+    app.button(key="cmp_run").click().run()
+    assert not app.exception, app.exception
+    # a short name in the row (the small reranker's full name, often a folder's path, made rows and labels unreadable)
+    assert list(app.dataframe[0].value["configuration"]) == [
+        "dense only", "dense → MiniLM-L6 joint encoder", "dense → MiniLM-L6 joint encoder · small reranker → top 5"]
+    captions = " ".join(c.value.replace("\\", "") for c in app.caption)
+    assert "the small reranker (MiniLM-L6 joint encoder (packaged encoder, no relevance training))" in captions
+    assert "ms a query" in captions
+
+
 def frame_with(app, column: str) -> pd.DataFrame:
     """The page's first table with ``column`` (tables without a selection carry no key in AppTest)."""
     return next(frame.value for frame in app.dataframe if column in frame.value.columns)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.evaluation.cascade_sweep import PairTime
-from explorer.evaluation.cascade_variants import FIRST_STAGE, cascade_variants
+from explorer.evaluation.cascade_variants import FIRST_STAGE, SMALL, cascade_variants
 from explorer.evaluation.runner import Evaluation
 from explorer.models.packaged import built_small_reranker
 from explorer.time_left import Pace
@@ -17,7 +17,6 @@ from ui import cache, evaluations
 from ui.sidebar import SidebarChoices
 
 KEEPS = (5, 10, 20, 30, 50)
-SMALL = "small reranker"
 FILTERS = (FIRST_STAGE, SMALL)
 
 
@@ -72,7 +71,7 @@ def rows_for(choices: SidebarChoices, request: evaluations.EvalRequest, evaluati
             found += made.evaluations
             pair_time = made.pair_time
             if small is not None:
-                notes.append(f"the small reranker {made.small_ms:,.0f} ms a query")
+                notes.append(f"the small reranker ({small.info.loaded}) {made.small_ms:,.0f} ms a query")
         except ExplorerError as exc:
             problems.append(f"{evaluation.name} with the {kind}'s top M: {exc}")
     if pair_time is not None:

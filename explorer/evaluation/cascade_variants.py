@@ -25,6 +25,9 @@ from explorer.models.info import LoadedModel
 from explorer.pipeline import RetrievalPipeline
 
 FIRST_STAGE = "first stage"  # the filter's name when the first stage's order chooses the M the reranker reads
+# the filter's name when a small reranker chooses them: one small reranker per comparison, named once in its note
+# (its full name, often a folder's path, made every row's name and chart label too long to read)
+SMALL = "small reranker"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def cascade_variants(pipeline: RetrievalPipeline, evaluation: Evaluation, small:
     cases, small_times = sweep_cases(pipeline, evaluation, small, progress, clock)
     per_small = small_ms(small, pipeline, cases, small_times, clock)[0] if small is not None else 0.0
     pair_time = per_pair or reranker_pair_time(pipeline, evaluation, cases, clock)
-    name = small.info.display_name if small is not None else FIRST_STAGE
+    name = SMALL if small is not None else FIRST_STAGE
     return CascadeVariants([variant(evaluation, cases, keep, name, pair_time.ms, per_small) for keep in usable],
                            pair_time, per_small)
 
