@@ -177,7 +177,9 @@ def test_a_students_card_names_the_teacher_that_ran_where_another_stood_in(train
 
     settings = Settings(cache_dir=tmp_path / "cache", models_dir=tmp_path / "models", hub_mode="offline")
     shutil.copytree(trained_folder, settings.models_dir / DEFAULT_RERANKER_DIR)
+    # four pseudo-query groups for the teacher to score, not the whole train split: the card is what is tested
     request = TrainRequest(data=SAMPLE_DATA, out=tmp_path / "student", depth=5, teacher=DEFAULT_RERANKER,
+                           use_labels=False, pseudo="title", pseudo_limit=4,
                            settings=TrainSettings(loss="distill", steps=1, queries_per_step=1, max_length=64,
                                                   student_layers=1))
     result = train_and_evaluate(request, settings, TRAINING, say=lambda line: None)
