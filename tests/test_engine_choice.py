@@ -86,11 +86,12 @@ def test_forced_paths_run_in_openvino_on_a_cpu_imitated_by_an_avx2_cap(path, lab
     import sys
     from pathlib import Path
 
-    from explorer.inference.openvino_backend import unavailable_reason
+    from explorer.inference.openvino_backend import int8_unavailable_reason, unavailable_reason
     from tests.cache_support import cache_sharing_models
 
-    if unavailable_reason() is not None or (path == "int8" and _int8_reason() is not None):
-        pytest.skip(str(unavailable_reason() or _int8_reason()))
+    reason = unavailable_reason() or (int8_unavailable_reason() if path == "int8" else None)
+    if reason is not None:
+        pytest.skip(reason)
     # PYTHONFAULTHANDLER: a process still running after 300 s is sent SIGABRT and prints where each thread stood
     env = {**os.environ, "EXPLORER_CACHE_DIR": str(cache_sharing_models(tmp_path / "cache")),
            "EXPLORER_ENGINE": path, "ONEDNN_MAX_CPU_ISA": "AVX2", "PYTHONFAULTHANDLER": "1"}
@@ -106,12 +107,6 @@ def test_forced_paths_run_in_openvino_on_a_cpu_imitated_by_an_avx2_cap(path, lab
     assert process.returncode == 0, err[-2000:]
     assert f"reranker engine: {label}" in err, err[-2000:]
     assert len(json.loads(out)["reranked"]) == 5
-
-
-def _int8_reason() -> str | None:
-    from explorer.inference.openvino_backend import int8_unavailable_reason
-
-    return int8_unavailable_reason()
 
 
 def test_timing_batches_are_full_rows_of_the_examples_tokens():
