@@ -14,6 +14,7 @@ from explorer.records import Dataset
 from ui import cache
 from ui.evaluations import COMPARED_LISTS
 from ui.judging import JudgingTarget, desk, grade, grade_key, leave_text_boxes, move, my_grades, position, step
+from ui.judging_keys import listen, pressed, shown_key, take_keys
 from ui.judging_panel import import_and_export, import_query_set, queries_to_judge, raters_and_rule
 from ui.page_start import start_page, with_attached_documents
 
@@ -33,6 +34,7 @@ if not choices.rater:
 # without labels, graded 0 and 1 so far, keeps its 0-3 keys)
 scale = scale_of(store, key, cache.dataset(choices.dataset_path))
 waiting_shown = queries_to_judge(store, key, choices.rater, data)
+listen(desk(), scale.grades)
 left, middle, right = st.columns([3, 1, 1])
 by_text = {q.text: q.query_id for q in data.queries.values()}
 st.session_state.setdefault("judge_query", st.session_state.get("query", ""))
@@ -128,8 +130,9 @@ def show_progress(target: JudgingTarget, graded: dict[str, int]) -> None:
 
 @st.fragment
 def one_at_a_time(target: JudgingTarget, data: Dataset, labelled: set[str], scale: JudgingScale) -> None:
-    """The document to grade and its keys. A key reruns this part of the page alone: quickly, and a key pressed
-    during that rerun waits for it (a rerun of the whole page would be stopped by it, and its grade could be lost)."""
+    """The document to grade and its buttons. A click reruns this part of the page alone: quickly, and a click
+    during that rerun waits for it (a rerun of the whole page would be stopped by it, and its grade could be lost).
+    Keys are taken before, by the page (``keyboard``)."""
     at_desk = desk()
     notes, errors = at_desk.take_messages()  # first: the progress line counts the late keys
     graded = my_grades(target)
@@ -147,10 +150,10 @@ def one_at_a_time(target: JudgingTarget, data: Dataset, labelled: set[str], scal
             st.rerun(scope="fragment")
         return
     doc = data.document(target.pool[at])
-    # The document comes before its keys, so while the page reruns the screen may show the next document above the
-    # previous one's keys (never the other way round): a press then is refused with a note (ui.judging.grade),
-    # where keys drawn first would grade a document not yet on the screen.
-    with st.container(key="judge_document"):
+    # The document comes before its buttons, so while the page reruns the screen may show the next document above
+    # the previous one's buttons (never the other way round): a click then is refused with a note (ui.judging.grade),
+    # where buttons drawn first would grade a document not yet on the screen. Its container names it for the keys.
+    with st.container(key="judge_document"), st.container(key=shown_key(target, doc.doc_id)):
         st.markdown("**Query**")
         st.text(target.query_text)
         st.markdown(f"**Document {at + 1} of {len(target.pool)}**"
@@ -161,12 +164,11 @@ def one_at_a_time(target: JudgingTarget, data: Dataset, labelled: set[str], scal
         st.text(doc.text)
     columns = st.columns(len(scale.grades) + 2)
     for column, value in zip(columns, scale.grades):
-        column.button(f"{value} · {scale.words[value]}", key=grade_key(target, doc.doc_id, value), shortcut=str(value),
+        column.button(f"{value} · {scale.words[value]}", key=grade_key(target, doc.doc_id, value),
                       on_click=grade, args=(at_desk, store, target, doc.doc_id, value), width="stretch")
-    columns[-2].button("Skip", key="judge_skip", shortcut="S", on_click=step, args=(at_desk, target, 1),
+    columns[-2].button("Skip (S)", key="judge_skip", on_click=step, args=(at_desk, target, 1), width="stretch")
+    columns[-1].button("Back (B)", key="judge_back", on_click=step, args=(at_desk, target, -1), disabled=at == 0,
                        width="stretch")
-    columns[-1].button("Back", key="judge_back", shortcut="B", on_click=step, args=(at_desk, target, -1),
-                       disabled=at == 0, width="stretch")
 
 
 st.caption(f"Scale: {scale.name}. Keys: " + ", ".join(str(g) for g in scale.grades)
@@ -174,6 +176,7 @@ st.caption(f"Scale: {scale.name}. Keys: " + ", ".join(str(g) for g in scale.grad
                                                                   "first grade)" if target.typed else ""))
 
 if view == VIEWS[0]:
+    take_keys(desk(), store, target, pressed())  # the keys pressed since the last run, before the fragment draws
     one_at_a_time(target, data, labelled, scale)
 else:
     graded = my_grades(target)

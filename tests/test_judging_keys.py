@@ -1,5 +1,5 @@
-"""The Judge page's grade keys: a key names the document whose buttons took it, a late key is refused and said once,
-and a data set without labels keeps its keys as it is graded."""
+"""The Judge page's grades: a key names the document on the screen when it went down and a click the document whose
+buttons took it; a late one is refused and said once; and a data set without labels keeps its keys as it is graded."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from explorer.judging.store import JudgementStore
-from ui.judging import JudgingDesk, JudgingTarget, grade, grade_key, step
+from ui.judging import JudgingDesk, JudgingTarget, doc_token, grade, grade_key, step
+from ui.judging_keys import take_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,33 @@ def test_one_key_on_the_buttons_of_several_documents_counts_once(tmp_path):
     grade(desk, store, target, "d0", 3)
     notes, _ = desk.take_messages()
     assert len(notes) == 1 and desk.refused == 1 and grades(store) == {"d0": 0, "d1": 1}
+
+
+def test_each_key_is_taken_once_for_the_document_shown_when_it_went_down(tmp_path):
+    desk, store, target = judging(tmp_path)
+    d0, d1, d2 = (doc_token(target, doc) for doc in ("d0", "d1", "d2"))
+    take_keys(desk, store, target, [[1, "2", d0]])
+    assert grades(store) == {"d0": 2} and desk.positions[target.key] == 1
+    # the listener sends again what the page has not acknowledged: a press already taken is not taken twice
+    take_keys(desk, store, target, [[1, "2", d0], [2, "1", d1]])
+    assert grades(store) == {"d0": 2, "d1": 1} and desk.positions[target.key] == 2
+    assert desk.take_messages() == ([], []) and desk.last_key == 2
+    # two keys 3 pressed while d1 was still on the screen (the rater is at d2): two late keys, neither saved
+    take_keys(desk, store, target, [[3, "3", d1], [4, "3", d1]])
+    notes, errors = desk.take_messages()
+    assert len(notes) == 2 and not errors and desk.refused == 2
+    assert grades(store) == {"d0": 2, "d1": 1} and desk.positions[target.key] == 2
+    # S and B move from where the rater is, and only for the document shown
+    take_keys(desk, store, target, [[5, "S", d2], [6, "B", d2]])
+    assert desk.positions[target.key] == 3 and desk.take_messages()[0]
+    take_keys(desk, store, target, [[7, "B", doc_token(target, "d3")], [8, "0", d2]])
+    assert grades(store) == {"d0": 2, "d1": 1, "d2": 0} and desk.positions[target.key] == 3
+    # what this listener never sends is passed over, and the next press is still taken
+    take_keys(desk, store, target, [["x"], None, [9, "1"], [10, "1", doc_token(target, "d3")]])
+    assert grades(store)["d3"] == 1 and desk.positions[target.key] == 4 and desk.last_key == 10
+    # past the last document no key grades: each is said
+    take_keys(desk, store, target, [[11, "2", doc_token(target, "d3")]])
+    assert len(desk.take_messages()[0]) == 1 and grades(store)["d3"] == 1
 
 
 def test_a_grade_off_the_scale_is_an_error_and_the_rater_stays(tmp_path):

@@ -3,12 +3,13 @@
 A rater pressing keys quickly presses the next one while the page still redraws for the last. What decides that
 such a key is neither lost nor put on the wrong document:
 
-- Each document's grade buttons have keys of their own (``grade_key``): a press names the document whose buttons
-  took it. With one key per grade, the callback read the arguments of the newest run's buttons, and a press given
-  while the previous document was still on the screen graded another document than the one it was given for.
-- A press for a document the rater has already left (its buttons were still on the screen as the page moved on) is
-  not saved: it must not overwrite the grade just given, and it may have been meant for the document coming on the
-  screen. It is said, once, and counted on the page (``JudgingDesk.take_messages``).
+- Keys do not go through the buttons: one listener sends every press with the document on the screen when it went
+  down (ui.judging_keys), and a press for another document than the one the rater is at is refused and said.
+  Streamlit's button shortcuts lost keys pressed while the buttons were being redrawn.
+- Each document's grade buttons have keys of their own (``grade_key``): a click names the document whose buttons
+  took it. A click for a document the rater has already left (its buttons were still on the screen as the page
+  moved on) is not saved: it must not overwrite the grade just given. It is said, once, and counted on the page
+  (``JudgingDesk.take_messages``).
 - The callbacks (``grade``, ``step``) touch no ``st.*``: every ``st.session_state`` access is a point where
   Streamlit stops a run that a newer interaction has overtaken, and a stop there kept the grade but lost the move to
   the next document (the page stayed on a graded document, and the next key re-graded it). What they change lives
@@ -16,8 +17,8 @@ such a key is neither lost nor put on the wrong document:
 - The page takes the cursor out of the query and rater boxes once they are entered (``leave_text_boxes``): a key
   pressed in a text box goes into the box, and a rater's first grade after Enter did.
 
-The page draws the document and its keys in a fragment (pages/9_Judge.py), so that a key reruns only that part,
-and a key pressed during that rerun waits for it instead of stopping it.
+The page draws the document and its buttons in a fragment (pages/9_Judge.py), so that a click reruns only that
+part.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ui import cache
 
 DESK = "_judge_desk"  # the session's JudgingDesk
 OPENED = "_judge_opened"  # the (query, rater) the page last took the cursor out of the text boxes for
-# Streamlit reads no key shortcut while the cursor is in a text box; the script runs when its text changes, hence
+# No key grades while the cursor is in a text box (ui.judging_keys); the script runs when its text changes, hence
 # the attribute naming what was entered
 _LEAVE_TEXT_BOXES = """<script data-entered="{entered}">(() => {{
   const box = document.activeElement;
@@ -69,24 +70,23 @@ class JudgingDesk:
     positions: dict[tuple[str, str, str, tuple[str, ...]], int] = field(default_factory=dict)
     refused: int = 0  # key presses not saved in this session: they came for a document already left
     errors: list[str] = field(default_factory=list)
-    # the grades of the presses since the page last drew: those that came late, and those saved
+    # the grades of the clicks since the page last drew: those that came late, and those saved
     late: list[int] = field(default_factory=list)
     saved: list[int] = field(default_factory=list)
+    last_key: int = 0  # the sequence number of the last key press taken (ui.judging_keys)
+    late_keys: list[str] = field(default_factory=list)  # the keys since the page last drew that came late
 
     def take_messages(self) -> tuple[list[str], list[str]]:
-        """The notes and errors of the presses since the page last drew, each said once.
-
-        While the page redraws, the buttons of the documents just left can stay on the screen beside the new ones for
-        a moment, and one key then presses all of them: the late presses of one grade count as one key, and none
-        when that grade was saved for the document the rater is at (it was that document's key)."""
-        late = sorted(set(self.late) - set(self.saved))
+        """The notes and errors of the presses since the page last drew, each said once. Each late key counts; of
+        the late clicks, those of one grade count once, and none when that grade was saved for the document the
+        rater is at (a click on the buttons of a document just left, still on the screen, took them too)."""
+        late = [str(value) for value in sorted(set(self.late) - set(self.saved))] + self.late_keys
         self.refused += len(late)
         notes = [f"The key {value} came for a document the page had already moved on from, and was not saved. Press "
                  "it again for the document shown, or B to go back." for value in late]
         errors = list(self.errors)
-        self.late.clear()
-        self.saved.clear()
-        self.errors.clear()
+        for done in (self.late, self.saved, self.late_keys, self.errors):
+            done.clear()
         return notes, errors
 
 
@@ -104,10 +104,14 @@ def leave_text_boxes(slot: DeltaGenerator, query: str, rater: str) -> None:
         slot.html(_LEAVE_TEXT_BOXES.format(entered=entered), unsafe_allow_javascript=True)
 
 
+def doc_token(target: JudgingTarget, doc_id: str) -> str:
+    """A short name for ``doc_id`` in this query's pool, safe in a widget key and in HTML (no document text)."""
+    return hashlib.blake2s(f"{target.dataset}\x1f{target.query_id}\x1f{doc_id}".encode(), digest_size=6).hexdigest()
+
+
 def grade_key(target: JudgingTarget, doc_id: str, value: int) -> str:
     """The widget key of ``value``'s button for ``doc_id``: one per document, so a late click names its own."""
-    token = hashlib.blake2s(f"{target.dataset}\x1f{target.query_id}\x1f{doc_id}".encode(), digest_size=6).hexdigest()
-    return f"judge_grade_{value}_{token}"
+    return f"judge_grade_{value}_{doc_token(target, doc_id)}"
 
 
 def my_grades(target: JudgingTarget) -> dict[str, int]:
