@@ -77,7 +77,8 @@ def test_each_key_is_taken_once_for_the_document_shown_when_it_went_down(tmp_pat
     take_keys(desk, store, target, [[7, "B", doc_token(target, "d3")], [8, "0", d2]])
     assert grades(store) == {"d0": 2, "d1": 1, "d2": 0} and desk.positions[target.key] == 3
     # what this listener never sends is passed over, and the next press is still taken
-    take_keys(desk, store, target, [["x"], None, [9, "1"], [10, "1", doc_token(target, "d3")]])
+    take_keys(desk, store, target, [["x"], None, [9, "1"], [9, "Q", doc_token(target, "d3")],
+                                    [10, "1", doc_token(target, "d3")]])
     assert grades(store)["d3"] == 1 and desk.positions[target.key] == 4 and desk.last_key == 10
     # past the last document no key grades: each is said
     take_keys(desk, store, target, [[11, "2", doc_token(target, "d3")]])

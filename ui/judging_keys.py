@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from explorer.judging.store import JudgementStore
 from ui.judging import JudgingDesk, JudgingTarget, doc_token, grade, position, step
 
 KEYS = "judge_keys"  # the listener's widget key; its state "pressed" is the list of presses not yet taken
@@ -56,7 +57,7 @@ def shown_key(target: JudgingTarget, doc_id: str) -> str:
     return SHOWN + doc_token(target, doc_id)
 
 
-def take_keys(at_desk: JudgingDesk, store, target: JudgingTarget, presses: Sequence[Sequence] | None) -> None:
+def take_keys(at_desk: JudgingDesk, store: JudgementStore, target: JudgingTarget, presses: Sequence[Sequence] | None) -> None:
     """Takes each press not yet taken, in order: a grade, S or B for the document the rater is at is done; one
     pressed while another document was on the screen is refused and said (``JudgingDesk.take_messages``)."""
     for press in presses or ():
@@ -64,6 +65,8 @@ def take_keys(at_desk: JudgingDesk, store, target: JudgingTarget, presses: Seque
             number, key, token = int(press[0]), str(press[1]), str(press[2])
         except (IndexError, TypeError, ValueError):
             continue  # not a press this listener sends
+        if key not in ("S", "B") and not key.isdigit():
+            continue
         if number <= at_desk.last_key:
             continue
         at_desk.last_key = number
