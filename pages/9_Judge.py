@@ -132,7 +132,7 @@ def show_progress(target: JudgingTarget, graded: dict[str, int]) -> None:
 def one_at_a_time(target: JudgingTarget, data: Dataset, labelled: set[str], scale: JudgingScale) -> None:
     """The document to grade and its buttons. A click reruns this part of the page alone: quickly, and a click
     during that rerun waits for it (a rerun of the whole page would be stopped by it, and its grade could be lost).
-    Keys are taken before, by the page (``keyboard``)."""
+    Keys are taken before, by the page (``take_keys``)."""
     at_desk = desk()
     notes, errors = at_desk.take_messages()  # first: the progress line counts the late keys
     graded = my_grades(target)

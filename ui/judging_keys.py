@@ -57,7 +57,8 @@ def shown_key(target: JudgingTarget, doc_id: str) -> str:
     return SHOWN + doc_token(target, doc_id)
 
 
-def take_keys(at_desk: JudgingDesk, store: JudgementStore, target: JudgingTarget, presses: Sequence[Sequence] | None) -> None:
+def take_keys(at_desk: JudgingDesk, store: JudgementStore, target: JudgingTarget,
+              presses: Sequence[Sequence] | None) -> None:
     """Takes each press not yet taken, in order: a grade, S or B for the document the rater is at is done; one
     pressed while another document was on the screen is refused and said (``JudgingDesk.take_messages``)."""
     for press in presses or ():
