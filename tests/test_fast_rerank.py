@@ -178,6 +178,54 @@ def test_bf16_openvino_engine_agrees_with_fp32(cases, tmp_path):
                                score_pairs(loaded, query, texts, cache=None).raw, atol=1e-5)
 
 
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_openvino_runs_batches_side_by_side_in_order_and_hands_a_failure_to_the_caller(cases, tmp_path):
+    """run_many: each batch once, its output where it came in (as one batch at a time gives it), on threads that
+    have all ended when it returns; a batch OpenVINO refuses raises in the caller, not in a thread of its own."""
+    loaded = fresh_reranker(CPU32, backend="openvino", compiled_dir=tmp_path, layers=1)
+    graph = loaded.engine.stages()[0]
+    assert type(graph).__name__ == "OpenVinoTransformer" and graph.streams >= 1
+    model = loaded.model
+    batches = [dict(model.tokenizer([query] * len(texts[:n]), texts[:n], padding=True, truncation=True,
+                                    max_length=64, return_tensors="pt"))
+               for query, texts in cases for n in (3, 7)]
+    together = graph.run_many(batches)
+    for batch, result in zip(batches, together):
+        alone = graph(batch)[graph.module_output]
+        assert result[graph.module_output].shape == alone.shape
+        np.testing.assert_allclose(result[graph.module_output].numpy(), alone.numpy(), atol=1e-5)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("openvino-run")]
+    broken = dict(batches[0], input_ids=batches[0]["input_ids"][:, :2])  # shorter than its attention mask
+    with pytest.raises(RuntimeError, match="Exception from src/"):  # OpenVINO's own error, not "without an output"
+        graph.run_many([batches[1], broken, batches[2]])
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_a_command_process_keeps_every_graph_it_compiles_until_it_ends(tmp_path, monkeypatch):
+    """keep_every_graph (``python -m explorer`` calls it): a compiled graph whose model goes out of use is not
+    destroyed while the process runs (destroying one was seen to hang), as the process then ends without
+    destroying anything; without it, the graph goes with its model."""
+    import gc
+    import weakref
+
+    import explorer.inference.openvino_backend as backend
+
+    kept: list = []
+    monkeypatch.setattr(backend, "_KEPT_ALIVE", kept)
+    for every in (False, True):
+        monkeypatch.setattr(backend, "_KEEP_EVERY_GRAPH", every)
+        loaded = fresh_reranker(CPU32, backend="openvino", compiled_dir=tmp_path, layers=1)
+        graph = loaded.engine.stages()[0]
+        assert type(graph).__name__ == "OpenVinoTransformer"
+        compiled = graph._compiled
+        owner = weakref.ref(graph)
+        assert any(item is compiled for item in kept) is every
+        del loaded, graph, compiled
+        gc.collect()
+        assert owner() is None  # the model and its stages are gone ...
+        assert len(kept) == (1 if every else 0)  # ... and the graph stays only where every graph is kept
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_int8_without_nncf_falls_back_to_bf16_and_says_so(cases, tmp_path, monkeypatch):
