@@ -69,6 +69,16 @@ def test_a_local_folder_is_loaded_as_a_local_path(cpu, settings):
     assert loaded.info.source == "local path" and loaded.info.loaded == folder
 
 
+def test_a_folder_given_by_a_relative_path_is_shown_as_the_folder_not_as_a_stand_in(cpu, settings, monkeypatch):
+    """The folder asked for is the one loaded, written out in full: no "(asked for ...)" as where another model
+    stood in for the one asked for."""
+    folder = packaged_encoder_path()
+    monkeypatch.chdir(folder.parent)
+    loaded = load_bi_encoder(f"./{folder.name}", cpu, settings, hub_check=lambda s: False)
+    assert loaded.info.source == "local path" and loaded.info.loaded == str(folder.resolve())
+    assert loaded.info.display_name == str(folder.resolve())
+
+
 def test_choosing_the_packaged_reranker_by_name(cpu, settings):
     loaded = load_reranker(PACKAGED_RERANKER, cpu, settings, hub_check=lambda s: False)
     assert loaded.info.source == "packaged" and "You chose it" in loaded.info.note

@@ -32,8 +32,9 @@ class ModelInfo:
 
     @property
     def display_name(self) -> str:
-        """The model that runs, with the name asked for beside it when another model stands in."""
-        if self.requested.strip() in ("", self.loaded):
+        """The model that runs, with the name asked for beside it when another model stands in (a folder asked
+        for by a relative path is the folder that loaded, written out in full)."""
+        if self.source == "local path" or self.requested.strip() in ("", self.loaded):
             return self.loaded
         return f"{self.loaded} (asked for {self.requested})"
 
