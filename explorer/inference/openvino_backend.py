@@ -198,8 +198,10 @@ class OpenVinoTransformer:
         One Python thread per stream takes the next batch, runs it on a request of its own and copies its output
         (the GIL is released while OpenVINO computes). No Python callback is handed to OpenVINO: a callback runs
         on OpenVINO's own threads, which must then take the GIL, and one of them waiting for it while the GIL's
-        holder destroys a compiled model (which joins those threads) waits for ever: the likely cause of a command
-        that hung in CI after printing its whole answer. The speed is that of an ``AsyncInferQueue`` with a
+        holder destroys a compiled model (which joins those threads) waits for ever. That hung a command in CI after
+        its whole answer was printed; seen again here under load (1 run in 74), gdb showed the main thread in the
+        garbage collector destroying a compiled model, joining a stream thread that waited for the GIL inside
+        OpenVINO's Python binding. The speed is that of an ``AsyncInferQueue`` with a
         callback (paired in one process: 100 pairs through the int8 reranker 792 ms both ways; 510 documents
         through the bf16 bi-encoder 5455 against 5498 ms)."""
         import torch
